@@ -1,0 +1,1 @@
+"""The durable flow engine: flow model, scheduling, execution and workers."""

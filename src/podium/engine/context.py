@@ -1,0 +1,174 @@
+"""The context a node's code receives: state, config, recorded calls, questions, events."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from podium.errors import LimitExceeded, StateNotJSON
+
+if TYPE_CHECKING:
+    from podium.engine.executor import RunExecution
+
+_MISSING = object()
+
+
+class Suspend(BaseException):
+    """Raised by `ask_user` when the question has no answer yet: the step waits.
+
+    A BaseException, so that node code catching `Exception` does not swallow it.
+    """
+
+    def __init__(
+        self,
+        question: str,
+        choices: list[str] | None,
+        schema: dict[str, Any] | None,
+        call_key: str,
+    ) -> None:
+        super().__init__(question)
+        self.question = question
+        self.choices = choices
+        self.schema = schema
+        self.call_key = call_key
+
+
+def json_problem(value: Any) -> str | None:
+    """Why `value` cannot be stored as JSON (the offending type), or None when it can."""
+
+    def refuse(obj: Any) -> Any:
+        raise TypeError(type(obj).__name__)
+
+    try:
+        json.dumps(value, default=refuse, allow_nan=False)
+    except TypeError as exc:
+        return str(exc)
+    except ValueError:
+        return "float NaN or Infinity"
+    return None
+
+
+def check_json_object(what: str, value: dict[str, Any]) -> None:
+    """Refuse a non-JSON value, naming the key and the type (DESIGN §3.9)."""
+    for key, item in value.items():
+        problem = json_problem(item)
+        if problem is not None:
+            raise StateNotJSON(
+                f"{what} returned a value that is not JSON for key {key!r}: {problem}; "
+                "state is JSON only, so convert it (to a string, number, list or object)"
+            )
+
+
+class Context:
+    """What node code sees (DESIGN §3.15). Everything it does outside goes through here."""
+
+    def __init__(
+        self,
+        execution: RunExecution,
+        node_id: str,
+        iteration: int,
+        config: dict[str, Any],
+        state_json: str,
+    ) -> None:
+        self._execution = execution
+        self.node_id = node_id
+        self.iteration = iteration
+        self.config = config
+        self._state_json = state_json
+        self._state: dict[str, Any] | None = None
+        self._occurrences: dict[str, int] = {}
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def app_id(self) -> str:
+        return self._execution.run.app_id
+
+    @property
+    def session_id(self) -> str:
+        return self._execution.run.session_id
+
+    @property
+    def run_id(self) -> str:
+        return self._execution.run.id
+
+    @property
+    def base_path(self) -> Path | None:
+        return self._execution.graph.base_path
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The state as of this step's start (a private copy: changing it changes nothing)."""
+        if self._state is None:
+            self._state = json.loads(self._state_json)
+        return self._state
+
+    def _call_key(self, key: str) -> str:
+        count = self._occurrences.get(key, 0) + 1
+        self._occurrences[key] = count
+        return key if count == 1 else f"{key}#{count}"
+
+    async def step(
+        self,
+        key: str,
+        fn: Callable[..., Any | Awaitable[Any]],
+        *args: Any,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run `fn(*args, **kwargs)` once: its JSON result is recorded before the step goes on,
+        and when the step runs again (after a crash or an answer) the recorded result is
+        returned without calling `fn`.
+
+        The same `key` used again in one step names the next call (`key#2`, `key#3`, …).
+        """
+        call_key = self._call_key(key)
+        recorded = self._execution.recorded_call(self.node_id, self.iteration, call_key)
+        if recorded is not _MISSING:
+            return recorded
+        limit = timeout or self._execution.settings.call_timeout_seconds
+        try:
+            async with asyncio.timeout(limit):
+                result = fn(*args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+        except TimeoutError:
+            raise LimitExceeded(
+                f"call {call_key!r} in node {self.node_id!r} took longer than its timeout of "
+                f"{limit:g}s"
+            ) from None
+        problem = json_problem(result)
+        if problem is not None:
+            raise StateNotJSON(
+                f"call {call_key!r} in node {self.node_id!r} returned a value that is not "
+                f"JSON: {problem}; return a string, number, list or object"
+            )
+        await self._execution.record_call(self.node_id, self.iteration, call_key, result)
+        return result
+
+    async def ask_user(
+        self,
+        question: str,
+        choices: list[str] | None = None,
+        schema: dict[str, Any] | None = None,
+    ) -> Any:
+        """Ask a person; the run waits (holding nothing) and this returns their answer."""
+        call_key = self._call_key("ask_user")
+        answer = self._execution.recorded_call(self.node_id, self.iteration, call_key)
+        if answer is not _MISSING:
+            return answer
+        raise Suspend(question, choices, schema, call_key)
+
+    def emit(self, type: str, data: dict[str, Any] | None = None) -> None:
+        """Record an event; it is written with this step's end, in the same transaction."""
+        payload = data or {}
+        problem = json_problem(payload)
+        if problem is not None:
+            raise StateNotJSON(f"event {type!r} data is not JSON: {problem}")
+        self.events.append((type, payload))
+
+
+MISSING = _MISSING

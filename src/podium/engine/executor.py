@@ -1,0 +1,335 @@
+"""The loop that runs one claimed run: starts ready nodes, commits each step's end.
+
+Scheduling decisions come from `scheduler` (pure); this module does the I/O: it runs node
+code concurrently, merges outputs into the state, and writes every step's end in one
+transaction with the fencing token of its claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from podium.config import Settings
+from podium.engine import scheduler
+from podium.engine.context import MISSING, Context, Suspend, check_json_object
+from podium.engine.graph import Graph
+from podium.engine.node_types import NodeResult, get_node_type
+from podium.engine.reducers import merge_into_state
+from podium.errors import LeaseLost, RunCancelled
+from podium.events import names
+from podium.events.envelope import Event
+from podium.ids import new_id
+from podium.storage.records import Claim, InterruptRecord, StepCommit, StepRecord
+from podium.storage.store import Store
+
+
+@dataclass(slots=True)
+class NodeOutcome:
+    node_id: str
+    iteration: int
+    started_at: float
+    attempt: int
+    result: NodeResult | None = None
+    error: str | None = None
+    suspend: Suspend | None = None
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+class RunExecution:
+    """Executes one claimed run until it ends, waits for an answer, or loses its lease."""
+
+    def __init__(
+        self,
+        store: Store,
+        claim: Claim,
+        graph: Graph,
+        settings: Settings,
+        cached_outputs: dict[str, dict[str, Any]] | None = None,
+        publish_live: Any = None,
+    ) -> None:
+        self.store = store
+        self.run = claim.run
+        self.graph = graph
+        self.settings = settings
+        self.calls = claim.calls
+        self.cached = cached_outputs or {}
+        self.publish_live = publish_live
+        self.reducers = graph.flow.state.reducers
+        limits = graph.flow.limits
+        self.max_steps = limits.max_steps or settings.max_steps
+        self.timeout = limits.timeout_seconds or settings.run_timeout_seconds
+        self._configs: dict[str, Any] = {}
+        self._clock_start = time.monotonic()
+        self.steps_count = self.run.steps_count
+        if self.run.progress is None:
+            self.progress = scheduler.Progress.start(graph)
+            state = json.loads(claim.state_json)
+            self.state = merge_into_state(state, self.run.input or {}, self.reducers)
+            self.state_json: str = json.dumps(self.state, separators=(",", ":"))
+            self._state_dirty = True
+        else:
+            self.progress = scheduler.Progress.from_json(self.run.progress)
+            scheduler.resume_waiting(self.progress)
+            self.state_json = claim.state_json
+            self.state = json.loads(claim.state_json)
+            self._state_dirty = False
+
+    # --- recorded calls (used by Context) ---------------------------------------------
+
+    def recorded_call(self, node_id: str, iteration: int, key: str) -> Any:
+        return self.calls.get((node_id, iteration, key), MISSING)
+
+    async def record_call(self, node_id: str, iteration: int, key: str, result: Any) -> None:
+        await self.store.record_call(self.run.id, self.run.fence, node_id, iteration, key, result)
+        self.calls[(node_id, iteration, key)] = result
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def _elapsed(self) -> float:
+        return self.run.elapsed + (time.monotonic() - self._clock_start)
+
+    async def execute(self) -> str:
+        """Run to the end or to a wait; returns the run's status as committed."""
+        running: dict[asyncio.Task[NodeOutcome], str] = {}
+        try:
+            return await self._loop(running)
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _loop(self, running: dict[asyncio.Task[NodeOutcome], str]) -> str:
+        while True:
+            names_running = set(running.values())
+            for node_id in scheduler.ready_nodes(self.graph, self.progress, names_running):
+                if node_id in self.cached:
+                    status = await self._complete_cached(node_id, names_running)
+                    if status is not None:
+                        return status
+                    break  # the graph changed: look for ready nodes again
+                if self.steps_count + len(running) >= self.max_steps:
+                    return await self._fail_run(
+                        f"run exceeded max_steps {self.max_steps}; raise limits.max_steps or "
+                        "check for a runaway loop"
+                    )
+                task = asyncio.create_task(self._run_node(node_id))
+                running[task] = node_id
+                names_running.add(node_id)
+                self._live(names.NODE_STARTED, node_id)
+            else:
+                if not running:
+                    outcome = scheduler.run_outcome(self.graph, self.progress, frozenset())
+                    if outcome is not None:
+                        return await self._end_without_step(outcome)
+                    continue
+                remaining = self.timeout - self._elapsed()
+                done, _ = await asyncio.wait(
+                    running, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    return await self._fail_run(
+                        f"run exceeded its timeout of {self.timeout:g}s; raise "
+                        "limits.timeout_seconds"
+                    )
+                for task in done:
+                    running.pop(task)
+                    status = await self._finish_node(task.result(), set(running.values()))
+                    if status is not None:
+                        return status
+
+    async def _run_node(self, node_id: str) -> NodeOutcome:
+        node = self.graph.nodes[node_id]
+        node_type = get_node_type(node.type)
+        assert node_type is not None  # compile_flow checked it
+        if node_id not in self._configs:
+            self._configs[node_id] = node_type.parse_config(node.config)
+        config = self._configs[node_id]
+        iteration = self.progress.iteration(node_id)
+        outcome = NodeOutcome(node_id, iteration, time.time(), 1)
+        for attempt in range(1, node.retry.max_attempts + 1):
+            outcome.attempt = attempt
+            ctx = Context(self, node_id, iteration, node.config, self.state_json)
+            try:
+                if node.timeout_seconds is None:
+                    result = await node_type.run(ctx, config)
+                else:
+                    async with asyncio.timeout(node.timeout_seconds):
+                        result = await node_type.run(ctx, config)
+                check_json_object(f"node {node_id!r}", result.output)
+                if result.run_output is not None:
+                    check_json_object(f"node {node_id!r}", result.run_output)
+                outcome.result, outcome.events = result, ctx.events
+                return outcome
+            except Suspend as suspend:
+                outcome.suspend, outcome.events = suspend, ctx.events
+                return outcome
+            except (LeaseLost, RunCancelled):
+                raise
+            except TimeoutError:
+                outcome.error = (
+                    f"node {node_id!r} took longer than its timeout of {node.timeout_seconds:g}s"
+                )
+            except Exception as exc:
+                outcome.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if attempt < node.retry.max_attempts and node.retry.backoff_seconds:
+                await asyncio.sleep(node.retry.backoff_seconds * 2 ** (attempt - 1))
+        return outcome
+
+    async def _finish_node(self, outcome: NodeOutcome, running: set[str]) -> str | None:
+        node_id = outcome.node_id
+        step_id = new_id("stp")
+        event_data: dict[str, Any] = {"node_id": node_id, "step_id": step_id}
+        if outcome.iteration:
+            event_data["iteration"] = outcome.iteration
+        interrupt = None
+        output: dict[str, Any] | None = None
+        run_failure: str | None = None
+        if outcome.result is not None:
+            result = outcome.result
+            output = result.output
+            if output:
+                self.state = merge_into_state(self.state, output, self.reducers)
+                self._state_dirty = True
+            if result.run_output is not None:
+                self.progress.output = {**(self.progress.output or {}), **result.run_output}
+            change = scheduler.node_succeeded(
+                self.graph, self.progress, node_id, output, self.state, result.routes
+            )
+            status, kind = "succeeded", names.NODE_COMPLETED
+            run_failure = change.limit_error
+        elif outcome.suspend is not None:
+            scheduler.node_waiting(self.progress, node_id)
+            suspend = outcome.suspend
+            interrupt = InterruptRecord(
+                id=new_id("int"),
+                app_id=self.run.app_id,
+                run_id=self.run.id,
+                session_id=self.run.session_id,
+                node_id=node_id,
+                iteration=outcome.iteration,
+                call_key=suspend.call_key,
+                question=suspend.question,
+                choices=suspend.choices,
+                schema=suspend.schema,
+                status="pending",
+                answer=None,
+                created_at=time.time(),
+                answered_at=None,
+            )
+            event_data |= {"interrupt_id": interrupt.id, "question": suspend.question}
+            if suspend.choices is not None:
+                event_data["choices"] = suspend.choices
+            change = scheduler.Change()
+            status, kind = "interrupted", names.NODE_INTERRUPTED
+        else:
+            change = scheduler.node_failed(
+                self.graph, self.progress, node_id, outcome.error or "failed", self.state
+            )
+            status, kind = "failed", names.NODE_FAILED
+            event_data["error"] = outcome.error
+        self.steps_count += 1
+        events = [self._event(kind, event_data)]
+        events += [self._event(t, d) for t, d in outcome.events]
+        events += [self._event(names.NODE_SKIPPED, {"node_id": n}) for n in change.skipped]
+        step = StepRecord(
+            id=step_id,
+            run_id=self.run.id,
+            node_id=node_id,
+            iteration=outcome.iteration,
+            attempt=outcome.attempt,
+            status=status,
+            output=output,
+            error=outcome.error,
+            started_at=outcome.started_at,
+            ended_at=time.time(),
+        )
+        if run_failure is not None:
+            for task_node in running:
+                self.progress.errors.setdefault(task_node, "stopped: the run failed")
+            return await self._commit(step, events, "failed", run_failure, interrupt)
+        run_status = None
+        if not running:
+            run_status = scheduler.run_outcome(self.graph, self.progress, frozenset())
+        return await self._commit(step, events, run_status, self._run_error(), interrupt)
+
+    async def _complete_cached(self, node_id: str, running: set[str]) -> str | None:
+        """A node upstream of a re-execution trigger takes its cached output instead of running."""
+        output = self.cached[node_id]
+        if output:
+            self.state = merge_into_state(self.state, output, self.reducers)
+            self._state_dirty = True
+        change = scheduler.node_succeeded(self.graph, self.progress, node_id, output, self.state)
+        step_id = new_id("stp")
+        now = time.time()
+        self.steps_count += 1
+        step = StepRecord(step_id, self.run.id, node_id, 0, 0, "cached", output, None, now, now)
+        events = [
+            self._event(
+                names.NODE_COMPLETED, {"node_id": node_id, "step_id": step_id, "cached": True}
+            )
+        ]
+        events += [self._event(names.NODE_SKIPPED, {"node_id": n}) for n in change.skipped]
+        run_status = None
+        if not running:
+            run_status = scheduler.run_outcome(self.graph, self.progress, frozenset())
+        status = await self._commit(step, events, run_status, self._run_error(), None)
+        return status
+
+    def _run_error(self) -> str | None:
+        if not self.progress.errors:
+            return None
+        node_id, error = next(iter(self.progress.errors.items()))
+        return f"node {node_id!r} failed: {error}"
+
+    async def _fail_run(self, error: str) -> str:
+        await self._commit(None, [], "failed", error, None)
+        return "failed"
+
+    async def _end_without_step(self, outcome: str) -> str:
+        await self._commit(None, [], outcome, self._run_error(), None)
+        return outcome
+
+    async def _commit(
+        self,
+        step: StepRecord | None,
+        events: list[Event],
+        run_status: str | None,
+        run_error: str | None,
+        interrupt: InterruptRecord | None,
+    ) -> str | None:
+        if run_status is not None and run_status != "failed":
+            run_error = None
+        commit = StepCommit(
+            run_id=self.run.id,
+            app_id=self.run.app_id,
+            session_id=self.run.session_id,
+            fence=self.run.fence,
+            progress=self.progress.to_json(),
+            steps_count=self.steps_count,
+            elapsed=self._elapsed(),
+            step=step,
+            state_json=None,
+            events=events,
+            interrupt=interrupt,
+            run_status=run_status,
+            run_output=self.progress.output if run_status == "succeeded" else None,
+            run_error=run_error,
+        )
+        if self._state_dirty:
+            self.state_json = json.dumps(self.state, separators=(",", ":"))
+            commit.state_json = self.state_json
+        await self.store.commit_step(commit)
+        self._state_dirty = False
+        return run_status
+
+    def _event(self, kind: str, data: dict[str, Any]) -> Event:
+        return Event(kind, self.run.app_id, self.run.session_id, self.run.id, data)
+
+    def _live(self, kind: str, node_id: str) -> None:
+        if self.publish_live is not None:
+            self.publish_live(self._event(kind, {"node_id": node_id}))

@@ -1,0 +1,219 @@
+"""Podium embedded: a store, an event bus and in-process workers behind one object.
+
+async with Podium.open("sqlite:///podium.db", workers=4) as podium:
+    handle = await podium.start(flow, {"name": "Ada"})
+    run = await podium.wait(handle.run_id)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from podium.config import Settings, get_settings
+from podium.engine.flow import Flow
+from podium.engine.graph import compile_flow
+from podium.engine.worker import GraphCache, Worker
+from podium.errors import InvalidInput, NotFound
+from podium.events.bus import EventBus
+from podium.events.envelope import Event
+from podium.storage.records import FlowRecord, InterruptRecord, RunRecord
+from podium.storage.store import Store, open_store
+
+WAITING_OR_ENDED = ("interrupted", "succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class RunHandle:
+    session_id: str
+    run_id: str
+
+
+class Podium:
+    """The engine as a library: register flows, start sessions and runs, answer, watch."""
+
+    def __init__(self, store: Store, settings: Settings, *, workers: int | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.bus = EventBus(store, poll_seconds=settings.poll_seconds)
+        self.graphs = GraphCache(store)
+        self.worker = Worker(
+            store,
+            settings,
+            concurrency=workers if workers is not None else settings.workers,
+            graphs=self.graphs,
+            publish_live=self.bus.publish_live,
+        )
+        self._worker_task: asyncio.Task[None] | None = None
+        self._run_waiters: dict[str, asyncio.Event] = {}
+        store.add_listener(self._on_events)
+        self._app_id: str | None = None
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        database_url: str | None = None,
+        *,
+        workers: int | None = None,
+        settings: Settings | None = None,
+        migrate: bool = True,
+    ) -> AsyncIterator[Podium]:
+        """Open the store, start `workers` in-process worker slots (0 for none), and clean up."""
+        settings = settings or get_settings()
+        store = open_store(database_url, settings)
+        await store.open(migrate=migrate)
+        podium = cls(store, settings, workers=workers)
+        try:
+            if podium.worker.concurrency > 0:
+                podium.start_workers()
+            yield podium
+        finally:
+            await podium.stop_workers()
+            podium.bus.close()
+            await store.close()
+
+    def start_workers(self) -> None:
+        self._worker_task = asyncio.create_task(self.worker.run())
+
+    async def stop_workers(self) -> None:
+        if self._worker_task is not None:
+            self._worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
+            self._worker_task = None
+
+    async def default_app(self) -> str:
+        if self._app_id is None:
+            self._app_id = await self.store.ensure_app("default")
+        return self._app_id
+
+    # --- flows ----------------------------------------------------------------------
+
+    async def register_flow(
+        self, flow: Flow, *, app_id: str | None = None, base_path: Path | None = None
+    ) -> FlowRecord:
+        """Validate and store a flow (a new version when it changed); returns the record."""
+        graph = compile_flow(flow, base_path)
+        app_id = app_id or await self.default_app()
+        record = await self.store.save_flow(
+            app_id, flow.definition(), str(base_path) if base_path else None
+        )
+        self.graphs.put(record.id, graph)
+        return record
+
+    async def resolve_flow(self, flow: Flow | str, app_id: str) -> FlowRecord:
+        if isinstance(flow, Flow):
+            return await self.register_flow(flow, app_id=app_id)
+        record = await self.store.find_flow(app_id, flow)
+        if record is None:
+            raise NotFound(f"no flow named {flow!r} is registered; register it or give a file")
+        return record
+
+    # --- sessions and runs ----------------------------------------------------------
+
+    async def start(
+        self,
+        flow: Flow | str,
+        input: dict[str, Any] | None = None,
+        *,
+        app_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        user_id: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> RunHandle:
+        """Create a session of `flow` and queue its first run."""
+        app_id = app_id or await self.default_app()
+        record = await self.resolve_flow(flow, app_id)
+        _check_input(input)
+        session_id, run_id = await self.store.start_session(
+            app_id, record.id, input or {}, metadata=metadata, user_id=user_id, options=options
+        )
+        return RunHandle(session_id, run_id)
+
+    async def run(
+        self, flow: Flow | str, input: dict[str, Any] | None = None, **kwargs: Any
+    ) -> RunRecord:
+        """Start a session and wait until its run ends or waits for an answer."""
+        handle = await self.start(flow, input, **kwargs)
+        return await self.wait(handle.run_id)
+
+    async def rerun(
+        self,
+        session_id: str,
+        input: dict[str, Any] | None = None,
+        *,
+        strategy: str = "enqueue",
+        trigger_node_id: str | None = None,
+        cached_outputs: dict[str, dict[str, Any]] | None = None,
+        from_run_id: str | None = None,
+    ) -> str:
+        """Queue another run on a session; with a trigger, a partial re-execution (§3.12)."""
+        _check_input(input)
+        options: dict[str, Any] = {}
+        if trigger_node_id is not None:
+            options["trigger_node_id"] = trigger_node_id
+            options["cached_outputs"] = cached_outputs or {}
+            if from_run_id:
+                options["from_run_id"] = from_run_id
+        elif cached_outputs or from_run_id:
+            raise InvalidInput("cached_outputs and from_run_id need a trigger_node_id")
+        return await self.store.enqueue_run(
+            session_id, input or {}, options=options or None, strategy=strategy
+        )
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> RunRecord:
+        """The run once it has ended or waits for an answer (or when `timeout` passes)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        flag = self._run_waiters.setdefault(run_id, asyncio.Event())
+        try:
+            while True:
+                flag.clear()
+                run = await self.store.get_run(run_id)
+                if run.status in WAITING_OR_ENDED:
+                    return run
+                wait = self.settings.poll_seconds
+                if deadline is not None:
+                    wait = min(wait, deadline - time.monotonic())
+                    if wait <= 0:
+                        return run
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(flag.wait(), wait)
+        finally:
+            self._run_waiters.pop(run_id, None)
+
+    def _on_events(self, events: list[Event]) -> None:
+        for event in events:
+            if event.run_id is not None and event.run_id in self._run_waiters:
+                self._run_waiters[event.run_id].set()
+
+    async def pending_questions(self, run_id: str) -> list[InterruptRecord]:
+        return await self.store.get_interrupts(run_id, status="pending")
+
+    async def answer(self, interrupt_id: str, answer: Any) -> str:
+        """Answer a question (accepted once); the run is queued again. Returns the run id."""
+        return await self.store.answer_interrupt(interrupt_id, answer)
+
+    async def cancel(self, run_id: str) -> str:
+        return await self.store.cancel_run(run_id)
+
+    def subscribe(
+        self,
+        app_id: str,
+        since: int = 0,
+        *,
+        session_id: str | None = None,
+        run_id: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """Replay the app's events after `since`, then follow new ones live."""
+        return self.bus.subscribe(app_id, since, session_id=session_id, run_id=run_id)
+
+
+def _check_input(value: Any) -> None:
+    if value is not None and not isinstance(value, dict):
+        raise InvalidInput('a run\'s input is a JSON object, e.g. {"name": "Ada"}')

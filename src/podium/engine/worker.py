@@ -1,0 +1,195 @@
+"""Workers: claim queued runs, hold their lease with a heartbeat, and execute them.
+
+`Worker` runs N concurrent slots in this process. A sweeper re-queues runs whose lease ran
+out (their worker died) at start-up and then every half lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from podium.config import Settings
+from podium.engine.executor import RunExecution
+from podium.engine.flow import Flow
+from podium.engine.graph import Graph, compile_flow
+from podium.errors import LeaseLost, NotFound, PodiumError, RunCancelled
+from podium.events.envelope import Event
+from podium.ids import new_id
+from podium.storage.records import Claim, RunRecord
+from podium.storage.store import Store
+
+log = logging.getLogger("podium.worker")
+
+
+class GraphCache:
+    """Compiled flows by flow id (a flow version never changes once stored)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._graphs: dict[str, Graph] = {}
+
+    def put(self, flow_id: str, graph: Graph) -> None:
+        self._graphs[flow_id] = graph
+
+    async def get(self, flow_id: str) -> Graph:
+        graph = self._graphs.get(flow_id)
+        if graph is None:
+            record = await self.store.get_flow(flow_id)
+            base = Path(record.base_path) if record.base_path else None
+            graph = compile_flow(Flow.model_validate(record.definition), base)
+            self._graphs[flow_id] = graph
+        return graph
+
+
+async def cached_outputs(store: Store, graph: Graph, run: RunRecord) -> dict[str, dict[str, Any]]:
+    """Outputs that nodes upstream of a re-execution trigger take instead of running (§3.12)."""
+    options = run.options or {}
+    trigger = options.get("trigger_node_id")
+    if trigger is None:
+        return {}
+    if trigger not in graph.nodes:
+        raise NotFound(f"trigger_node_id {trigger!r} is not a node of flow {graph.flow.name!r}")
+    outputs: dict[str, dict[str, Any]] = {}
+    source = options.get("from_run_id")
+    if source:
+        for step in await store.get_steps(source):  # later iterations overwrite earlier ones
+            if step.status in ("succeeded", "cached"):
+                outputs[step.node_id] = step.output or {}
+    outputs.update(options.get("cached_outputs") or {})
+    rerun = graph.descendants(trigger) | {trigger}
+    return {node: out for node, out in outputs.items() if node not in rerun and node in graph.nodes}
+
+
+class Worker:
+    """N slots that claim and execute runs until stopped (or until idle)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        concurrency: int | None = None,
+        graphs: GraphCache | None = None,
+        publish_live: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.concurrency = concurrency if concurrency is not None else settings.workers
+        self.graphs = graphs or GraphCache(store)
+        self.publish_live = publish_live
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{new_id('wrk')[-8:]}"
+        self._wake = asyncio.Event()
+        self._busy = 0
+        self._stopping = False
+        store.add_listener(self._on_events)
+
+    def _on_events(self, events: list[Event]) -> None:
+        if any(event.type == "run.queued" for event in events):
+            self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Process runs; with `until_idle`, return once nothing is left to claim."""
+        await self.store.requeue_expired()
+        sweeper = asyncio.create_task(self._sweep())
+        try:
+            slots = [self._slot(until_idle) for _ in range(max(self.concurrency, 1))]
+            await asyncio.gather(*slots)
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            self.store.remove_listener(self._on_events)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.settings.lease_seconds / 2, 0.05))
+            try:
+                await self.store.requeue_expired()
+            except Exception:  # pragma: no cover - logged, the sweeper keeps going
+                log.exception("re-queueing expired runs failed")
+
+    async def _slot(self, until_idle: bool) -> None:
+        while not self._stopping:
+            claim = await self.store.claim_next_run(self.worker_id, self.settings.lease_seconds)
+            if claim is None:
+                if until_idle and self._busy == 0:
+                    self._wake.set()  # let the other idle slots see it too
+                    return
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+                continue
+            self._busy += 1
+            try:
+                await self.execute_claim(claim)
+            finally:
+                self._busy -= 1
+
+    async def execute_claim(self, claim: Claim) -> str | None:
+        """Execute one claimed run while a heartbeat renews its lease."""
+        run = claim.run
+        try:
+            graph = await self.graphs.get(run.flow_id)
+            cache = await cached_outputs(self.store, graph, run)
+        except (PodiumError, ImportError) as exc:  # the flow cannot run any more: say why
+            return await self._fail_unrunnable(claim, str(exc))
+        execution = RunExecution(self.store, claim, graph, self.settings, cache, self.publish_live)
+        task = asyncio.create_task(execution.execute())
+        heartbeat = asyncio.create_task(self._heartbeat(claim, task))
+        try:
+            return await task
+        except (LeaseLost, RunCancelled, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError) and not task.cancelled():
+                raise
+            log.info("run %s stopped on this worker: %s", run.id, exc or "lease lost")
+            return None
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, claim: Claim, task: asyncio.Task[str]) -> None:
+        interval = max(self.settings.lease_seconds / 3, 0.02)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.store.renew_lease(
+                    claim.run.id, claim.run.fence, self.settings.lease_seconds
+                )
+            except (LeaseLost, RunCancelled):
+                task.cancel()
+                return
+
+    async def _fail_unrunnable(self, claim: Claim, error: str) -> str:
+        from podium.engine.scheduler import Progress
+        from podium.storage.records import StepCommit
+
+        run = claim.run
+        await self.store.commit_step(
+            StepCommit(
+                run_id=run.id,
+                app_id=run.app_id,
+                session_id=run.session_id,
+                fence=run.fence,
+                progress=run.progress or Progress(edges=[]).to_json(),
+                steps_count=run.steps_count,
+                elapsed=run.elapsed,
+                run_status="failed",
+                run_error=error,
+            )
+        )
+        return "failed"

@@ -1,0 +1,62 @@
+"""Errors a user can see. Each carries a stable `code` and a message that says what to do."""
+
+from typing import Any
+
+
+class PodiumError(Exception):
+    """Base of every error Podium raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(PodiumError):
+    code = "not_found"
+
+
+class Conflict(PodiumError):
+    code = "conflict"
+
+
+class InvalidInput(PodiumError):
+    code = "invalid_input"
+
+
+class FlowInvalid(PodiumError):
+    """A flow definition with one or more problems, one message per problem."""
+
+    code = "flow_invalid"
+
+    def __init__(self, flow_name: str, problems: list[str]) -> None:
+        self.flow_name = flow_name
+        self.problems = problems
+        super().__init__(
+            f"flow {flow_name!r} is invalid: " + "; ".join(problems),
+            details={"problems": problems},
+        )
+
+
+class StateNotJSON(PodiumError):
+    """A node returned a value that cannot be stored as JSON."""
+
+    code = "state_not_json"
+
+
+class LimitExceeded(PodiumError):
+    """A run hit one of its limits (steps, time, loop iterations, call timeout)."""
+
+    code = "limit_exceeded"
+
+
+class LeaseLost(PodiumError):
+    """This worker's claim on a run was taken over; it must stop writing for that run."""
+
+    code = "lease_lost"
+
+
+class RunCancelled(PodiumError):
+    code = "run_cancelled"

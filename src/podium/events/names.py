@@ -1,0 +1,37 @@
+"""Every event type, `domain.action` (DESIGN §5). Persisted unless marked live-only."""
+
+RUN_QUEUED = "run.queued"
+RUN_STARTED = "run.started"
+RUN_INTERRUPTED = "run.interrupted"
+RUN_SUCCEEDED = "run.succeeded"
+RUN_FAILED = "run.failed"
+RUN_CANCELLED = "run.cancelled"
+
+NODE_STARTED = "node.started"
+NODE_COMPLETED = "node.completed"
+NODE_FAILED = "node.failed"
+NODE_SKIPPED = "node.skipped"
+NODE_INTERRUPTED = "node.interrupted"
+
+SESSION_CREATED = "session.created"
+SESSION_COMPLETED = "session.completed"
+
+MESSAGE_CREATED = "message.created"
+MESSAGE_DELTA = "message.delta"
+TOOL_CALLED = "tool.called"
+AGENT_STATUS = "agent.status"
+AGENT_MESSAGE = "agent.message"
+ARTIFACT_CREATED = "artifact.created"
+ARTIFACT_STATE_UPDATED = "artifact.state.updated"
+MEMORY_UPDATED = "memory.updated"
+
+# Sent to subscribers as they happen but not written to the log: a client that reconnects
+# learns the outcome from the persisted event that follows (node.completed, message.created).
+LIVE_ONLY = frozenset({NODE_STARTED, MESSAGE_DELTA})
+
+RUN_ENDED = {
+    "succeeded": RUN_SUCCEEDED,
+    "failed": RUN_FAILED,
+    "cancelled": RUN_CANCELLED,
+    "interrupted": RUN_INTERRUPTED,
+}

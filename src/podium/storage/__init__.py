@@ -1,0 +1,1 @@
+"""Storage: the schema (Alembic migrations), and the store with one backend per dialect."""

@@ -1,0 +1,119 @@
+"""What the store reads and writes, as plain dataclasses (no ORM objects leave storage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from podium.events.envelope import Event
+
+ACTIVE_RUN_STATUSES = ("queued", "running", "interrupted")
+ENDED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
+
+
+@dataclass(slots=True)
+class FlowRecord:
+    id: str
+    app_id: str
+    name: str
+    version: int
+    definition: dict[str, Any]
+    base_path: str | None
+    created_at: float
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    id: str
+    app_id: str
+    flow_id: str | None
+    user_id: str | None
+    status: str
+    state: dict[str, Any]
+    metadata: dict[str, Any] | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(slots=True)
+class RunRecord:
+    id: str
+    app_id: str
+    session_id: str
+    flow_id: str
+    status: str
+    input: dict[str, Any] | None
+    options: dict[str, Any] | None
+    progress: dict[str, Any] | None
+    output: dict[str, Any] | None
+    error: str | None
+    fence: int
+    worker_id: str | None
+    lease_until: float | None
+    steps_count: int
+    elapsed: float
+    created_at: float
+    queued_at: float | None
+    started_at: float | None
+    ended_at: float | None
+
+
+@dataclass(slots=True)
+class StepRecord:
+    id: str
+    run_id: str
+    node_id: str
+    iteration: int
+    attempt: int
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    started_at: float
+    ended_at: float
+
+
+@dataclass(slots=True)
+class InterruptRecord:
+    id: str
+    app_id: str
+    run_id: str
+    session_id: str
+    node_id: str
+    iteration: int
+    call_key: str
+    question: str
+    choices: list[str] | None
+    schema: dict[str, Any] | None
+    status: str
+    answer: Any
+    created_at: float
+    answered_at: float | None
+
+
+@dataclass(slots=True)
+class Claim:
+    """A run this worker now holds: its row, the session's state and the recorded calls."""
+
+    run: RunRecord
+    state_json: str
+    calls: dict[tuple[str, int, str], Any]
+
+
+@dataclass(slots=True)
+class StepCommit:
+    """Everything a step's end changes, written in one transaction (DESIGN §3.10)."""
+
+    run_id: str
+    app_id: str
+    session_id: str
+    fence: int
+    progress: dict[str, Any]
+    steps_count: int
+    elapsed: float
+    step: StepRecord | None = None
+    state_json: str | None = None  # None: the state did not change
+    events: list[Event] = field(default_factory=list)
+    interrupt: InterruptRecord | None = None
+    run_status: str | None = None  # set when the run ends or waits
+    run_output: dict[str, Any] | None = None
+    run_error: str | None = None

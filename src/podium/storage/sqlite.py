@@ -1,0 +1,167 @@
+"""SQLite backend: every transaction runs on one writer thread with the `sqlite3` module.
+
+Transactions that arrive while one is running are committed together (group commit), each
+inside its own savepoint, so one failing transaction does not undo the others and the whole
+group costs one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from podium.errors import Conflict
+from podium.storage.migrate import upgrade
+from podium.storage.script import Json, Script, Statement
+from podium.storage.store import Store
+from podium.storage.urls import sqlite_path
+
+sqlite3.register_adapter(Json, Json.dumps)
+
+GROUP_LIMIT = 64
+_STOP = object()
+
+
+class SQLiteStore(Store):
+    dialect = "sqlite"
+
+    _jobs: queue.SimpleQueue[Any]
+    _thread: threading.Thread | None = None
+
+    async def open(self, *, migrate: bool = True) -> None:
+        self.path = sqlite_path(self.url)
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if migrate:
+            await asyncio.to_thread(upgrade, self.url)
+        self._jobs = queue.SimpleQueue()
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._thread = threading.Thread(
+            target=self._writer,
+            args=(asyncio.get_running_loop(), ready),
+            daemon=True,
+            name="podium-sqlite-writer",
+        )
+        self._thread.start()
+        await ready
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(_STOP)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+    async def run_script(self, make_script: Callable[[], Script]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put((make_script, future, loop))
+        return await future
+
+    def connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA synchronous = {self.settings.sqlite_synchronous.upper()}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("PRAGMA busy_timeout = 10000")
+        return connection
+
+    def _writer(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
+        try:
+            connection = self.connect()
+        except Exception as exc:
+            loop.call_soon_threadsafe(ready.set_exception, exc)
+            return
+        loop.call_soon_threadsafe(ready.set_result, None)
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is _STOP:
+                    return
+                group = [job]
+                while len(group) < GROUP_LIMIT:
+                    try:
+                        job = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is _STOP:
+                        self._jobs.put(_STOP)
+                        break
+                    group.append(job)
+                self._commit_group(connection, group)
+        finally:
+            connection.close()
+
+    def _commit_group(self, connection: sqlite3.Connection, group: list[Any]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            if len(group) == 1:
+                outcomes.append(_attempt(connection, group[0][0]))
+                if not outcomes[0][0]:
+                    connection.execute("ROLLBACK")
+                    _settle(group, outcomes)
+                    return
+            else:
+                for make_script, _future, _loop in group:
+                    connection.execute("SAVEPOINT job")
+                    outcome = _attempt(connection, make_script)
+                    if not outcome[0]:
+                        connection.execute("ROLLBACK TO job")
+                    connection.execute("RELEASE job")
+                    outcomes.append(outcome)
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            outcomes = [(False, exc)] * len(group)
+        _settle(group, outcomes)
+
+
+def _attempt(connection: sqlite3.Connection, make_script: Callable[[], Script]) -> tuple[bool, Any]:
+    try:
+        return True, drive(connection, make_script())
+    except sqlite3.IntegrityError as exc:
+        return False, Conflict(f"the change conflicts with stored data: {exc}")
+    except Exception as exc:
+        return False, exc
+
+
+def _settle(group: list[Any], outcomes: list[tuple[bool, Any]]) -> None:
+    for (_make, future, loop), (ok, value) in zip(group, outcomes, strict=True):
+        loop.call_soon_threadsafe(_resolve, future, ok, value)
+
+
+def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.cancelled():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def drive(connection: sqlite3.Connection, script: Script) -> Any:
+    """Run a script's statements on `connection`; returns the script's value."""
+    result: Any = None
+    try:
+        while True:
+            result = _execute(connection, script.send(result))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _execute(connection: sqlite3.Connection, statement: Statement) -> Any:
+    if statement.mode == "execute":
+        return connection.execute(statement.sql, statement.args).rowcount
+    if statement.mode == "one":
+        rows = connection.execute(statement.sql, statement.args).fetchall()
+        return rows[0] if rows else None
+    if statement.mode == "all":
+        return connection.execute(statement.sql, statement.args).fetchall()
+    connection.executemany(statement.sql, statement.args)
+    return None

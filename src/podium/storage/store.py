@@ -1,0 +1,241 @@
+"""The store: one interface over the engine's tables, one small subclass per dialect.
+
+Each method is one transaction, written once in `transactions.py` and run by the backend its
+own way: SQLite on one writer thread (one thread hop per transaction), PostgreSQL over an
+asyncpg pool. Events written by a transaction are handed to the listeners after it commits.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from podium.config import Settings, get_settings
+from podium.errors import Conflict
+from podium.events.envelope import Event
+from podium.storage import transactions as tx
+from podium.storage.records import (
+    Claim,
+    FlowRecord,
+    InterruptRecord,
+    RunRecord,
+    SessionRecord,
+    StepCommit,
+    StepRecord,
+)
+from podium.storage.script import Script
+from podium.storage.urls import dialect
+
+Listener = Callable[[list[Event]], None]
+
+
+class Store(ABC):
+    """Durable storage of apps, flows, sessions, runs, steps, calls, interrupts and events."""
+
+    dialect: str
+
+    def __init__(self, url: str, settings: Settings | None = None) -> None:
+        self.url = url
+        self.settings = settings or get_settings()
+        self._listeners: list[Listener] = []
+
+    @abstractmethod
+    async def open(self, *, migrate: bool = True) -> None:
+        """Connect, after bringing the schema up to date unless `migrate` is false."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def run_script(self, make_script: Callable[[], Script]) -> Any:
+        """Run one transaction script to commit and return its value.
+
+        Args:
+            make_script: builds the script; called again if the backend must retry.
+        Raises:
+            Whatever the script raises (the transaction is rolled back).
+        """
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(events)` after every commit that wrote events (in the event loop)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def _published(self, events: list[Event]) -> None:
+        if events:
+            for listener in list(self._listeners):
+                listener(events)
+
+    # --- apps and flows -------------------------------------------------------------
+
+    async def ensure_app(self, name: str = "default") -> str:
+        return str(await self.run_script(lambda: tx.ensure_app(name, time.time())))
+
+    async def save_flow(
+        self, app_id: str, definition: dict[str, Any], base_path: str | None = None
+    ) -> FlowRecord:
+        record: FlowRecord = await self.run_script(
+            lambda: tx.save_flow(app_id, definition, base_path, time.time())
+        )
+        return record
+
+    async def get_flow(self, flow_id: str) -> FlowRecord:
+        record: FlowRecord = await self.run_script(lambda: tx.get_flow(flow_id))
+        return record
+
+    async def find_flow(self, app_id: str, name: str) -> FlowRecord | None:
+        record: FlowRecord | None = await self.run_script(lambda: tx.find_flow(app_id, name))
+        return record
+
+    # --- sessions and runs ----------------------------------------------------------
+
+    async def start_session(
+        self,
+        app_id: str,
+        flow_id: str,
+        run_input: dict[str, Any],
+        *,
+        metadata: dict[str, Any] | None = None,
+        user_id: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[str, str]:
+        """Create a session and queue its first run; returns `(session_id, run_id)`."""
+        session_id, run_id, events = await self.run_script(
+            lambda: tx.start_session(
+                app_id, flow_id, run_input, metadata, user_id, options, time.time()
+            )
+        )
+        self._published(events)
+        return session_id, run_id
+
+    async def enqueue_run(
+        self,
+        session_id: str,
+        run_input: dict[str, Any],
+        *,
+        options: dict[str, Any] | None = None,
+        strategy: str = "enqueue",
+        app_id: str | None = None,
+    ) -> str:
+        run_id, events = await self.run_script(
+            lambda: tx.enqueue_run(session_id, run_input, options, strategy, time.time(), app_id)
+        )
+        self._published(events)
+        return str(run_id)
+
+    async def claim_next_run(self, worker_id: str, lease_seconds: float) -> Claim | None:
+        now = time.time()
+        try:
+            claimed = await self.run_script(
+                lambda: tx.claim_next_run(worker_id, now + lease_seconds, now, self.dialect)
+            )
+        except Conflict:  # another worker claimed a run of the same session at the same time
+            return None
+        if claimed is None:
+            return None
+        claim, events = claimed
+        self._published(events)
+        return claim  # type: ignore[no-any-return]
+
+    async def renew_lease(self, run_id: str, fence: int, lease_seconds: float) -> None:
+        await self.run_script(lambda: tx.renew_lease(run_id, fence, time.time() + lease_seconds))
+
+    async def requeue_expired(self) -> int:
+        events = await self.run_script(lambda: tx.requeue_expired(time.time()))
+        self._published(events)
+        return len(events)
+
+    async def record_call(
+        self, run_id: str, fence: int, node_id: str, iteration: int, key: str, result: Any
+    ) -> None:
+        await self.run_script(
+            lambda: tx.record_call(run_id, fence, node_id, iteration, key, result, time.time())
+        )
+
+    async def commit_step(self, commit: StepCommit) -> list[Event]:
+        events: list[Event] = await self.run_script(lambda: tx.commit_step(commit, time.time()))
+        self._published(events)
+        return events
+
+    async def cancel_run(self, run_id: str, *, app_id: str | None = None) -> str:
+        status, events = await self.run_script(lambda: tx.cancel_run(run_id, time.time(), app_id))
+        self._published(events)
+        return str(status)
+
+    async def answer_interrupt(
+        self, interrupt_id: str, answer: Any, *, app_id: str | None = None
+    ) -> str:
+        """Record the answer (accepted once) and queue the run again; returns the run id."""
+        run_id, events = await self.run_script(
+            lambda: tx.answer_interrupt(interrupt_id, answer, time.time(), app_id)
+        )
+        self._published(events)
+        return str(run_id)
+
+    # --- reads ----------------------------------------------------------------------
+
+    async def get_run(self, run_id: str, *, app_id: str | None = None) -> RunRecord:
+        record: RunRecord = await self.run_script(lambda: tx.get_run(run_id, app_id))
+        return record
+
+    async def list_runs(
+        self, *, app_id: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        records: list[RunRecord] = await self.run_script(
+            lambda: tx.list_runs(app_id, status, limit)
+        )
+        return records
+
+    async def get_steps(self, run_id: str) -> list[StepRecord]:
+        records: list[StepRecord] = await self.run_script(lambda: tx.get_steps(run_id))
+        return records
+
+    async def get_session(self, session_id: str, *, app_id: str | None = None) -> SessionRecord:
+        record: SessionRecord = await self.run_script(lambda: tx.get_session(session_id, app_id))
+        return record
+
+    async def get_interrupts(
+        self, run_id: str, *, status: str | None = None
+    ) -> list[InterruptRecord]:
+        records: list[InterruptRecord] = await self.run_script(
+            lambda: tx.get_interrupts(run_id, status)
+        )
+        return records
+
+    async def read_events(
+        self,
+        app_id: str,
+        *,
+        after: int = 0,
+        limit: int = 500,
+        session_id: str | None = None,
+        run_id: str | None = None,
+    ) -> list[Event]:
+        events: list[Event] = await self.run_script(
+            lambda: tx.read_events(app_id, after, limit, session_id, run_id)
+        )
+        return events
+
+
+def open_store(url: str | None = None, settings: Settings | None = None) -> Store:
+    """A store for `url` (default: `PODIUM_DATABASE_URL`); call `await store.open()`."""
+    settings = settings or get_settings()
+    url = url or settings.database_url
+    if dialect(url) == "sqlite":
+        from podium.storage.sqlite import SQLiteStore
+
+        return SQLiteStore(url, settings)
+    from podium.storage.postgres import PostgresStore
+
+    return PostgresStore(url, settings)

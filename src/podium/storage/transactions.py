@@ -1,0 +1,733 @@
+"""The engine's transactions, written once as scripts (see `script.py`) for every backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from podium.errors import Conflict, InvalidInput, LeaseLost, NotFound, RunCancelled
+from podium.events import names
+from podium.events.envelope import Event
+from podium.ids import new_id
+from podium.storage.records import (
+    Claim,
+    FlowRecord,
+    InterruptRecord,
+    RunRecord,
+    SessionRecord,
+    StepCommit,
+    StepRecord,
+)
+from podium.storage.script import Json, Row, Script, all_rows, execute, loads, many, one
+
+RUN_COLUMNS = (
+    "id, app_id, session_id, flow_id, status, input, options, progress, output, error, fence, "
+    "worker_id, lease_until, steps_count, elapsed, created_at, queued_at, started_at, ended_at"
+)
+SESSION_STATUS = {
+    "queued": "active",
+    "running": "active",
+    "interrupted": "waiting",
+    "succeeded": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+MULTITASK_STRATEGIES = ("reject", "enqueue", "interrupt")
+
+
+def run_record(row: Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        app_id=row["app_id"],
+        session_id=row["session_id"],
+        flow_id=row["flow_id"],
+        status=row["status"],
+        input=loads(row["input"]),
+        options=loads(row["options"]),
+        progress=loads(row["progress"]),
+        output=loads(row["output"]),
+        error=row["error"],
+        fence=row["fence"],
+        worker_id=row["worker_id"],
+        lease_until=row["lease_until"],
+        steps_count=row["steps_count"],
+        elapsed=row["elapsed"],
+        created_at=row["created_at"],
+        queued_at=row["queued_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )
+
+
+def _flow_record(row: Row) -> FlowRecord:
+    return FlowRecord(
+        id=row["id"],
+        app_id=row["app_id"],
+        name=row["name"],
+        version=row["version"],
+        definition=loads(row["definition"]),
+        base_path=row["base_path"],
+        created_at=row["created_at"],
+    )
+
+
+def _session_record(row: Row) -> SessionRecord:
+    return SessionRecord(
+        id=row["id"],
+        app_id=row["app_id"],
+        flow_id=row["flow_id"],
+        user_id=row["user_id"],
+        status=row["status"],
+        state=loads(row["state"]),
+        metadata=loads(row["metadata"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _interrupt_record(row: Row) -> InterruptRecord:
+    return InterruptRecord(
+        id=row["id"],
+        app_id=row["app_id"],
+        run_id=row["run_id"],
+        session_id=row["session_id"],
+        node_id=row["node_id"],
+        iteration=row["iteration"],
+        call_key=row["call_key"],
+        question=row["question"],
+        choices=loads(row["choices"]),
+        schema=loads(row["schema"]),
+        status=row["status"],
+        answer=loads(row["answer"]),
+        created_at=row["created_at"],
+        answered_at=row["answered_at"],
+    )
+
+
+def _step_record(row: Row) -> StepRecord:
+    return StepRecord(
+        id=row["id"],
+        run_id=row["run_id"],
+        node_id=row["node_id"],
+        iteration=row["iteration"],
+        attempt=row["attempt"],
+        status=row["status"],
+        output=loads(row["output"]),
+        error=row["error"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )
+
+
+def append_events(app_id: str, events: list[Event], now: float) -> Script:
+    """Give `events` the app's next seqs and write them; returns them with seq, id, ts."""
+    if not events:
+        return events
+    row = yield one(
+        "UPDATE apps SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq",
+        len(events),
+        app_id,
+    )
+    if row is None:
+        raise NotFound(f"app {app_id!r} does not exist")
+    seq = row["last_seq"] - len(events)
+    rows = []
+    for event in events:
+        seq += 1
+        event.seq, event.id, event.ts, event.app_id = seq, new_id("evt"), now, app_id
+        rows.append(
+            (
+                app_id,
+                seq,
+                event.id,
+                event.type,
+                event.session_id,
+                event.run_id,
+                now,
+                Json(event.data),
+            )
+        )
+    yield many(
+        "INSERT INTO events (app_id, seq, id, type, session_id, run_id, ts, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return events
+
+
+# --- apps and flows -------------------------------------------------------------------
+
+
+def ensure_app(name: str, now: float) -> Script:
+    """The id of the app called `name`, created when it does not exist."""
+    row = yield one("SELECT id FROM apps WHERE name = ?", name)
+    if row is not None:
+        return row["id"]
+    app_id = new_id("app")
+    yield execute(
+        "INSERT INTO apps (id, name, last_seq, created_at) VALUES (?, ?, 0, ?)", app_id, name, now
+    )
+    return app_id
+
+
+def save_flow(app_id: str, definition: dict[str, Any], base_path: str | None, now: float) -> Script:
+    """Register a flow: a new version when its definition changed, else the latest one."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    checksum = hashlib.sha256(f"{text}\0{base_path}".encode()).hexdigest()
+    name = definition["name"]
+    latest = yield one(
+        "SELECT * FROM flows WHERE app_id = ? AND name = ? ORDER BY version DESC LIMIT 1",
+        app_id,
+        name,
+    )
+    if latest is not None and latest["checksum"] == checksum:
+        return _flow_record(latest)
+    version = 1 if latest is None else latest["version"] + 1
+    flow_id = new_id("flw")
+    yield execute(
+        "INSERT INTO flows (id, app_id, name, version, checksum, definition, base_path, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        flow_id,
+        app_id,
+        name,
+        version,
+        checksum,
+        Json(definition),
+        base_path,
+        now,
+    )
+    return FlowRecord(flow_id, app_id, name, version, definition, base_path, now)
+
+
+def get_flow(flow_id: str) -> Script:
+    row = yield one("SELECT * FROM flows WHERE id = ?", flow_id)
+    if row is None:
+        raise NotFound(f"flow {flow_id!r} does not exist")
+    return _flow_record(row)
+
+
+def find_flow(app_id: str, name: str) -> Script:
+    """The newest version of the app's flow called `name`, or None."""
+    row = yield one(
+        "SELECT * FROM flows WHERE app_id = ? AND name = ? ORDER BY version DESC LIMIT 1",
+        app_id,
+        name,
+    )
+    return None if row is None else _flow_record(row)
+
+
+# --- sessions and runs ----------------------------------------------------------------
+
+
+def _insert_run(
+    app_id: str,
+    session_id: str,
+    flow_id: str,
+    run_input: dict[str, Any],
+    options: dict[str, Any] | None,
+    now: float,
+) -> Script:
+    run_id = new_id("run")
+    yield execute(
+        "INSERT INTO runs (id, app_id, session_id, flow_id, status, input, options, fence, "
+        "steps_count, elapsed, created_at, queued_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, 0, 0, "
+        "0, ?, ?)",
+        run_id,
+        app_id,
+        session_id,
+        flow_id,
+        Json(run_input),
+        Json(options) if options else None,
+        now,
+        now,
+    )
+    return run_id
+
+
+def start_session(
+    app_id: str,
+    flow_id: str,
+    run_input: dict[str, Any],
+    metadata: dict[str, Any] | None,
+    user_id: str | None,
+    options: dict[str, Any] | None,
+    now: float,
+) -> Script:
+    """Create a session and queue its first run; returns `(session_id, run_id, events)`."""
+    session_id = new_id("ses")
+    yield execute(
+        "INSERT INTO sessions (id, app_id, flow_id, user_id, status, state, metadata, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, 'active', '{}', ?, ?, ?)",
+        session_id,
+        app_id,
+        flow_id,
+        user_id,
+        Json(metadata) if metadata else None,
+        now,
+        now,
+    )
+    run_id = yield from _insert_run(app_id, session_id, flow_id, run_input, options, now)
+    events = yield from append_events(
+        app_id,
+        [
+            Event(names.SESSION_CREATED, app_id, session_id, None, {"flow_id": flow_id}),
+            Event(names.RUN_QUEUED, app_id, session_id, run_id, {"flow_id": flow_id}),
+        ],
+        now,
+    )
+    return session_id, run_id, events
+
+
+def enqueue_run(
+    session_id: str,
+    run_input: dict[str, Any],
+    options: dict[str, Any] | None,
+    strategy: str,
+    now: float,
+    app_id: str | None = None,
+) -> Script:
+    """Queue another run on a session, following the multitask strategy when one is active."""
+    if strategy not in MULTITASK_STRATEGIES:
+        raise InvalidInput(
+            f"multitask_strategy {strategy!r} is unknown (use {', '.join(MULTITASK_STRATEGIES)})"
+        )
+    session = yield one("SELECT id, app_id, flow_id FROM sessions WHERE id = ?", session_id)
+    if session is None or (app_id is not None and session["app_id"] != app_id):
+        raise NotFound(f"session {session_id!r} does not exist")
+    active = yield all_rows(
+        "SELECT id FROM runs WHERE session_id = ? AND status IN ('queued', 'running', "
+        "'interrupted')",
+        session_id,
+    )
+    events: list[Event] = []
+    if active and strategy == "reject":
+        raise Conflict(
+            f"session {session_id!r} already has an active run {active[0]['id']}; wait for it, "
+            "or use multitask_strategy enqueue or interrupt",
+            details={"active_run_id": active[0]["id"]},
+        )
+    if strategy == "interrupt":
+        for row in active:
+            events += yield from _cancel(row["id"], now, "interrupted by a newer run")
+    app = session["app_id"]
+    flow_id = (options or {}).get("flow_id") or session["flow_id"]
+    run_id = yield from _insert_run(app, session_id, flow_id, run_input, options, now)
+    yield execute(
+        "UPDATE sessions SET status = 'active', updated_at = ? "
+        "WHERE id = ? AND status <> 'waiting'",
+        now,
+        session_id,
+    )
+    events += yield from append_events(
+        app, [Event(names.RUN_QUEUED, app, session_id, run_id, {"flow_id": flow_id})], now
+    )
+    return run_id, events
+
+
+def claim_next_run(worker_id: str, lease_until: float, now: float, dialect: str) -> Script:
+    """Take the oldest queued run whose session has no other running run; None when idle.
+
+    Each claim increments the run's fencing token, so a worker that lost its lease can no
+    longer write (every step commit checks the token).
+    """
+    lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+    row = yield one(
+        "UPDATE runs SET status = 'running', fence = fence + 1, worker_id = ?, lease_until = ?, "
+        "started_at = COALESCE(started_at, ?) WHERE id = (SELECT r.id FROM runs r "
+        "WHERE r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM runs o WHERE "
+        "o.session_id = r.session_id AND o.status IN ('running', 'interrupted')) "
+        f"ORDER BY r.queued_at LIMIT 1{lock}) RETURNING {RUN_COLUMNS}",
+        worker_id,
+        lease_until,
+        now,
+    )
+    if row is None:
+        return None
+    run = run_record(row)
+    session = yield one("SELECT state FROM sessions WHERE id = ?", run.session_id)
+    calls = yield all_rows(
+        "SELECT node_id, iteration, key, result FROM calls WHERE run_id = ?", run.id
+    )
+    events = yield from append_events(
+        run.app_id,
+        [Event(names.RUN_STARTED, run.app_id, run.session_id, run.id, {"attempt": run.fence})],
+        now,
+    )
+    claim = Claim(
+        run=run,
+        state_json=session["state"],
+        calls={(c["node_id"], c["iteration"], c["key"]): loads(c["result"]) for c in calls},
+    )
+    return claim, events
+
+
+def _fenced(run_id: str, fence: int, sets: str, *args: Any) -> Script:
+    """Update the run only while this worker still holds it; raises LeaseLost otherwise.
+
+    On PostgreSQL the update also locks the run row until the transaction ends.
+    """
+    changed = yield execute(
+        f"UPDATE runs SET {sets} WHERE id = ? AND fence = ? AND status = 'running'",
+        *args,
+        run_id,
+        fence,
+    )
+    if changed:
+        return
+    row = yield one("SELECT status, fence FROM runs WHERE id = ?", run_id)
+    if row is not None and row["status"] == "cancelled":
+        raise RunCancelled(f"run {run_id} was cancelled")
+    raise LeaseLost(
+        f"run {run_id}: this worker's lease (fence {fence}) was taken over; it stops writing"
+    )
+
+
+def renew_lease(run_id: str, fence: int, lease_until: float) -> Script:
+    yield from _fenced(run_id, fence, "lease_until = ?", lease_until)
+
+
+def record_call(
+    run_id: str, fence: int, node_id: str, iteration: int, key: str, result: Any, now: float
+) -> Script:
+    """Write a finished call's result before the step goes on (DESIGN §3.10)."""
+    yield from _fenced(run_id, fence, "fence = fence")
+    yield execute(
+        "INSERT INTO calls (run_id, node_id, iteration, key, result, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        run_id,
+        node_id,
+        iteration,
+        key,
+        Json(result),
+        now,
+    )
+
+
+def commit_step(commit: StepCommit, now: float) -> Script:
+    """A step's end in one transaction: run progress, step row, state, interrupt, events."""
+    c = commit
+    status = c.run_status
+    events = list(c.events)
+    if status == "interrupted" and c.interrupt is None:
+        pending = yield one(
+            "SELECT id FROM interrupts WHERE run_id = ? AND status = 'pending' LIMIT 1", c.run_id
+        )
+        if pending is None:  # every question was answered while other branches ran
+            status = "queued"
+    if status is None:
+        yield from _fenced(
+            c.run_id,
+            c.fence,
+            "progress = ?, steps_count = ?, elapsed = ?",
+            Json(c.progress),
+            c.steps_count,
+            c.elapsed,
+        )
+    else:
+        ended = now if status in ("succeeded", "failed") else None
+        yield from _fenced(
+            c.run_id,
+            c.fence,
+            "progress = ?, steps_count = ?, elapsed = ?, status = ?, output = ?, error = ?, "
+            "ended_at = ?, queued_at = ?, worker_id = NULL, lease_until = NULL",
+            Json(c.progress),
+            c.steps_count,
+            c.elapsed,
+            status,
+            Json(c.run_output) if c.run_output is not None else None,
+            c.run_error,
+            ended,
+            now if status == "queued" else None,
+        )
+        data: dict[str, Any] = {}
+        if status == "failed":
+            data["error"] = c.run_error
+        elif status == "succeeded":
+            data["output"] = c.run_output
+        kind = names.RUN_QUEUED if status == "queued" else names.RUN_ENDED[status]
+        events.append(Event(kind, c.app_id, c.session_id, c.run_id, data))
+    if c.step is not None:
+        s = c.step
+        yield execute(
+            "INSERT INTO steps (run_id, id, node_id, iteration, attempt, status, output, error, "
+            "started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            c.run_id,
+            s.id,
+            s.node_id,
+            s.iteration,
+            s.attempt,
+            s.status,
+            Json(s.output) if s.output is not None else None,
+            s.error,
+            s.started_at,
+            s.ended_at,
+        )
+    if status is not None:
+        session_status = SESSION_STATUS[status]
+        if c.state_json is not None:
+            yield execute(
+                "UPDATE sessions SET state = ?, status = ?, updated_at = ? WHERE id = ?",
+                c.state_json,
+                session_status,
+                now,
+                c.session_id,
+            )
+        else:
+            yield execute(
+                "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
+                session_status,
+                now,
+                c.session_id,
+            )
+    elif c.state_json is not None:
+        yield execute(
+            "UPDATE sessions SET state = ?, updated_at = ? WHERE id = ?",
+            c.state_json,
+            now,
+            c.session_id,
+        )
+    if c.interrupt is not None:
+        i = c.interrupt
+        yield execute(
+            "INSERT INTO interrupts (id, app_id, run_id, session_id, node_id, iteration, call_key, "
+            "question, choices, schema, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            i.id,
+            c.app_id,
+            c.run_id,
+            c.session_id,
+            i.node_id,
+            i.iteration,
+            i.call_key,
+            i.question,
+            Json(i.choices) if i.choices is not None else None,
+            Json(i.schema) if i.schema is not None else None,
+            now,
+        )
+    return (yield from append_events(c.app_id, events, now))
+
+
+def _cancel(run_id: str, now: float, reason: str) -> Script:
+    row = yield one(
+        "UPDATE runs SET status = 'cancelled', fence = fence + 1, ended_at = ?, worker_id = NULL,"
+        " lease_until = NULL, error = ? WHERE id = ? AND status IN ('queued', 'running', "
+        "'interrupted') RETURNING app_id, session_id",
+        now,
+        reason,
+        run_id,
+    )
+    if row is None:
+        return []
+    yield execute(
+        "UPDATE interrupts SET status = 'cancelled' WHERE run_id = ? AND status = 'pending'",
+        run_id,
+    )
+    yield execute(
+        "UPDATE sessions SET status = 'cancelled', updated_at = ? WHERE id = ?",
+        now,
+        row["session_id"],
+    )
+    return (
+        yield from append_events(
+            row["app_id"],
+            [
+                Event(
+                    names.RUN_CANCELLED,
+                    row["app_id"],
+                    row["session_id"],
+                    run_id,
+                    {"reason": reason},
+                )
+            ],
+            now,
+        )
+    )
+
+
+def cancel_run(run_id: str, now: float, app_id: str | None = None) -> Script:
+    """Cancel a queued, running or interrupted run; returns its final status and the events."""
+    row = yield one("SELECT app_id, status FROM runs WHERE id = ?", run_id)
+    if row is None or (app_id is not None and row["app_id"] != app_id):
+        raise NotFound(f"run {run_id!r} does not exist")
+    if row["status"] not in ("queued", "running", "interrupted"):
+        raise Conflict(f"run {run_id} already ended ({row['status']}); there is nothing to cancel")
+    events = yield from _cancel(run_id, now, "cancelled")
+    return "cancelled", events
+
+
+def answer_interrupt(
+    interrupt_id: str, answer: Any, now: float, app_id: str | None = None
+) -> Script:
+    """Accept the answer once (a second is a Conflict) and queue the run again."""
+    row = yield one(
+        "UPDATE interrupts SET status = 'answered', answer = ?, answered_at = ? "
+        "WHERE id = ? AND status = 'pending' RETURNING app_id, run_id, session_id, node_id, "
+        "iteration, call_key",
+        Json(answer),
+        now,
+        interrupt_id,
+    )
+    if row is None or (app_id is not None and row["app_id"] != app_id):
+        existing = yield one("SELECT app_id, status FROM interrupts WHERE id = ?", interrupt_id)
+        if existing is None or (app_id is not None and existing["app_id"] != app_id):
+            raise NotFound(f"question {interrupt_id!r} does not exist")
+        raise Conflict(
+            f"question {interrupt_id} was already {existing['status']}; an answer is accepted once",
+            details={"status": existing["status"]},
+        )
+    run_id = row["run_id"]
+    yield execute(
+        "INSERT INTO calls (run_id, node_id, iteration, key, result, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        run_id,
+        row["node_id"],
+        row["iteration"],
+        row["call_key"],
+        Json(answer),
+        now,
+    )
+    requeued = yield execute(
+        "UPDATE runs SET status = 'queued', queued_at = ? WHERE id = ? AND status = 'interrupted' "
+        "AND NOT EXISTS (SELECT 1 FROM interrupts WHERE run_id = ? AND status = 'pending')",
+        now,
+        run_id,
+        run_id,
+    )
+    events: list[Event] = []
+    if requeued:
+        yield execute(
+            "UPDATE sessions SET status = 'active', updated_at = ? WHERE id = ?",
+            now,
+            row["session_id"],
+        )
+        events = yield from append_events(
+            row["app_id"],
+            [
+                Event(
+                    names.RUN_QUEUED,
+                    row["app_id"],
+                    row["session_id"],
+                    run_id,
+                    {"reason": "answered", "interrupt_id": interrupt_id},
+                )
+            ],
+            now,
+        )
+    return run_id, events
+
+
+def requeue_expired(now: float) -> Script:
+    """Queue again every running run whose lease ran out (its worker died or stalled)."""
+    rows = yield all_rows(
+        "SELECT id, app_id, session_id FROM runs WHERE status = 'running' AND lease_until < ?", now
+    )
+    events: list[Event] = []
+    for row in rows:
+        changed = yield execute(
+            "UPDATE runs SET status = 'queued', worker_id = NULL, lease_until = NULL, "
+            "queued_at = ? WHERE id = ? AND status = 'running' AND lease_until < ?",
+            now,
+            row["id"],
+            now,
+        )
+        if changed:
+            events += yield from append_events(
+                row["app_id"],
+                [
+                    Event(
+                        names.RUN_QUEUED,
+                        row["app_id"],
+                        row["session_id"],
+                        row["id"],
+                        {"reason": "lease_expired"},
+                    )
+                ],
+                now,
+            )
+    return events
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+def get_run(run_id: str, app_id: str | None = None) -> Script:
+    row = yield one(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", run_id)
+    if row is None or (app_id is not None and row["app_id"] != app_id):
+        raise NotFound(f"run {run_id!r} does not exist")
+    return run_record(row)
+
+
+def list_runs(app_id: str | None, status: str | None, limit: int) -> Script:
+    where, args = [], []
+    if app_id is not None:
+        where.append("app_id = ?")
+        args.append(app_id)
+    if status is not None:
+        where.append("status = ?")
+        args.append(status)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = yield all_rows(
+        f"SELECT {RUN_COLUMNS} FROM runs{clause} ORDER BY created_at DESC, id DESC LIMIT ?",
+        *args,
+        limit,
+    )
+    return [run_record(row) for row in rows]
+
+
+def get_steps(run_id: str) -> Script:
+    rows = yield all_rows("SELECT * FROM steps WHERE run_id = ? ORDER BY ended_at, id", run_id)
+    return [_step_record(row) for row in rows]
+
+
+def get_session(session_id: str, app_id: str | None = None) -> Script:
+    row = yield one("SELECT * FROM sessions WHERE id = ?", session_id)
+    if row is None or (app_id is not None and row["app_id"] != app_id):
+        raise NotFound(f"session {session_id!r} does not exist")
+    return _session_record(row)
+
+
+def get_interrupts(run_id: str, status: str | None = None) -> Script:
+    if status is None:
+        rows = yield all_rows(
+            "SELECT * FROM interrupts WHERE run_id = ? ORDER BY created_at, id", run_id
+        )
+    else:
+        rows = yield all_rows(
+            "SELECT * FROM interrupts WHERE run_id = ? AND status = ? ORDER BY created_at, id",
+            run_id,
+            status,
+        )
+    return [_interrupt_record(row) for row in rows]
+
+
+def read_events(
+    app_id: str,
+    after: int,
+    limit: int,
+    session_id: str | None = None,
+    run_id: str | None = None,
+) -> Script:
+    """Persisted events of one app with seq > `after`, oldest first."""
+    sql = "SELECT * FROM events WHERE app_id = ? AND seq > ?"
+    args: list[Any] = [app_id, after]
+    if session_id is not None:
+        sql += " AND session_id = ?"
+        args.append(session_id)
+    if run_id is not None:
+        sql += " AND run_id = ?"
+        args.append(run_id)
+    rows = yield all_rows(sql + " ORDER BY seq LIMIT ?", *args, limit)
+    return [
+        Event(
+            type=row["type"],
+            app_id=row["app_id"],
+            session_id=row["session_id"],
+            run_id=row["run_id"],
+            data=loads(row["data"]),
+            seq=row["seq"],
+            id=row["id"],
+            ts=row["ts"],
+        )
+        for row in rows
+    ]
