@@ -22,6 +22,7 @@ from podium.engine.worker import GraphCache, Worker
 from podium.errors import InvalidInput, NotFound
 from podium.events.bus import EventBus
 from podium.events.envelope import Event
+from podium.events.waiting import wait_for_event
 from podium.storage.records import FlowRecord, InterruptRecord, RunRecord
 from podium.storage.store import Store, open_store
 
@@ -182,8 +183,7 @@ class Podium:
                     wait = min(wait, deadline - time.monotonic())
                     if wait <= 0:
                         return run
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(flag.wait(), wait)
+                await wait_for_event(flag, wait)
         finally:
             self._run_waiters.pop(run_id, None)
 

@@ -21,6 +21,7 @@ from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
 from podium.errors import LeaseLost, NotFound, PodiumError, RunCancelled
 from podium.events.envelope import Event
+from podium.events.waiting import wait_for_event
 from podium.ids import new_id
 from podium.storage.records import Claim, RunRecord
 from podium.storage.store import Store
@@ -130,8 +131,7 @@ class Worker:
                     self._wake.set()  # let the other idle slots see it too
                     return
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+                await wait_for_event(self._wake, self.settings.poll_seconds)
                 continue
             self._busy += 1
             try:
@@ -152,10 +152,16 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat(claim, task))
         try:
             return await task
-        except (LeaseLost, RunCancelled, asyncio.CancelledError) as exc:
-            if isinstance(exc, asyncio.CancelledError) and not task.cancelled():
-                raise
-            log.info("run %s stopped on this worker: %s", run.id, exc or "lease lost")
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this worker is stopping
+            log.info(
+                "run %s stopped on this worker: its lease was lost or it was cancelled", run.id
+            )
+            return None
+        except (LeaseLost, RunCancelled) as exc:
+            log.info("run %s stopped on this worker: %s", run.id, exc)
             return None
         finally:
             heartbeat.cancel()

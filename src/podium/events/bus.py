@@ -9,11 +9,11 @@ events (`node.started`, `message.delta`) are delivered to subscribers in this pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from podium.events.envelope import Event
+from podium.events.waiting import wait_for_event
 from podium.storage.store import Store
 
 PAGE = 500
@@ -85,8 +85,6 @@ class EventBus:
                     continue
                 while subscriber.live:
                     yield subscriber.live.pop(0)
-                if not subscriber.wake.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(subscriber.wake.wait(), self.poll_seconds)
+                await wait_for_event(subscriber.wake, self.poll_seconds)
         finally:
             self._subscribers.discard(subscriber)

@@ -1,0 +1,311 @@
+"""What the command line shows: the live board of node statuses, questions, tables, JSON.
+
+On a terminal the board is a rich Live table; otherwise (a pipe, a file, a test) every
+status change is one plain line, so the output can be read by a script.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from podium.events import names
+from podium.events.envelope import Event
+from podium.storage.records import InterruptRecord
+
+STATUS_STYLES = {
+    "pending": "dim",
+    "running": "bold cyan",
+    "completed": "green",
+    "cached": "green",
+    "failed": "bold red",
+    "skipped": "dim",
+    "waiting": "bold yellow",
+    "stopped": "yellow",
+}
+STATUS_MARKS = {
+    "pending": "·",
+    "running": "●",
+    "completed": "✓",
+    "cached": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "waiting": "?",
+    "stopped": "■",
+}
+NODE_EVENTS = {
+    names.NODE_COMPLETED: "completed",
+    names.NODE_FAILED: "failed",
+    names.NODE_SKIPPED: "skipped",
+    names.NODE_INTERRUPTED: "waiting",
+}
+RUN_EVENTS = {
+    names.RUN_QUEUED: "queued",
+    names.RUN_STARTED: "running",
+    names.RUN_INTERRUPTED: "interrupted",
+    names.RUN_SUCCEEDED: "succeeded",
+    names.RUN_FAILED: "failed",
+    names.RUN_CANCELLED: "cancelled",
+}
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    # Soft wrap: a long line (an error, a JSON value) stays one line when piped.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+@dataclass(slots=True)
+class NodeRow:
+    node_id: str
+    type: str
+    status: str = "pending"
+    detail: str = ""
+    iteration: int = 0
+    starts: int = 0  # node.started seen (live-only, may arrive after the node's end)
+    ends: int = 0  # completions, failures and questions of executions that started
+
+
+@dataclass
+class NodeBoard:
+    """The status of every node of one run, updated from its events."""
+
+    console: Console
+    run_id: str
+    flow_label: str
+    rows: dict[str, NodeRow]
+    run_status: str = "queued"
+    _live: Live | None = field(default=None, repr=False)
+
+    @classmethod
+    def for_flow(
+        cls, console: Console, run_id: str, flow_label: str, definition: dict[str, Any]
+    ) -> NodeBoard:
+        rows = {
+            node["id"]: NodeRow(node["id"], str(node.get("type", "")))
+            for node in definition.get("nodes", [])
+        }
+        return cls(console, run_id, flow_label, rows)
+
+    @property
+    def plain(self) -> bool:
+        return not self.console.is_terminal
+
+    def apply(self, event: Event) -> None:
+        """Take one event of the run into account and show what changed."""
+        if event.type in RUN_EVENTS:
+            self.run_status = RUN_EVENTS[event.type]
+            self._refresh()
+            return
+        node_id = event.data.get("node_id")
+        row = self.rows.get(node_id) if isinstance(node_id, str) else None
+        if row is None:
+            return
+        if event.type == names.NODE_STARTED:
+            # The bus hands over the log before live-only events, so a node's start can
+            # arrive after its end: a start that is not newer than the last end is stale.
+            row.starts += 1
+            if row.starts > row.ends:
+                self._set(row, "running", "")
+            return
+        status = NODE_EVENTS.get(event.type)
+        if status is None:
+            return
+        if event.type != names.NODE_SKIPPED and not event.data.get("cached"):
+            row.ends += 1
+        detail = ""
+        if status == "failed":
+            detail = one_line(str(event.data.get("error", "")))
+        elif status == "waiting":
+            detail = one_line(str(event.data.get("question", "")))
+        elif event.data.get("cached"):
+            detail = "cached output"
+        self._set(row, status, detail, int(event.data.get("iteration", 0)))
+
+    def caught_up(self) -> None:
+        """Starts before now were not seen (they are live-only); count them as seen."""
+        for row in self.rows.values():
+            row.starts = max(row.starts, row.ends)
+
+    def stop_running(self) -> None:
+        """Nodes still running when the run ended were stopped with it."""
+        for row in self.rows.values():
+            if row.status == "running":
+                self._set(row, "stopped", "stopped when the run ended")
+
+    def _set(self, row: NodeRow, status: str, detail: str, iteration: int | None = None) -> None:
+        if iteration is None:
+            iteration = row.iteration
+        if (row.status, row.detail, row.iteration) == (status, detail, iteration):
+            return
+        row.status, row.detail, row.iteration = status, detail, iteration
+        if self._live is not None:
+            self._refresh()
+        else:
+            shown = iteration and status != "running"
+            where = f" (iteration {iteration})" if shown else ""
+            suffix = f": {detail}" if detail else ""
+            self.console.print(f"node {row.node_id}: {status}{where}{suffix}", markup=False)
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self.table())
+
+    def table(self) -> Table:
+        title = f"{escape(self.flow_label)} · run {self.run_id} · {self.run_status}"
+        table = Table(title=title, title_justify="left", expand=False)
+        table.add_column("node", no_wrap=True)
+        table.add_column("type", style="dim")
+        table.add_column("status", no_wrap=True)
+        table.add_column("iteration", justify="right")
+        table.add_column("detail", overflow="fold")
+        for row in self.rows.values():
+            style = STATUS_STYLES.get(row.status, "")
+            mark = STATUS_MARKS.get(row.status, " ")
+            table.add_row(
+                escape(row.node_id),
+                row.type,
+                f"[{style}]{mark} {row.status}[/]" if style else f"{mark} {row.status}",
+                str(row.iteration) if row.iteration else "",
+                escape(row.detail),
+            )
+        return table
+
+    @contextlib.contextmanager
+    def showing(self) -> Iterator[None]:
+        """While inside, a live table on a terminal (plain lines otherwise)."""
+        if self.plain:
+            yield
+            return
+        with Live(self.table(), console=self.console, refresh_per_second=8) as live:
+            self._live = live
+            try:
+                yield
+            finally:
+                live.update(self.table())
+                self._live = None
+
+
+# --- questions ------------------------------------------------------------------------
+
+
+class NoAnswer(Exception):
+    """Standard input ended before an answer was given."""
+
+
+def ask_question(question: InterruptRecord, console: Console) -> Any:
+    """Ask `question` at the terminal (or read a line from a pipe) and return the answer.
+
+    Raises:
+        NoAnswer: standard input ended first (Ctrl-D, or a pipe with no more lines).
+    """
+    stdin = sys.stdin
+    interactive = stdin.isatty()
+    console.print(f"[bold]?[/] {escape(question.question)}  [dim]({question.node_id})[/]")
+    if question.choices:
+        for number, choice in enumerate(question.choices, 1):
+            console.print(f"  {number}) {choice}", markup=False)
+    if question.schema:
+        console.print(f"  answer as JSON: {json.dumps(question.schema)}", markup=False)
+    while True:
+        if interactive:
+            try:
+                line = console.input("[bold]> [/]")
+            except EOFError:
+                raise NoAnswer() from None
+        else:
+            raw = stdin.readline()
+            if not raw:
+                raise NoAnswer()
+            line = raw.rstrip("\r\n")
+        answer, problem = interpret_answer(question, line)
+        if problem is None:
+            if not interactive:
+                console.print(f"> {line}", markup=False)
+            return answer
+        console.print(problem, markup=False)
+
+
+def interpret_answer(question: InterruptRecord, line: str) -> tuple[Any, str | None]:
+    """The answer a typed line means, or a reason to ask again."""
+    text = line.strip()
+    if not text:
+        return None, "an answer is needed (end the input, e.g. Ctrl-D, to leave the run waiting)"
+    if question.choices:
+        if text.isdigit() and 1 <= int(text) <= len(question.choices):
+            return question.choices[int(text) - 1], None
+        for choice in question.choices:
+            if text.casefold() == choice.casefold():
+                return choice, None
+        listed = ", ".join(f"{n}) {c}" for n, c in enumerate(question.choices, 1))
+        return None, f"answer with one of: {listed}"
+    if question.schema and question.schema.get("type") != "string":
+        try:
+            return json.loads(text), None
+        except json.JSONDecodeError:
+            return text, None
+    return line, None
+
+
+# --- tables, values, times --------------------------------------------------------------
+
+
+def print_table(
+    console: Console, headers: Sequence[str], rows: Sequence[Sequence[str]], title: str = ""
+) -> None:
+    """A rich table on a terminal; aligned plain columns otherwise (easy to grep and cut)."""
+    if console.is_terminal:
+        table = Table(title=title or None, title_justify="left")
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        console.print(table)
+        return
+    if title:
+        console.print(title, markup=False)
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    for cells in [headers, *rows]:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        console.print(line.rstrip(), markup=False)
+
+
+def print_json(console: Console, value: Any) -> None:
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    if console.is_terminal:
+        console.print_json(text, sort_keys=True)
+    else:
+        console.print(text, markup=False)
+
+
+def one_line(text: str) -> str:
+    """Messages may hold newlines (a YAML error, a traceback's text); show one line."""
+    return " ".join(text.split())
+
+
+def format_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"

@@ -1,0 +1,82 @@
+"""Shared fixtures: a migrated store on every backend (SQLite always, PostgreSQL when
+`PODIUM_TEST_DATABASE_URL` is set), and a Podium runtime on top of it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from podium.config import Settings
+from podium.engine.runtime import Podium
+from podium.storage.migrate import upgrade
+from podium.storage.store import Store, open_store
+from podium.storage.urls import sqlite_url
+
+TESTS = Path(__file__).parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+POSTGRES_URL = os.environ.get("PODIUM_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+TABLES = "events, interrupts, calls, steps, runs, sessions, flows, apps"
+
+
+def fast_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {"poll_seconds": 0.05, "lease_seconds": 5.0, "workers": 2}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str | None:
+    if POSTGRES_URL:
+        upgrade(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL with the migrated schema and no rows."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "podium.db")
+        upgrade(url)
+        return url
+    url = request.getfixturevalue("postgres_migrated")
+    asyncio.run(_truncate(url))
+    return str(url)
+
+
+async def _truncate(url: str) -> None:
+    import asyncpg
+
+    from podium.storage.urls import asyncpg_dsn
+
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await connection.execute(f"TRUNCATE {TABLES} CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return fast_settings()
+
+
+@pytest.fixture
+async def store(database_url: str, settings: Settings) -> AsyncIterator[Store]:
+    store = open_store(database_url, settings)
+    await store.open(migrate=False)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def podium(database_url: str, settings: Settings) -> AsyncIterator[Podium]:
+    async with Podium.open(database_url, settings=settings, migrate=False) as runtime:
+        yield runtime
