@@ -85,9 +85,14 @@ class Store(ABC):
     async def save_flow(
         self, app_id: str, definition: dict[str, Any], base_path: str | None = None
     ) -> FlowRecord:
-        record: FlowRecord = await self.run_script(
-            lambda: tx.save_flow(app_id, definition, base_path, time.time())
-        )
+        try:
+            record: FlowRecord = await self.run_script(
+                lambda: tx.save_flow(app_id, definition, base_path, time.time())
+            )
+        except Conflict:  # registered concurrently by another caller: read theirs
+            record = await self.run_script(
+                lambda: tx.save_flow(app_id, definition, base_path, time.time())
+            )
         return record
 
     async def get_flow(self, flow_id: str) -> FlowRecord:
