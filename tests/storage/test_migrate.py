@@ -53,7 +53,7 @@ def test_database_urls() -> None:
     assert async_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
     assert async_url("postgresql://u@h:5/db") == "postgresql+asyncpg://u@h:5/db"
     assert asyncpg_dsn("postgresql+asyncpg://u@h:5/db") == "postgresql://u@h:5/db"
-    with pytest.raises(InvalidInput, match="use sqlite:///path/to/podium.db or postgresql://"):
+    with pytest.raises(InvalidInput, match=r"use sqlite:///path/to/podium\.db or postgresql://"):
         dialect("mysql://u@h/db")
     with pytest.raises(InvalidInput, match="names no file"):
         sqlite_path("sqlite://")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from podium.config import get_settings  # noqa: E402
-from podium.engine.worker import Worker  # noqa: E402
-from podium.storage.store import open_store  # noqa: E402
+from podium.config import get_settings
+from podium.engine.worker import Worker
+from podium.storage.store import open_store
 
 
 async def main(url: str) -> None:
