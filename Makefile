@@ -1,0 +1,85 @@
+# Podium developer entry points. Run `make help` for the list.
+#
+# Everything runs inside .venv (created on first use). The editable install is redone only
+# when pyproject.toml changes, so repeated `make test` is fast.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+PIP         := $(BIN)/python -m pip --disable-pip-version-check
+PYTEST_ARGS ?=
+BENCH_ARGS  ?=
+LINT_PATHS  ?= src tests benchmarks
+DEMO_DB     ?= .podium-demo.db
+
+.PHONY: help venv install test test-postgres lint bench demo serve clean
+
+help: ## Show this list
+	@echo "Podium make targets:"
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+	  | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: PYTEST_ARGS='-k name -x'  BENCH_ARGS=--quick  PODIUM_TEST_DATABASE_URL=postgresql://...  PYTHON=python3"
+
+# --- environment --------------------------------------------------------------------------
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install --upgrade pip
+	$(PIP) install -e ".[dev]"
+	@touch $@
+
+venv: $(STAMP) ## Create .venv and install podium with the dev extra (only when needed)
+install: $(STAMP) ## Same as `make venv`
+
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install -e ".[bench]"
+	@touch $@
+
+# --- checks -------------------------------------------------------------------------------
+
+test: $(STAMP) ## Run the tests (also on PostgreSQL when PODIUM_TEST_DATABASE_URL is set)
+	@if [ -n "$${PODIUM_TEST_DATABASE_URL:-}" ]; then \
+	  echo "make test: backends SQLite + PostgreSQL ($${PODIUM_TEST_DATABASE_URL})"; \
+	else \
+	  echo "make test: backend SQLite only (use 'make test-postgres' for PostgreSQL too)"; \
+	fi
+	@echo "+ $(BIN)/pytest $(PYTEST_ARGS)"
+	@$(BIN)/pytest $(PYTEST_ARGS) || { rc=$$?; echo "make test: pytest exited with $$rc"; exit $$rc; }
+
+test-postgres: $(STAMP) ## Run the tests on SQLite and a throwaway PostgreSQL cluster
+	scripts/with-postgres $(MAKE) --no-print-directory test
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy (runs all three, fails if any fails)
+	@rc=0; \
+	echo "+ ruff check $(LINT_PATHS)"; $(BIN)/ruff check $(LINT_PATHS) || rc=1; \
+	echo "+ ruff format --check $(LINT_PATHS)"; $(BIN)/ruff format --check $(LINT_PATHS) || rc=1; \
+	echo "+ mypy"; $(BIN)/mypy || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "make lint: FAILED (see above; 'ruff check --fix' and 'ruff format' fix some)"; fi; \
+	exit $$rc
+
+# --- running things -----------------------------------------------------------------------
+
+bench: $(BENCH_STAMP) ## Run the engine benchmark (installs the bench extra; BENCH_ARGS=--quick)
+	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
+
+demo: $(STAMP) ## Run the example flow examples/flows/chain.json
+	$(BIN)/podium run examples/flows/chain.json --input '{"name": "Ada"}' --db $(DEMO_DB)
+
+serve: ## (placeholder) the HTTP API arrives with the API issue; runs `make demo` for now
+	@echo "make serve: the HTTP API arrives with the API issue; running 'make demo' instead."
+	@$(MAKE) --no-print-directory demo
+
+clean: ## Remove .venv, caches, build output and the demo database
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB)-journal
+	find src tests benchmarks -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+	find src -name '*.egg-info' -type d -prune -exec rm -rf {} + 2>/dev/null || true
