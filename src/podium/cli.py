@@ -26,15 +26,17 @@ from podium.cli_display import (
     NoAnswer,
     NodeBoard,
     ask_question,
-    format_seconds,
     format_time,
     make_console,
     one_line,
     plural,
-    print_json,
+    print_result,
+    print_run,
     print_table,
+    run_took,
 )
 from podium.config import Settings, get_settings
+from podium.engine.flow import Flow
 from podium.engine.loader import read_flow_file
 from podium.engine.runtime import Podium
 from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound, PodiumError
@@ -46,6 +48,12 @@ from podium.storage.urls import dialect, sqlite_path, sqlite_url
 
 FLOW_SUFFIXES = (".json", ".yaml", ".yml")
 ENDED_EVENTS = frozenset({names.RUN_SUCCEEDED, names.RUN_FAILED, names.RUN_CANCELLED})
+RUN_OUTCOMES = {
+    names.RUN_SUCCEEDED: "succeeded",
+    names.RUN_FAILED: "failed",
+    names.RUN_CANCELLED: "cancelled",
+    names.RUN_INTERRUPTED: "waiting for an answer",
+}
 EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 1, 2, 3, 130
 T = TypeVar("T")
 
@@ -145,14 +153,13 @@ def with_podium(url: str, settings: Settings, use: Callable[[Podium], Awaitable[
 async def idle_podium(
     url: str, settings: Settings, workers: int | None, migrate: bool
 ) -> AsyncIterator[Podium]:
-    """`Podium.open` with `workers` slots that wait for `start_workers()` to begin."""
+    """`Podium.open` with `workers` slots that the caller starts with `podium.worker.run()`."""
     store = open_store(url, settings)
     await store.open(migrate=migrate)
     podium = Podium(store, settings, workers=workers)
     try:
         yield podium
     finally:
-        await podium.stop_workers()
         podium.bus.close()
         await store.close()
 
@@ -245,12 +252,17 @@ class RunDriver:
         # The subscriber registers when the stream is first read; read before the workers
         # start, so that no live-only node.started is missed.
         upcoming: asyncio.Future[Event] = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0)
+        workers = asyncio.create_task(podium.worker.run())
         try:
-            await asyncio.sleep(0)
-            podium.start_workers()
             with board.showing():
                 while True:
-                    event = await upcoming
+                    either: set[asyncio.Future[Any]] = {upcoming, workers}
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                    if workers.done():  # they stopped on an error: say so rather than hang
+                        workers.result()
+                        raise RuntimeError("the in-process workers stopped")
+                    event = upcoming.result()
                     self._take(board, event)
                     if event.type in ENDED_EVENTS or event.type == names.RUN_INTERRUPTED:
                         outcome = await self._outcome(podium, run.id)
@@ -258,8 +270,9 @@ class RunDriver:
                             return outcome
                     upcoming = asyncio.ensure_future(anext(events))
         finally:
-            upcoming.cancel()
-            await asyncio.gather(upcoming, return_exceptions=True)
+            for task in (upcoming, workers):
+                task.cancel()
+            await asyncio.gather(upcoming, workers, return_exceptions=True)
             await events.aclose()  # type: ignore[attr-defined]
 
     def _take(self, board: NodeBoard, event: Event) -> None:
@@ -282,19 +295,13 @@ class RunDriver:
     def _finish(self, run: RunRecord, state: dict[str, Any]) -> int:
         if self.board is not None:
             self.board.stop_running()
-        took = f"in {format_seconds(run.elapsed)} ({plural(run.steps_count, 'step')})"
-        if run.status == "succeeded":
-            out.print(f"run {run.id} succeeded {took}", markup=False)
-        out.print("state:")
-        print_json(out, state)
-        if run.output:
-            out.print("output:")
-            print_json(out, run.output)
+        print_result(out, run, state)
         if run.status == "succeeded":
             return 0
         if run.status == "cancelled":
             click.echo(f"error: run {run.id} was cancelled", err=True)
         else:
+            took = run_took(run)
             click.echo(f"error: run {run.id} failed {took}: {one_line(run.error or '')}", err=True)
         return EXIT_FAILED
 
@@ -345,7 +352,12 @@ def run_command(flow: str, input_text: str, workers: int | None, db: str | None)
     run_input = parse_input(input_text)
     settings = load_settings()
     path = flow_file(flow)
-    loaded = read_flow_file(path)[0] if path is not None else None  # before touching the db
+    loaded = None
+    if path is not None:  # read before touching the database: a bad file changes nothing
+        loaded, problems = load_flow_file(path)
+        if loaded is None:
+            more = f" (and {len(problems) - 1} more: podium flows validate {flow})"
+            raise CommandError(f"{flow}: {problems[0]}{more if len(problems) > 1 else ''}")
     url = database_url(db, settings)
     if loaded is None and dialect(url) == "sqlite" and not sqlite_path(url).exists():
         raise NotFound(f"no flow named {flow!r} is registered; register it or give a file")
@@ -425,52 +437,9 @@ def runs_show(run_id: str, db: str | None) -> None:
         )
 
     run, flow, steps, questions, session = with_podium(database_url(db, settings), settings, gather)
-    fields = [
-        ("run", run.id),
-        ("flow", f"{flow.name} v{flow.version}"),
-        ("session", f"{session.id} ({session.status})"),
-        ("status", run.status),
-        ("created", format_time(run.created_at)),
-        ("started", format_time(run.started_at)),
-        ("ended", format_time(run.ended_at)),
-        ("steps", str(run.steps_count)),
-        ("elapsed", format_seconds(run.elapsed)),
-        ("input", json.dumps(run.input or {}, ensure_ascii=False)),
-    ]
-    if run.output:
-        fields.append(("output", json.dumps(run.output, ensure_ascii=False)))
-    if run.status == "running" and run.lease_until is not None:
-        fields.append(("worker", f"{run.worker_id} (lease until {format_time(run.lease_until)})"))
-    for name, value in fields:
-        out.print(f"{name:<9}{value}", markup=False)
-    if run.error:
-        out.print(f"{'error':<9}{one_line(run.error)}", markup=False)
-    out.print()
-    rows = [
-        [
-            step.node_id,
-            str(step.iteration),
-            str(step.attempt),
-            step.status,
-            format_seconds(max(step.ended_at - step.started_at, 0)),
-            one_line(step.error or ""),
-        ]
-        for step in steps
-    ]
-    if rows:
-        print_table(out, ["node", "iteration", "attempt", "status", "took", "error"], rows)
-    else:
-        out.print("no steps yet")
-    for question in questions:
-        out.print()
-        out.print(f"waiting for an answer ({question.id}, node {question.node_id}):", markup=False)
-        out.print(f"  {question.question}", markup=False)
-        if question.choices:
-            out.print(f"  choices: {', '.join(question.choices)}", markup=False)
+    print_run(out, run, f"{flow.name} v{flow.version}", steps, questions, session)
+    if questions:
         out.print(f"answer it with: {resume_hint(run.id, db)}", markup=False)
-    out.print()
-    out.print("state:")
-    print_json(out, session.state)
 
 
 @runs.command("resume")
@@ -527,7 +496,7 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     def count(events: list[Event]) -> None:
         for event in events:
             if event.type in ENDED_EVENTS or event.type == names.RUN_INTERRUPTED:
-                status = event.type.split(".", 1)[1]
+                status = RUN_OUTCOMES[event.type]
                 ended[status] = ended.get(status, 0) + 1
 
     async def work() -> None:
@@ -570,33 +539,34 @@ def flows_validate(files: tuple[str, ...]) -> None:
     """Check flow files: every problem on its own line, prefixed with the file's name."""
     problems = 0
     for name in files:
-        lines = flow_problems(name)
-        problems += len(lines)
-        for line in lines or [flow_summary(name)]:
+        lines = check_flow_file(name)
+        problems += not lines[0].startswith("ok: ")
+        for line in lines:
             out.print(f"{name}: {line}", markup=False)
     if problems:
         raise click.exceptions.Exit(EXIT_FAILED)
 
 
-def flow_problems(name: str) -> list[str]:
-    """What is wrong with the flow file `name`, one line per problem; empty when it is fine."""
-    path = Path(name)
+def check_flow_file(name: str) -> list[str]:
+    """`ok: …` for a good flow file, else what is wrong with it, one line per problem."""
+    flow, problems = load_flow_file(Path(name))
+    if flow is None:
+        return problems
+    edges = plural(len(flow.edges), "edge")
+    return [f"ok: flow {flow.name!r} ({plural(len(flow.nodes), 'node')}, {edges})"]
+
+
+def load_flow_file(path: Path) -> tuple[Flow | None, list[str]]:
+    """The flow in `path`, or None and its problems (one line each, without the file name)."""
     try:
-        read_flow_file(path)
+        return read_flow_file(path)[0], []
     except FlowInvalid as exc:
-        return [one_line(problem) for problem in exc.problems]
+        return None, [one_line(problem) for problem in exc.problems]
     except InvalidInput as exc:
         message = one_line(exc.message)
-        for prefix in (f"{path}: ", f"{path.name}: "):
+        for prefix in (f"{path}: ", f"{path.name}: "):  # the caller names the file already
             message = message.removeprefix(prefix)
-        return [message]
-    return []
-
-
-def flow_summary(name: str) -> str:
-    flow, _ = read_flow_file(name)
-    edges = plural(len(flow.edges), "edge")
-    return f"ok: flow {flow.name!r} ({plural(len(flow.nodes), 'node')}, {edges})"
+        return None, [message]
 
 
 @main.group("db")

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from podium.events import names
 from podium.events.envelope import Event
-from podium.storage.records import InterruptRecord
+from podium.storage.records import InterruptRecord, RunRecord, SessionRecord, StepRecord
 
 STATUS_STYLES = {
     "pending": "dim",
@@ -254,6 +254,82 @@ def interpret_answer(question: InterruptRecord, line: str) -> tuple[Any, str | N
         except json.JSONDecodeError:
             return text, None
     return line, None
+
+
+# --- runs ------------------------------------------------------------------------------
+
+
+def run_took(run: RunRecord) -> str:
+    return f"in {format_seconds(run.elapsed)} ({plural(run.steps_count, 'step')})"
+
+
+def print_result(console: Console, run: RunRecord, state: dict[str, Any]) -> None:
+    """The end of `podium run`: the outcome, the session's state and the run's output."""
+    if run.status == "succeeded":
+        console.print(f"run {run.id} succeeded {run_took(run)}", markup=False)
+    console.print("state:")
+    print_json(console, state)
+    if run.output:
+        console.print("output:")
+        print_json(console, run.output)
+
+
+def print_run(
+    console: Console,
+    run: RunRecord,
+    flow_label: str,
+    steps: list[StepRecord],
+    questions: list[InterruptRecord],
+    session: SessionRecord,
+) -> None:
+    """`podium runs show`: the run's fields, its steps, its pending questions, the state."""
+    fields = [
+        ("run", run.id),
+        ("flow", flow_label),
+        ("session", f"{session.id} ({session.status})"),
+        ("status", run.status),
+        ("created", format_time(run.created_at)),
+        ("started", format_time(run.started_at)),
+        ("ended", format_time(run.ended_at)),
+        ("steps", str(run.steps_count)),
+        ("elapsed", format_seconds(run.elapsed)),
+        ("input", json.dumps(run.input or {}, ensure_ascii=False)),
+    ]
+    if run.output:
+        fields.append(("output", json.dumps(run.output, ensure_ascii=False)))
+    if run.status == "running" and run.lease_until is not None:
+        fields.append(("worker", f"{run.worker_id} (lease until {format_time(run.lease_until)})"))
+    if run.error:
+        fields.append(("error", one_line(run.error)))
+    for name, value in fields:
+        console.print(f"{name:<9}{value}", markup=False)
+    console.print()
+    rows = [
+        [
+            step.node_id,
+            str(step.iteration),
+            str(step.attempt),
+            step.status,
+            format_seconds(max(step.ended_at - step.started_at, 0)),
+            one_line(step.error or ""),
+        ]
+        for step in steps
+    ]
+    if rows:
+        print_table(console, ["node", "iteration", "attempt", "status", "took", "error"], rows)
+    else:
+        console.print("no steps yet")
+    console.print()
+    console.print("state:")
+    print_json(console, session.state)
+    for question in questions:
+        console.print()
+        console.print(
+            f"waiting for an answer ({question.id}, node {question.node_id}):", markup=False
+        )
+        console.print(f"  {question.question}", markup=False)
+        if question.choices:
+            console.print(f"  choices: {', '.join(question.choices)}", markup=False)
 
 
 # --- tables, values, times --------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -25,8 +25,8 @@ from podium.engine.scheduler import (
     node_succeeded,
     node_waiting,
     propagate_skips,
-    resume_waiting,
     ready_nodes,
+    resume_waiting,
     run_outcome,
 )
 
@@ -43,10 +43,7 @@ def edge(spec: str, **extra: Any) -> dict[str, Any]:
 
 
 def loop(spec: str, max_iterations: int, condition: dict[str, Any] | None = None) -> dict:
-    extra: dict[str, Any] = {"loop": True, "max_iterations": max_iterations}
-    if condition is not None:
-        extra["condition"] = condition
-    return edge(spec, **extra)
+    return edge(spec, loop=True, max_iterations=max_iterations, condition=condition)
 
 
 def build(*edges: str | dict[str, Any], nodes: str = "", **options: dict[str, Any]) -> Graph:
@@ -76,7 +73,6 @@ FAIL, WAIT = "fail", "wait"
 @dataclass
 class Route:
     targets: list[str]
-    output: dict[str, Any] = field(default_factory=dict)
 
 
 Behaviour = dict[str, Any] | str | Route | Callable[[dict[str, Any], int], Any]
@@ -89,11 +85,6 @@ class Simulation:
     state: dict[str, Any]
     outcome: str | None
     limit_error: str | None = None
-    skipped: list[str] = field(default_factory=list)
-
-    @property
-    def statuses(self) -> dict[str, str]:
-        return dict(sorted(self.progress.nodes.items()))
 
 
 def simulate(
@@ -111,7 +102,6 @@ def simulate(
     progress = progress or Progress.start(graph)
     state = dict(state or {})
     order: list[str] = []
-    skipped: list[str] = []
     while (ready := ready_nodes(graph, progress, set())) and len(order) < 100:
         node_id = ready[0]
         order.append(node_id)
@@ -125,16 +115,12 @@ def simulate(
             continue
         else:
             routes = action.targets if isinstance(action, Route) else None
-            output = action.output if isinstance(action, Route) else action
+            output = {} if isinstance(action, Route) else action
             state = merge_into_state(state, output, {})
             change = node_succeeded(graph, progress, node_id, output, state, routes)
-        skipped += change.skipped
         if change.limit_error:
-            return Simulation(order, progress, state, None, change.limit_error, skipped)
-    return Simulation(order, progress, state, run_outcome(graph, progress, set()), None, skipped)
-
-
-S, F, K, W = SUCCEEDED, FAILED, SKIPPED, WAITING
+            return Simulation(order, progress, state, None, change.limit_error)
+    return Simulation(order, progress, state, run_outcome(graph, progress, set()))
 
 
 # --- readiness and skips (§3.1, §3.2, §3.6) ------------------------------------------------
@@ -142,7 +128,9 @@ S, F, K, W = SUCCEEDED, FAILED, SKIPPED, WAITING
 
 def test_entry_nodes_are_ready_at_start_in_topological_order() -> None:
     graph = build("a>c", "b>c", "c>d", nodes="dcba")
-    assert ready_nodes(graph, Progress.start(graph), set()) == ["b", "a"]
+    ready = ready_nodes(graph, Progress.start(graph), set())
+    assert sorted(ready) == ["a", "b"]
+    assert ready == [n for n in graph.order if n in ready]
 
 
 def test_running_and_resolved_nodes_are_not_ready() -> None:
@@ -194,158 +182,104 @@ def test_skip_propagates_through_a_chain_but_not_into_a_join_that_still_waits() 
 
 # --- whole runs, table-driven ------------------------------------------------------------
 
+
+def cond(spec: str, field: str, operator: str, value: Any = None) -> dict[str, Any]:
+    return edge(spec, condition=when(field, operator, value))
+
+
+SUCCESS, FAILURE, INTERRUPTED = "succeeded", "failed", "interrupted"
+# name: (graph, behaviour, order of execution, final statuses, outcome)
+# fmt: off
 RUNS = {
-    "chain": (build("a>b", "b>c"), {}, "abc", {"a": S, "b": S, "c": S}, "succeeded"),
-    "diamond": (
-        build("a>b", "a>c", "b>d", "c>d"),
-        {},
-        "abcd",
-        dict.fromkeys("abcd", S),
-        "succeeded",
-    ),
+    "chain": (build("a>b", "b>c"), {}, "abc", "aS bS cS", SUCCESS),
+    "diamond": (build("a>b", "a>c", "b>d", "c>d"), {}, "abcd", "aS bS cS dS", SUCCESS),
     "condition true fires": (
-        build(edge("a>b", condition=when("output.x", ">", 1)), "b>c"),
-        {"a": {"x": 2}},
-        "abc",
-        {"a": S, "b": S, "c": S},
-        "succeeded",
+        build(cond("a>b", "output.x", ">", 1), "b>c"), {"a": {"x": 2}}, "abc", "aS bS cS", SUCCESS
     ),
-    "condition false kills, skip propagates down the chain": (
-        build(edge("a>b", condition=when("output.x", ">", 1)), "b>c"),
-        {"a": {"x": 1}},
-        "a",
-        {"a": S, "b": K, "c": K},
-        "succeeded",
+    "condition false kills, the skip propagates down the chain": (
+        build(cond("a>b", "output.x", ">", 1), "b>c"), {"a": {"x": 1}}, "a", "aS bK cK", SUCCESS
     ),
-    "condition sees merged state": (
-        build("a>b", edge("b>c", condition=when("state.x", "==", "set by a"))),
-        {"a": {"x": "set by a"}},
-        "abc",
-        {"a": S, "b": S, "c": S},
-        "succeeded",
+    "condition sees the merged state": (
+        build("a>b", cond("b>c", "state.x", "==", "by a")), {"a": {"x": "by a"}}, "abc",
+        "aS bS cS", SUCCESS,
     ),
     "mismatched types compare false": (
-        build(edge("a>b", condition=when("output.x", ">", 1)), "a>c"),
-        {"a": {"x": "2"}},
-        "ac",
-        {"a": S, "b": K, "c": S},
-        "succeeded",
+        build(cond("a>b", "output.x", ">", 1), "a>c"), {"a": {"x": "2"}}, "ac", "aS bK cS",
+        SUCCESS,
     ),
     "join runs when one branch fired and the other was skipped": (
-        build("a>b", edge("a>c", condition=when("state.go", "exists")), "b>d", "c>d", "d>e"),
-        {},
-        "abde",
-        {"a": S, "b": S, "c": K, "d": S, "e": S},
-        "succeeded",
+        build("a>b", cond("a>c", "state.go", "exists"), "b>d", "c>d", "d>e"), {}, "abde",
+        "aS bS cK dS eS", SUCCESS,
     ),
     "join all is skipped when a branch was skipped": (
-        build(
-            "a>b",
-            edge("a>c", condition=when("state.go", "exists")),
-            "b>d",
-            "c>d",
-            "d>e",
-            d={"join": "all"},
-        ),
-        {},
-        "ab",
-        {"a": S, "b": S, "c": K, "d": K, "e": K},
-        "succeeded",
+        build("a>b", cond("a>c", "state.go", "exists"), "b>d", "c>d", "d>e", d={"join": "all"}),
+        {}, "ab", "aS bS cK dK eK", SUCCESS,
     ),
     "router fires only the chosen target": (
-        build("r>a", "r>b", "r>c", "a>j", "b>j", "c>j"),
-        {"r": Route(["b"])},
-        "rbj",
-        {"r": S, "a": K, "b": S, "c": K, "j": S},
-        "succeeded",
+        build("r>a", "r>b", "r>c", "a>j", "b>j", "c>j"), {"r": Route(["b"])}, "rbj",
+        "aK bS cK jS rS", SUCCESS,
     ),
     "router with no route skips everything after it": (
-        build("r>a", "r>b", "a>j", "b>j"),
-        {"r": Route([])},
-        "r",
-        {"r": S, "a": K, "b": K, "j": K},
-        "succeeded",
+        build("r>a", "r>b", "a>j", "b>j"), {"r": Route([])}, "r", "aK bK jK rS", SUCCESS
     ),
-    "router ignores edge conditions": (
-        build(edge("r>a", condition=when("state.no", "exists")), "r>b"),
-        {"r": Route(["a"])},
-        "ra",
-        {"r": S, "a": S, "b": K},
-        "succeeded",
+    "routes win over edge conditions": (
+        build(cond("r>a", "state.no", "exists"), "r>b"), {"r": Route(["a"])}, "ra", "aS bK rS",
+        SUCCESS,
     ),
-    "failure skips downstream, sibling branch goes on, run fails": (
-        build("a>b", "b>c", "a>d", "d>e"),
-        {"b": FAIL},
-        "abde",
-        {"a": S, "b": F, "c": K, "d": S, "e": S},
-        "failed",
+    "failure skips downstream, the sibling branch goes on, the run fails": (
+        build("a>b", "b>c", "a>d", "d>e"), {"b": FAIL}, "abde", "aS bF cK dS eS", FAILURE
     ),
-    "failure upstream of a join: the join still runs from the other branch": (
-        build("a>b", "a>c", "b>j", "c>j"),
-        {"b": FAIL},
-        "abcj",
-        {"a": S, "b": F, "c": S, "j": S},
-        "failed",
+    "failure before a join: the join still runs from the other branch": (
+        build("a>b", "a>c", "b>j", "c>j"), {"b": FAIL}, "abcj", "aS bF cS jS", FAILURE
     ),
     "on_error continue lets downstream run and the run succeed": (
-        build("a>b", "b>c", b={"on_error": "continue"}),
-        {"b": FAIL},
-        "abc",
-        {"a": S, "b": F, "c": S},
-        "succeeded",
+        build("a>b", "b>c", b={"on_error": "continue"}), {"b": FAIL}, "abc", "aS bF cS", SUCCESS
     ),
-    "waiting node interrupts the run, downstream waits": (
-        build("a>b", "b>c", "a>d"),
-        {"b": WAIT},
-        "abd",
-        {"a": S, "b": W, "d": S},
-        "interrupted",
+    "a waiting node interrupts the run, its downstream waits": (
+        build("a>b", "b>c", "a>d"), {"b": WAIT}, "abd", "aS bW dS", INTERRUPTED
     ),
     "a failure wins over a wait": (
-        build("a>b", "a>c"),
-        {"b": WAIT, "c": FAIL},
-        "abc",
-        {"a": S, "b": W, "c": F},
-        "failed",
+        build("a>b", "a>c"), {"b": WAIT, "c": FAIL}, "abc", "aS bW cF", FAILURE
     ),
 }
+# fmt: on
+STATUS_LETTERS = {"S": SUCCEEDED, "F": FAILED, "K": SKIPPED, "W": WAITING}
+
+
+def statuses(spec: str) -> dict[str, str]:
+    """`"aS bK"` → `{"a": "succeeded", "b": "skipped"}`."""
+    return {s[:-1]: STATUS_LETTERS[s[-1]] for s in spec.split()}
 
 
 @pytest.mark.parametrize(
-    ("graph", "behaviour", "order", "statuses", "outcome"), RUNS.values(), ids=list(RUNS)
+    ("graph", "behaviour", "order", "expected", "outcome"), RUNS.values(), ids=list(RUNS)
 )
 def test_run(
-    graph: Graph, behaviour: dict[str, Behaviour], order: str, statuses: dict, outcome: str
+    graph: Graph, behaviour: dict[str, Behaviour], order: str, expected: str, outcome: str
 ) -> None:
     sim = simulate(graph, behaviour)
     assert "".join(sim.order) == order
-    assert sim.statuses == dict(sorted(statuses.items()))
+    assert sim.progress.nodes == statuses(expected)
     assert sim.outcome == outcome
 
 
 def test_failure_records_the_error_and_reports_skips() -> None:
-    graph = build("a>b", "b>c", "c>d")
+    graph = build("a>b", "b>c", "c>d", "a>x", x={"on_error": "continue"})
     progress = Progress.start(graph)
     node_succeeded(graph, progress, "a", {}, {})
     change = node_failed(graph, progress, "b", "RuntimeError: b exploded", {})
     assert change.skipped == ["c", "d"]
+    assert node_failed(graph, progress, "x", "ignored", {}).skipped == []  # on_error: continue
     assert progress.errors == {"b": "RuntimeError: b exploded"}
-    assert progress.edges == [FIRED, DEAD, DEAD]
-
-
-def test_on_error_continue_records_no_run_error() -> None:
-    graph = build("a>b", a={"on_error": "continue"})
-    progress = Progress.start(graph)
-    change = node_failed(graph, progress, "a", "boom", {})
-    assert change.skipped == []
-    assert progress.errors == {}
-    assert progress.nodes == {"a": FAILED}
-    assert progress.edges == [FIRED]
+    assert progress.nodes == {"a": SUCCEEDED, "b": FAILED, "c": SKIPPED, "d": SKIPPED, "x": FAILED}
+    assert progress.edges == [FIRED, DEAD, DEAD, FIRED]
 
 
 def test_parallel_branches_have_no_barrier() -> None:
     graph = build("a>b", "a>c", "b>d", "c>e")
     progress = Progress.start(graph)
+    assert run_outcome(graph, progress, set()) is None  # a is ready
+    assert run_outcome(graph, progress, {"a"}) is None  # a is running
     node_succeeded(graph, progress, "a", {}, {})
     assert ready_nodes(graph, progress, set()) == ["b", "c"]
     node_succeeded(graph, progress, "b", {}, {})  # c is still running
@@ -379,17 +313,6 @@ def test_resume_waiting_makes_the_node_run_again() -> None:
     assert resume_waiting(sim.progress) == []
 
 
-def test_run_outcome_is_none_while_work_remains() -> None:
-    graph = build("a>b")
-    progress = Progress.start(graph)
-    assert run_outcome(graph, progress, set()) is None
-    assert run_outcome(graph, progress, {"a"}) is None
-    node_succeeded(graph, progress, "a", {}, {})
-    assert run_outcome(graph, progress, set()) is None
-    node_succeeded(graph, progress, "b", {}, {})
-    assert run_outcome(graph, progress, set()) == "succeeded"
-
-
 # --- loops (§3.7) -----------------------------------------------------------------------
 
 
@@ -397,14 +320,25 @@ def counting(key: str) -> Callable[[dict[str, Any], int], dict[str, Any]]:
     return lambda state, _iteration: {key: state.get(key, 0) + 1}
 
 
-def test_loop_runs_the_body_again_until_its_condition_is_false() -> None:
-    graph = build("a>b", "b>c", "c>d", loop("c>b", 5, when("state.count", "<", 3)))
-    sim = simulate(graph, {"b": counting("count")})
-    assert "".join(sim.order) == "abcbcbcd"
+@pytest.mark.parametrize(
+    ("loop_edge", "counter", "order", "iterations"),
+    [
+        (loop("c>b", 5, when("state.n", "<", 3)), "b", "abcbcbcd", {"b": 2, "c": 2}),
+        (loop("b>b", 5, when("state.n", "<", 3)), "b", "abbbcd", {"b": 2}),
+        (loop("c>a", 5, when("state.n", "<", 2)), "a", "abcabcd", {"a": 1, "b": 1, "c": 1}),
+    ],
+    ids=["back to an earlier node", "self loop", "back to the entry node"],
+)
+def test_loop_runs_the_body_again_until_its_condition_is_false(
+    loop_edge: dict[str, Any], counter: str, order: str, iterations: dict[str, int]
+) -> None:
+    graph = build("a>b", "b>c", "c>d", loop_edge)
+    sim = simulate(graph, {counter: counting("n")})
+    assert "".join(sim.order) == order
     assert sim.outcome == "succeeded"
-    assert sim.state == {"count": 3}
-    assert sim.progress.iterations == {"b": 2, "c": 2}
-    assert sim.progress.loops == {str(edge_index(graph, "c>b")): 2}
+    assert sim.progress.nodes == statuses("aS bS cS dS")
+    assert sim.progress.iterations == iterations
+    assert sim.progress.loops == {str(len(graph.edges) - 1): max(iterations.values())}
 
 
 def test_loop_restart_resets_the_body_and_keeps_the_exit_pending() -> None:
@@ -425,15 +359,11 @@ def test_loop_restart_resets_the_body_and_keeps_the_exit_pending() -> None:
 
 
 def test_loop_not_firing_resolves_the_sources_other_edges() -> None:
-    graph = build(
-        "a>b",
-        edge("b>c", condition=when("output.ok", "==", True)),
-        edge("b>d", condition=when("output.ok", "!=", True)),
-        loop("b>a", 3, when("output.again", "==", True)),
-    )
-    sim = simulate(graph, {"b": {"ok": True, "again": False}})
-    assert "".join(sim.order) == "abc"
-    assert sim.statuses == {"a": S, "b": S, "c": S, "d": K}
+    again = when("output.again", "==", True)
+    graph = build("a>b", cond("b>c", "output.ok", "==", True), "b>d", loop("b>a", 3, again))
+    sim = simulate(graph, {"b": {"ok": False, "again": False}})
+    assert "".join(sim.order) == "abd"
+    assert sim.progress.nodes == statuses("aS bS cK dS")
     assert sim.progress.loops == {}
 
 
@@ -444,20 +374,6 @@ def test_loop_exceeding_max_iterations_names_the_loop() -> None:
     assert sim.limit_error == (
         "loop c → b exceeded max_iterations 3; raise max_iterations or change its condition"
     )
-
-
-def test_self_loop() -> None:
-    graph = build("a>b", "b>c", loop("b>b", 5, when("state.n", "<", 3)))
-    sim = simulate(graph, {"b": counting("n")})
-    assert "".join(sim.order) == "abbbc"
-    assert sim.progress.iterations == {"b": 2}
-
-
-def test_loop_back_to_the_entry_node() -> None:
-    graph = build("a>b", "b>c", loop("b>a", 5, when("state.n", "<", 2)))
-    sim = simulate(graph, {"a": counting("n")})
-    assert "".join(sim.order) == "ababc"
-    assert sim.outcome == "succeeded"
 
 
 def test_nested_loop_count_restarts_with_each_outer_iteration() -> None:
@@ -487,7 +403,7 @@ def test_failure_inside_a_loop_body_skips_the_exit() -> None:
     graph = build("a>b", "b>c", "c>d", loop("c>b", 3))
     sim = simulate(graph, {"b": FAIL})
     assert "".join(sim.order) == "ab"
-    assert sim.statuses == {"a": S, "b": F, "c": K, "d": K}
+    assert sim.progress.nodes == statuses("aS bF cK dK")
     assert sim.outcome == "failed"
 
 
@@ -499,7 +415,7 @@ def test_on_error_continue_source_of_a_firing_loop_runs_again() -> None:
     )
     sim = simulate(graph, {"a": counting("tries"), "b": FAIL})
     assert "".join(sim.order) == "ababc"
-    assert sim.statuses == {"a": S, "b": F, "c": S}
+    assert sim.progress.nodes == statuses("aS bF cS")
     assert sim.outcome == "succeeded"
 
 

@@ -24,7 +24,11 @@ from podium.engine.flow import Edge, Flow, Node, Rule
 def function_ref(function: Callable[..., Any]) -> str:
     """`module:qualname` of a module-level function."""
     qualname = function.__qualname__
-    if "<locals>" in qualname or "<lambda>" in qualname:
+    if "<lambda>" in qualname:
+        raise ValueError(
+            "a lambda cannot be a flow's function: define a named function at module level"
+        )
+    if "<locals>" in qualname:
         raise ValueError(
             f"{qualname} is defined inside a function; a flow's functions must be importable "
             "(define it at module level)"
@@ -65,7 +69,10 @@ class FlowBuilder:
     def router(
         self, node_id: str, rules: list[dict[str, Any]], default: str | None = None, **options: Any
     ) -> FlowBuilder:
-        return self.node(node_id, "router", {"rules": rules, "default": default}, **options)
+        config: dict[str, Any] = {"rules": rules}
+        if default is not None:
+            config["default"] = default
+        return self.node(node_id, "router", config, **options)
 
     def human(
         self,
@@ -73,21 +80,26 @@ class FlowBuilder:
         question: str,
         *,
         choices: list[str] | None = None,
-        output_key: str = "answer",
+        output_key: str | None = None,
         **options: Any,
     ) -> FlowBuilder:
-        config = {"question": question, "choices": choices, "output_key": output_key}
+        config: dict[str, Any] = {"question": question}
+        if choices is not None:
+            config["choices"] = choices
+        if output_key is not None:
+            config["output_key"] = output_key
         return self.node(node_id, "human", config, **options)
 
     def template(
-        self, node_id: str, template: str, *, output_key: str = "text", **options: Any
+        self, node_id: str, template: str, *, output_key: str | None = None, **options: Any
     ) -> FlowBuilder:
-        return self.node(
-            node_id, "template", {"template": template, "output_key": output_key}, **options
-        )
+        config: dict[str, Any] = {"template": template}
+        if output_key is not None:
+            config["output_key"] = output_key
+        return self.node(node_id, "template", config, **options)
 
     def output(self, node_id: str, keys: list[str] | None = None, **options: Any) -> FlowBuilder:
-        return self.node(node_id, "output", {"keys": keys}, **options)
+        return self.node(node_id, "output", {} if keys is None else {"keys": keys}, **options)
 
     def edge(
         self,

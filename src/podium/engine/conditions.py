@@ -31,6 +31,9 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+_COMPARISONS = frozenset({"==", "!=", ">", ">=", "<", "<="})
+
+
 @lru_cache(maxsize=1024)
 def compile_field(field: str) -> ParsedResult:
     """Parse a JMESPath expression once; raises ValueError with the parser's reason."""
@@ -58,6 +61,8 @@ def evaluate(field: str, operator: str, value: Any, data: dict[str, Any]) -> boo
     that a branch did not set simply does not hold.
     """
     left = compile_field(field).search(data)
+    if isinstance(left, bool) != isinstance(value, bool) and operator in _COMPARISONS:
+        return operator == "!="  # JSON booleans are not numbers: true == 1 does not hold
     try:
         return OPERATORS[operator](left, value)
     except TypeError:

@@ -115,22 +115,21 @@ def compile_flow(flow: Flow, base_path: Path | None = None) -> Graph:
             outgoing[edge.source].append(index)
             incoming[edge.target].append(index)
 
-    order: list[str] = []
-    if not problems:
-        sorter = graphlib.TopologicalSorter(
-            {n: [flow.edges[i].source for i in incoming[n]] for n in ids}
+    order: list[str] = []  # cycles are reported together with every other problem
+    sorter = graphlib.TopologicalSorter(
+        {n: [flow.edges[i].source for i in incoming[n]] for n in dict.fromkeys(ids)}
+    )
+    try:
+        order = list(sorter.static_order())
+    except graphlib.CycleError as exc:
+        cycle = list(exc.args[1])
+        back = f"{cycle[-2]} → {cycle[-1]}"
+        problems.append(
+            f"flow {flow.name!r} has a cycle {' → '.join(cycle)}; mark the edge {back} "
+            "with loop: true and max_iterations"
         )
-        try:
-            order = list(sorter.static_order())
-        except graphlib.CycleError as exc:
-            cycle = list(exc.args[1])
-            back = f"{cycle[-2]} → {cycle[-1]}"
-            problems.append(
-                f"flow {flow.name!r} has a cycle {' → '.join(cycle)}; mark the edge {back} "
-                "with loop: true and max_iterations"
-            )
-        if not any(not incoming[n] for n in ids):
-            problems.append(f"flow {flow.name!r} has no entry node (a node with no incoming edge)")
+    if not any(not incoming[n] for n in ids):
+        problems.append(f"flow {flow.name!r} has no entry node (a node with no incoming edge)")
 
     graph = Graph(
         flow=flow,
@@ -143,9 +142,10 @@ def compile_flow(flow: Flow, base_path: Path | None = None) -> Graph:
         nodes={node.id: node for node in flow.nodes},
         base_path=base_path,
     )
-    if not problems:
+    if order:
         for index in loop_edges:
-            problems.extend(_add_loop(graph, index))
+            if flow.edges[index].max_iterations is not None:
+                problems.extend(_add_loop(graph, index))
     if problems:
         raise FlowInvalid(flow.name, problems)
     return graph

@@ -141,9 +141,13 @@ def node_failed(
     graph: Graph, progress: Progress, node_id: str, error: str, state: dict[str, Any]
 ) -> Change:
     """Record a failure (DESIGN §3.4): downstream is skipped unless `on_error: continue`."""
-    if graph.nodes[node_id].on_error == "continue":
-        change = node_succeeded(graph, progress, node_id, {}, state)
-        progress.nodes[node_id] = FAILED
+    node = graph.nodes[node_id]
+    if node.on_error == "continue":
+        # A failed router chose no route: its targets are skipped rather than all run.
+        routes: list[str] | None = [] if node.type == "router" else None
+        change = node_succeeded(graph, progress, node_id, {}, state, routes)
+        if change.loop_restarted is None:  # a restarted loop body runs the node again
+            progress.nodes[node_id] = FAILED
         return change
     progress.nodes[node_id] = FAILED
     progress.errors[node_id] = error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from podium.engine.node_types import NodeResult, NodeType, register_node_type
 
@@ -13,17 +13,12 @@ if TYPE_CHECKING:
 
 
 class HumanConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     question: str
     choices: list[str] | None = None
-    schema_: dict[str, Any] | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     output_key: str = "answer"
-
-    def __init__(self, **data: Any) -> None:
-        if "schema" in data:
-            data["schema_"] = data.pop("schema")
-        super().__init__(**data)
 
 
 @register_node_type
