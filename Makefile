@@ -72,7 +72,7 @@ bench: $(BENCH_STAMP) ## Run the engine benchmark (installs the bench extra; BEN
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
 
 demo: $(STAMP) ## Run the example flow examples/flows/chain.json
-	$(BIN)/podium run examples/flows/chain.json --input '{"name": "Ada"}' --db $(DEMO_DB)
+	$(BIN)/podium run examples/flows/chain.json --input '{"text": "Hello   Durable World"}' --db $(DEMO_DB)
 
 serve: ## (placeholder) the HTTP API arrives with the API issue; runs `make demo` for now
 	@echo "make serve: the HTTP API arrives with the API issue; running 'make demo' instead."

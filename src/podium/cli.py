@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shlex
+import os
 import sqlite3
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -23,17 +23,21 @@ import sqlalchemy.exc
 
 from podium import __version__
 from podium.cli_display import (
-    NoAnswer,
-    NodeBoard,
-    ask_question,
+    ENDED_EVENTS,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    RunDriver,
+    display_url,
     format_time,
+    idle_podium,
     make_console,
     one_line,
+    open_database,
     plural,
-    print_result,
     print_run,
     print_table,
-    run_took,
+    resume_hint,
 )
 from podium.config import Settings, get_settings
 from podium.engine.flow import Flow
@@ -42,19 +46,17 @@ from podium.engine.runtime import Podium
 from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound, PodiumError
 from podium.events import names
 from podium.events.envelope import Event
-from podium.storage.records import ENDED_RUN_STATUSES, InterruptRecord, RunRecord
-from podium.storage.store import open_store
+from podium.storage.records import ENDED_RUN_STATUSES
 from podium.storage.urls import dialect, sqlite_path, sqlite_url
 
 FLOW_SUFFIXES = (".json", ".yaml", ".yml")
-ENDED_EVENTS = frozenset({names.RUN_SUCCEEDED, names.RUN_FAILED, names.RUN_CANCELLED})
+SQLITE_HEADER = b"SQLite format 3\x00"
 RUN_OUTCOMES = {
     names.RUN_SUCCEEDED: "succeeded",
     names.RUN_FAILED: "failed",
     names.RUN_CANCELLED: "cancelled",
     names.RUN_INTERRUPTED: "waiting for an answer",
 }
-EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 1, 2, 3, 130
 T = TypeVar("T")
 
 out = make_console()
@@ -84,10 +86,15 @@ class PodiumGroup(click.Group):
             fail(str(exc), exc.exit_code)
         except PodiumError as exc:
             fail(exc.message)
-        except (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
-            # A path that is not a database, a server that does not answer: say which.
-            detail = getattr(exc, "orig", None) or exc
+        except (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
+            detail = getattr(exc, "orig", None) or exc  # the driver's words, not the wrapper's
             fail(f"database {display_url(ctx.meta.get('podium.url', '?'))}: {detail}")
+        except BrokenPipeError:
+            # Whoever read the output stopped (`podium runs list | head -1`): stop quietly,
+            # and keep Python from complaining when it flushes stdout on the way out.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(EXIT_FAILED) from None
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
@@ -120,190 +127,35 @@ def load_settings() -> Settings:
 def database_url(db: str | None, settings: Settings) -> str:
     """The URL from `--db` (a file path or a URL), else from the settings; checked."""
     url = settings.database_url if db is None else db if "://" in db else sqlite_url(Path(db))
-    dialect(url)  # refuses an unsupported URL with what to write instead
+    if dialect(url) == "sqlite":  # refuses an unsupported URL with what to write instead
+        check_sqlite_file(sqlite_path(url))
     click.get_current_context().meta["podium.url"] = url
     return url
 
 
-def display_url(url: str) -> str:
-    """The URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if at and ":" in credentials:
-        return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
-    return url
-
-
-def resume_hint(run_id: str, db: str | None) -> str:
-    option = f" --db {shlex.quote(db)}" if db else ""
-    return f"podium runs resume {run_id}{option}"
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a path that is there but is not a SQLite database, before migrating it."""
+    if path.is_dir():
+        raise InvalidInput(
+            f"{path} is a directory; give a database file, e.g. --db {path}/podium.db"
+        )
+    if path.is_file() and path.stat().st_size > 0:
+        with path.open("rb") as file:
+            if file.read(16) != SQLITE_HEADER:
+                raise InvalidInput(f"{path} is not a SQLite database; give another --db file")
 
 
 def with_podium(url: str, settings: Settings, use: Callable[[Podium], Awaitable[T]]) -> T:
     """Open the (migrated) database without workers, call `use`, and close it."""
 
     async def session() -> T:
-        async with Podium.open(url, workers=0, settings=settings) as podium:
+        async with idle_podium(url, settings, workers=0, migrate=True) as podium:
             return await use(podium)
 
     return asyncio.run(session())
 
 
-@contextlib.asynccontextmanager
-async def idle_podium(
-    url: str, settings: Settings, workers: int | None, migrate: bool
-) -> AsyncIterator[Podium]:
-    """`Podium.open` with `workers` slots that the caller starts with `podium.worker.run()`."""
-    store = open_store(url, settings)
-    await store.open(migrate=migrate)
-    podium = Podium(store, settings, workers=workers)
-    try:
-        yield podium
-    finally:
-        podium.bus.close()
-        await store.close()
-
-
-# --- podium run / runs resume: follow a run to its end ------------------------------------
-
-
-@dataclass
-class Outcome:
-    run: RunRecord
-    questions: list[InterruptRecord] = field(default_factory=list)
-    state: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunDriver:
-    """Processes one run with in-process workers, showing its nodes live, until it ends.
-
-    Questions are asked with no event loop running, so that Ctrl-C at a prompt stops at
-    once; each stretch of work between questions opens the database again.
-    """
-
-    url: str
-    settings: Settings
-    workers: int | None
-    db: str | None
-    run_id: str = ""
-    board: NodeBoard | None = None
-    since: int = 0
-
-    def drive(self, start: Callable[[Podium], Awaitable[str]] | None = None) -> int:
-        answers: list[tuple[str, Any]] = []
-        migrate = True
-        while True:
-            try:
-                outcome = asyncio.run(self._work(start, answers, migrate))
-                start, answers, migrate = None, [], False
-                if outcome.run.status != "interrupted":
-                    return self._finish(outcome.run, outcome.state)
-                for question in outcome.questions:
-                    answers.append((question.id, ask_question(question, out)))
-            except NoAnswer:
-                err.print(
-                    f"run {self.run_id} is waiting for an answer; answer it later with: "
-                    f"{resume_hint(self.run_id, self.db)}",
-                    markup=False,
-                )
-                return EXIT_WAITING
-            except KeyboardInterrupt:
-                if not self.run_id:
-                    raise
-                err.print(
-                    f"interrupted; run {self.run_id} is saved and goes on with: "
-                    f"{resume_hint(self.run_id, self.db)}",
-                    markup=False,
-                )
-                return EXIT_INTERRUPTED
-
-    async def _work(
-        self,
-        start: Callable[[Podium], Awaitable[str]] | None,
-        answers: list[tuple[str, Any]],
-        migrate: bool,
-    ) -> Outcome:
-        async with idle_podium(self.url, self.settings, self.workers, migrate) as podium:
-            if start is not None:
-                self.run_id = await start(podium)
-            for interrupt_id, answer in answers:
-                await podium.answer(interrupt_id, answer)
-            run = await podium.store.get_run(self.run_id)
-            if self.board is None:
-                flow = await podium.store.get_flow(run.flow_id)
-                label = f"flow {flow.name!r} v{flow.version}"
-                out.print(f"run {run.id}: {label}, session {run.session_id}", markup=False)
-                self.board = NodeBoard.for_flow(out, run.id, label, flow.definition)
-            return await self._follow(podium, run, self.board)
-
-    async def _follow(self, podium: Podium, run: RunRecord, board: NodeBoard) -> Outcome:
-        while True:  # catch up with what happened before (on resume: the whole history)
-            batch = await podium.store.read_events(run.app_id, after=self.since, run_id=run.id)
-            for event in batch:
-                self._take(board, event)
-            if len(batch) < 500:
-                break
-        board.caught_up()
-        outcome = await self._outcome(podium, run.id)
-        if outcome is not None:
-            return outcome
-        events = podium.subscribe(run.app_id, self.since, run_id=run.id)
-        # The subscriber registers when the stream is first read; read before the workers
-        # start, so that no live-only node.started is missed.
-        upcoming: asyncio.Future[Event] = asyncio.ensure_future(anext(events))
-        await asyncio.sleep(0)
-        workers = asyncio.create_task(podium.worker.run())
-        try:
-            with board.showing():
-                while True:
-                    either: set[asyncio.Future[Any]] = {upcoming, workers}
-                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-                    if workers.done():  # they stopped on an error: say so rather than hang
-                        workers.result()
-                        raise RuntimeError("the in-process workers stopped")
-                    event = upcoming.result()
-                    self._take(board, event)
-                    if event.type in ENDED_EVENTS or event.type == names.RUN_INTERRUPTED:
-                        outcome = await self._outcome(podium, run.id)
-                        if outcome is not None:
-                            return outcome
-                    upcoming = asyncio.ensure_future(anext(events))
-        finally:
-            for task in (upcoming, workers):
-                task.cancel()
-            await asyncio.gather(upcoming, workers, return_exceptions=True)
-            await events.aclose()  # type: ignore[attr-defined]
-
-    def _take(self, board: NodeBoard, event: Event) -> None:
-        board.apply(event)
-        if event.seq is not None:
-            self.since = event.seq
-
-    @staticmethod
-    async def _outcome(podium: Podium, run_id: str) -> Outcome | None:
-        """The outcome when the run ended or waits for an answer; None while it goes on."""
-        run = await podium.store.get_run(run_id)
-        if run.status in ENDED_RUN_STATUSES:
-            return Outcome(run, state=(await podium.store.get_session(run.session_id)).state)
-        if run.status == "interrupted":
-            questions = await podium.pending_questions(run_id)
-            if questions:
-                return Outcome(run, questions)
-        return None
-
-    def _finish(self, run: RunRecord, state: dict[str, Any]) -> int:
-        if self.board is not None:
-            self.board.stop_running()
-        print_result(out, run, state)
-        if run.status == "succeeded":
-            return 0
-        if run.status == "cancelled":
-            click.echo(f"error: run {run.id} was cancelled", err=True)
-        else:
-            took = run_took(run)
-            click.echo(f"error: run {run.id} failed {took}: {one_line(run.error or '')}", err=True)
-        return EXIT_FAILED
+# --- podium run ----------------------------------------------------------------------------
 
 
 def parse_input(text: str) -> dict[str, Any]:
@@ -344,10 +196,12 @@ def flow_file(flow: str) -> Path | None:
 )
 @db_option
 def run_command(flow: str, input_text: str, workers: int | None, db: str | None) -> None:
-    """Run FLOW (a .json/.yaml/.yml file or a registered flow's name) to its end, live.
+    """Run a flow to its end, showing its nodes live.
 
-    Questions the flow asks are asked here; without a terminal, answers are read from
-    standard input, one line each.
+    FLOW is a .json, .yaml or .yml file, or the name of a flow registered before. The
+    flow's questions are asked here; without a terminal, each answer is one line of
+    standard input, and when the input ends the run waits (resume it with `podium runs
+    resume`). Prints the final state; exits 1 when the run failed.
     """
     run_input = parse_input(input_text)
     settings = load_settings()
@@ -369,7 +223,7 @@ def run_command(flow: str, input_text: str, workers: int | None, db: str | None)
             name = record.name
         return (await podium.start(name, run_input)).run_id
 
-    driver = RunDriver(url, settings, workers, db)
+    driver = RunDriver(url, settings, workers, db, out, err)
     raise click.exceptions.Exit(driver.drive(start))
 
 
@@ -447,7 +301,11 @@ def runs_show(run_id: str, db: str | None) -> None:
 @click.option("--workers", type=click.IntRange(min=1), help="In-process worker slots.")
 @db_option
 def runs_resume(run_id: str, workers: int | None, db: str | None) -> None:
-    """Answer RUN's questions here (if it waits) and process it to its end."""
+    """Answer a run's questions and process it to its end.
+
+    A run waiting for an answer asks its questions here; a queued run, or one whose
+    worker stopped (its lease expired), is processed by workers in this process.
+    """
     settings = load_settings()
     url = database_url(db, settings)
     run = with_podium(url, settings, lambda podium: podium.store.get_run(run_id))
@@ -460,7 +318,7 @@ def runs_resume(run_id: str, workers: int | None, db: str | None) -> None:
             "worker stopped)",
             markup=False,
         )
-    driver = RunDriver(url, settings, workers, db, run_id=run_id)
+    driver = RunDriver(url, settings, workers, db, out, err, run_id=run_id)
     raise click.exceptions.Exit(driver.drive())
 
 
@@ -486,12 +344,17 @@ def runs_cancel(run_id: str, db: str | None) -> None:
 )
 @db_option
 def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
-    """Process queued runs, and runs whose worker stopped (their lease expired)."""
+    """Process queued runs, and runs whose worker died.
+
+    A run is taken over when the lease of its worker expired. Stops with Ctrl-C, or with
+    --until-idle once nothing is left to do.
+    """
     from podium.engine.worker import Worker
 
     settings = load_settings()
     url = database_url(db, settings)
     ended: dict[str, int] = {}
+    opened = False
 
     def count(events: list[Event]) -> None:
         for event in events:
@@ -500,8 +363,9 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
                 ended[status] = ended.get(status, 0) + 1
 
     async def work() -> None:
-        store = open_store(url, settings)
-        await store.open(migrate=True)
+        nonlocal opened
+        store = await open_database(url, settings, migrate=True)
+        opened = True
         try:
             store.add_listener(count)
             slots = Worker(store, settings, concurrency=concurrency)
@@ -516,13 +380,14 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
 
     try:
         asyncio.run(work())
-    finally:
-        total = sum(ended.values())
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(ended.items()))
-        out.print(
-            f"worker: processed {plural(total, 'run')}" + (f" ({summary})" if summary else ""),
-            markup=False,
-        )
+    finally:  # also after Ctrl-C: what was done
+        if opened:
+            total = sum(ended.values())
+            summary = ", ".join(f"{n} {status}" for status, n in sorted(ended.items()))
+            out.print(
+                f"worker: processed {plural(total, 'run')}" + (f" ({summary})" if summary else ""),
+                markup=False,
+            )
 
 
 # --- podium flows, podium db --------------------------------------------------------------------
@@ -536,7 +401,11 @@ def flows() -> None:
 @flows.command("validate")
 @click.argument("files", metavar="FILE...", nargs=-1, required=True)
 def flows_validate(files: tuple[str, ...]) -> None:
-    """Check flow files: every problem on its own line, prefixed with the file's name."""
+    """Check flow files without running them.
+
+    Prints `FILE: ok: …` or every problem on its own line, prefixed with the file's name;
+    exits 1 when a file has a problem.
+    """
     problems = 0
     for name in files:
         lines = check_flow_file(name)
@@ -578,10 +447,14 @@ def database() -> None:
 @db_option
 def db_upgrade(db: str | None) -> None:
     """Bring the database to the newest schema (commands do this on their own, too)."""
-    from podium.storage.migrate import head_revision, upgrade
+    from podium.storage.migrate import head_revision
 
-    url = database_url(db, load_settings())
-    if dialect(url) == "sqlite":
-        sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
-    upgrade(url)
+    settings = load_settings()
+    url = database_url(db, settings)
+
+    async def migrate() -> None:
+        store = await open_database(url, settings, migrate=True)
+        await store.close()
+
+    asyncio.run(migrate())
     out.print(f"database {display_url(url)} is at revision {head_revision()}", markup=False)

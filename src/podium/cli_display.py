@@ -1,4 +1,5 @@
-"""What the command line shows: the live board of node statuses, questions, tables, JSON.
+"""What the command line shows and asks: a run followed live to its end (the board of its
+node statuses, the questions it asks), tables, JSON.
 
 On a terminal the board is a rich Live table; otherwise (a pipe, a file, a test) every
 status change is one plain line, so the output can be read by a script.
@@ -6,11 +7,13 @@ status change is one plain line, so the output can be read by a script.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import shlex
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +22,28 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from podium.config import Settings
+from podium.engine.runtime import Podium
+from podium.errors import Conflict, PodiumError
 from podium.events import names
 from podium.events.envelope import Event
-from podium.storage.records import InterruptRecord, RunRecord, SessionRecord, StepRecord
+from podium.storage.records import (
+    ENDED_RUN_STATUSES,
+    InterruptRecord,
+    RunRecord,
+    SessionRecord,
+    StepRecord,
+)
+from podium.storage.store import Store, open_store
+
+PAGE = 500
+EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_INTERRUPTED = 1, 2, 3, 130
+ENDED_EVENTS = frozenset({names.RUN_SUCCEEDED, names.RUN_FAILED, names.RUN_CANCELLED})
 
 STATUS_STYLES = {
     "pending": "dim",
     "running": "bold cyan",
     "completed": "green",
-    "cached": "green",
     "failed": "bold red",
     "skipped": "dim",
     "waiting": "bold yellow",
@@ -37,7 +53,6 @@ STATUS_MARKS = {
     "pending": "·",
     "running": "●",
     "completed": "✓",
-    "cached": "✓",
     "failed": "✗",
     "skipped": "–",
     "waiting": "?",
@@ -195,6 +210,198 @@ class NodeBoard:
                 self._live = None
 
 
+# --- following a run to its end ---------------------------------------------------------
+
+
+def resume_hint(run_id: str, db: str | None) -> str:
+    option = f" --db {shlex.quote(db)}" if db else ""
+    return f"podium runs resume {run_id}{option}"
+
+
+class DatabaseUnavailable(PodiumError):
+    code = "database_unavailable"
+
+
+async def open_database(url: str, settings: Settings, *, migrate: bool) -> Store:
+    """The store at `url`, migrated; a server that does not answer is one clear error."""
+    store = open_store(url, settings)
+    try:
+        await store.open(migrate=migrate)
+    except OSError as exc:  # refused, unknown host, timed out
+        raise DatabaseUnavailable(f"database {display_url(url)}: {exc}") from None
+    return store
+
+
+def display_url(url: str) -> str:
+    """The URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if at and ":" in credentials:
+        return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+@contextlib.asynccontextmanager
+async def idle_podium(
+    url: str, settings: Settings, workers: int | None, migrate: bool
+) -> AsyncIterator[Podium]:
+    """`Podium.open` with `workers` slots that the caller starts with `podium.worker.run()`."""
+    store = await open_database(url, settings, migrate=migrate)
+    podium = Podium(store, settings, workers=workers)
+    try:
+        yield podium
+    finally:
+        podium.bus.close()
+        await store.close()
+
+
+@dataclass
+class Outcome:
+    run: RunRecord
+    questions: list[InterruptRecord] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunDriver:
+    """Processes one run with in-process workers, showing its nodes live, until it ends.
+
+    Questions are asked with no event loop running, so that Ctrl-C at a prompt stops at
+    once; each stretch of work between questions opens the database again.
+    """
+
+    url: str
+    settings: Settings
+    workers: int | None
+    db: str | None
+    out: Console
+    err: Console
+    run_id: str = ""
+    board: NodeBoard | None = None
+    since: int = 0
+
+    def drive(self, start: Callable[[Podium], Awaitable[str]] | None = None) -> int:
+        answers: list[tuple[str, Any]] = []
+        migrate = True
+        while True:
+            try:
+                outcome = asyncio.run(self._work(start, answers, migrate))
+                start, answers, migrate = None, [], False
+                if outcome.run.status != "interrupted":
+                    return self._finish(outcome.run, outcome.state)
+                for question in outcome.questions:
+                    answers.append((question.id, ask_question(question, self.out)))
+            except NoAnswer:
+                self.err.print(
+                    f"run {self.run_id} is waiting for an answer; answer it later with: "
+                    f"{resume_hint(self.run_id, self.db)}",
+                    markup=False,
+                )
+                return EXIT_WAITING
+            except KeyboardInterrupt:
+                if not self.run_id:
+                    raise
+                self.err.print(
+                    f"interrupted; run {self.run_id} is saved and goes on with: "
+                    f"{resume_hint(self.run_id, self.db)}",
+                    markup=False,
+                )
+                return EXIT_INTERRUPTED
+
+    async def _work(
+        self,
+        start: Callable[[Podium], Awaitable[str]] | None,
+        answers: list[tuple[str, Any]],
+        migrate: bool,
+    ) -> Outcome:
+        async with idle_podium(self.url, self.settings, self.workers, migrate) as podium:
+            if start is not None:
+                self.run_id = await start(podium)
+            for interrupt_id, answer in answers:
+                try:
+                    await podium.answer(interrupt_id, answer)
+                except Conflict as exc:  # answered or cancelled meanwhile, elsewhere
+                    self.err.print(one_line(exc.message), markup=False)
+            run = await podium.store.get_run(self.run_id)
+            if self.board is None:
+                flow = await podium.store.get_flow(run.flow_id)
+                label = f"flow {flow.name!r} v{flow.version}"
+                self.out.print(f"run {run.id}: {label}, session {run.session_id}", markup=False)
+                self.board = NodeBoard.for_flow(self.out, run.id, label, flow.definition)
+            return await self._follow(podium, run, self.board)
+
+    async def _follow(self, podium: Podium, run: RunRecord, board: NodeBoard) -> Outcome:
+        while True:  # catch up with what happened before (on resume: the whole history)
+            batch = await podium.store.read_events(
+                run.app_id, after=self.since, limit=PAGE, run_id=run.id
+            )
+            for event in batch:
+                self._take(board, event)
+            if len(batch) < PAGE:
+                break
+        board.caught_up()
+        outcome = await self._outcome(podium, run.id)
+        if outcome is not None:
+            return outcome
+        events = podium.subscribe(run.app_id, self.since, run_id=run.id)
+        # The subscriber registers when the stream is first read; read before the workers
+        # start, so that no live-only node.started is missed.
+        upcoming: asyncio.Future[Event] = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0)
+        workers = asyncio.create_task(podium.worker.run())
+        try:
+            with board.showing():
+                while True:
+                    either: set[asyncio.Future[Any]] = {upcoming, workers}
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                    if workers.done():  # they stopped on an error: say so rather than hang
+                        workers.result()
+                        raise RuntimeError("the in-process workers stopped")
+                    event = upcoming.result()
+                    self._take(board, event)
+                    if event.type in ENDED_EVENTS or event.type == names.RUN_INTERRUPTED:
+                        outcome = await self._outcome(podium, run.id)
+                        if outcome is not None:
+                            return outcome
+                    upcoming = asyncio.ensure_future(anext(events))
+        finally:
+            for task in (upcoming, workers):
+                task.cancel()
+            await asyncio.gather(upcoming, workers, return_exceptions=True)
+            await events.aclose()  # type: ignore[attr-defined]
+
+    def _take(self, board: NodeBoard, event: Event) -> None:
+        board.apply(event)
+        if event.seq is not None:
+            self.since = event.seq
+
+    @staticmethod
+    async def _outcome(podium: Podium, run_id: str) -> Outcome | None:
+        """The outcome when the run ended or waits for an answer; None while it goes on."""
+        run = await podium.store.get_run(run_id)
+        if run.status in ENDED_RUN_STATUSES:
+            return Outcome(run, state=(await podium.store.get_session(run.session_id)).state)
+        if run.status == "interrupted":
+            questions = await podium.pending_questions(run_id)
+            if questions:
+                return Outcome(run, questions)
+        return None
+
+    def _finish(self, run: RunRecord, state: dict[str, Any]) -> int:
+        if self.board is not None:
+            self.board.stop_running()
+        print_result(self.out, run, state)
+        if run.status == "succeeded":
+            return 0
+        if run.status == "cancelled":
+            self.err.print(f"error: run {run.id} was cancelled", markup=False)
+        else:
+            took = run_took(run)
+            error = one_line(run.error or "")
+            self.err.print(f"error: run {run.id} failed {took}: {error}", markup=False)
+        return EXIT_FAILED
+
+
 # --- questions ------------------------------------------------------------------------
 
 
@@ -210,7 +417,7 @@ def ask_question(question: InterruptRecord, console: Console) -> Any:
     """
     stdin = sys.stdin
     interactive = stdin.isatty()
-    console.print(f"[bold]?[/] {escape(question.question)}  [dim]({question.node_id})[/]")
+    console.print(f"[bold]?[/] {escape(question.question)}  [dim]({escape(question.node_id)})[/]")
     if question.choices:
         for number, choice in enumerate(question.choices, 1):
             console.print(f"  {number}) {choice}", markup=False)
