@@ -37,14 +37,18 @@ class Suspend(BaseException):
         self.call_key = call_key
 
 
+def _refuse(obj: Any) -> Any:
+    raise TypeError(type(obj).__name__)
+
+
+# Made once: json.dumps with keyword arguments builds a new encoder on every call.
+_STRICT = json.JSONEncoder(allow_nan=False, default=_refuse)
+
+
 def json_problem(value: Any) -> str | None:
     """Why `value` cannot be stored as JSON (the offending type), or None when it can."""
-
-    def refuse(obj: Any) -> Any:
-        raise TypeError(type(obj).__name__)
-
     try:
-        json.dumps(value, default=refuse, allow_nan=False)
+        _STRICT.encode(value)
     except TypeError as exc:
         return str(exc)
     except ValueError:
@@ -54,6 +58,8 @@ def json_problem(value: Any) -> str | None:
 
 def check_json_object(what: str, value: dict[str, Any]) -> None:
     """Refuse a non-JSON value, naming the key and the type (DESIGN §3.9)."""
+    if json_problem(value) is None:
+        return
     for key, item in value.items():
         problem = json_problem(item)
         if problem is not None:

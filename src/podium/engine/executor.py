@@ -22,8 +22,9 @@ from podium.engine.reducers import merge_into_state
 from podium.errors import LeaseLost, RunCancelled
 from podium.events import names
 from podium.events.envelope import Event
-from podium.ids import new_id
+from podium.ids import new_id, step_id
 from podium.storage.records import Claim, InterruptRecord, StepCommit, StepRecord
+from podium.storage.script import dumps
 from podium.storage.store import Store
 
 
@@ -62,14 +63,13 @@ class RunExecution:
         limits = graph.flow.limits
         self.max_steps = limits.max_steps or settings.max_steps
         self.timeout = limits.timeout_seconds or settings.run_timeout_seconds
-        self._configs: dict[str, Any] = {}
         self._clock_start = time.monotonic()
         self.steps_count = self.run.steps_count
         if self.run.progress is None:
             self.progress = scheduler.Progress.start(graph)
             state = json.loads(claim.state_json)
             self.state = merge_into_state(state, self.run.input or {}, self.reducers)
-            self.state_json: str = json.dumps(self.state, separators=(",", ":"))
+            self.state_json: str = dumps(self.state)
             self._state_dirty = True
         else:
             self.progress = scheduler.Progress.from_json(self.run.progress)
@@ -106,7 +106,8 @@ class RunExecution:
     async def _loop(self, running: dict[asyncio.Task[NodeOutcome], str]) -> str:
         while True:
             names_running = set(running.values())
-            for node_id in scheduler.ready_nodes(self.graph, self.progress, names_running):
+            ready = scheduler.ready_nodes(self.graph, self.progress, names_running)
+            for node_id in ready:
                 if node_id in self.cached:
                     status = await self._complete_cached(node_id, names_running)
                     if status is not None:
@@ -117,10 +118,19 @@ class RunExecution:
                         f"run exceeded max_steps {self.max_steps}; raise limits.max_steps or "
                         "check for a runaway loop"
                     )
+                self._live(names.NODE_STARTED, node_id)
+                if not running and len(ready) == 1:
+                    # A lone ready node (a chain) runs in this task: no task to schedule.
+                    inline = await self._run_inline(node_id)
+                    if inline is None:
+                        return await self._fail_timeout()
+                    status = await self._finish([inline], set())
+                    if status is not None:
+                        return status
+                    break
                 task = asyncio.create_task(self._run_node(node_id))
                 running[task] = node_id
                 names_running.add(node_id)
-                self._live(names.NODE_STARTED, node_id)
             else:
                 if not running:
                     outcome = scheduler.run_outcome(self.graph, self.progress, frozenset())
@@ -132,23 +142,36 @@ class RunExecution:
                     running, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
                 )
                 if not done:
-                    return await self._fail_run(
-                        f"run exceeded its timeout of {self.timeout:g}s; raise "
-                        "limits.timeout_seconds"
-                    )
+                    return await self._fail_timeout()
                 for task in done:
                     running.pop(task)
-                    status = await self._finish_node(task.result(), set(running.values()))
-                    if status is not None:
-                        return status
+                # Steps that finished together are committed together, in graph order; each
+                # is still committed before any node that depends on it starts.
+                outcomes = sorted(
+                    (task.result() for task in done), key=lambda o: self.graph.rank[o.node_id]
+                )
+                status = await self._finish(outcomes, set(running.values()))
+                if status is not None:
+                    return status
+
+    async def _run_inline(self, node_id: str) -> NodeOutcome | None:
+        """Run one node in this task under the run's timeout; None when the timeout passed."""
+        try:
+            async with asyncio.timeout(max(self.timeout - self._elapsed(), 0)):
+                return await self._run_node(node_id)
+        except TimeoutError:
+            return None
+
+    async def _fail_timeout(self) -> str:
+        return await self._fail_run(
+            f"run exceeded its timeout of {self.timeout:g}s; raise limits.timeout_seconds"
+        )
 
     async def _run_node(self, node_id: str) -> NodeOutcome:
         node = self.graph.nodes[node_id]
         node_type = get_node_type(node.type)
         assert node_type is not None  # compile_flow checked it
-        if node_id not in self._configs:
-            self._configs[node_id] = node_type.parse_config(node.config)
-        config = self._configs[node_id]
+        config = self.graph.config(node_id, node_type)
         iteration = self.progress.iteration(node_id)
         outcome = NodeOutcome(node_id, iteration, time.time(), 1)
         for attempt in range(1, node.retry.max_attempts + 1):
@@ -180,15 +203,40 @@ class RunExecution:
                 await asyncio.sleep(node.retry.backoff_seconds * 2 ** (attempt - 1))
         return outcome
 
-    async def _finish_node(self, outcome: NodeOutcome, running: set[str]) -> str | None:
+    async def _finish(self, outcomes: list[NodeOutcome], running: set[str]) -> str | None:
+        """Apply finished nodes to the progress and state, and commit them in one transaction."""
+        steps: list[StepRecord] = []
+        events: list[Event] = []
+        interrupts: list[InterruptRecord] = []
+        failure: str | None = None
+        for outcome in outcomes:
+            limit_error = self._apply(outcome, steps, events, interrupts)
+            failure = failure or limit_error
+        if failure is not None:
+            for task_node in running:
+                self.progress.errors.setdefault(task_node, "stopped: the run failed")
+            return await self._commit(steps, events, "failed", failure, interrupts)
+        run_status = None
+        if not running:
+            run_status = scheduler.run_outcome(self.graph, self.progress, frozenset())
+        return await self._commit(steps, events, run_status, self._run_error(), interrupts)
+
+    def _apply(
+        self,
+        outcome: NodeOutcome,
+        steps: list[StepRecord],
+        events: list[Event],
+        interrupts: list[InterruptRecord],
+    ) -> str | None:
+        """One finished node: the step, its events and question; returns a run-ending error."""
         node_id = outcome.node_id
-        step_id = new_id("stp")
-        event_data: dict[str, Any] = {"node_id": node_id, "step_id": step_id}
+        self.steps_count += 1
+        number = self.steps_count
+        event_data: dict[str, Any] = {"node_id": node_id, "step": number}
         if outcome.iteration:
             event_data["iteration"] = outcome.iteration
-        interrupt = None
         output: dict[str, Any] | None = None
-        run_failure: str | None = None
+        limit_error: str | None = None
         if outcome.result is not None:
             result = outcome.result
             output = result.output
@@ -201,7 +249,7 @@ class RunExecution:
                 self.graph, self.progress, node_id, output, self.state, result.routes
             )
             status, kind = "succeeded", names.NODE_COMPLETED
-            run_failure = change.limit_error
+            limit_error = change.limit_error
         elif outcome.suspend is not None:
             scheduler.node_waiting(self.progress, node_id)
             suspend = outcome.suspend
@@ -221,6 +269,7 @@ class RunExecution:
                 created_at=time.time(),
                 answered_at=None,
             )
+            interrupts.append(interrupt)
             event_data |= {"interrupt_id": interrupt.id, "question": suspend.question}
             if suspend.choices is not None:
                 event_data["choices"] = suspend.choices
@@ -232,30 +281,25 @@ class RunExecution:
             )
             status, kind = "failed", names.NODE_FAILED
             event_data["error"] = outcome.error
-        self.steps_count += 1
-        events = [self._event(kind, event_data)]
+        events.append(self._event(kind, event_data))
         events += [self._event(t, d) for t, d in outcome.events]
         events += [self._event(names.NODE_SKIPPED, {"node_id": n}) for n in change.skipped]
-        step = StepRecord(
-            id=step_id,
-            run_id=self.run.id,
-            node_id=node_id,
-            iteration=outcome.iteration,
-            attempt=outcome.attempt,
-            status=status,
-            output=output,
-            error=outcome.error,
-            started_at=outcome.started_at,
-            ended_at=time.time(),
+        steps.append(
+            StepRecord(
+                id=step_id(self.run.id, number),
+                run_id=self.run.id,
+                node_id=node_id,
+                iteration=outcome.iteration,
+                attempt=outcome.attempt,
+                status=status,
+                output=output,
+                error=outcome.error,
+                started_at=outcome.started_at,
+                ended_at=time.time(),
+                number=number,
+            )
         )
-        if run_failure is not None:
-            for task_node in running:
-                self.progress.errors.setdefault(task_node, "stopped: the run failed")
-            return await self._commit(step, events, "failed", run_failure, interrupt)
-        run_status = None
-        if not running:
-            run_status = scheduler.run_outcome(self.graph, self.progress, frozenset())
-        return await self._commit(step, events, run_status, self._run_error(), interrupt)
+        return limit_error
 
     async def _complete_cached(self, node_id: str, running: set[str]) -> str | None:
         """A node upstream of a re-execution trigger takes its cached output instead of running."""
@@ -264,21 +308,30 @@ class RunExecution:
             self.state = merge_into_state(self.state, output, self.reducers)
             self._state_dirty = True
         change = scheduler.node_succeeded(self.graph, self.progress, node_id, output, self.state)
-        step_id = new_id("stp")
         now = time.time()
         self.steps_count += 1
-        step = StepRecord(step_id, self.run.id, node_id, 0, 0, "cached", output, None, now, now)
+        number = self.steps_count
+        step = StepRecord(
+            step_id(self.run.id, number),
+            self.run.id,
+            node_id,
+            0,
+            0,
+            "cached",
+            output,
+            None,
+            now,
+            now,
+            number,
+        )
         events = [
-            self._event(
-                names.NODE_COMPLETED, {"node_id": node_id, "step_id": step_id, "cached": True}
-            )
+            self._event(names.NODE_COMPLETED, {"node_id": node_id, "step": number, "cached": True})
         ]
         events += [self._event(names.NODE_SKIPPED, {"node_id": n}) for n in change.skipped]
         run_status = None
         if not running:
             run_status = scheduler.run_outcome(self.graph, self.progress, frozenset())
-        status = await self._commit(step, events, run_status, self._run_error(), None)
-        return status
+        return await self._commit([step], events, run_status, self._run_error(), [])
 
     def _run_error(self) -> str | None:
         if not self.progress.errors:
@@ -287,20 +340,20 @@ class RunExecution:
         return f"node {node_id!r} failed: {error}"
 
     async def _fail_run(self, error: str) -> str:
-        await self._commit(None, [], "failed", error, None)
+        await self._commit([], [], "failed", error, [])
         return "failed"
 
     async def _end_without_step(self, outcome: str) -> str:
-        await self._commit(None, [], outcome, self._run_error(), None)
+        await self._commit([], [], outcome, self._run_error(), [])
         return outcome
 
     async def _commit(
         self,
-        step: StepRecord | None,
+        steps: list[StepRecord],
         events: list[Event],
         run_status: str | None,
         run_error: str | None,
-        interrupt: InterruptRecord | None,
+        interrupts: list[InterruptRecord],
     ) -> str | None:
         if run_status is not None and run_status != "failed":
             run_error = None
@@ -312,16 +365,16 @@ class RunExecution:
             progress=self.progress.to_json(),
             steps_count=self.steps_count,
             elapsed=self._elapsed(),
-            step=step,
+            steps=steps,
             state_json=None,
             events=events,
-            interrupt=interrupt,
+            interrupts=interrupts,
             run_status=run_status,
             run_output=self.progress.output if run_status == "succeeded" else None,
             run_error=run_error,
         )
         if self._state_dirty:
-            self.state_json = json.dumps(self.state, separators=(",", ":"))
+            self.state_json = dumps(self.state)
             commit.state_json = self.state_json
         await self.store.commit_step(commit)
         self._state_dirty = False

@@ -8,10 +8,11 @@ from __future__ import annotations
 import graphlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from podium.engine.conditions import check_rule
 from podium.engine.flow import Edge, Flow, Node
-from podium.engine.node_types import config_problems, get_node_type, node_type_names
+from podium.engine.node_types import NodeType, config_problems, get_node_type, node_type_names
 from podium.engine.reducers import REDUCERS
 from podium.errors import FlowInvalid
 
@@ -40,7 +41,19 @@ class Graph:
     order: list[str]  # topological order of the non-loop graph
     nodes: dict[str, Node] = field(default_factory=dict)
     base_path: Path | None = None
+    rank: dict[str, int] = field(default_factory=dict)  # each node's place in `order`
     _descendants: dict[str, frozenset[str]] = field(default_factory=dict)
+    _configs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rank = {node_id: index for index, node_id in enumerate(self.order)}
+
+    def config(self, node_id: str, node_type: NodeType) -> Any:
+        """The node's parsed config, parsed once per compiled flow."""
+        config = self._configs.get(node_id)
+        if config is None:
+            config = self._configs[node_id] = node_type.parse_config(self.nodes[node_id].config)
+        return config
 
     def descendants(self, node_id: str) -> frozenset[str]:
         """Every node reachable from `node_id` over non-loop edges (not itself)."""

@@ -20,6 +20,7 @@ from podium.engine.flow import Flow
 from podium.engine.graph import compile_flow
 from podium.engine.worker import GraphCache, Worker
 from podium.errors import InvalidInput, NotFound
+from podium.events import names
 from podium.events.bus import EventBus
 from podium.events.envelope import Event
 from podium.events.waiting import wait_for_event
@@ -27,6 +28,7 @@ from podium.storage.records import FlowRecord, InterruptRecord, RunRecord
 from podium.storage.store import Store, open_store
 
 WAITING_OR_ENDED = ("interrupted", "succeeded", "failed", "cancelled")
+RUN_OUTCOMES = frozenset(names.RUN_ENDED.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +190,10 @@ class Podium:
             self._run_waiters.pop(run_id, None)
 
     def _on_events(self, events: list[Event]) -> None:
-        for event in events:
-            if event.run_id is not None and event.run_id in self._run_waiters:
+        if not self._run_waiters:
+            return
+        for event in events:  # only an outcome can end a wait: no read for every step
+            if event.type in RUN_OUTCOMES and event.run_id in self._run_waiters:
                 self._run_waiters[event.run_id].set()
 
     async def pending_questions(self, run_id: str) -> list[InterruptRecord]:

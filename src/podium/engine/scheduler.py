@@ -14,6 +14,8 @@ from podium.engine.graph import Graph
 
 PENDING, FIRED, DEAD = "p", "f", "d"
 SUCCEEDED, FAILED, SKIPPED, WAITING = "succeeded", "failed", "skipped", "waiting"
+_CODES = {SUCCEEDED: "s", FAILED: "f", SKIPPED: "k", WAITING: "w"}
+_STATUSES = {code: status for status, code in _CODES.items()}
 
 
 @dataclass(slots=True)
@@ -32,24 +34,30 @@ class Progress:
         return cls(edges=[PENDING] * len(graph.edges))
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "edges": "".join(self.edges),
-            "nodes": self.nodes,
-            "iterations": self.iterations,
-            "loops": self.loops,
-            "errors": self.errors,
-            "output": self.output,
-        }
+        """Compact JSON (it is rewritten with every step): one letter per node status, and
+        empty parts left out."""
+        data: dict[str, Any] = {"e": "".join(self.edges)}
+        if self.nodes:
+            data["n"] = {node: _CODES[status] for node, status in self.nodes.items()}
+        if self.iterations:
+            data["i"] = self.iterations
+        if self.loops:
+            data["l"] = self.loops
+        if self.errors:
+            data["x"] = self.errors
+        if self.output is not None:
+            data["o"] = self.output
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Progress:
         return cls(
-            edges=list(data["edges"]),
-            nodes=dict(data["nodes"]),
-            iterations=dict(data["iterations"]),
-            loops=dict(data["loops"]),
-            errors=dict(data["errors"]),
-            output=data.get("output"),
+            edges=list(data["e"]),
+            nodes={node: _STATUSES[code] for node, code in data.get("n", {}).items()},
+            iterations=dict(data.get("i", {})),
+            loops=dict(data.get("l", {})),
+            errors=dict(data.get("x", {})),
+            output=data.get("o"),
         )
 
     def iteration(self, node_id: str) -> int:

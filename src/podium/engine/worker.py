@@ -86,6 +86,8 @@ class Worker:
         self.graphs = graphs or GraphCache(store)
         self.publish_live = publish_live
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{new_id('wrk')[-8:]}"
+        # Set (and replaced) whenever a run is queued: a slot takes the current one before it
+        # claims, so a run queued during the claim still wakes it.
         self._wake = asyncio.Event()
         self._busy = 0
         self._stopping = False
@@ -93,10 +95,11 @@ class Worker:
 
     def _on_events(self, events: list[Event]) -> None:
         if any(event.type == "run.queued" for event in events):
-            self._wake.set()
+            self.wake()
 
     def wake(self) -> None:
         self._wake.set()
+        self._wake = asyncio.Event()
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Process runs; with `until_idle`, return once nothing is left to claim."""
@@ -113,7 +116,7 @@ class Worker:
 
     def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
+        self.wake()
 
     async def _sweep(self) -> None:
         while True:
@@ -125,19 +128,20 @@ class Worker:
 
     async def _slot(self, until_idle: bool) -> None:
         while not self._stopping:
+            wake = self._wake
             claim = await self.store.claim_next_run(self.worker_id, self.settings.lease_seconds)
-            if claim is None:
-                if until_idle and self._busy == 0:
-                    self._wake.set()  # let the other idle slots see it too
-                    return
-                self._wake.clear()
-                await wait_for_event(self._wake, self.settings.poll_seconds)
-                continue
-            self._busy += 1
-            try:
-                await self.execute_claim(claim)
-            finally:
-                self._busy -= 1
+            if claim is not None:
+                self._busy += 1
+                try:
+                    await self.execute_claim(claim)
+                finally:
+                    self._busy -= 1
+                if claim.more_queued or until_idle:
+                    continue  # claim again at once; otherwise wait for a run.queued
+            elif until_idle and self._busy == 0:
+                self.wake()  # let the other idle slots see it too
+                return
+            await wait_for_event(wake, self.settings.poll_seconds)
 
     async def execute_claim(self, claim: Claim) -> str | None:
         """Execute one claimed run while a heartbeat renews its lease."""

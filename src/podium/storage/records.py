@@ -70,6 +70,7 @@ class StepRecord:
     error: str | None
     started_at: float
     ended_at: float
+    number: int = 0  # the step's place in its run (1, 2, …); `id` is derived from it
 
 
 @dataclass(slots=True)
@@ -97,6 +98,7 @@ class Claim:
     run: RunRecord
     state_json: str
     calls: dict[tuple[str, int, str], Any]
+    more_queued: bool = False  # other runs were still queued when this one was claimed
 
 
 @dataclass(slots=True)
@@ -110,10 +112,10 @@ class StepCommit:
     progress: dict[str, Any]
     steps_count: int
     elapsed: float
-    step: StepRecord | None = None
+    steps: list[StepRecord] = field(default_factory=list)
     state_json: str | None = None  # None: the state did not change
     events: list[Event] = field(default_factory=list)
-    interrupt: InterruptRecord | None = None
+    interrupts: list[InterruptRecord] = field(default_factory=list)
     run_status: str | None = None  # set when the run ends or waits
     run_output: dict[str, Any] | None = None
     run_error: str | None = None

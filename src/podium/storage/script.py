@@ -19,6 +19,9 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+# Made once: json.dumps with keyword arguments builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 Row: TypeAlias = Any  # sqlite3.Row or asyncpg.Record: both index by column name
 
 
@@ -29,7 +32,7 @@ class Json:
     value: Any
 
     def dumps(self) -> str:
-        return json.dumps(self.value, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode(self.value)
 
 
 @dataclass(slots=True)
@@ -60,6 +63,11 @@ def all_rows(sql: str, *args: Any) -> Statement:
 def many(sql: str, rows: Sequence[Sequence[Any]]) -> Statement:
     """Run one statement for each parameter row."""
     return Statement(sql, rows, "many")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, as stored."""
+    return _ENCODER.encode(value)
 
 
 def loads(text: str | None) -> Any:

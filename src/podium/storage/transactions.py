@@ -9,7 +9,7 @@ from typing import Any
 from podium.errors import Conflict, InvalidInput, LeaseLost, NotFound, RunCancelled
 from podium.events import names
 from podium.events.envelope import Event
-from podium.ids import new_id
+from podium.ids import new_id, step_id
 from podium.storage.records import (
     Claim,
     FlowRecord,
@@ -107,7 +107,7 @@ def _interrupt_record(row: Row) -> InterruptRecord:
 
 def _step_record(row: Row) -> StepRecord:
     return StepRecord(
-        id=row["id"],
+        id=step_id(row["run_id"], row["n"]),
         run_id=row["run_id"],
         node_id=row["node_id"],
         iteration=row["iteration"],
@@ -117,6 +117,7 @@ def _step_record(row: Row) -> StepRecord:
         error=row["error"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
+        number=row["n"],
     )
 
 
@@ -135,12 +136,11 @@ def append_events(app_id: str, events: list[Event], now: float) -> Script:
     rows = []
     for event in events:
         seq += 1
-        event.seq, event.id, event.ts, event.app_id = seq, new_id("evt"), now, app_id
+        event.seq, event.ts, event.app_id = seq, now, app_id
         rows.append(
             (
                 app_id,
                 seq,
-                event.id,
                 event.type,
                 event.session_id,
                 event.run_id,
@@ -149,8 +149,8 @@ def append_events(app_id: str, events: list[Event], now: float) -> Script:
             )
         )
     yield many(
-        "INSERT INTO events (app_id, seq, id, type, session_id, run_id, ts, data) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (app_id, seq, type, session_id, run_id, ts, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     return events
@@ -354,10 +354,12 @@ def claim_next_run(worker_id: str, lease_until: float, now: float, dialect: str)
         [Event(names.RUN_STARTED, run.app_id, run.session_id, run.id, {"attempt": run.fence})],
         now,
     )
+    more = yield one("SELECT 1 AS more FROM runs WHERE status = 'queued' LIMIT 1")
     claim = Claim(
         run=run,
         state_json=session["state"],
         calls={(c["node_id"], c["iteration"], c["key"]): loads(c["result"]) for c in calls},
+        more_queued=more is not None,
     )
     return claim, events
 
@@ -405,11 +407,12 @@ def record_call(
 
 
 def commit_step(commit: StepCommit, now: float) -> Script:
-    """A step's end in one transaction: run progress, step row, state, interrupt, events."""
+    """The end of one or more steps (those that finished together) in one transaction: run
+    progress, step rows, state, questions, events."""
     c = commit
     status = c.run_status
     events = list(c.events)
-    if status == "interrupted" and c.interrupt is None:
+    if status == "interrupted" and not c.interrupts:
         pending = yield one(
             "SELECT id FROM interrupts WHERE run_id = ? AND status = 'pending' LIMIT 1", c.run_id
         )
@@ -447,21 +450,25 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             data["output"] = c.run_output
         kind = names.RUN_QUEUED if status == "queued" else names.RUN_ENDED[status]
         events.append(Event(kind, c.app_id, c.session_id, c.run_id, data))
-    if c.step is not None:
-        s = c.step
-        yield execute(
-            "INSERT INTO steps (run_id, id, node_id, iteration, attempt, status, output, error, "
+    if c.steps:
+        yield many(
+            "INSERT INTO steps (run_id, n, node_id, iteration, attempt, status, output, error, "
             "started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            c.run_id,
-            s.id,
-            s.node_id,
-            s.iteration,
-            s.attempt,
-            s.status,
-            Json(s.output) if s.output is not None else None,
-            s.error,
-            s.started_at,
-            s.ended_at,
+            [
+                (
+                    c.run_id,
+                    s.number,
+                    s.node_id,
+                    s.iteration,
+                    s.attempt,
+                    s.status,
+                    Json(s.output) if s.output is not None else None,
+                    s.error,
+                    s.started_at,
+                    s.ended_at,
+                )
+                for s in c.steps
+            ],
         )
     if status is not None:
         session_status = SESSION_STATUS[status]
@@ -487,23 +494,27 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             now,
             c.session_id,
         )
-    if c.interrupt is not None:
-        i = c.interrupt
-        yield execute(
+    if c.interrupts:
+        yield many(
             "INSERT INTO interrupts (id, app_id, run_id, session_id, node_id, iteration, call_key, "
             "question, choices, schema, status, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-            i.id,
-            c.app_id,
-            c.run_id,
-            c.session_id,
-            i.node_id,
-            i.iteration,
-            i.call_key,
-            i.question,
-            Json(i.choices) if i.choices is not None else None,
-            Json(i.schema) if i.schema is not None else None,
-            now,
+            [
+                (
+                    i.id,
+                    c.app_id,
+                    c.run_id,
+                    c.session_id,
+                    i.node_id,
+                    i.iteration,
+                    i.call_key,
+                    i.question,
+                    Json(i.choices) if i.choices is not None else None,
+                    Json(i.schema) if i.schema is not None else None,
+                    now,
+                )
+                for i in c.interrupts
+            ],
         )
     return (yield from append_events(c.app_id, events, now))
 
@@ -676,7 +687,7 @@ def list_runs(app_id: str | None, status: str | None, limit: int) -> Script:
 
 
 def get_steps(run_id: str) -> Script:
-    rows = yield all_rows("SELECT * FROM steps WHERE run_id = ? ORDER BY ended_at, id", run_id)
+    rows = yield all_rows("SELECT * FROM steps WHERE run_id = ? ORDER BY n", run_id)
     return [_step_record(row) for row in rows]
 
 
@@ -726,7 +737,6 @@ def read_events(
             run_id=row["run_id"],
             data=loads(row["data"]),
             seq=row["seq"],
-            id=row["id"],
             ts=row["ts"],
         )
         for row in rows

@@ -47,6 +47,10 @@ def resolve_function(ref: str, base_path: Path | str | None = None) -> Callable[
     return target  # type: ignore[no-any-return]
 
 
+# Imported functions by (reference, base path): an import lookup per step costs ~5 µs.
+_FUNCTIONS: dict[tuple[str, Path | None], Callable[..., Any]] = {}
+
+
 @register_node_type
 class PythonNode(NodeType):
     name = "python"
@@ -61,7 +65,10 @@ class PythonNode(NodeType):
         return []
 
     async def run(self, ctx: Context, config: Any) -> NodeResult:
-        function = resolve_function(config.function, ctx.base_path)
+        key = (config.function, ctx.base_path)
+        function = _FUNCTIONS.get(key)
+        if function is None:
+            function = _FUNCTIONS[key] = resolve_function(config.function, ctx.base_path)
         result = function(ctx)
         if inspect.isawaitable(result):
             result = await result

@@ -81,14 +81,16 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.Float),
         **COMPACT,
     )
-    # Partial indexes: only the few queued or running runs are indexed, not the history.
-    live = sa.text("status IN ('queued', 'running')")
+    # Partial indexes: only the few queued or running runs are indexed, not the history. A
+    # claim reads the queued ones in order; the sweeper finds the running ones whose lease ran
+    # out. (SQLite uses a partial index only for a query that repeats its WHERE term.)
+    queued = sa.text("status = 'queued'")
     op.create_index(
-        "ix_runs_live",
-        "runs",
-        ["status", "queued_at"],
-        sqlite_where=live,
-        postgresql_where=live,
+        "ix_runs_queued", "runs", ["queued_at"], sqlite_where=queued, postgresql_where=queued
+    )
+    leased = sa.text("status = 'running'")
+    op.create_index(
+        "ix_runs_leased", "runs", ["lease_until"], sqlite_where=leased, postgresql_where=leased
     )
     op.create_index("ix_runs_session", "runs", ["session_id"])
     # One run at a time is active on a session (DESIGN §3.16), enforced by the database so
@@ -105,7 +107,8 @@ def upgrade() -> None:
     op.create_table(
         "steps",
         sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("id", ID, nullable=False),
+        # The step's place in its run; its id (`stp_<run>_<n>`) is derived, not stored.
+        sa.Column("n", sa.Integer, nullable=False),
         sa.Column("node_id", sa.String(200), nullable=False),
         sa.Column("iteration", sa.Integer, nullable=False),
         sa.Column("attempt", sa.Integer, nullable=False),
@@ -114,7 +117,7 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.Column("started_at", sa.Float, nullable=False),
         sa.Column("ended_at", sa.Float, nullable=False),
-        sa.PrimaryKeyConstraint("run_id", "id", name="pk_steps"),
+        sa.PrimaryKeyConstraint("run_id", "n", name="pk_steps"),
         **COMPACT,
     )
     op.create_table(
@@ -151,7 +154,7 @@ def upgrade() -> None:
         "events",
         sa.Column("app_id", ID, nullable=False),
         sa.Column("seq", sa.BigInteger, nullable=False),
-        sa.Column("id", ID, nullable=False),
+        # No id column: an event's id is derived from (app_id, seq, ts) (podium.ids.event_id).
         sa.Column("type", sa.String(80), nullable=False),
         sa.Column("session_id", ID),
         sa.Column("run_id", ID),
