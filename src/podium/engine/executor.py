@@ -28,6 +28,9 @@ from podium.storage.script import dumps
 from podium.storage.store import Store
 
 
+YIELD_EVERY = 8
+
+
 @dataclass(slots=True)
 class NodeOutcome:
     node_id: str
@@ -127,6 +130,10 @@ class RunExecution:
                     status = await self._finish([inline], set())
                     if status is not None:
                         return status
+                    if self.steps_count % YIELD_EVERY == 0:
+                        # Trivial nodes with commits on the loop thread never suspend: let
+                        # the other tasks (heartbeat, API) run now and then.
+                        await asyncio.sleep(0)
                     break
                 task = asyncio.create_task(self._run_node(node_id))
                 running[task] = node_id

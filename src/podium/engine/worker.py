@@ -154,6 +154,7 @@ class Worker:
         execution = RunExecution(self.store, claim, graph, self.settings, cache, self.publish_live)
         task = asyncio.create_task(execution.execute())
         heartbeat = asyncio.create_task(self._heartbeat(claim, task))
+        self.store.active_runs += 1
         try:
             return await task
         except asyncio.CancelledError:
@@ -168,6 +169,7 @@ class Worker:
             log.info("run %s stopped on this worker: %s", run.id, exc)
             return None
         finally:
+            self.store.active_runs -= 1
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat

@@ -40,6 +40,8 @@ class Store(ABC):
         self.url = url
         self.settings = settings or get_settings()
         self._listeners: list[Listener] = []
+        # Runs executing in this process (kept by the workers): a hint for the backend.
+        self.active_runs = 0
 
     @abstractmethod
     async def open(self, *, migrate: bool = True) -> None:
@@ -57,6 +59,10 @@ class Store(ABC):
         Raises:
             Whatever the script raises (the transaction is rolled back).
         """
+
+    async def run_read(self, make_script: Callable[[], Script]) -> Any:
+        """Run a script that only reads (the backend may run it off the write path)."""
+        return await self.run_script(make_script)
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -96,11 +102,11 @@ class Store(ABC):
         return record
 
     async def get_flow(self, flow_id: str) -> FlowRecord:
-        record: FlowRecord = await self.run_script(lambda: tx.get_flow(flow_id))
+        record: FlowRecord = await self.run_read(lambda: tx.get_flow(flow_id))
         return record
 
     async def find_flow(self, app_id: str, name: str) -> FlowRecord | None:
-        record: FlowRecord | None = await self.run_script(lambda: tx.find_flow(app_id, name))
+        record: FlowRecord | None = await self.run_read(lambda: tx.find_flow(app_id, name))
         return record
 
     # --- sessions and runs ----------------------------------------------------------
@@ -191,29 +197,27 @@ class Store(ABC):
     # --- reads ----------------------------------------------------------------------
 
     async def get_run(self, run_id: str, *, app_id: str | None = None) -> RunRecord:
-        record: RunRecord = await self.run_script(lambda: tx.get_run(run_id, app_id))
+        record: RunRecord = await self.run_read(lambda: tx.get_run(run_id, app_id))
         return record
 
     async def list_runs(
         self, *, app_id: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
-        records: list[RunRecord] = await self.run_script(
-            lambda: tx.list_runs(app_id, status, limit)
-        )
+        records: list[RunRecord] = await self.run_read(lambda: tx.list_runs(app_id, status, limit))
         return records
 
     async def get_steps(self, run_id: str) -> list[StepRecord]:
-        records: list[StepRecord] = await self.run_script(lambda: tx.get_steps(run_id))
+        records: list[StepRecord] = await self.run_read(lambda: tx.get_steps(run_id))
         return records
 
     async def get_session(self, session_id: str, *, app_id: str | None = None) -> SessionRecord:
-        record: SessionRecord = await self.run_script(lambda: tx.get_session(session_id, app_id))
+        record: SessionRecord = await self.run_read(lambda: tx.get_session(session_id, app_id))
         return record
 
     async def get_interrupts(
         self, run_id: str, *, status: str | None = None
     ) -> list[InterruptRecord]:
-        records: list[InterruptRecord] = await self.run_script(
+        records: list[InterruptRecord] = await self.run_read(
             lambda: tx.get_interrupts(run_id, status)
         )
         return records
@@ -227,7 +231,7 @@ class Store(ABC):
         session_id: str | None = None,
         run_id: str | None = None,
     ) -> list[Event]:
-        events: list[Event] = await self.run_script(
+        events: list[Event] = await self.run_read(
             lambda: tx.read_events(app_id, after, limit, session_id, run_id)
         )
         return events
