@@ -27,7 +27,6 @@ from podium.storage.records import Claim, InterruptRecord, StepCommit, StepRecor
 from podium.storage.script import dumps
 from podium.storage.store import Store
 
-
 YIELD_EVERY = 8
 
 
