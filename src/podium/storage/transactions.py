@@ -126,20 +126,21 @@ def append_events(app_id: str, events: list[Event], now: float) -> Script:
     if not events:
         return events
     row = yield one(
-        "UPDATE apps SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq",
+        "UPDATE apps SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq, num",
         len(events),
         app_id,
     )
     if row is None:
         raise NotFound(f"app {app_id!r} does not exist")
     seq = row["last_seq"] - len(events)
+    app_num = row["num"]
     rows = []
     for event in events:
         seq += 1
         event.seq, event.ts, event.app_id = seq, now, app_id
         rows.append(
             (
-                app_id,
+                app_num,
                 seq,
                 event.type,
                 event.session_id,
@@ -149,7 +150,7 @@ def append_events(app_id: str, events: list[Event], now: float) -> Script:
             )
         )
     yield many(
-        "INSERT INTO events (app_id, seq, type, session_id, run_id, ts, data) "
+        "INSERT INTO events (app_num, seq, type, session_id, run_id, ts, data) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
@@ -720,7 +721,7 @@ def read_events(
     run_id: str | None = None,
 ) -> Script:
     """Persisted events of one app with seq > `after`, oldest first."""
-    sql = "SELECT * FROM events WHERE app_id = ? AND seq > ?"
+    sql = "SELECT * FROM events WHERE app_num = (SELECT num FROM apps WHERE id = ?) AND seq > ?"
     args: list[Any] = [app_id, after]
     if session_id is not None:
         sql += " AND session_id = ?"
@@ -732,7 +733,7 @@ def read_events(
     return [
         Event(
             type=row["type"],
-            app_id=row["app_id"],
+            app_id=app_id,
             session_id=row["session_id"],
             run_id=row["run_id"],
             data=loads(row["data"]),

@@ -23,11 +23,13 @@ COMPACT = {"sqlite_with_rowid": False}
 def upgrade() -> None:
     op.create_table(
         "apps",
-        sa.Column("id", ID, primary_key=True),
+        # A small number for the app, assigned by the database, stored in every event row
+        # instead of the 30-character id (events are most of the database).
+        sa.Column("num", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", ID, nullable=False, unique=True),
         sa.Column("name", sa.String(200), nullable=False, unique=True),
         sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("created_at", sa.Float, nullable=False),
-        **COMPACT,
     )
     op.create_table(
         "flows",
@@ -152,7 +154,7 @@ def upgrade() -> None:
     op.create_index("ix_interrupts_run", "interrupts", ["run_id"])
     op.create_table(
         "events",
-        sa.Column("app_id", ID, nullable=False),
+        sa.Column("app_num", sa.Integer, nullable=False),  # apps.num
         sa.Column("seq", sa.BigInteger, nullable=False),
         # No id column: an event's id is derived from (app_id, seq, ts) (podium.ids.event_id).
         sa.Column("type", sa.String(80), nullable=False),
@@ -160,7 +162,7 @@ def upgrade() -> None:
         sa.Column("run_id", ID),
         sa.Column("ts", sa.Float, nullable=False),
         sa.Column("data", JSON, nullable=False),
-        sa.PrimaryKeyConstraint("app_id", "seq", name="pk_events"),
+        sa.PrimaryKeyConstraint("app_num", "seq", name="pk_events"),
         **COMPACT,
     )
 
