@@ -701,7 +701,35 @@ def test_ctrl_c_exits_130_and_the_run_can_be_resumed(
         f"interrupted; run {run.id} is saved and goes on with: "
         f"podium runs resume {run.id} --db {db}\n"
     )
-    assert run.status == "running"  # until its lease runs out and a worker takes it over
+    assert run.status == "queued"  # handed back at once by the stopping worker
+
+    resumed = podium("runs", "resume", run.id, "--db", db)
+
+    assert resumed.exit_code == 0, resumed.output
+    assert printed_json(resumed.stdout, "state") == {"marker": str(marker), "napped": True}
+
+
+@pytest.mark.slow
+def test_resume_takes_over_a_run_whose_process_died(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cli_slow_nodes.py").write_text(SLOW_NODES, encoding="utf-8")
+    nap = {"id": "nap", "type": "python", "config": {"function": "cli_slow_nodes:nap_once"}}
+    flow = write_flow(tmp_path / "slow.json", {"name": "slow", "nodes": [nap]})
+    db = tmp_path / "p.db"
+    marker = tmp_path / "marker"
+    run_input = json.dumps({"marker": str(marker)})
+    process = cli_process("run", flow, "--input", run_input, "--db", db, PODIUM_LEASE_SECONDS="3")
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("run ")
+    assert process.stdout.readline() == "node nap: running\n"
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:  # the node is napping
+        time.sleep(0.01)
+    process.kill()  # no chance to hand the run back
+    process.communicate(timeout=20)
+    (run,) = all_runs(db)
+    assert run.status == "running"  # until its lease runs out
 
     monkeypatch.setenv("PODIUM_LEASE_SECONDS", "1")
     resumed = podium("runs", "resume", run.id, "--db", db)

@@ -160,7 +160,11 @@ class Worker:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
-                raise  # this worker is stopping
+                # This worker is stopping: hand the run back now rather than after its lease.
+                # What it finished is committed; the step it was in runs again elsewhere.
+                with contextlib.suppress(Exception):
+                    await self.store.release_run(run.id, run.fence)
+                raise
             log.info(
                 "run %s stopped on this worker: its lease was lost or it was cancelled", run.id
             )

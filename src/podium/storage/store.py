@@ -162,6 +162,13 @@ class Store(ABC):
     async def renew_lease(self, run_id: str, fence: int, lease_seconds: float) -> None:
         await self.run_script(lambda: tx.renew_lease(run_id, fence, time.time() + lease_seconds))
 
+    async def release_run(self, run_id: str, fence: int, reason: str = "worker_stopped") -> bool:
+        """Queue again a run this worker holds and stops executing; False if it no longer
+        held it."""
+        events = await self.run_script(lambda: tx.release_run(run_id, fence, time.time(), reason))
+        self._published(events)
+        return bool(events)
+
     async def requeue_expired(self) -> int:
         events = await self.run_script(lambda: tx.requeue_expired(time.time()))
         self._published(events)

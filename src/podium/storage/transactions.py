@@ -629,6 +629,35 @@ def answer_interrupt(
     return run_id, events
 
 
+def release_run(run_id: str, fence: int, now: float, reason: str) -> Script:
+    """Queue a run again that this worker holds but stops executing (it is shutting down), so
+    that another worker takes it at once instead of after the lease. Returns the events."""
+    row = yield one(
+        "UPDATE runs SET status = 'queued', worker_id = NULL, lease_until = NULL, queued_at = ? "
+        "WHERE id = ? AND fence = ? AND status = 'running' RETURNING app_id, session_id",
+        now,
+        run_id,
+        fence,
+    )
+    if row is None:  # the lease was already lost, or the run ended or was cancelled
+        return []
+    return (
+        yield from append_events(
+            row["app_id"],
+            [
+                Event(
+                    names.RUN_QUEUED,
+                    row["app_id"],
+                    row["session_id"],
+                    run_id,
+                    {"reason": reason},
+                )
+            ],
+            now,
+        )
+    )
+
+
 def requeue_expired(now: float) -> Script:
     """Queue again every running run whose lease ran out (its worker died or stalled)."""
     rows = yield all_rows(
