@@ -17,10 +17,12 @@ def _run(connection: Connection) -> None:
 
 async def _run_online() -> None:
     engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:  # a failed migration must not leave connections (and the file) open
+        await engine.dispose()
 
 
 if context.is_offline_mode():
