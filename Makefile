@@ -74,9 +74,8 @@ bench: $(BENCH_STAMP) ## Run the engine benchmark (installs the bench extra; BEN
 demo: $(STAMP) ## Run the example flow examples/flows/chain.json
 	$(BIN)/podium run examples/flows/chain.json --input '{"text": "Hello   Durable World"}' --db $(DEMO_DB)
 
-serve: ## (placeholder) the HTTP API arrives with the API issue; runs `make demo` for now
-	@echo "make serve: the HTTP API arrives with the API issue; running 'make demo' instead."
-	@$(MAKE) --no-print-directory demo
+serve: $(STAMP) ## Run the HTTP API on http://127.0.0.1:8000 (./podium.db, OpenAPI at /docs)
+	$(BIN)/podium serve
 
 clean: ## Remove .venv, caches, build output and the demo database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench

@@ -390,6 +390,31 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
             )
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="In-process worker slots (default: PODIUM_WORKERS; 0 for an API-only process).",
+)
+@db_option
+def serve(host: str, port: int, workers: int | None, db: str | None) -> None:
+    """Migrate the database and serve the HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from podium.api.app import create_app
+
+    settings = load_settings()
+    settings = settings.model_copy(update={"database_url": database_url(db, settings)})
+    err.print(
+        f"podium {__version__}: serving http://{host}:{port} (API docs at /docs) over "
+        f"{display_url(settings.database_url)}",
+        markup=False,
+    )
+    uvicorn.run(create_app(settings, workers=workers), host=host, port=port, log_level="info")
+
+
 # --- podium flows, podium db --------------------------------------------------------------------
 
 

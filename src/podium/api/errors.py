@@ -1,0 +1,59 @@
+"""The error envelope of DESIGN §6 for every error: `{"error": {"code", "message", "details"}}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound, PodiumError
+
+STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 400, FlowInvalid: 422}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+
+
+def envelope(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status)
+
+
+async def _podium_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PodiumError)
+    status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+    return envelope(status, exc.code, exc.message, exc.details)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        problems.append({"field": where, "message": error["msg"]})
+    first = problems[0] if problems else {"field": "", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return envelope(422, "invalid_input", message, {"problems": problems})
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return envelope(exc.status_code, code, str(exc.detail))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(PodiumError, _podium_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
