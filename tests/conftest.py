@@ -23,7 +23,10 @@ if str(TESTS) not in sys.path:
 
 POSTGRES_URL = os.environ.get("PODIUM_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
-TABLES = "events, interrupts, calls, steps, runs, sessions, flows, apps"
+TABLES = (
+    "events, interrupts, calls, steps, runs, sessions, flows, api_keys, memberships, "
+    "refresh_tokens, users, apps"
+)
 
 
 def fast_settings(**overrides: object) -> Settings:

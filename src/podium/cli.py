@@ -412,7 +412,49 @@ def serve(host: str, port: int, workers: int | None, db: str | None) -> None:
         f"{display_url(settings.database_url)}",
         markup=False,
     )
-    uvicorn.run(create_app(settings, workers=workers), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings, workers=workers),
+        host=host,
+        port=port,
+        log_level="info",
+        # Podium bounds WebSocket messages itself (close 1009 with a reason), so the server's
+        # own limit only has to be above PODIUM_WS_MAX_MESSAGE_BYTES.
+        ws_max_size=max(settings.ws_max_message_bytes * 4, 1 << 20),
+    )
+
+
+# --- podium users -------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Manage user accounts."""
+
+
+@users.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--username", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@db_option
+def users_create_admin(email: str, username: str, password: str, db: str | None) -> None:
+    """Create a platform administrator (the back office: users and apps)."""
+    from podium.auth.service import AuthService
+
+    settings = load_settings()
+    url = database_url(db, settings)
+
+    async def create() -> str:
+        store = await open_database(url, settings, migrate=True)
+        try:
+            user = await AuthService(store, settings).create_user(
+                email, username, password, is_admin=True
+            )
+            return user.id
+        finally:
+            await store.close()
+
+    user_id = asyncio.run(create())
+    out.print(f"created administrator {username} ({user_id})", markup=False)
 
 
 # --- podium flows, podium db --------------------------------------------------------------------

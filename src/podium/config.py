@@ -1,8 +1,9 @@
 """Settings from `PODIUM_*` environment variables."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./podium.db"
 
@@ -21,6 +22,30 @@ class Settings(BaseSettings):
     run_timeout_seconds: float = 3600.0
     call_timeout_seconds: float = 300.0
     default_model: str = "offline/echo"
+
+    # --- the HTTP API ---
+    # The key that signs tokens. Unset: one is made at the first start and kept in the
+    # database, so tokens survive restarts (set it when several API processes share a database).
+    secret_key: str | None = None
+    jwt_issuer: str = "podium"
+    jwt_audience: str = "podium-api"
+    access_token_minutes: float = 15.0
+    refresh_token_days: float = 7.0
+    allow_signup: bool = False
+    # Browser origins allowed to open the WebSocket (comma-separated; `*` allows any).
+    allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost", "http://127.0.0.1"]
+    # Requests per user or API key (the `limits` library's notation: "600/minute").
+    rate_limit: str = "600/minute"
+    max_body_bytes: int = 1_048_576
+    ws_max_message_bytes: int = 65_536
+    ws_rate_limit: str = "120/10seconds"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
 
 
 def get_settings() -> Settings:

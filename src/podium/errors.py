@@ -60,3 +60,25 @@ class LeaseLost(PodiumError):
 
 class RunCancelled(PodiumError):
     code = "run_cancelled"
+
+
+class Unauthorized(PodiumError):
+    """No credentials, or credentials that are not valid (answered 401)."""
+
+    code = "unauthorized"
+
+
+class Forbidden(PodiumError):
+    """Valid credentials whose role does not allow the action (answered 403)."""
+
+    code = "forbidden"
+
+
+class RateLimited(PodiumError):
+    """Too many requests or messages for one user or key (answered 429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after

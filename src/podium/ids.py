@@ -12,7 +12,24 @@ import hashlib
 import os
 import time
 
-PREFIXES = frozenset({"app", "usr", "agt", "flw", "ses", "run", "stp", "int", "art", "evt", "wrk"})
+PREFIXES = frozenset(
+    {
+        "app",
+        "usr",
+        "agt",
+        "flw",
+        "ses",
+        "run",
+        "stp",
+        "int",
+        "art",
+        "evt",
+        "wrk",
+        "key",
+        "rtk",
+        "fam",
+    }
+)
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 # Every pair of base32 digits for a 10-bit value: encoding 26 digits takes 13 lookups.
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]

@@ -1,18 +1,27 @@
-"""The app factory: `create_app(settings)` opens the engine for the app's lifetime."""
+"""The app factory: `create_app(settings)` opens the engine and the services for the app's
+lifetime and mounts every router under `/api/v1`."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from podium import __version__
 from podium.api import errors
+from podium.api.bodylimit import BodyLimitMiddleware
+from podium.api.deps import OpenSockets, Services
+from podium.api.metrics import Metrics
+from podium.api.ratelimit import RateLimiter
+from podium.api.routes import apps, auth, events, flows, operations, runs, sessions, users, ws
+from podium.auth.service import AuthService
+from podium.auth.tenancy import Tenancy
 from podium.config import Settings, get_settings
-from podium.engine.node_types import catalogue
 from podium.engine.runtime import Podium
+from podium.sessions.service import SessionService
+
+PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None, *, workers: int | None = None) -> FastAPI:
@@ -22,22 +31,41 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Podium.open(settings=settings, workers=workers) as podium:
+            auth_service = AuthService(podium.store, settings)
+            await auth_service.open()
+            session_service = SessionService(podium)
+            await session_service.open()
+            metrics = Metrics()
+            podium.store.add_step_listener(metrics.observe_steps)
             app.state.podium = podium
+            app.state.services = Services(
+                settings=settings,
+                podium=podium,
+                auth=auth_service,
+                tenancy=Tenancy(podium.store, auth_service),
+                sessions=session_service,
+                limiter=RateLimiter(settings.rate_limit),
+                metrics=metrics,
+                sockets=OpenSockets(),
+            )
             yield
 
-    app = FastAPI(title="Podium", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Podium",
+        version=__version__,
+        lifespan=lifespan,
+        description="Durable AI agents and multi-agent flows: apps, flows, sessions, runs "
+        "and live events.",
+    )
     errors.install(app)
-
-    @app.get("/api/v1/health", tags=["server"])
-    async def health(request: Request) -> dict[str, Any]:
-        """The server is up and its database answers."""
-        podium: Podium = request.app.state.podium
-        await podium.store.list_runs(limit=1)
-        return {"status": "ok", "version": __version__, "database": podium.store.dialect}
-
-    @app.get("/api/v1/node-types", tags=["flows"])
-    async def node_types() -> list[dict[str, Any]]:
-        """Every node type: its config schema, ports and output schema."""
-        return catalogue()
-
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for module in (auth, users, apps, flows, sessions, runs, events, ws, operations):
+        app.include_router(module.router, prefix=PREFIX)
+    # Probes where orchestrators look for them, too.
+    for path, endpoint in (
+        ("/health", operations.health),
+        ("/ready", operations.ready),
+        ("/metrics", operations.metrics),
+    ):
+        app.add_api_route(path, endpoint, methods=["GET"], include_in_schema=False)
     return app

@@ -9,9 +9,26 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound, PodiumError
+from podium.errors import (
+    Conflict,
+    FlowInvalid,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PodiumError,
+    RateLimited,
+    Unauthorized,
+)
 
-STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 400, FlowInvalid: 422}
+STATUS = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 400,
+    FlowInvalid: 422,
+    Unauthorized: 401,
+    Forbidden: 403,
+    RateLimited: 429,
+}
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -25,15 +42,26 @@ HTTP_CODES = {
 }
 
 
-def envelope(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+def envelope(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _podium_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PodiumError)
     status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
-    return envelope(status, exc.code, exc.message, exc.details)
+    headers = None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
+    return envelope(status, exc.code, exc.message, exc.details, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -50,7 +78,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "error")
-    return envelope(exc.status_code, code, str(exc.detail))
+    headers = dict(exc.headers) if exc.headers else None
+    return envelope(exc.status_code, code, str(exc.detail), headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -69,7 +69,8 @@ class RunExecution:
         self.steps_count = self.run.steps_count
         if self.run.progress is None:
             self.progress = scheduler.Progress.start(graph)
-            state = json.loads(claim.state_json)
+            start = (self.run.options or {}).get("start_state")  # a fork's state
+            state = json.loads(claim.state_json) if start is None else start
             self.state = merge_into_state(state, self.run.input or {}, self.reducers)
             self.state_json: str = dumps(self.state)
             self._state_dirty = True

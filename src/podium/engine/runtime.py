@@ -84,6 +84,11 @@ class Podium:
     def start_workers(self) -> None:
         self._worker_task = asyncio.create_task(self.worker.run())
 
+    @property
+    def workers_running(self) -> bool:
+        """Whether this process's worker slots are running (False with none, or stopped)."""
+        return self._worker_task is not None and not self._worker_task.done()
+
     async def stop_workers(self) -> None:
         if self._worker_task is not None:
             self._worker_task.cancel()

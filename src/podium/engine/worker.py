@@ -52,6 +52,10 @@ class GraphCache:
 async def cached_outputs(store: Store, graph: Graph, run: RunRecord) -> dict[str, dict[str, Any]]:
     """Outputs that nodes upstream of a re-execution trigger take instead of running (§3.12)."""
     options = run.options or {}
+    if options.get("fork_done") is not None:
+        # A fork (POST /runs/{id}/fork): the nodes finished by the fork's step are done; their
+        # outputs are already in the forked state, so they merge nothing again.
+        return {node: {} for node in options["fork_done"] if node in graph.nodes}
     trigger = options.get("trigger_node_id")
     if trigger is None:
         return {}

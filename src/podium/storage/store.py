@@ -40,6 +40,7 @@ class Store(ABC):
         self.url = url
         self.settings = settings or get_settings()
         self._listeners: list[Listener] = []
+        self._step_listeners: list[Callable[[list[StepRecord]], None]] = []
         # Runs executing in this process (kept by the workers): a hint for the backend.
         self.active_runs = 0
 
@@ -77,6 +78,10 @@ class Store(ABC):
 
     def remove_listener(self, listener: Listener) -> None:
         self._listeners.remove(listener)
+
+    def add_step_listener(self, listener: Callable[[list[StepRecord]], None]) -> None:
+        """Call `listener(steps)` after every commit of ended steps (metrics use it)."""
+        self._step_listeners.append(listener)
 
     def _published(self, events: list[Event]) -> None:
         if events:
@@ -184,6 +189,9 @@ class Store(ABC):
     async def commit_step(self, commit: StepCommit) -> list[Event]:
         events: list[Event] = await self.run_script(lambda: tx.commit_step(commit, time.time()))
         self._published(events)
+        if commit.steps:
+            for step_listener in self._step_listeners:
+                step_listener(commit.steps)
         return events
 
     async def cancel_run(self, run_id: str, *, app_id: str | None = None) -> str:

@@ -1,0 +1,98 @@
+"""FastAPI dependencies as `Annotated` aliases: the services, the caller, the caller's app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from podium.api.metrics import Metrics
+from podium.api.ratelimit import RateLimiter
+from podium.auth.service import AuthService
+from podium.auth.tenancy import Principal, Role, Tenancy
+from podium.config import Settings
+from podium.engine.runtime import Podium
+from podium.errors import Forbidden
+from podium.sessions.service import SessionService
+
+
+@dataclass(slots=True)
+class OpenSockets:
+    """How many WebSocket connections this process holds open."""
+
+    open: int = 0
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything the routes call, made once per server (FastAPI lifespan)."""
+
+    settings: Settings
+    podium: Podium
+    auth: AuthService
+    tenancy: Tenancy
+    sessions: SessionService
+    limiter: RateLimiter
+    metrics: Metrics
+    sockets: OpenSockets
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="an access token from /auth/login")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an app's API key")
+
+
+async def get_principal(
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    principal = await services.tenancy.authenticate(bearer.credentials if bearer else None, api_key)
+    services.limiter.hit(principal.rate_key)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("this is for platform administrators (is_admin)")
+    return principal
+
+
+PlatformAdmin = Annotated[Principal, Depends(get_admin)]
+
+
+@dataclass(frozen=True, slots=True)
+class AppAccess:
+    """The caller inside one app: its id, the caller and the caller's role there."""
+
+    app_id: str
+    principal: Principal
+    role: str
+
+
+def _app_access(least: Role):  # type: ignore[no-untyped-def]
+    async def dependency(
+        services: ServicesDep,
+        principal: CurrentPrincipal,
+        app_id: Annotated[str, Path(max_length=80, description="the app's id (app_…)")],
+    ) -> AppAccess:
+        role = await services.tenancy.require(principal, app_id, least)
+        return AppAccess(app_id, principal, role)
+
+    return dependency
+
+
+AppViewer = Annotated[AppAccess, Depends(_app_access("viewer"))]
+AppMember = Annotated[AppAccess, Depends(_app_access("member"))]
+AppAdmin = Annotated[AppAccess, Depends(_app_access("admin"))]

@@ -1,0 +1,65 @@
+"""`/apps/{app_id}/events`: the durable event log as JSON pages or Server-Sent Events.
+
+An SSE client that reconnects sends `Last-Event-ID` (the `seq` of the last event it saw) and
+gets every event after it from the log, then the live stream: nothing lost, nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse
+
+from podium.api.deps import AppViewer, ServicesDep
+from podium.api.schemas import EventPage, EventPublic
+from podium.errors import InvalidInput
+
+router = APIRouter(prefix="/apps/{app_id}/events", tags=["events"])
+
+
+@router.get(
+    "",
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
+async def events(
+    request: Request,
+    access: AppViewer,
+    services: ServicesDep,
+    since: Annotated[int, Query(ge=0, description="the last seq already seen")] = 0,
+    session_id: Annotated[str | None, Query(max_length=80)] = None,
+    run_id: Annotated[str | None, Query(max_length=80)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    last_event_id: Annotated[str | None, Header(max_length=40)] = None,
+) -> Any:
+    """A page of events after `since`, or a live stream with `Accept: text/event-stream`."""
+    if last_event_id:
+        try:
+            since = max(since, int(last_event_id))
+        except ValueError:
+            raise InvalidInput("Last-Event-ID is the seq (a number) of the last event") from None
+    if "text/event-stream" in request.headers.get("accept", ""):
+        stream = services.podium.subscribe(
+            access.app_id, since, session_id=session_id, run_id=run_id
+        )
+        return EventSourceResponse(_sse(stream), ping=15, send_timeout=30)
+    page = await services.podium.store.read_events(
+        access.app_id, after=since, limit=limit, session_id=session_id, run_id=run_id
+    )
+    last = page[-1].seq if page and page[-1].seq is not None else since
+    return EventPage(items=[EventPublic(**e.to_json()) for e in page], next_since=last)
+
+
+async def _sse(stream: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
+    try:
+        async for event in stream:
+            message: dict[str, Any] = {"event": event.type, "data": json.dumps(event.to_json())}
+            if event.seq is not None:  # live-only events carry no id: a resume skips them
+                message["id"] = str(event.seq)
+            yield message
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,74 @@
+"""Operations: liveness, readiness, status and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from podium import __version__
+from podium.api.deps import ServicesDep
+from podium.api.metrics import render_metrics
+from podium.engine.node_types import catalogue
+from podium.storage import queries
+from podium.storage.migrate import head_revision
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+async def health(services: ServicesDep) -> dict[str, Any]:
+    """The server is up (it answers)."""
+    return {"status": "ok", "version": __version__, "database": services.podium.store.dialect}
+
+
+@router.get("/ready", responses={503: {"description": "not ready; `checks` says why"}})
+async def ready(services: ServicesDep) -> JSONResponse:
+    """Ready to serve: the database answers, its schema is current, the workers run."""
+    checks: dict[str, Any] = {}
+    store = services.podium.store
+    try:
+        revision = await store.run_read(queries.schema_revision)
+        checks["database"] = "ok"
+        checks["migrations"] = "ok" if revision == head_revision() else f"at {revision}"
+    except Exception as exc:  # any failure to answer is "not ready"
+        checks["database"] = f"error: {exc}"
+        checks["migrations"] = "unknown"
+    worker = services.podium.worker
+    if worker.concurrency == 0:
+        checks["workers"] = "none in this process (--workers 0)"
+    else:
+        checks["workers"] = "ok" if services.podium.workers_running else "stopped"
+    ok = checks["database"] == "ok" and checks["migrations"] == "ok"
+    ok = ok and checks["workers"] != "stopped"
+    body = {"status": "ready" if ok else "not_ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/status")
+async def status(services: ServicesDep) -> dict[str, Any]:
+    """Version, mode and counts of apps, users, sessions and runs by status."""
+    podium = services.podium
+    counts = await podium.store.run_read(queries.counts)
+    return {
+        "version": __version__,
+        "mode": "embedded" if podium.worker.concurrency else "api-only",
+        "database": podium.store.dialect,
+        "workers": podium.worker.concurrency,
+        "open_sockets": services.sockets.open,
+        "counts": counts,
+    }
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus metrics: runs by status, step durations, queue depth, open sockets."""
+    body, content_type = await render_metrics(services)
+    return Response(body, media_type=content_type)
+
+
+@router.get("/node-types", tags=["flows"])
+async def node_types() -> list[dict[str, Any]]:
+    """Every node type: its config schema, ports and output schema."""
+    return catalogue()

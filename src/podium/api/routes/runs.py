@@ -1,0 +1,53 @@
+"""`/apps/{app_id}/runs`: read, wait for, cancel and fork runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from podium.api.deps import AppMember, AppViewer, ServicesDep
+from podium.api.schemas import ForkRequest, RunPublic, RunQueued
+
+router = APIRouter(prefix="/apps/{app_id}/runs", tags=["runs"])
+
+
+@router.get("/{run_id}")
+async def get_run(run_id: str, access: AppViewer, services: ServicesDep) -> RunPublic:
+    """The run with its steps and pending questions."""
+    run, steps = await services.sessions.get_run(access.app_id, run_id)
+    questions = await services.sessions.pending_questions(access.app_id, run_id)
+    return RunPublic.of(run, steps, questions)
+
+
+@router.get("/{run_id}/wait")
+async def wait_run(
+    run_id: str,
+    access: AppViewer,
+    services: ServicesDep,
+    timeout: Annotated[float, Query(ge=0, le=300)] = 30.0,
+) -> RunPublic:
+    """Block until the run ends or waits for input, or `timeout` seconds pass."""
+    run = await services.sessions.wait_run(access.app_id, run_id, timeout)
+    questions = None
+    if run.status == "interrupted":
+        questions = await services.sessions.pending_questions(access.app_id, run_id)
+    return RunPublic.of(run, None, questions)
+
+
+@router.post("/{run_id}/cancel")
+async def cancel_run(run_id: str, access: AppMember, services: ServicesDep) -> RunPublic:
+    await services.sessions.cancel_run(access.app_id, run_id)
+    run, _ = await services.sessions.get_run(access.app_id, run_id)
+    return RunPublic.of(run)
+
+
+@router.post("/{run_id}/fork", status_code=202)
+async def fork_run(
+    run_id: str, body: ForkRequest, access: AppMember, services: ServicesDep
+) -> RunQueued:
+    """A new run from the state as of `step_id` (patched by `state_patch`); the nodes that
+    had finished by that step do not run again."""
+    new_run = await services.sessions.fork(access.app_id, run_id, body.step_id, body.state_patch)
+    run, _ = await services.sessions.get_run(access.app_id, new_run)
+    return RunQueued(run_id=new_run, session_id=run.session_id, status="queued")

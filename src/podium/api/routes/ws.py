@@ -1,0 +1,325 @@
+"""`/ws`: the WebSocket of DESIGN §5 — `{type, data}` envelopes both ways.
+
+Client → server: `auth` (when the token was not in the query), `ping`, `subscribe`
+`{app_id, session_id?, run_id?, since?}`, `unsubscribe` `{subscription_id}`,
+`execution.start` `{app_id, flow | session_id, input, metadata?}`, `session.input`
+`{app_id, session_id, interrupt_id, answer}`. A message may carry an `id`; the reply to it
+carries the same `id`.
+
+Server → client: `connection.ready`, `pong`, `subscribed`, `unsubscribed`, `event` (one
+event envelope in `data`, with the `subscription_id`), `execution.started`,
+`session.input.accepted`, `error` `{code, message, details}`.
+
+Close codes: 4001 no valid credential (or it expired), 4003 origin not allowed, 1009 a
+message over the size limit, 1008 too many messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from podium.api.deps import Services
+from podium.auth.tenancy import Principal
+from podium.errors import InvalidInput, PodiumError, Unauthorized
+from podium.events.envelope import Event
+
+router = APIRouter(tags=["live"])
+
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_ORIGIN = 4003
+CLOSE_TOO_BIG = 1009
+CLOSE_POLICY = 1008
+AUTH_TIMEOUT_SECONDS = 10.0
+
+
+def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
+    """No Origin (not a browser) is allowed; a browser's must be listed (or `*` listed)."""
+    if origin is None:
+        return True
+    return "*" in allowed or origin.rstrip("/") in allowed
+
+
+class Connection:
+    """One client's socket: its principal, its subscriptions, its limits."""
+
+    def __init__(self, websocket: WebSocket, services: Services) -> None:
+        self.ws = websocket
+        self.services = services
+        self.settings = services.settings
+        self.principal: Principal | None = None
+        self.subscriptions: dict[str, asyncio.Task[None]] = {}
+        self._send_lock = asyncio.Lock()
+        self._limit = parse(self.settings.ws_rate_limit)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._next_subscription = 0
+        self.closed = False
+
+    async def send(self, kind: str, data: Any, **extra: Any) -> None:
+        message = {"type": kind, "data": data, **extra}
+        async with self._send_lock:
+            if self.ws.application_state == WebSocketState.CONNECTED and not self.closed:
+                await self.ws.send_text(json.dumps(message))
+
+    async def error(self, exc: PodiumError, request_id: Any = None) -> None:
+        extra = {"id": request_id} if request_id is not None else {}
+        await self.send(
+            "error", {"code": exc.code, "message": exc.message, "details": exc.details}, **extra
+        )
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, reason=reason[:120])
+
+    # --- receiving ------------------------------------------------------------------
+
+    async def receive(self) -> dict[str, Any] | None:
+        """The next message as a dict; None when the socket closed (or was closed here)."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        raw = message.get("text")
+        if raw is None:
+            raw = (message.get("bytes") or b"").decode("utf-8", "replace")
+        if len(raw.encode()) > self.settings.ws_max_message_bytes:
+            await self.close(
+                CLOSE_TOO_BIG, f"message over {self.settings.ws_max_message_bytes} bytes"
+            )
+            return None
+        if not self._limiter.hit(self._limit, "messages"):
+            await self.close(CLOSE_POLICY, f"too many messages (limit {self._limit})")
+            return None
+        try:
+            decoded = json.loads(raw)
+        except json.JSONDecodeError:
+            decoded = None
+        if not isinstance(decoded, dict) or not isinstance(decoded.get("type"), str):
+            await self.error(InvalidInput('a message is a JSON object {"type": ..., "data": ...}'))
+            return {}
+        return decoded
+
+    # --- the session ----------------------------------------------------------------
+
+    async def authenticate(self, token: str | None, api_key: str | None) -> bool:
+        tenancy = self.services.tenancy
+        if not token and not api_key:
+            try:
+                first = await asyncio.wait_for(self.receive(), AUTH_TIMEOUT_SECONDS)
+            except TimeoutError:
+                await self.close(CLOSE_UNAUTHORIZED, "no auth message")
+                return False
+            if first is None:
+                return False
+            data = first.get("data") if isinstance(first.get("data"), dict) else {}
+            if first.get("type") != "auth" or not isinstance(data, dict):
+                await self.close(CLOSE_UNAUTHORIZED, "the first message must be auth")
+                return False
+            token, api_key = data.get("token"), data.get("api_key")
+        try:
+            self.principal = await tenancy.authenticate(token, api_key)
+        except Unauthorized as exc:
+            await self.close(CLOSE_UNAUTHORIZED, exc.message)
+            return False
+        return True
+
+    def check_expiry(self) -> None:
+        assert self.principal is not None
+        expires = self.principal.expires_at
+        if expires is not None and time.time() >= expires:
+            raise Unauthorized("the access token has expired")
+
+    async def expire_at_token_end(self) -> None:
+        assert self.principal is not None
+        if self.principal.expires_at is None:
+            return
+        await asyncio.sleep(max(self.principal.expires_at - time.time(), 0))
+        await self.close(CLOSE_UNAUTHORIZED, "the access token has expired; reconnect")
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        request_id = message.get("id")
+        data = message.get("data") or {}
+        if not isinstance(data, dict):
+            await self.error(InvalidInput("data is a JSON object"), request_id)
+            return
+        try:
+            self.check_expiry()
+            reply = await self.dispatch(kind, data)
+        except Unauthorized as exc:
+            await self.close(CLOSE_UNAUTHORIZED, exc.message)
+            return
+        except PodiumError as exc:
+            await self.error(exc, request_id)
+            return
+        if reply is not None:
+            extra = {"id": request_id} if request_id is not None else {}
+            await self.send(reply[0], reply[1], **extra)
+
+    async def dispatch(self, kind: str, data: dict[str, Any]) -> tuple[str, Any] | None:
+        assert self.principal is not None
+        tenancy, sessions = self.services.tenancy, self.services.sessions
+        if kind == "ping":
+            return "pong", {"ts": time.time()}
+        if kind == "auth":
+            return "connection.ready", self.ready_data()
+        if kind == "unsubscribe":
+            subscription_id = _text(data, "subscription_id")
+            task = self.subscriptions.pop(subscription_id, None)
+            if task is None:
+                raise InvalidInput(f"no subscription {subscription_id!r} on this connection")
+            task.cancel()
+            return "unsubscribed", {"subscription_id": subscription_id}
+        app_id = _text(data, "app_id")
+        if kind == "subscribe":
+            await tenancy.require(self.principal, app_id, "viewer")
+            session_id, run_id = _optional(data, "session_id"), _optional(data, "run_id")
+            if session_id:
+                await sessions.get_session(app_id, session_id)  # 404 for another app's
+            if run_id:
+                await self.services.podium.store.get_run(run_id, app_id=app_id)
+            since = data.get("since", 0)
+            if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+                raise InvalidInput("since is the last seq seen: a whole number ≥ 0")
+            self._next_subscription += 1
+            subscription_id = f"sub_{self._next_subscription}"
+            stream = self.services.podium.subscribe(
+                app_id, since, session_id=session_id, run_id=run_id
+            )
+            self.subscriptions[subscription_id] = asyncio.create_task(
+                self.forward(subscription_id, stream)
+            )
+            return "subscribed", {
+                "subscription_id": subscription_id,
+                "app_id": app_id,
+                "session_id": session_id,
+                "run_id": run_id,
+                "since": since,
+            }
+        if kind == "execution.start":
+            await tenancy.require(self.principal, app_id, "member")
+            run_input = data.get("input") or {}
+            if not isinstance(run_input, dict):
+                raise InvalidInput('input is a JSON object, e.g. {"name": "Ada"}')
+            session_id = _optional(data, "session_id")
+            if session_id:
+                run_id = await sessions.start_run(
+                    app_id,
+                    session_id,
+                    run_input,
+                    strategy=_optional(data, "multitask_strategy") or "enqueue",
+                )
+                return "execution.started", {"session_id": session_id, "run_id": run_id}
+            flow = data.get("flow")
+            if not isinstance(flow, str | dict) or not flow:
+                raise InvalidInput("execution.start needs a flow (a name) or a session_id")
+            metadata = data.get("metadata")
+            view = await sessions.create_session(
+                app_id,
+                flow,
+                run_input,
+                metadata=metadata if isinstance(metadata, dict) else None,
+                user_id=self.principal.user_id,
+            )
+            run_id = view.run.id if view.run else None
+            return "execution.started", {"session_id": view.session.id, "run_id": run_id}
+        if kind == "session.input":
+            await tenancy.require(self.principal, app_id, "member")
+            run_id = await sessions.answer(
+                app_id,
+                _text(data, "session_id"),
+                _text(data, "interrupt_id"),
+                data.get("answer"),
+            )
+            return "session.input.accepted", {"run_id": run_id}
+        raise InvalidInput(
+            f"unknown message type {kind!r}; use ping, subscribe, unsubscribe, "
+            "execution.start or session.input"
+        )
+
+    async def forward(self, subscription_id: str, stream: AsyncIterator[Event]) -> None:
+        try:
+            async for event in stream:
+                await self.send("event", event.to_json(), subscription_id=subscription_id)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    def ready_data(self) -> dict[str, Any]:
+        assert self.principal is not None
+        return {
+            "principal": {"kind": self.principal.kind, "id": self.principal.id},
+            "app_id": self.principal.app_id,
+            "expires_at": self.principal.expires_at,
+            "max_message_bytes": self.settings.ws_max_message_bytes,
+        }
+
+    async def stop(self) -> None:
+        for task in self.subscriptions.values():
+            task.cancel()
+        if self.subscriptions:
+            await asyncio.gather(*self.subscriptions.values(), return_exceptions=True)
+        self.subscriptions.clear()
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{key} is required (a string)")
+    return value
+
+
+def _optional(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} is a string")
+    return value
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    if not origin_allowed(websocket.headers.get("origin"), services.settings.allowed_origins):
+        await websocket.close(code=CLOSE_ORIGIN, reason="origin not allowed")
+        return
+    await websocket.accept()
+    connection = Connection(websocket, services)
+    services.sockets.open += 1
+    expiry: asyncio.Task[None] | None = None
+    try:
+        params = websocket.query_params
+        if not await connection.authenticate(params.get("token"), params.get("api_key")):
+            return
+        await connection.send("connection.ready", connection.ready_data())
+        expiry = asyncio.create_task(connection.expire_at_token_end())
+        while not connection.closed:
+            message = await connection.receive()
+            if message is None:
+                break
+            if message:
+                await connection.handle(message)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        services.sockets.open -= 1
+        if expiry is not None:
+            expiry.cancel()
+        await connection.stop()

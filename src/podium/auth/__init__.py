@@ -1,0 +1,1 @@
+"""Accounts and tenancy: passwords, tokens, users, apps, members and API keys."""

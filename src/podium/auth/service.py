@@ -1,0 +1,135 @@
+"""Users and their tokens: sign-up, login, refresh-token rotation with reuse detection, logout.
+
+The refresh tokens of one login form a family. Refreshing spends the presented token and
+issues the next; a spent token presented again means it was stolen (or replayed), so the
+whole family is revoked and both holders must log in again.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from podium.auth.passwords import MIN_LENGTH, hash_password, verify_password
+from podium.auth.tokens import TokenCodec
+from podium.config import Settings
+from podium.errors import InvalidInput, Unauthorized
+from podium.ids import new_id
+from podium.storage import accounts
+from podium.storage.accounts import UserRecord
+from podium.storage.store import Store
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,80}$")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: UserRecord
+
+
+class AuthService:
+    """Accounts and tokens over the store."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.codec: TokenCodec | None = None
+
+    async def open(self) -> None:
+        """Pick the signing key: the configured one, else the one kept in the database."""
+        secret = self.settings.secret_key
+        if not secret:
+            made = secrets.token_urlsafe(48)
+            secret = await self.store.run_script(lambda: accounts.server_value("jwt_secret", made))
+        self.codec = TokenCodec(secret, self.settings.jwt_issuer, self.settings.jwt_audience)
+
+    @property
+    def tokens(self) -> TokenCodec:
+        assert self.codec is not None, "AuthService.open() was not awaited"
+        return self.codec
+
+    # --- users ----------------------------------------------------------------------
+
+    async def create_user(
+        self, email: str, username: str, password: str, *, is_admin: bool = False
+    ) -> UserRecord:
+        email = email.strip().lower()
+        if not EMAIL.match(email):
+            raise InvalidInput(f"{email!r} is not an email address", details={"field": "email"})
+        if not USERNAME.match(username):
+            raise InvalidInput(
+                "a username is 2 to 80 letters, digits, '_', '.' or '-'",
+                details={"field": "username"},
+            )
+        if len(password) < MIN_LENGTH:
+            raise InvalidInput(
+                f"a password has at least {MIN_LENGTH} characters", details={"field": "password"}
+            )
+        hashed = hash_password(password)
+        record: UserRecord = await self.store.run_script(
+            lambda: accounts.create_user(email, username, hashed, is_admin, time.time())
+        )
+        return record
+
+    async def get_user(self, user_id: str) -> UserRecord:
+        record: UserRecord = await self.store.run_read(lambda: accounts.get_user(user_id))
+        return record
+
+    async def list_users(self, limit: int, after: str | None) -> list[UserRecord]:
+        records: list[UserRecord] = await self.store.run_read(
+            lambda: accounts.list_users(limit, after)
+        )
+        return records
+
+    async def delete_user(self, user_id: str) -> None:
+        await self.store.run_script(lambda: accounts.delete_user(user_id))
+
+    # --- tokens ---------------------------------------------------------------------
+
+    async def login(self, identifier: str, password: str) -> TokenPair:
+        user: UserRecord | None = await self.store.run_read(
+            lambda: accounts.find_user(identifier.strip())
+        )
+        if not verify_password(user.password_hash if user else None, password) or user is None:
+            raise Unauthorized("wrong email, username or password")
+        return await self._issue(user, new_id("fam"))
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        claims = self.tokens.decode(refresh_token, "refresh")
+        user_id, family = await self.store.run_script(
+            lambda: accounts.spend_refresh_token(claims["jti"], time.time())
+        )
+        if user_id is None:
+            if family is not None:
+                raise Unauthorized(
+                    "this refresh token was already used; every token of this login is now "
+                    "revoked, log in again"
+                )
+            raise Unauthorized("this refresh token is not known; log in again")
+        return await self._issue(await self.get_user(user_id), family)
+
+    async def logout(self, refresh_token: str) -> None:
+        claims = self.tokens.decode(refresh_token, "refresh")
+        await self.store.run_script(lambda: accounts.revoke_family(claims["jti"]))
+
+    async def _issue(self, user: UserRecord, family: str) -> TokenPair:
+        access_seconds = self.settings.access_token_minutes * 60
+        access, _ = self.tokens.encode("access", user.id, new_id("rtk"), access_seconds)
+        token_id = new_id("rtk")
+        refresh, expires = self.tokens.encode(
+            "refresh", user.id, token_id, self.settings.refresh_token_days * 86400, fam=family
+        )
+        await self.store.run_script(
+            lambda: accounts.insert_refresh_token(token_id, user.id, family, expires, time.time())
+        )
+        return TokenPair(access, refresh, int(access_seconds), user)
+
+    def access_claims(self, token: str) -> dict[str, Any]:
+        return self.tokens.decode(token, "access")

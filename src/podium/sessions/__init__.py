@@ -1,0 +1,1 @@
+"""Sessions and runs as the API sees them (app-scoped), over the engine."""

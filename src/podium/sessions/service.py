@@ -1,0 +1,323 @@
+"""Flows, sessions and runs of one app: what the API's routes call.
+
+Every method takes the app's id and reads or writes only that app's objects: an id of another
+app is `NotFound`, the same as an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import json_merge_patch
+
+from podium.engine.flow import Flow
+from podium.engine.loader import parse_flow
+from podium.engine.reducers import merge_into_state
+from podium.engine.runtime import Podium
+from podium.errors import Conflict, InvalidInput, NotFound
+from podium.events.envelope import Event
+from podium.flows import shipped_flows
+from podium.storage import queries
+from podium.storage.accounts import SHIPPED_APP
+from podium.storage.records import (
+    FlowRecord,
+    InterruptRecord,
+    RunRecord,
+    SessionRecord,
+    StepRecord,
+)
+
+MAX_WAIT_SECONDS = 300.0
+
+
+@dataclass(slots=True)
+class SessionView:
+    session: SessionRecord
+    flow: FlowRecord | None
+    run: RunRecord | None
+    questions: list[InterruptRecord]
+
+
+@dataclass(slots=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def encode_cursor(created_at: float, item_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, item_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
+    if not cursor:
+        return None
+    try:
+        created_at, item_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return float(created_at), str(item_id)
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            "cursor is not valid; pass the next_cursor of the previous page"
+        ) from None
+
+
+class SessionService:
+    """App-scoped flows, sessions and runs."""
+
+    def __init__(self, podium: Podium) -> None:
+        self.podium = podium
+        self.store = podium.store
+        self.shipped_app_id = ""
+        self._flows: dict[str, FlowRecord] = {}  # flow records by id (immutable)
+
+    async def open(self) -> None:
+        """Register the shipped flows (idempotent: unchanged flows keep their version)."""
+        self.shipped_app_id = await self.store.ensure_app(SHIPPED_APP)
+        for flow in shipped_flows():
+            await self.podium.register_flow(flow, app_id=self.shipped_app_id)
+
+    # --- flows ----------------------------------------------------------------------
+
+    async def register_flow(self, app_id: str, definition: Any) -> FlowRecord:
+        flow = parse_flow(definition, source="request body")
+        return await self.podium.register_flow(flow, app_id=app_id)
+
+    async def list_flows(self, app_id: str) -> list[tuple[FlowRecord, bool]]:
+        """The app's flows and the shipped ones it does not override: `(record, shipped)`."""
+        own: list[FlowRecord] = await self.store.run_read(lambda: queries.latest_flows([app_id]))
+        shipped: list[FlowRecord] = await self.store.run_read(
+            lambda: queries.latest_flows([self.shipped_app_id])
+        )
+        names = {record.name for record in own}
+        result = [(record, False) for record in own]
+        result += [(record, True) for record in shipped if record.name not in names]
+        return sorted(result, key=lambda pair: pair[0].name)
+
+    async def get_flow_versions(self, app_id: str, name: str) -> tuple[list[FlowRecord], bool]:
+        for owner, shipped in ((app_id, False), (self.shipped_app_id, True)):
+            versions: list[FlowRecord] = await self.store.run_read(
+                lambda owner=owner: queries.flow_versions(owner, name)  # type: ignore[misc]
+            )
+            if versions:
+                return versions, shipped
+        raise NotFound(f"no flow named {name!r} in this app; register it with POST /flows")
+
+    async def find_flow(self, app_id: str, name: str) -> FlowRecord:
+        record = await self.store.find_flow(app_id, name)
+        if record is None:
+            record = await self.store.find_flow(self.shipped_app_id, name)
+        if record is None:
+            raise NotFound(f"no flow named {name!r} in this app; register it with POST /flows")
+        return record
+
+    async def flow_by_id(self, flow_id: str | None) -> FlowRecord | None:
+        if flow_id is None:
+            return None
+        record = self._flows.get(flow_id)
+        if record is None:
+            record = await self.store.get_flow(flow_id)
+            self._flows[flow_id] = record
+        return record
+
+    # --- sessions -------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        app_id: str,
+        flow: str | dict[str, Any],
+        run_input: dict[str, Any],
+        *,
+        metadata: dict[str, Any] | None,
+        user_id: str | None,
+    ) -> SessionView:
+        """Create a session of `flow` (a registered name, or a flow definition) and queue its
+        first run."""
+        if isinstance(flow, dict):
+            record = await self.register_flow(app_id, flow)
+        else:
+            record = await self.find_flow(app_id, flow)
+        session_id, _ = await self.store.start_session(
+            app_id, record.id, run_input, metadata=metadata, user_id=user_id
+        )
+        return await self.get_session(app_id, session_id)
+
+    async def get_session(self, app_id: str, session_id: str) -> SessionView:
+        session, run, questions = await self.store.run_read(
+            lambda: queries.session_view(app_id, session_id)
+        )
+        return SessionView(session, await self.flow_by_id(session.flow_id), run, questions)
+
+    async def list_sessions(
+        self,
+        app_id: str,
+        *,
+        flow: str | None,
+        status: str | None,
+        user_id: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        before = decode_cursor(cursor)
+        records: list[SessionRecord] = await self.store.run_read(
+            lambda: queries.list_sessions(
+                app_id,
+                flow_name=flow,
+                status=status,
+                user_id=user_id,
+                limit=limit + 1,
+                before=before,
+            )
+        )
+        more = len(records) > limit
+        records = records[:limit]
+        views = [
+            SessionView(record, await self.flow_by_id(record.flow_id), None, [])
+            for record in records
+        ]
+        last = records[-1] if more else None
+        return Page(views, encode_cursor(last.created_at, last.id) if last else None)
+
+    async def messages(self, app_id: str, session_id: str, limit: int) -> list[Event]:
+        events: list[Event] = await self.store.run_read(
+            lambda: queries.session_messages(app_id, session_id, limit)
+        )
+        return events
+
+    async def history(self, app_id: str, session_id: str) -> list[StepRecord]:
+        steps: list[StepRecord] = await self.store.run_read(
+            lambda: queries.session_history(app_id, session_id)
+        )
+        return steps
+
+    async def answer(self, app_id: str, session_id: str, interrupt_id: str, answer: Any) -> str:
+        """Answer a question of this session (accepted once); returns the run id."""
+        question: InterruptRecord = await self.store.run_read(
+            lambda: queries.get_interrupt(app_id, interrupt_id)
+        )
+        if question.session_id != session_id:
+            raise NotFound(f"question {interrupt_id!r} does not exist in session {session_id}")
+        _check_answer(question, answer)
+        return await self.store.answer_interrupt(interrupt_id, answer, app_id=app_id)
+
+    async def cancel_session(self, app_id: str, session_id: str) -> list[str]:
+        run_ids: list[str] = await self.store.run_read(
+            lambda: queries.active_run_ids(app_id, session_id)
+        )
+        for run_id in run_ids:
+            with contextlib.suppress(Conflict):  # it ended meanwhile
+                await self.store.cancel_run(run_id, app_id=app_id)
+        return run_ids
+
+    async def complete_session(self, app_id: str, session_id: str) -> None:
+        events = await self.store.run_script(
+            lambda: queries.complete_session(app_id, session_id, time.time())
+        )
+        self.store._published(events)
+
+    # --- runs -----------------------------------------------------------------------
+
+    async def start_run(
+        self,
+        app_id: str,
+        session_id: str,
+        run_input: dict[str, Any],
+        *,
+        strategy: str,
+        trigger_node_id: str | None = None,
+        cached_outputs: dict[str, dict[str, Any]] | None = None,
+        from_run_id: str | None = None,
+    ) -> str:
+        await self.store.get_session(session_id, app_id=app_id)
+        if from_run_id is not None:
+            source = await self.store.get_run(from_run_id, app_id=app_id)
+            if source.session_id != session_id:
+                raise InvalidInput(f"from_run_id {from_run_id} is a run of another session")
+        options: dict[str, Any] = {}
+        if trigger_node_id is not None:
+            options = {"trigger_node_id": trigger_node_id, "cached_outputs": cached_outputs or {}}
+            if from_run_id:
+                options["from_run_id"] = from_run_id
+        elif cached_outputs or from_run_id:
+            raise InvalidInput("cached_outputs and from_run_id need a trigger_node_id")
+        return await self.store.enqueue_run(
+            session_id, run_input, options=options or None, strategy=strategy, app_id=app_id
+        )
+
+    async def get_run(self, app_id: str, run_id: str) -> tuple[RunRecord, list[StepRecord]]:
+        run = await self.store.get_run(run_id, app_id=app_id)
+        return run, await self.store.get_steps(run_id)
+
+    async def wait_run(self, app_id: str, run_id: str, timeout: float) -> RunRecord:
+        await self.store.get_run(run_id, app_id=app_id)
+        return await self.podium.wait(run_id, timeout=min(max(timeout, 0.0), MAX_WAIT_SECONDS))
+
+    async def cancel_run(self, app_id: str, run_id: str) -> str:
+        return await self.store.cancel_run(run_id, app_id=app_id)
+
+    async def pending_questions(self, app_id: str, run_id: str) -> list[InterruptRecord]:
+        await self.store.get_run(run_id, app_id=app_id)
+        return await self.store.get_interrupts(run_id, status="pending")
+
+    async def fork(
+        self, app_id: str, run_id: str, step_id: str, state_patch: dict[str, Any] | None
+    ) -> str:
+        """A new run on the run's session that starts from the state as of `step_id`, with
+        `state_patch` applied (RFC 7396); the nodes finished by that step do not run again."""
+        run = await self.store.get_run(run_id, app_id=app_id)
+        steps = await self.store.get_steps(run_id)
+        step = next((s for s in steps if s.id == step_id), None)
+        if step is None:
+            raise NotFound(f"step {step_id!r} is not a step of run {run_id}")
+        state = await self.state_at(run, step)
+        if state_patch:
+            state = json_merge_patch.merge(state, state_patch)
+        done = sorted(
+            {
+                s.node_id
+                for s in steps
+                if s.number <= step.number and s.status in ("succeeded", "cached")
+            }
+        )
+        options = {
+            "start_state": state,
+            "fork_done": done,
+            "forked_from": {"run_id": run_id, "step_id": step_id},
+        }
+        return await self.store.enqueue_run(
+            run.session_id, {}, options=options, strategy="enqueue", app_id=app_id
+        )
+
+    async def state_at(self, run: RunRecord, step: StepRecord) -> dict[str, Any]:
+        """The session's state just after `step`, replayed from the runs' inputs and the steps'
+        outputs through the flow's reducers (steps store what changed, not the whole state)."""
+        runs: list[RunRecord] = await self.store.run_read(
+            lambda: queries.session_runs(run.session_id)
+        )
+        state: dict[str, Any] = {}
+        for earlier in runs:
+            flow = await self.flow_by_id(earlier.flow_id)
+            reducers = Flow.model_validate(flow.definition).state.reducers if flow else {}
+            start = (earlier.options or {}).get("start_state")
+            if start is not None:
+                state = dict(start)
+            state = merge_into_state(state, earlier.input or {}, reducers)
+            for s in await self.store.get_steps(earlier.id):
+                if earlier.id == run.id and s.number > step.number:
+                    break
+                if s.status in ("succeeded", "cached") and s.output:
+                    state = merge_into_state(state, s.output, reducers)
+            if earlier.id == run.id:
+                break
+        return state
+
+
+def _check_answer(question: InterruptRecord, answer: Any) -> None:
+    if question.choices and answer not in question.choices:
+        raise InvalidInput(
+            f"answer {answer!r} is not one of the choices {question.choices}",
+            details={"choices": question.choices},
+        )
