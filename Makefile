@@ -68,8 +68,9 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy (runs all three, fails i
 
 # --- running things -----------------------------------------------------------------------
 
-bench: $(BENCH_STAMP) ## Run the engine benchmark (installs the bench extra; BENCH_ARGS=--quick)
+bench: $(BENCH_STAMP) ## Run the engine and API benchmarks (installs the bench extra; BENCH_ARGS=--quick)
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/api.py $(BENCH_ARGS)
 
 demo: $(STAMP) ## Run the example flow examples/flows/chain.json
 	$(BIN)/podium run examples/flows/chain.json --input '{"text": "Hello   Durable World"}' --db $(DEMO_DB)

@@ -39,8 +39,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     ws_max_message_bytes: int = 65_536
     ws_rate_limit: str = "120/10seconds"
+    # Modules whose functions `python` nodes of flows registered through the API may call
+    # (comma-separated module prefixes, e.g. "myapp.nodes,shared"). Empty: none, because a flow
+    # sent over HTTP must not choose arbitrary server-side code. Flow files run by the CLI and
+    # flows registered from Python are not limited.
+    api_python_modules: Annotated[list[str], NoDecode] = []
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "api_python_modules", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

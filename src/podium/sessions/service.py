@@ -19,7 +19,7 @@ from podium.engine.flow import Flow
 from podium.engine.loader import parse_flow
 from podium.engine.reducers import merge_into_state
 from podium.engine.runtime import Podium
-from podium.errors import Conflict, InvalidInput, NotFound
+from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound
 from podium.events.envelope import Event
 from podium.flows import shipped_flows
 from podium.storage import queries
@@ -84,7 +84,23 @@ class SessionService:
 
     async def register_flow(self, app_id: str, definition: Any) -> FlowRecord:
         flow = parse_flow(definition, source="request body")
+        self._check_python_nodes(flow)
         return await self.podium.register_flow(flow, app_id=app_id)
+
+    def _check_python_nodes(self, flow: Flow) -> None:
+        allowed = self.podium.settings.api_python_modules
+        problems = []
+        for node in flow.nodes:
+            if node.type != "python":
+                continue
+            module = str(node.config.get("function", "")).partition(":")[0]
+            if not any(module == prefix or module.startswith(prefix + ".") for prefix in allowed):
+                problems.append(
+                    f"node {node.id!r}: module {module!r} is not allowed for flows registered "
+                    "through the API; list it in PODIUM_API_PYTHON_MODULES on the server"
+                )
+        if problems:
+            raise FlowInvalid(flow.name, problems)
 
     async def list_flows(self, app_id: str) -> list[tuple[FlowRecord, bool]]:
         """The app's flows and the shipped ones it does not override: `(record, shipped)`."""
