@@ -8,9 +8,10 @@ Each server runs as a subprocess on 127.0.0.1 (a free port), one after the other
 at once: Podium is ``podium serve --workers N --db <fresh SQLite file>`` (every step committed
 before the next starts); LangGraph is ``langgraph dev --no-browser --no-reload`` over
 ``benchmarks/langgraph_app/graphs.py`` (its in-memory runtime, as installed by
-``langgraph-cli[inmem]``). The client is this process (httpx, keep-alive connections). Every
-workload uses a chain of 10 trivial nodes (Podium: ``template`` nodes writing ``"x"`` under
-their own name; LangGraph: functions doing the same):
+``langgraph-cli[inmem]``). The client is this process, with keep-alive connections
+(``benchmarks/http_client.py``: httpx's client costs too much CPU here to measure a server
+with). Every workload uses a chain of 10 trivial nodes (Podium: ``template`` nodes writing
+``"x"`` under their own name; LangGraph: functions doing the same):
 
 * H1  200 sequential "create a session (thread) and run it to the end": p50 / p95 ms;
 * H2  100 concurrent clients, each doing that 3 times: runs/s over the whole batch;
@@ -57,10 +58,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import httpx
-except ImportError:  # the dev extra has the httpx2 fork (same API); langgraph-cli brings httpx
-    import httpx2 as httpx  # type: ignore[no-redef]
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.http_client import Client, HttpError, Stream  # noqa: E402
 
 HOST = "127.0.0.1"
 HERE = Path(__file__).resolve().parent
@@ -68,8 +70,6 @@ GRAPHS = HERE / "langgraph_app" / "graphs.py"
 NODES = [f"n{i}" for i in range(10)]
 CHAIN, ASK = "bench_chain", "bench_ask"
 ANSWER = "yes"
-TIMEOUT = httpx.Timeout(120.0, connect=10.0)
-STREAM_TIMEOUT = httpx.Timeout(120.0, connect=10.0, read=60.0)
 WAIT_TRIES = 5  # `GET .../wait?timeout=30` calls before a run counts as stuck
 RSS_FLAT = 0.05  # "flat": growth with every H3 session waiting <= 5 % of the idle RSS
 
@@ -103,15 +103,6 @@ def percentile(values: Sequence[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def _ok(response: httpx.Response) -> Any:
-    if response.status_code >= 300:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path} -> "
-            f"{response.status_code}: {response.text[:500]}"
-        )
-    return response.json() if response.content else None
-
-
 # --------------------------------------------------------------------------- servers
 
 
@@ -121,7 +112,7 @@ class Server:
 
     name: str
     process: subprocess.Popen[bytes]
-    url: str
+    port: int
     log_path: Path
 
     def tree(self) -> list[Any]:
@@ -160,11 +151,15 @@ class Server:
                 raise RuntimeError(
                     f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + path, timeout=2.0).status_code == 200:
+            with contextlib.suppress(OSError, HttpError, asyncio.IncompleteReadError):
+                if asyncio.run(self._get(path)) == 200:
                     return
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not answer {path} in {seconds:.0f}s")
+
+    async def _get(self, path: str) -> int:
+        async with Client(HOST, self.port, timeout=2.0) as http:
+            return (await http.request("GET", path)).status
 
     def stop(self) -> None:
         children = self.tree()[1:]
@@ -206,7 +201,7 @@ def spawn(name: str, cmd: list[str], cwd: Path, env: dict[str, str], port: int) 
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches this script, which then stops it
         )
-    return Server(name, process, f"http://{HOST}:{port}", log_path)
+    return Server(name, process, port, log_path)
 
 
 def start_podium(workdir: Path, workers: int, password: str) -> Server:
@@ -287,20 +282,25 @@ class SseEvent:
         return json.loads(self.data) if self.data else None
 
 
-async def sse_events(response: httpx.Response, sink: Callable[[SseEvent], None]) -> None:
-    """Parse a text/event-stream body, handing each complete event to `sink`."""
-    name, data = "", []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                sink(SseEvent(time.perf_counter(), name or "message", "\n".join(data)))
-            name, data = "", []
-        elif line.startswith(":"):
-            continue  # a comment (keep-alive ping)
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-        elif line.startswith("event:"):
-            name = line[6:].strip()
+async def sse_events(response: Stream, sink: Callable[[SseEvent], None]) -> None:
+    """Parse a text/event-stream body, handing each complete event to `sink` as it arrives."""
+    name, rest = "", b""
+    data: list[str] = []
+    async for chunk in response.chunks():
+        at = time.perf_counter()
+        *lines, rest = (rest + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.removesuffix(b"\r").decode()
+            if not line:
+                if data:
+                    sink(SseEvent(at, name or "message", "\n".join(data)))
+                name, data = "", []
+            elif line.startswith(":"):
+                continue  # a comment (keep-alive ping)
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif line.startswith("event:"):
+                name = line[6:].strip()
 
 
 # --------------------------------------------------------------------------- the two APIs
@@ -320,37 +320,34 @@ class Peer(ABC):
     server: Server
     headers: dict[str, str]
 
-    def client(self, connections: int = 1) -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        return httpx.AsyncClient(
-            base_url=self.server.url, headers=self.headers, timeout=TIMEOUT, limits=limits
-        )
+    def client(self, connections: int = 1) -> Client:
+        return Client(HOST, self.server.port, headers=self.headers, connections=connections)
 
     async def setup(self) -> None:  # noqa: B027 (optional hook)
         """Log in, register the graphs: whatever comes before the clock starts."""
 
     @abstractmethod
-    async def run_chain(self, http: httpx.AsyncClient) -> str:
+    async def run_chain(self, http: Client) -> str:
         """Create a session and run the chain to its end; returns the session's id."""
 
     @abstractmethod
-    async def pause(self, http: httpx.AsyncClient) -> Paused:
+    async def pause(self, http: Client) -> Paused:
         """Create a session of the question flow and wait until it waits for the answer."""
 
     @abstractmethod
-    async def question(self, http: httpx.AsyncClient, paused: Paused) -> Paused:
+    async def question(self, http: Client, paused: Paused) -> Paused:
         """What the answer needs (outside the clock)."""
 
     @abstractmethod
-    async def answer(self, http: httpx.AsyncClient, paused: Paused) -> None:
+    async def answer(self, http: Client, paused: Paused) -> None:
         """Answer the question and wait until the run ended."""
 
     @abstractmethod
-    async def first_events(self, http: httpx.AsyncClient, runs: int) -> list[tuple[float, float]]:
+    async def first_events(self, http: Client, runs: int) -> list[tuple[float, float]]:
         """Per run (after one discarded): ms to its first streamed event, to a node's result."""
 
     @abstractmethod
-    async def check(self, http: httpx.AsyncClient, session: str, answered: bool) -> None:
+    async def check(self, http: Client, session: str, answered: bool) -> None:
         """The session's final state holds every node's output (outside the clock)."""
 
 
@@ -374,27 +371,27 @@ class PodiumPeer(Peer):
     async def setup(self) -> None:
         async with self.client() as http:
             login = {"identifier": "admin", "password": self.password}
-            token = _ok(await http.post("/api/v1/auth/login", json=login))["access_token"]
+            token = (await http.fetch("POST", "/api/v1/auth/login", json=login))["access_token"]
             self.headers = {"Authorization": f"Bearer {token}"}
             http.headers.update(self.headers)
             apps = []
             for name in ("bench", "bench-stream"):  # H4 gets an app of its own: seq from 0
-                app_id = _ok(await http.post("/api/v1/apps", json={"name": name}))["id"]
+                app_id = (await http.fetch("POST", "/api/v1/apps", json={"name": name}))["id"]
                 for flow in (chain_flow(), ask_flow()):
-                    _ok(await http.post(f"/api/v1/apps/{app_id}/flows", json=flow))
+                    await http.fetch("POST", f"/api/v1/apps/{app_id}/flows", json=flow)
                 apps.append(f"/api/v1/apps/{app_id}")
             self.app, self.stream_app = apps
 
-    async def _start(self, http: httpx.AsyncClient, flow: str, app: str = "") -> Paused:
+    async def _start(self, http: Client, flow: str, app: str = "") -> Paused:
         body = {"flow": flow, "input": {}}
-        session = _ok(await http.post(f"{app or self.app}/sessions", json=body))
+        session = await http.fetch("POST", f"{app or self.app}/sessions", json=body)
         return Paused(session["id"], session["run_id"])
 
-    async def _wait(self, http: httpx.AsyncClient, run_id: str, want: str) -> dict[str, Any]:
+    async def _wait(self, http: Client, run_id: str, want: str) -> dict[str, Any]:
         url = f"{self.app}/runs/{run_id}/wait"
         status = "?"
         for _ in range(WAIT_TRIES):
-            run: dict[str, Any] = _ok(await http.get(url, params={"timeout": 30}))
+            run: dict[str, Any] = await http.fetch("GET", url, params={"timeout": 30})
             status = run["status"]
             if status == want:
                 return run
@@ -404,42 +401,39 @@ class PodiumPeer(Peer):
                 await asyncio.sleep(0.005)
         raise RuntimeError(f"run {run_id} still {status} after {WAIT_TRIES} waits")
 
-    async def run_chain(self, http: httpx.AsyncClient) -> str:
+    async def run_chain(self, http: Client) -> str:
         started = await self._start(http, CHAIN)
         assert started.run_id
         await self._wait(http, started.run_id, "succeeded")
         return started.id
 
-    async def pause(self, http: httpx.AsyncClient) -> Paused:
+    async def pause(self, http: Client) -> Paused:
         started = await self._start(http, ASK)
         assert started.run_id
         await self._wait(http, started.run_id, "interrupted")
         return started
 
-    async def question(self, http: httpx.AsyncClient, paused: Paused) -> Paused:
-        session = _ok(await http.get(f"{self.app}/sessions/{paused.id}"))
+    async def question(self, http: Client, paused: Paused) -> Paused:
+        session = await http.fetch("GET", f"{self.app}/sessions/{paused.id}")
         pending = session.get("pending_question")
         if not pending:
             raise RuntimeError(f"session {paused.id} has no pending question: {session}")
         return Paused(paused.id, paused.run_id, pending["interrupt_id"])
 
-    async def answer(self, http: httpx.AsyncClient, paused: Paused) -> None:
+    async def answer(self, http: Client, paused: Paused) -> None:
         body = {"interrupt_id": paused.interrupt_id, "answer": ANSWER}
-        answered = _ok(await http.post(f"{self.app}/sessions/{paused.id}/input", json=body))
+        answered = await http.fetch("POST", f"{self.app}/sessions/{paused.id}/input", json=body)
         run_id = (answered or {}).get("run_id") or paused.run_id
         await self._wait(http, run_id, "succeeded")
 
-    async def first_events(self, http: httpx.AsyncClient, runs: int) -> list[tuple[float, float]]:
+    async def first_events(self, http: Client, runs: int) -> list[tuple[float, float]]:
         queue: asyncio.Queue[SseEvent] = asyncio.Queue()
         headers = {"Accept": "text/event-stream"}
         out: list[tuple[float, float]] = []
         url = f"{self.stream_app}/events"
-        async with http.stream(
-            "GET", url, params={"since": 0}, headers=headers, timeout=STREAM_TIMEOUT
-        ) as response:
-            if response.status_code != 200:
-                await response.aread()
-                _ok(response)
+        async with http.stream("GET", url, params={"since": 0}, headers=headers) as response:
+            if response.status != 200:
+                raise HttpError(f"GET {url} -> {response.status}: {await response.read()!r}")
             reader = asyncio.create_task(sse_events(response, queue.put_nowait))
             try:
                 for i in range(runs + 1):  # the first one also proves the stream is live
@@ -450,7 +444,7 @@ class PodiumPeer(Peer):
                         out.append((ms(first - started), ms(node - started)))
             finally:
                 reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                with contextlib.suppress(asyncio.CancelledError):
                     await reader
         return out
 
@@ -478,8 +472,8 @@ class PodiumPeer(Peer):
                 return first, node
         raise RuntimeError(f"session {session_id}: no end in 1000 events")
 
-    async def check(self, http: httpx.AsyncClient, session: str, answered: bool) -> None:
-        state = _ok(await http.get(f"{self.app}/sessions/{session}")).get("state")
+    async def check(self, http: Client, session: str, answered: bool) -> None:
+        state = (await http.fetch("GET", f"{self.app}/sessions/{session}")).get("state")
         check_values(state, answered, f"podium session {session}")
 
 
@@ -491,46 +485,44 @@ class LangGraphPeer(Peer):
         self.headers = {}
 
     @staticmethod
-    async def _thread(http: httpx.AsyncClient) -> str:
-        thread_id: str = _ok(await http.post("/threads", json={}))["thread_id"]
+    async def _thread(http: Client) -> str:
+        thread_id: str = (await http.fetch("POST", "/threads", json={}))["thread_id"]
         return thread_id
 
-    async def run_chain(self, http: httpx.AsyncClient) -> str:
+    async def run_chain(self, http: Client) -> str:
         thread = await self._thread(http)
         body = {"assistant_id": "chain", "input": {}}
-        values = _ok(await http.post(f"/threads/{thread}/runs/wait", json=body))
+        values = await http.fetch("POST", f"/threads/{thread}/runs/wait", json=body)
         check_values(values, False, f"langgraph thread {thread}")
         return thread
 
-    async def pause(self, http: httpx.AsyncClient) -> Paused:
+    async def pause(self, http: Client) -> Paused:
         thread = await self._thread(http)
         body = {"assistant_id": "ask", "input": {}}
-        values = _ok(await http.post(f"/threads/{thread}/runs/wait", json=body))
+        values = await http.fetch("POST", f"/threads/{thread}/runs/wait", json=body)
         if not values or "__interrupt__" not in values:
             raise RuntimeError(f"langgraph thread {thread} did not pause: {values!r}")
         return Paused(thread)
 
-    async def question(self, http: httpx.AsyncClient, paused: Paused) -> Paused:
+    async def question(self, http: Client, paused: Paused) -> Paused:
         return paused  # resuming a thread needs no id
 
-    async def answer(self, http: httpx.AsyncClient, paused: Paused) -> None:
+    async def answer(self, http: Client, paused: Paused) -> None:
         body = {"assistant_id": "ask", "command": {"resume": ANSWER}}
-        values = _ok(await http.post(f"/threads/{paused.id}/runs/wait", json=body))
+        values = await http.fetch("POST", f"/threads/{paused.id}/runs/wait", json=body)
         check_values(values, True, f"langgraph thread {paused.id}")
 
-    async def first_events(self, http: httpx.AsyncClient, runs: int) -> list[tuple[float, float]]:
+    async def first_events(self, http: Client, runs: int) -> list[tuple[float, float]]:
         out: list[tuple[float, float]] = []
         body = {"assistant_id": "chain", "input": {}, "stream_mode": ["updates"]}
         for i in range(runs + 1):
             thread = await self._thread(http)  # before the clock: Podium's start creates both
             events: list[SseEvent] = []
             started = time.perf_counter()
-            async with http.stream(
-                "POST", f"/threads/{thread}/runs/stream", json=body, timeout=STREAM_TIMEOUT
-            ) as response:
-                if response.status_code != 200:
-                    await response.aread()
-                    _ok(response)
+            url = f"/threads/{thread}/runs/stream"
+            async with http.stream("POST", url, json=body) as response:
+                if response.status != 200:
+                    raise HttpError(f"POST {url} -> {response.status}: {await response.read()!r}")
                 await sse_events(response, events.append)
             updates = [e for e in events if e.name == "updates"]
             if not events or len(updates) != len(NODES) or any(e.name == "error" for e in events):
@@ -539,8 +531,8 @@ class LangGraphPeer(Peer):
                 out.append((ms(events[0].at - started), ms(updates[0].at - started)))
         return out
 
-    async def check(self, http: httpx.AsyncClient, session: str, answered: bool) -> None:
-        state = _ok(await http.get(f"/threads/{session}/state"))
+    async def check(self, http: Client, session: str, answered: bool) -> None:
+        state = await http.fetch("GET", f"/threads/{session}/state")
         check_values(state.get("values"), answered, f"langgraph thread {session}")
 
 
@@ -794,8 +786,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     log(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load:.2f}, "
-        f"httpx {httpx.__version__}{', quick' if args.quick else ''}"
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load:.2f}"
+        f"{', quick' if args.quick else ''}"
     )
     with tempfile.TemporaryDirectory(prefix="podium_api_bench_") as tmp:
         workdir = args.workdir or Path(tmp)

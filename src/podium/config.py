@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     # flows registered from Python are not limited.
     api_python_modules: Annotated[list[str], NoDecode] = []
 
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < 32:
+            raise ValueError(
+                "is shorter than 32 bytes, too short to sign tokens with HS256; use e.g. "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
+
     @field_validator("allowed_origins", "api_python_modules", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

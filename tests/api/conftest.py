@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import fast_settings
 
 from podium.api.app import create_app
 from podium.config import Settings
-from tests.conftest import fast_settings
 
 PASSWORD = "correct horse battery"
 

@@ -59,8 +59,9 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     )
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (auth, users, apps, flows, sessions, runs, events, ws, operations):
-        app.include_router(module.router, prefix=PREFIX)
+    for module in (auth, users, apps, flows, sessions, runs, events, ws):
+        app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(operations.router, prefix=PREFIX)
     # Probes where orchestrators look for them, too.
     for path, endpoint in (
         ("/health", operations.health),

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium.api.errors import envelope
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while a body streams in past the limit. An HTTPException, because FastAPI turns
+    any other exception raised while it reads a body into a 400 "error parsing the body"."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, _message(max_bytes))
+        self.details = {"max_bytes": max_bytes}
+
+
+def _message(max_bytes: int) -> str:
+    return f"the request body is over the limit of {max_bytes} bytes (PODIUM_MAX_BODY_BYTES)"
 
 
 class BodyLimitMiddleware:
@@ -40,7 +50,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -59,7 +69,7 @@ class BodyLimitMiddleware:
         response = envelope(
             413,
             "payload_too_large",
-            f"the request body is over the limit of {self.max_bytes} bytes (PODIUM_MAX_BODY_BYTES)",
+            _message(self.max_bytes),
             {"max_bytes": self.max_bytes},
         )
         await response(scope, receive, send)

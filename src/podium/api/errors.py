@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from podium.errors import (
@@ -39,6 +40,26 @@ HTTP_CODES = {
     413: "payload_too_large",
     422: "invalid_input",
     429: "rate_limited",
+}
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable, machine-readable: not_found, conflict, …")
+    message: str
+    details: dict[str, Any] = Field(description="more about it, e.g. `problems` for 422")
+
+
+class ErrorEnvelope(BaseModel):
+    """What every error answers (DESIGN §6)."""
+
+    error: ErrorBody
+
+
+# Declared on the API's routes (OpenAPI), so clients and schemathesis know the error shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": code.replace("_", " ")}
+    for status, code in HTTP_CODES.items()
+    if status != 405
 }
 
 
@@ -79,7 +100,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "error")
     headers = dict(exc.headers) if exc.headers else None
-    return envelope(exc.status_code, code, str(exc.detail), headers=headers)
+    details = getattr(exc, "details", None)  # e.g. BodyTooLarge's max_bytes
+    return envelope(exc.status_code, code, str(exc.detail), details, headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -18,6 +18,6 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether `password` matches; with no hash, still spends the time of a check."""
     try:
-        return _HASHER.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _HASHER.verify(password_hash or _DUMMY, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False

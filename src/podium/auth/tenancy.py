@@ -21,6 +21,8 @@ from podium.storage.store import Store
 Role = Literal["owner", "admin", "member", "viewer"]
 RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
 KEY_PREFIX = "pk_"
+# A key's last_used_at is written at most this often (seconds): not a write per request.
+KEY_USE_RESOLUTION = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,9 @@ class Tenancy:
         )
         if record is None:
             raise Unauthorized("the API key is not valid (unknown or revoked)")
+        now = time.time()
+        if record.last_used_at is None or now - record.last_used_at > KEY_USE_RESOLUTION:
+            await self.store.run_script(lambda: accounts.touch_api_key(record.id, now))
         return Principal("api_key", record.id, False, record.app_id, record.role)
 
     async def role_in(self, principal: Principal, app_id: str) -> str:
@@ -175,6 +180,7 @@ class Tenancy:
         self, principal: Principal, app_id: str, user_id: str, role: str
     ) -> MemberRecord:
         await self._check_grant(principal, app_id, role)
+        await self._check_outranks(principal, app_id, user_id)
         record: MemberRecord = await self.store.run_script(
             lambda: accounts.put_member(app_id, user_id, role, time.time(), create=False)
         )
@@ -182,7 +188,15 @@ class Tenancy:
 
     async def remove_member(self, principal: Principal, app_id: str, user_id: str) -> None:
         await self.require(principal, app_id, "admin")
+        await self._check_outranks(principal, app_id, user_id)
         await self.store.run_script(lambda: accounts.remove_member(app_id, user_id))
+
+    async def _check_outranks(self, principal: Principal, app_id: str, user_id: str) -> None:
+        # Without this an admin, who cannot grant the owner role, could demote or remove owners.
+        mine = await self.role_in(principal, app_id)
+        theirs: str | None = await self.store.run_read(lambda: accounts.get_role(app_id, user_id))
+        if theirs is not None and RANK[theirs] > RANK[mine]:
+            raise Forbidden(f"an {mine} cannot change or remove an {theirs}; ask an owner")
 
     async def _check_grant(self, principal: Principal, app_id: str, role: str) -> None:
         if role not in ROLES:

@@ -58,5 +58,5 @@ class TokenCodec:
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"the {typ} token is not valid: {exc}") from None
         if claims.get("typ") != typ:
-            raise Unauthorized(f"this is a {claims.get('typ')} token; send a {typ} token")
+            raise Unauthorized(f"this token's typ is {claims.get('typ')!r}; send the {typ} token")
         return claims

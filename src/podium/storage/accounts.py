@@ -397,6 +397,11 @@ def find_api_key(key_hash: str) -> Script:
     return None if row is None else _key(row)
 
 
+def touch_api_key(key_id: str, now: float) -> Script:
+    yield execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", now, key_id)
+    return None
+
+
 def list_api_keys(app_id: str) -> Script:
     rows = yield all_rows("SELECT * FROM api_keys WHERE app_id = ? ORDER BY created_at, id", app_id)
     return [_key(row) for row in rows]

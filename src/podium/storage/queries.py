@@ -8,13 +8,15 @@ from podium.errors import Conflict, NotFound
 from podium.events import names
 from podium.events.envelope import Event
 from podium.storage.records import FlowRecord, InterruptRecord, RunRecord, SessionRecord
-from podium.storage.script import Script, all_rows, execute, loads, one
+from podium.storage.script import Script, all_rows, execute, one
 from podium.storage.transactions import (
     RUN_COLUMNS,
     _flow_record,
     _interrupt_record,
     _session_record,
+    _step_record,
     append_events,
+    event_record,
     run_record,
 )
 
@@ -94,8 +96,6 @@ def session_history(app_id: str, session_id: str) -> Script:
         "ORDER BY r.created_at, r.id, s.n",
         session_id,
     )
-    from podium.storage.transactions import _step_record
-
     return [_step_record(row) for row in rows]
 
 
@@ -117,18 +117,7 @@ def session_messages(app_id: str, session_id: str, limit: int) -> Script:
         names.MESSAGE_CREATED,
         limit,
     )
-    return [
-        Event(
-            type=row["type"],
-            app_id=app_id,
-            session_id=row["session_id"],
-            run_id=row["run_id"],
-            data=loads(row["data"]),
-            seq=row["seq"],
-            ts=row["ts"],
-        )
-        for row in rows
-    ]
+    return [event_record(row, app_id) for row in rows]
 
 
 def complete_session(app_id: str, session_id: str, now: float) -> Script:

@@ -327,17 +327,22 @@ def enqueue_run(
 
 
 def claim_next_run(worker_id: str, lease_until: float, now: float, dialect: str) -> Script:
-    """Take the oldest queued run whose session has no other running run; None when idle.
+    """Take the oldest queued run whose session has no other active run ahead of it; None
+    when idle.
 
-    Each claim increments the run's fencing token, so a worker that lost its lease can no
-    longer write (every step commit checks the token).
+    Within a session runs go in the order they were created: a run queued again (answered,
+    released, its lease expired) has a new `queued_at` but keeps its place ahead of a run
+    enqueued behind it meanwhile. Each claim increments the run's fencing token, so a worker
+    that lost its lease can no longer write (every step commit checks the token).
     """
     lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
     row = yield one(
         "UPDATE runs SET status = 'running', fence = fence + 1, worker_id = ?, lease_until = ?, "
         "started_at = COALESCE(started_at, ?) WHERE id = (SELECT r.id FROM runs r "
         "WHERE r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM runs o WHERE "
-        "o.session_id = r.session_id AND o.status IN ('running', 'interrupted')) "
+        "o.session_id = r.session_id AND (o.status IN ('running', 'interrupted') OR "
+        "(o.status = 'queued' AND (o.created_at < r.created_at OR "
+        "(o.created_at = r.created_at AND o.id < r.id))))) "
         f"ORDER BY r.queued_at LIMIT 1{lock}) RETURNING {RUN_COLUMNS}",
         worker_id,
         lease_until,
@@ -759,15 +764,17 @@ def read_events(
         sql += " AND run_id = ?"
         args.append(run_id)
     rows = yield all_rows(sql + " ORDER BY seq LIMIT ?", *args, limit)
-    return [
-        Event(
-            type=row["type"],
-            app_id=app_id,
-            session_id=row["session_id"],
-            run_id=row["run_id"],
-            data=loads(row["data"]),
-            seq=row["seq"],
-            ts=row["ts"],
-        )
-        for row in rows
-    ]
+    return [event_record(row, app_id) for row in rows]
+
+
+def event_record(row: Row, app_id: str) -> Event:
+    """A persisted event from its row (the row holds the app's number, not its id)."""
+    return Event(
+        type=row["type"],
+        app_id=app_id,
+        session_id=row["session_id"],
+        run_id=row["run_id"],
+        data=loads(row["data"]),
+        seq=row["seq"],
+        ts=row["ts"],
+    )

@@ -1,0 +1,514 @@
+"""Tenant isolation, generated from the route table so that a new route without the check fails
+it: for every route that takes an id, a member of app B using app A's ids gets 404 and no data
+of A; the WebSocket subscribe to A's objects and the SSE stream of A are refused too.
+
+App A (owner alice, member carol) has a flow, a session waiting at a question, a finished run
+and an API key. Bob owns app B, which has the same kinds of objects, and an admin key of B.
+Bob, by his token and by B's key, sends every route A's ids: with A's app id (the direct
+attack) and with B's app id and A's object ids (the confused deputy). Each answer must be the
+404 envelope (403 on the platform admins' /users) without a single id or string of A that
+the request did not itself contain. The same requests with B's own ids then succeed, so a
+404 above cannot come from a wrong path or an invalid body.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import fastapi.routing
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, PASSWORD, Actor, api_settings
+
+from podium.api.app import create_app
+
+PARAM = re.compile(r"\{(\w+)\}")
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves; WebSocket routes have the method "WS"."""
+    # FastAPI ≥ 0.16x keeps included routers lazily; iter_route_contexts flattens them.
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = list(flatten(app.routes)) if flatten else list(app.routes)
+    table = []
+    for route in routes:
+        methods = getattr(route, "methods", None) or {"WS"}
+        table += [(method, str(route.path)) for method in sorted(methods - {"HEAD"})]
+    return sorted(set(table))
+
+
+# --- the two tenants --------------------------------------------------------------------------
+
+
+@dataclass
+class Tenant:
+    tag: str
+    owner: Actor
+    app_id: str = ""
+    app_name: str = ""
+    flow_name: str = ""
+    flow_id: str = ""
+    question: str = ""
+    waiting_session: str = ""
+    waiting_run: str = ""
+    interrupt_id: str = ""
+    done_session: str = ""
+    done_run: str = ""
+    step_ids: list[str] = field(default_factory=list)
+    key_id: str = ""
+    key_secret: str = ""
+    member_id: str = ""
+    data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
+
+    @property
+    def base(self) -> str:
+        return f"/api/v1/apps/{self.app_id}"
+
+    def flow(self) -> dict[str, Any]:
+        definition = copy.deepcopy(ASK_FLOW)
+        definition["name"] = self.flow_name
+        definition["nodes"][0]["config"]["question"] = self.question
+        return definition
+
+    def ids_for(self, param: str, path: str) -> list[str]:
+        """The values of a path parameter: every object of that kind the tenant has."""
+        if param == "user_id":
+            return [self.owner.user["id"]] if path.startswith("/api/v1/users") else [self.member_id]
+        return {
+            "session_id": [self.waiting_session, self.done_session],
+            "run_id": [self.waiting_run, self.done_run],
+            "key_id": [self.key_id],
+            "name": [self.flow_name],
+        }[param]
+
+    def secrets(self) -> set[str]:
+        """Every id and string of this tenant that another tenant must never see."""
+        values = {
+            self.app_id,
+            self.app_name,
+            self.flow_name,
+            self.flow_id,
+            self.question,
+            self.waiting_session,
+            self.waiting_run,
+            self.interrupt_id,
+            self.done_session,
+            self.done_run,
+            self.key_id,
+            self.key_secret,
+            self.key_secret[:10],
+            self.member_id,
+            self.owner.user["id"],
+            *self.step_ids,
+            *self.data,
+        }
+        return {value for value in values if value}
+
+
+def wait_run(owner: Actor, base: str, run_id: str, status: str) -> dict[str, Any]:
+    response = owner.get(f"{base}/runs/{run_id}/wait", params={"timeout": 20})
+    assert response.status_code == 200, response.text
+    run = response.json()
+    assert run["status"] == status, run
+    return dict(run)
+
+
+def populate(tenant: Tenant, member_id: str, extra_data: list[str]) -> Tenant:
+    """An app with a flow, a session waiting at a question, a finished run, a member, a key."""
+    tag, owner = tenant.tag, tenant.owner
+    tenant.app_name = f"{tag}-private-app"
+    created = owner.post("/api/v1/apps", {"name": tenant.app_name, "description": f"{tag}-desc"})
+    assert created.status_code == 201, created.text
+    tenant.app_id = created.json()["id"]
+    tenant.flow_name = f"{tag}_private_flow"
+    tenant.question = f"{tag}'s secret question?"
+    flow = owner.post(f"{tenant.base}/flows", tenant.flow())
+    assert flow.status_code == 201, flow.text
+    tenant.flow_id = flow.json()["id"]
+    assert owner.post(f"{tenant.base}/flows", CHAIN_FLOW).status_code == 201
+
+    waiting = owner.post(
+        f"{tenant.base}/sessions",
+        {
+            "flow": tenant.flow_name,
+            "input": {"topic": f"{tag}-secret-input"},
+            "metadata": {"note": f"{tag}-secret-metadata"},
+        },
+    )
+    assert waiting.status_code == 201, waiting.text
+    tenant.waiting_session, tenant.waiting_run = waiting.json()["id"], waiting.json()["run_id"]
+    run = wait_run(owner, tenant.base, tenant.waiting_run, "interrupted")
+    tenant.interrupt_id = run["pending_questions"][0]["interrupt_id"]
+
+    done = owner.post(f"{tenant.base}/sessions", {"flow": "chain", "input": {}})
+    assert done.status_code == 201, done.text
+    tenant.done_session, tenant.done_run = done.json()["id"], done.json()["run_id"]
+    wait_run(owner, tenant.base, tenant.done_run, "succeeded")
+    steps = owner.get(f"{tenant.base}/runs/{tenant.done_run}").json()["steps"]
+    tenant.step_ids = [step["id"] for step in steps]
+    assert tenant.step_ids
+
+    key = owner.post(f"{tenant.base}/api-keys", {"name": f"{tag}-key", "role": "admin"})
+    assert key.status_code == 201, key.text
+    tenant.key_id, tenant.key_secret = key.json()["id"], key.json()["key"]
+    if member_id != owner.user["id"]:
+        added = owner.post(f"{tenant.base}/members", {"user": member_id, "role": "member"})
+        assert added.status_code == 201, added.text
+    tenant.member_id = member_id
+    tenant.data = [
+        f"{tag}-desc",
+        f"{tag}-secret-input",
+        f"{tag}-secret-metadata",
+        owner.user["email"],
+        *extra_data,
+    ]
+    return tenant
+
+
+@dataclass
+class World:
+    api: TestClient
+    admin: Actor
+    bob: Actor
+    a: Tenant
+    b: Tenant
+
+
+@pytest.fixture
+def world(api: TestClient, admin: Actor, make_user: Any) -> World:
+    alice, bob = make_user("alice"), make_user("bob")
+    carol = admin.post(
+        "/api/v1/users",
+        {"email": "carol@example.com", "username": "carol", "password": PASSWORD},
+    )
+    assert carol.status_code == 201, carol.text
+    a = populate(Tenant("alice", alice), carol.json()["id"], ["carol@example.com", "carol"])
+    b = populate(Tenant("bob", bob), bob.user["id"], [])
+    return World(api, admin, bob, a, b)
+
+
+# --- what each route is sent ------------------------------------------------------------------
+
+Body = Callable[[Tenant], Any]
+
+
+@dataclass(frozen=True)
+class Probe:
+    body: Body | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    admin_only: bool = False  # the platform admins' back office: 403 for everyone else
+    # For the control with B's own ids: the objects that belong together (the question is the
+    # waiting session's, the steps are the finished run's); the attack tries every id.
+    coherent: dict[str, str] = field(default_factory=dict)
+
+
+APPS = "/api/v1/apps/{app_id}"
+SESSION = f"{APPS}/sessions/{{session_id}}"
+RUN = f"{APPS}/runs/{{run_id}}"
+
+# Every route with a path parameter, and what to send it. A route missing here fails
+# test_every_route_is_in_the_isolation_tables: add it, with a body that is valid for it.
+PROBES: dict[tuple[str, str], Probe] = {
+    ("GET", "/api/v1/users/{user_id}"): Probe(admin_only=True),
+    ("DELETE", "/api/v1/users/{user_id}"): Probe(admin_only=True),
+    ("GET", APPS): Probe(),
+    ("PATCH", APPS): Probe(lambda t: {"name": "renamed-by-bob"}),
+    ("DELETE", APPS): Probe(),
+    ("GET", f"{APPS}/members"): Probe(),
+    ("POST", f"{APPS}/members"): Probe(lambda t: {"user": "bob", "role": "admin"}),
+    ("PATCH", f"{APPS}/members/{{user_id}}"): Probe(lambda t: {"role": "viewer"}),
+    ("DELETE", f"{APPS}/members/{{user_id}}"): Probe(),
+    ("POST", f"{APPS}/api-keys"): Probe(lambda t: {"name": "bobs-key", "role": "admin"}),
+    ("GET", f"{APPS}/api-keys"): Probe(),
+    ("DELETE", f"{APPS}/api-keys/{{key_id}}"): Probe(),
+    ("POST", f"{APPS}/flows"): Probe(lambda t: t.flow()),
+    ("GET", f"{APPS}/flows"): Probe(),
+    ("GET", f"{APPS}/flows/{{name}}"): Probe(),
+    ("POST", f"{APPS}/sessions"): Probe(lambda t: {"flow": t.flow_name, "input": {}}),
+    ("GET", f"{APPS}/sessions"): Probe(),
+    ("GET", SESSION): Probe(),
+    ("GET", f"{SESSION}/messages"): Probe(),
+    ("GET", f"{SESSION}/history"): Probe(),
+    ("POST", f"{SESSION}/runs"): Probe(lambda t: {"input": {}, "multitask_strategy": "enqueue"}),
+    ("POST", f"{SESSION}/input"): Probe(
+        lambda t: {"interrupt_id": t.interrupt_id, "answer": "b"},
+        coherent={"session_id": "waiting_session"},
+    ),
+    ("POST", f"{SESSION}/cancel"): Probe(),
+    ("POST", f"{SESSION}/complete"): Probe(),
+    ("GET", RUN): Probe(),
+    ("GET", f"{RUN}/wait"): Probe(params={"timeout": 0.2}),
+    ("POST", f"{RUN}/cancel"): Probe(),
+    ("POST", f"{RUN}/fork"): Probe(
+        lambda t: {"step_id": t.step_ids[0], "state_patch": {}}, coherent={"run_id": "done_run"}
+    ),
+    ("GET", f"{APPS}/events"): Probe(),
+}
+# Routes without a path parameter: none of them may reach into an app by id. A new one must
+# be listed here on purpose (every GET among them is checked for leaks below).
+UNSCOPED = {
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/auth/signup"),
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/apps"),
+    ("GET", "/api/v1/apps"),
+    ("WS", "/api/v1/ws"),
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/ready"),
+    ("GET", "/api/v1/status"),
+    ("GET", "/api/v1/metrics"),
+    ("GET", "/api/v1/node-types"),
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/metrics"),
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    route: str
+    url: str
+    body: Any
+    params: dict[str, Any]
+
+    def sent(self) -> str:
+        return self.url + json.dumps(self.body) + json.dumps(self.params)
+
+
+def requests_for(
+    method: str, route: str, app_id: str, target: Tenant, *, coherent: bool = False
+) -> Iterator[Request]:
+    """The route filled with `app_id` and `target`'s ids: one request per combination."""
+    probe = PROBES[(method, route)]
+    params = [p for p in PARAM.findall(route) if p != "app_id"]
+    choices = [
+        [getattr(target, probe.coherent[p])]
+        if coherent and p in probe.coherent
+        else target.ids_for(p, route)
+        for p in params
+    ]
+    for values in itertools.product(*choices):
+        url = route.replace("{app_id}", app_id)
+        for param, value in zip(params, values, strict=True):
+            url = url.replace(f"{{{param}}}", value)
+        body = probe.body(target) if probe.body else None
+        yield Request(method, route, url, body, probe.params)
+
+
+def send(api: TestClient, request: Request, headers: dict[str, str]) -> Any:
+    return api.request(
+        request.method, request.url, json=request.body, params=request.params, headers=headers
+    )
+
+
+def assert_refused(
+    response: Any, request: Request, status: int, victim: Tenant, who: str = "bob"
+) -> None:
+    where = f"{who}: {request.method} {request.url}"
+    assert response.status_code == status, f"{where}: {response.status_code} {response.text}"
+    error = response.json()["error"]
+    assert set(error) == {"code", "message", "details"}, where
+    assert error["code"] == ("not_found" if status == 404 else "forbidden"), where
+    assert_no_leak(response.text, request.sent(), victim, where)
+
+
+def assert_no_leak(text: str, sent: str, victim: Tenant, where: str) -> None:
+    # What the caller sent may be echoed back ("session 'ses_…' does not exist"); nothing else.
+    leaked = sorted(s for s in victim.secrets() if s in text and s not in sent)
+    assert not leaked, f"{where} leaked {leaked} of app A: {text[:500]}"
+
+
+def attackers(world: World) -> list[tuple[str, dict[str, str]]]:
+    return [
+        ("bob's access token", world.bob.headers),
+        ("app B's admin API key", {"X-API-Key": world.b.key_secret}),
+    ]
+
+
+def destructive_last(route: tuple[str, str]) -> tuple[bool, int]:
+    # Deleting the app goes last: it would take every other object of the app with it.
+    method, path = route
+    return method == "DELETE", -len(path)
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+def test_every_route_is_in_the_isolation_tables() -> None:
+    table = set(route_table(create_app(api_settings("sqlite:///unused.db"))))
+    with_ids = {route for route in table if PARAM.search(route[1])}
+    assert with_ids - set(PROBES) == set(), "routes with ids not in PROBES: add them"
+    assert set(PROBES) - with_ids == set(), "PROBES lists routes that no longer exist"
+    without_ids = table - with_ids
+    assert without_ids - UNSCOPED == set(), "new routes without ids: list them in UNSCOPED"
+    assert UNSCOPED - without_ids == set(), "UNSCOPED lists routes that no longer exist"
+
+
+def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) -> None:
+    api, a, b = world.api, world.a, world.b
+    routes = sorted(
+        (r for r in route_table(api.app) if PARAM.search(r[1])),  # type: ignore[arg-type]
+        key=destructive_last,
+    )
+    assert len(routes) == len(PROBES)
+    checked = 0
+    for who, headers in attackers(world):
+        for method, route in routes:
+            probe = PROBES[(method, route)]
+            if probe.admin_only:
+                for request in requests_for(method, route, a.app_id, a):
+                    assert_refused(send(api, request, headers), request, 403, a, who)
+                    checked += 1
+                continue
+            variants = [a.app_id]  # A's app: bob is not a member
+            if set(PARAM.findall(route)) != {"app_id"}:
+                variants.append(b.app_id)  # bob's own app, A's objects in it
+            for app_id in variants:
+                for request in requests_for(method, route, app_id, a):
+                    assert_refused(send(api, request, headers), request, 404, a, who)
+                    checked += 1
+    assert checked > 2 * len(PROBES)
+
+    # A's ids in B's queries and bodies: filtered out or not found, never shown.
+    bob = world.bob
+    for path, params in (
+        (f"{b.base}/sessions", {"user_id": a.owner.user["id"]}),
+        (f"{b.base}/sessions", {"flow": a.flow_name}),
+        (f"{b.base}/events", {"session_id": a.waiting_session}),
+        (f"{b.base}/events", {"run_id": a.done_run}),
+    ):
+        response = bob.get(path, params=params)
+        assert response.status_code == 200, response.text
+        assert response.json()["items"] == [], (path, params)
+        assert_no_leak(response.text, json.dumps(params), a, path)
+    for path, body in (
+        (f"{b.base}/sessions", {"flow": a.flow_name}),
+        (
+            f"{b.base}/sessions/{b.waiting_session}/input",
+            {"interrupt_id": a.interrupt_id, "answer": 1},
+        ),
+        (
+            f"{b.base}/sessions/{b.done_session}/runs",
+            {"trigger_node_id": "n1", "from_run_id": a.done_run},
+        ),
+        (f"{b.base}/runs/{b.done_run}/fork", {"step_id": a.step_ids[0]}),
+    ):
+        request = Request("POST", path, path, body, {})
+        assert_refused(bob.post(path, body), request, 404, a)
+
+    # The GET routes that take no id show bob nothing of A either.
+    for method, route in route_table(api.app):  # type: ignore[arg-type]
+        if method == "GET" and not PARAM.search(route):
+            for _, headers in attackers(world):
+                response = api.get(route, headers=headers)
+                assert_no_leak(response.text, route, a, route)
+
+    # A is as alice left it.
+    alice = a.owner
+    assert alice.get(a.base).json()["name"] == a.app_name
+    session = alice.get(f"{a.base}/sessions/{a.waiting_session}").json()
+    assert session["status"] == "waiting"
+    assert session["pending_question"]["interrupt_id"] == a.interrupt_id
+    assert len(alice.get(f"{a.base}/sessions").json()["items"]) == 2
+    assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1
+    members = {m["username"]: m["role"] for m in alice.get(f"{a.base}/members").json()}
+    assert members == {"alice": "owner", "carol": "member"}
+    keys = alice.get(f"{a.base}/api-keys").json()
+    assert [(k["id"], k["revoked_at"]) for k in keys] == [(a.key_id, None)]
+    assert world.api.get(a.base, headers={"X-API-Key": a.key_secret}).status_code == 200
+    assert alice.get(f"/api/v1/users/{a.owner.user['id']}").status_code == 403  # not an admin
+    assert world.admin.get(f"/api/v1/users/{a.owner.user['id']}").status_code == 200
+
+    # The control: the very same requests with B's own ids do what they say for bob.
+    for method, route in routes:
+        if PROBES[(method, route)].admin_only:
+            continue
+        for request in requests_for(method, route, b.app_id, b, coherent=True):
+            response = send(api, request, bob.headers)
+            assert response.status_code < 300 or response.status_code == 409, (
+                f"{method} {request.url}: {response.status_code} {response.text}"
+            )
+
+
+def test_the_live_streams_of_another_app_are_refused(world: World) -> None:
+    api, a, b = world.api, world.a, world.b
+    attacks: list[tuple[str, dict[str, Any]]] = [
+        ("subscribe", {"app_id": a.app_id}),
+        ("subscribe", {"app_id": a.app_id, "session_id": a.waiting_session}),
+        ("subscribe", {"app_id": b.app_id, "session_id": a.waiting_session}),
+        ("subscribe", {"app_id": b.app_id, "session_id": a.done_session}),
+        ("subscribe", {"app_id": b.app_id, "run_id": a.waiting_run}),
+        ("execution.start", {"app_id": a.app_id, "flow": a.flow_name}),
+        ("execution.start", {"app_id": b.app_id, "flow": a.flow_name}),
+        ("execution.start", {"app_id": b.app_id, "session_id": a.done_session}),
+        (
+            "session.input",
+            {
+                "app_id": b.app_id,
+                "session_id": a.waiting_session,
+                "interrupt_id": a.interrupt_id,
+                "answer": "b",
+            },
+        ),
+        (
+            "session.input",
+            {
+                "app_id": b.app_id,
+                "session_id": b.waiting_session,
+                "interrupt_id": a.interrupt_id,
+                "answer": "b",
+            },
+        ),
+    ]
+    credentials = [f"token={world.bob.access_token}", f"api_key={b.key_secret}"]
+    for credential in credentials:
+        with api.websocket_connect(f"/api/v1/ws?{credential}") as ws:
+            assert ws.receive_json()["type"] == "connection.ready"
+            for number, (kind, data) in enumerate(attacks):
+                ws.send_json({"type": kind, "id": number, "data": data})
+                reply = ws.receive_json()
+                where = f"{credential[:8]} {kind} {data}"
+                assert reply["type"] == "error", f"{where}: {reply}"
+                assert reply["id"] == number
+                assert reply["data"]["code"] == "not_found", f"{where}: {reply}"
+                assert_no_leak(json.dumps(reply), json.dumps(data), a, where)
+            # The control: B's own log streams, and holds nothing of A.
+            ws.send_json({"type": "subscribe", "id": "own", "data": {"app_id": b.app_id}})
+            subscribed = ws.receive_json()
+            assert (subscribed["type"], subscribed["id"]) == ("subscribed", "own"), subscribed
+            first = ws.receive_json()
+            assert first["type"] == "event" and first["data"]["app_id"] == b.app_id, first
+            ws.send_json({"type": "unsubscribe", "data": subscribed["data"]})
+            while (message := ws.receive_json())["type"] == "event":
+                assert message["data"]["app_id"] == b.app_id
+                assert_no_leak(json.dumps(message), "", a, "B's event stream")
+            assert message["type"] == "unsubscribed", message
+
+    # A's session did not move: no answer, no new run reached it.
+    session = a.owner.get(f"{a.base}/sessions/{a.waiting_session}").json()
+    assert (session["status"], session["run_id"]) == ("waiting", a.waiting_run)
+
+    for _, headers in attackers(world):
+        for params in ({}, {"session_id": a.waiting_session}):
+            url = f"{a.base}/events"
+            response = api.get(
+                url, params=params, headers={**headers, "Accept": "text/event-stream"}
+            )
+            request = Request("GET", url, url, None, params)
+            assert_refused(response, request, 404, a)
