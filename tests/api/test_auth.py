@@ -266,6 +266,9 @@ def test_the_users_back_office_is_for_platform_admins(
     bob = make_user("bob")
     bob_id = bob.user["id"]
     new_user = {"email": "mallory@example.com", "username": "mallory", "password": PASSWORD}
+    bad_name = admin.post("/api/v1/users", {**new_user, "username": "mal lory"})
+    assert_error(bad_name, 422, "invalid_input")
+    assert bad_name.json()["error"]["message"].startswith("body.username: String should match")
     for response in (
         bob.post("/api/v1/users", {**new_user, "is_admin": True}),
         bob.get("/api/v1/users"),
@@ -285,6 +288,11 @@ def test_the_users_back_office_is_for_platform_admins(
     usernames = {u["username"] for u in admin.get("/api/v1/users").json()["items"]}
     assert usernames == {"root", "bob"}  # mallory was never created
     assert admin.get(f"/api/v1/users/{bob_id}").json()["username"] == "bob"
+
+    own = admin.delete(f"/api/v1/users/{admin.user['id']}")
+    assert_error(own, 409, "conflict")
+    assert "cannot delete your own account" in own.json()["error"]["message"]
+    assert admin.get(PROTECTED).status_code == 200
 
     assert admin.delete(f"/api/v1/users/{bob_id}").status_code == 204
     assert_error(admin.get(f"/api/v1/users/{bob_id}"), 404, "not_found")

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium.auth.service import TokenPair
+from podium.auth.service import EMAIL_PATTERN, USERNAME_PATTERN, TokenPair
 from podium.sessions.service import SessionView
 from podium.storage.accounts import ApiKeyRecord, AppRecord, MemberRecord, UserRecord
 from podium.storage.records import FlowRecord, InterruptRecord, RunRecord, StepRecord
@@ -33,15 +33,15 @@ class RefreshRequest(Body):
 
 
 class UserCreate(Body):
-    email: str = Field(min_length=3, max_length=320)
-    username: str = Field(min_length=2, max_length=80)
+    email: str = Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN)
+    username: str = Field(min_length=2, max_length=80, pattern=USERNAME_PATTERN)
     password: str = Field(min_length=8, max_length=1024)
     is_admin: bool = False
 
 
 class SignupRequest(Body):
-    email: str = Field(min_length=3, max_length=320)
-    username: str = Field(min_length=2, max_length=80)
+    email: str = Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN)
+    username: str = Field(min_length=2, max_length=80, pattern=USERNAME_PATTERN)
     password: str = Field(min_length=8, max_length=1024)
 
 

@@ -22,8 +22,10 @@ from podium.storage import accounts
 from podium.storage.accounts import UserRecord
 from podium.storage.store import Store
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,80}$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{2,80}$"
+EMAIL = re.compile(EMAIL_PATTERN)
+USERNAME = re.compile(USERNAME_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)

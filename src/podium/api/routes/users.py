@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from podium.api.deps import PlatformAdmin, ServicesDep
 from podium.api.schemas import UserCreate, UserPage, UserPublic
+from podium.errors import Conflict
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -43,7 +44,12 @@ async def get_user(user_id: str, _: PlatformAdmin, services: ServicesDep) -> Use
 
 
 @router.delete("/{user_id}", status_code=204)
-async def delete_user(user_id: str, _: PlatformAdmin, services: ServicesDep) -> Response:
-    """Delete a user, their memberships and their refresh tokens."""
+async def delete_user(user_id: str, admin: PlatformAdmin, services: ServicesDep) -> Response:
+    """Delete a user, their memberships and their refresh tokens (not yourself)."""
+    if user_id == admin.user_id:
+        raise Conflict(
+            "you cannot delete your own account (the server could lose its last "
+            "administrator); another administrator can"
+        )
     await services.auth.delete_user(user_id)
     return Response(status_code=204)
