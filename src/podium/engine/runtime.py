@@ -53,7 +53,8 @@ class Podium:
             publish_live=self.bus.publish_live,
         )
         self._worker_task: asyncio.Task[None] | None = None
-        self._run_waiters: dict[str, asyncio.Event] = {}
+        # Every waiter of a run has its own flag, so that concurrent waits do not end each other's.
+        self._run_waiters: dict[str, set[asyncio.Event]] = {}
         store.add_listener(self._on_events)
         self._app_id: str | None = None
 
@@ -178,7 +179,8 @@ class Podium:
     async def wait(self, run_id: str, timeout: float | None = None) -> RunRecord:
         """The run once it has ended or waits for an answer (or when `timeout` passes)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        flag = self._run_waiters.setdefault(run_id, asyncio.Event())
+        flag = asyncio.Event()
+        self._run_waiters.setdefault(run_id, set()).add(flag)
         try:
             while True:
                 flag.clear()
@@ -192,14 +194,19 @@ class Podium:
                         return run
                 await wait_for_event(flag, wait)
         finally:
-            self._run_waiters.pop(run_id, None)
+            flags = self._run_waiters.get(run_id)
+            if flags is not None:
+                flags.discard(flag)
+                if not flags:
+                    del self._run_waiters[run_id]
 
     def _on_events(self, events: list[Event]) -> None:
         if not self._run_waiters:
             return
         for event in events:  # only an outcome can end a wait: no read for every step
             if event.type in RUN_OUTCOMES and event.run_id in self._run_waiters:
-                self._run_waiters[event.run_id].set()
+                for flag in self._run_waiters[event.run_id]:
+                    flag.set()
 
     async def pending_questions(self, run_id: str) -> list[InterruptRecord]:
         return await self.store.get_interrupts(run_id, status="pending")
