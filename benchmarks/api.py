@@ -14,14 +14,15 @@ with). Every workload uses a chain of 10 trivial nodes (Podium: ``template`` nod
 ``"x"`` under their own name; LangGraph: functions doing the same):
 
 * H1  200 sequential "create a session (thread) and run it to the end": p50 / p95 ms;
-* H2  100 concurrent clients, each doing that 3 times: runs/s over the whole batch;
+* H2  100 concurrent clients, each doing that 5 times: runs/s over the whole batch;
 * H3  200 sessions paused at a question (a ``human`` node / ``interrupt()`` before the chain),
   then answered one after the other: p50 / p95 ms from sending the answer until the run ended;
 * H4  time from starting a run to the first streamed event of it, with the stream open
   (Podium: one SSE stream ``GET /apps/{id}/events`` open throughout; LangGraph: the SSE answer
   of ``POST /threads/{id}/runs/stream``), and to the first node's result;
 * RSS  the server's resident set (its process tree, psutil) idle and with the H3 sessions
-  waiting, sampled as they pause.
+  waiting, sampled as they pause (H3 runs first, on a server that has done nothing but a
+  warm-up), and at the end (``rss_end_mib``, after every session of every workload).
 
 Prints one JSON object per metric on stdout::
 
@@ -29,7 +30,8 @@ Prints one JSON object per metric on stdout::
 
 ``ratio`` is podium / langgraph (for latencies and memory below 1 is better for Podium).
 Targets: H1 and H3 p50 < 30 ms, H4 < 20 ms, H2 >= 10x LangGraph, RSS flat (growth with every
-H3 session waiting at most 5 % of the idle figure). Without ``langgraph-cli[inmem]`` (or with
+H3 session waiting at most 5 % of the idle figure); ``met`` is null with ``--quick`` (its
+counts are a smoke test, not the workloads). Without ``langgraph-cli[inmem]`` (or with
 ``--no-langgraph``) the langgraph fields are null. Progress goes to stderr.
 """
 
@@ -78,10 +80,16 @@ RSS_FLAT = 0.05  # "flat": growth with every H3 session waiting <= 5 % of the id
 class Sizes:
     h1_runs: int = 200
     h2_clients: int = 100
-    h2_runs_per_client: int = 3
+    h2_runs_per_client: int = 5
     h3_sessions: int = 200
     h4_runs: int = 50
     warmup: int = 5
+
+    @property
+    def sessions(self) -> int:
+        """Sessions one server sees: warm-up (+1 paused), H3, H1, H2, H4 (+1 discarded)."""
+        h2 = self.h2_clients * self.h2_runs_per_client
+        return self.warmup + 1 + self.h3_sessions + self.h1_runs + h2 + self.h4_runs + 1
 
 
 FULL = Sizes()
@@ -90,6 +98,11 @@ QUICK = Sizes(h1_runs=10, h2_clients=10, h2_runs_per_client=1, h3_sessions=10, h
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _load() -> float:
+    """The 1-minute load average (other jobs on the machine disturb the figures)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
 
 
 def ms(seconds: float) -> float:
@@ -235,19 +248,22 @@ def start_podium(workdir: Path, workers: int, password: str) -> Server:
     return server
 
 
-def langgraph_missing() -> str | None:
-    """Why `langgraph dev` cannot run here, or None when it can."""
+def find_langgraph(given: str | None) -> tuple[str | None, str]:
+    """The `langgraph` command to run, or None and why there is none.
+
+    A command given explicitly (another virtualenv's) is trusted; the default one, beside this
+    interpreter or on PATH, needs `langgraph-cli[inmem]` importable here.
+    """
+    if given:
+        return (given, "") if Path(given).exists() else (None, f"{given} does not exist")
     for module in ("langgraph_cli", "langgraph_api", "langgraph_runtime_inmem"):
         if importlib.util.find_spec(module) is None:
-            return f'{module} is not installed (pip install "langgraph-cli[inmem]")'
-    if venv_binary("langgraph") is None:
-        return "no `langgraph` command"
-    return None
-
-
-def start_langgraph(workdir: Path, jobs: int | None) -> Server:
+            return None, f'{module} is not installed (pip install "langgraph-cli[inmem]")'
     binary = venv_binary("langgraph")
-    assert binary is not None
+    return (binary, "") if binary else (None, "no `langgraph` command")
+
+
+def start_langgraph(workdir: Path, binary: str, jobs: int | None) -> Server:
     home = workdir / "langgraph"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "langgraph.json"
@@ -681,8 +697,11 @@ async def measure(peer: Peer, sizes: Sizes) -> Figures:
     await h1_sequential(peer, sizes.h1_runs, figures)
     await h2_concurrent(peer, sizes.h2_clients, sizes.h2_runs_per_client, figures)
     await h4_first_event(peer, sizes.h4_runs, figures)
+    await asyncio.sleep(1.0)
+    figures.metrics["rss_end_mib"] = peer.server.rss_mib()
+    figures.counts["sessions"] = sizes.sessions
     shown = ", ".join(f"{k}={v:,.1f}" for k, v in figures.metrics.items() if v is not None)
-    log(f"{peer.name}: {shown}")
+    log(f"{peer.name}: {shown} (load average now {_load():.2f})")
     return figures
 
 
@@ -692,19 +711,19 @@ def run_podium(workdir: Path, sizes: Sizes, workers: int) -> Figures:
     server = start_podium(workdir, workers, password)
     try:
         return asyncio.run(measure(PodiumPeer(server, password), sizes))
-    except BaseException:
+    except Exception:  # not on Ctrl-C / SIGTERM
         log(f"podium server log (last lines):\n{server.log_tail()}")
         raise
     finally:
         server.stop()
 
 
-def run_langgraph(workdir: Path, sizes: Sizes, jobs: int | None) -> Figures:
+def run_langgraph(workdir: Path, sizes: Sizes, binary: str, jobs: int | None) -> Figures:
     log("langgraph: starting `langgraph dev` (in-memory runtime)")
-    server = start_langgraph(workdir, jobs)
+    server = start_langgraph(workdir, binary, jobs)
     try:
         return asyncio.run(measure(LangGraphPeer(server), sizes))
-    except BaseException:
+    except Exception:  # not on Ctrl-C / SIGTERM
         log(f"langgraph server log (last lines):\n{server.log_tail()}")
         raise
     finally:
@@ -727,7 +746,8 @@ def _flat(figures: Figures) -> Callable[[float, float | None], bool | None]:
     return lambda podium, langgraph: None if idle is None else podium - idle <= RSS_FLAT * idle
 
 
-def rows(podium: Figures, langgraph: Figures | None) -> list[dict[str, Any]]:
+def rows(podium: Figures, langgraph: Figures | None, judge: bool = True) -> list[dict[str, Any]]:
+    """One line per metric; `met` is null without a target or when not `judge` (--quick)."""
     checks: list[tuple[str, str, str | None, Callable[[float, float | None], bool | None]]] = [
         ("H1", "latency_p50_ms", "< 30 ms", _below(30.0)),
         ("H1", "latency_p95_ms", None, lambda p, lg: None),
@@ -740,6 +760,7 @@ def rows(podium: Figures, langgraph: Figures | None) -> list[dict[str, Any]]:
         ("RSS", "rss_idle_mib", None, lambda p, lg: None),
         ("RSS", "rss_waiting_mib", f"<= idle + {RSS_FLAT:.0%} (flat)", _flat(podium)),
         ("RSS", "rss_kib_per_waiting_session", None, lambda p, lg: None),
+        ("RSS", "rss_end_mib", None, lambda p, lg: None),
     ]
     out = []
     for workload, metric, target, met in checks:
@@ -754,8 +775,8 @@ def rows(podium: Figures, langgraph: Figures | None) -> list[dict[str, Any]]:
             "langgraph": None if theirs is None else round(theirs, 2),
             "ratio": None if not theirs else float(f"{mine / theirs:.3g}"),
             "target": target,
-            "met": met(mine, theirs) if target else None,
-            "n": podium.counts.get(workload),
+            "met": met(mine, theirs) if target and judge else None,
+            "n": podium.counts.get("sessions" if metric == "rss_end_mib" else workload),
         }
         if metric == "rss_waiting_mib":
             row["podium_series"] = [[n, round(v, 1)] for n, v in podium.rss_series]
@@ -778,15 +799,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         help="`langgraph dev --n-jobs-per-worker N` (default: langgraph dev's own, 1)",
     )
+    parser.add_argument(
+        "--langgraph-bin",
+        metavar="PATH",
+        help="the `langgraph` command to run (e.g. another virtualenv's; default: .venv's)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep the databases and server logs here")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop the servers.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     log(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load:.2f}"
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {_load():.2f}"
         f"{', quick' if args.quick else ''}"
     )
     with tempfile.TemporaryDirectory(prefix="podium_api_bench_") as tmp:
@@ -794,13 +819,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         podium = run_podium(workdir, sizes, args.workers)
         langgraph = None
-        missing = "--no-langgraph" if args.no_langgraph else langgraph_missing()
-        if missing:
+        binary, missing = (
+            (None, "--no-langgraph") if args.no_langgraph else find_langgraph(args.langgraph_bin)
+        )
+        if binary is None:
             log(f"langgraph: skipped ({missing}); its fields are null")
         else:
-            langgraph = run_langgraph(workdir, sizes, args.langgraph_jobs)
+            langgraph = run_langgraph(workdir, sizes, binary, args.langgraph_jobs)
         log(f"done in {time.perf_counter() - started:.1f}s")
-    for row in rows(podium, langgraph):
+    for row in rows(podium, langgraph, judge=not args.quick):
         print(json.dumps(row), flush=True)
     return 0
 
