@@ -15,6 +15,10 @@ BENCH_STAMP := $(VENV)/.installed-bench
 PIP         := $(BIN)/python -m pip --disable-pip-version-check
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
+ENGINE_ARGS ?=
+API_ARGS    ?=
+LANGGRAPH_VENV := .bench/langgraph-venv
+LANGGRAPH_BIN  := $(LANGGRAPH_VENV)/bin/langgraph
 LINT_PATHS  ?= src tests benchmarks
 DEMO_DB     ?= .podium-demo.db
 
@@ -68,9 +72,15 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy (runs all three, fails i
 
 # --- running things -----------------------------------------------------------------------
 
-bench: $(BENCH_STAMP) ## Run the engine and API benchmarks (installs the bench extra; BENCH_ARGS=--quick)
-	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
-	$(BIN)/python benchmarks/api.py $(BENCH_ARGS)
+# LangGraph's server gets a virtualenv of its own: langgraph-api pins jsonschema-rs below what
+# schemathesis (dev extra) needs, so the two cannot share .venv.
+$(LANGGRAPH_BIN):
+	$(PYTHON) -m venv $(LANGGRAPH_VENV)
+	$(LANGGRAPH_VENV)/bin/python -m pip --disable-pip-version-check install "langgraph-cli[inmem]>=0.4"
+
+bench: $(BENCH_STAMP) $(LANGGRAPH_BIN) ## Engine and API benchmarks vs LangGraph (BENCH_ARGS=--quick; ENGINE_ARGS, API_ARGS)
+	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS) $(ENGINE_ARGS)
+	$(BIN)/python benchmarks/api.py --langgraph-bin $(LANGGRAPH_BIN) $(BENCH_ARGS) $(API_ARGS)
 
 demo: $(STAMP) ## Run the example flow examples/flows/chain.json
 	$(BIN)/podium run examples/flows/chain.json --input '{"text": "Hello   Durable World"}' --db $(DEMO_DB)

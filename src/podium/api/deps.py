@@ -39,7 +39,7 @@ class Services:
     sockets: OpenSockets
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:  # async: no thread-pool hop
     services: Services = request.app.state.services
     return services
 

@@ -1,4 +1,4 @@
-"""Per-user and per-key rate limits (the `limits` library, moving window, in memory).
+"""Per-user and per-key rate limits (the `limits` library, sliding window, in memory).
 
 Limits are per process: with several API replicas each enforces its own window.
 """
@@ -9,7 +9,7 @@ import time
 
 from limits import parse
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from podium.errors import RateLimited
 
@@ -20,7 +20,8 @@ class RateLimiter:
     def __init__(self, limit: str) -> None:
         self.limit = parse(limit)
         self.storage = MemoryStorage()
-        self.strategy = MovingWindowRateLimiter(self.storage)
+        # A sliding window of two counters: O(1) per hit, where a moving window keeps every hit.
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
 
     def hit(self, key: str) -> None:
         if not self.strategy.hit(self.limit, key):

@@ -59,11 +59,14 @@ class NodeType:
 
 
 _REGISTRY: dict[str, NodeType] = {}
+_CATALOGUE: list[dict[str, Any]] | None = None
 
 
 def register_node_type(node_type: type[NodeType]) -> type[NodeType]:
     """Class decorator: make a node type available to flows under its `name`."""
+    global _CATALOGUE
     _REGISTRY[node_type.name] = node_type()
+    _CATALOGUE = None
     return node_type
 
 
@@ -78,8 +81,13 @@ def node_type_names() -> list[str]:
 
 
 def catalogue() -> list[dict[str, Any]]:
+    """Every registered type's entry; built once until a type is registered (JSON schemas
+    are costly to make)."""
+    global _CATALOGUE
     _ensure_builtins()
-    return [_REGISTRY[name].catalogue_entry() for name in sorted(_REGISTRY)]
+    if _CATALOGUE is None:
+        _CATALOGUE = [_REGISTRY[name].catalogue_entry() for name in sorted(_REGISTRY)]
+    return _CATALOGUE
 
 
 def config_problems(node_type: NodeType, node: Node) -> list[str]:
