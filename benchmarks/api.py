@@ -254,8 +254,9 @@ def find_langgraph(given: str | None) -> tuple[str | None, str]:
     A command given explicitly (another virtualenv's) is trusted; the default one, beside this
     interpreter or on PATH, needs `langgraph-cli[inmem]` importable here.
     """
-    if given:
-        return (given, "") if Path(given).exists() else (None, f"{given} does not exist")
+    if given:  # absolute: the server runs in a directory of its own
+        path = Path(given).resolve()
+        return (str(path), "") if path.exists() else (None, f"{given} does not exist")
     for module in ("langgraph_cli", "langgraph_api", "langgraph_runtime_inmem"):
         if importlib.util.find_spec(module) is None:
             return None, f'{module} is not installed (pip install "langgraph-cli[inmem]")'
