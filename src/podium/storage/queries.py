@@ -11,13 +11,13 @@ from podium.storage.records import FlowRecord, InterruptRecord, RunRecord, Sessi
 from podium.storage.script import Script, all_rows, execute, one
 from podium.storage.transactions import (
     RUN_COLUMNS,
-    _flow_record,
-    _interrupt_record,
-    _session_record,
-    _step_record,
     append_events,
     event_record,
+    flow_record,
+    interrupt_record,
     run_record,
+    session_record,
+    step_record,
 )
 
 
@@ -52,7 +52,7 @@ def list_sessions(
         *args,
         limit,
     )
-    return [_session_record(row) for row in rows]
+    return [session_record(row) for row in rows]
 
 
 def session_runs(session_id: str) -> Script:
@@ -83,8 +83,8 @@ def session_view(app_id: str, session_id: str) -> Script:
         "ORDER BY created_at, id",
         session_id,
     )
-    questions: list[InterruptRecord] = [_interrupt_record(r) for r in rows]
-    session: SessionRecord = _session_record(row)
+    questions: list[InterruptRecord] = [interrupt_record(r) for r in rows]
+    session: SessionRecord = session_record(row)
     return session, run, questions
 
 
@@ -96,7 +96,7 @@ def session_history(app_id: str, session_id: str) -> Script:
         "ORDER BY r.created_at, r.id, s.n",
         session_id,
     )
-    return [_step_record(row) for row in rows]
+    return [step_record(row) for row in rows]
 
 
 def _session_exists(app_id: str, session_id: str) -> Script:
@@ -157,7 +157,7 @@ def get_interrupt(app_id: str, interrupt_id: str) -> Script:
     row = yield one("SELECT * FROM interrupts WHERE id = ? AND app_id = ?", interrupt_id, app_id)
     if row is None:
         raise NotFound(f"question {interrupt_id!r} does not exist")
-    return _interrupt_record(row)
+    return interrupt_record(row)
 
 
 def latest_flows(app_ids: list[str]) -> Script:
@@ -169,14 +169,14 @@ def latest_flows(app_ids: list[str]) -> Script:
         "ORDER BY f.name",
         *app_ids,
     )
-    return [_flow_record(row) for row in rows]
+    return [flow_record(row) for row in rows]
 
 
 def flow_versions(app_id: str, name: str) -> Script:
     rows = yield all_rows(
         "SELECT * FROM flows WHERE app_id = ? AND name = ? ORDER BY version DESC", app_id, name
     )
-    records: list[FlowRecord] = [_flow_record(row) for row in rows]
+    records: list[FlowRecord] = [flow_record(row) for row in rows]
     return records
 
 

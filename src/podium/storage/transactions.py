@@ -60,7 +60,7 @@ def run_record(row: Row) -> RunRecord:
     )
 
 
-def _flow_record(row: Row) -> FlowRecord:
+def flow_record(row: Row) -> FlowRecord:
     return FlowRecord(
         id=row["id"],
         app_id=row["app_id"],
@@ -72,7 +72,7 @@ def _flow_record(row: Row) -> FlowRecord:
     )
 
 
-def _session_record(row: Row) -> SessionRecord:
+def session_record(row: Row) -> SessionRecord:
     return SessionRecord(
         id=row["id"],
         app_id=row["app_id"],
@@ -86,7 +86,7 @@ def _session_record(row: Row) -> SessionRecord:
     )
 
 
-def _interrupt_record(row: Row) -> InterruptRecord:
+def interrupt_record(row: Row) -> InterruptRecord:
     return InterruptRecord(
         id=row["id"],
         app_id=row["app_id"],
@@ -105,7 +105,7 @@ def _interrupt_record(row: Row) -> InterruptRecord:
     )
 
 
-def _step_record(row: Row) -> StepRecord:
+def step_record(row: Row) -> StepRecord:
     return StepRecord(
         id=step_id(row["run_id"], row["n"]),
         run_id=row["run_id"],
@@ -183,7 +183,7 @@ def save_flow(app_id: str, definition: dict[str, Any], base_path: str | None, no
         name,
     )
     if latest is not None and latest["checksum"] == checksum:
-        return _flow_record(latest)
+        return flow_record(latest)
     version = 1 if latest is None else latest["version"] + 1
     flow_id = new_id("flw")
     yield execute(
@@ -205,7 +205,7 @@ def get_flow(flow_id: str) -> Script:
     row = yield one("SELECT * FROM flows WHERE id = ?", flow_id)
     if row is None:
         raise NotFound(f"flow {flow_id!r} does not exist")
-    return _flow_record(row)
+    return flow_record(row)
 
 
 def find_flow(app_id: str, name: str) -> Script:
@@ -215,7 +215,7 @@ def find_flow(app_id: str, name: str) -> Script:
         app_id,
         name,
     )
-    return None if row is None else _flow_record(row)
+    return None if row is None else flow_record(row)
 
 
 # --- sessions and runs ----------------------------------------------------------------
@@ -723,14 +723,14 @@ def list_runs(app_id: str | None, status: str | None, limit: int) -> Script:
 
 def get_steps(run_id: str) -> Script:
     rows = yield all_rows("SELECT * FROM steps WHERE run_id = ? ORDER BY n", run_id)
-    return [_step_record(row) for row in rows]
+    return [step_record(row) for row in rows]
 
 
 def get_session(session_id: str, app_id: str | None = None) -> Script:
     row = yield one("SELECT * FROM sessions WHERE id = ?", session_id)
     if row is None or (app_id is not None and row["app_id"] != app_id):
         raise NotFound(f"session {session_id!r} does not exist")
-    return _session_record(row)
+    return session_record(row)
 
 
 def get_interrupts(run_id: str, status: str | None = None) -> Script:
@@ -744,7 +744,7 @@ def get_interrupts(run_id: str, status: str | None = None) -> Script:
             run_id,
             status,
         )
-    return [_interrupt_record(row) for row in rows]
+    return [interrupt_record(row) for row in rows]
 
 
 def read_events(
