@@ -368,7 +368,7 @@ class RunDriver:
             for task in (upcoming, workers):
                 task.cancel()
             await asyncio.gather(upcoming, workers, return_exceptions=True)
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     def _take(self, board: NodeBoard, event: Event) -> None:
         board.apply(event)

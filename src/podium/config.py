@@ -22,6 +22,25 @@ class Settings(BaseSettings):
     run_timeout_seconds: float = 3600.0
     call_timeout_seconds: float = 300.0
     default_model: str = "offline/echo"
+    # Server-wide model providers (an app's own configurations under /providers win).
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    anthropic_base_url: str | None = None
+    anthropic_api_key: str | None = None
+    ollama_base_url: str | None = None
+    llm_timeout_seconds: float = 60.0
+    llm_max_retries: int = 2
+    tool_timeout_seconds: float = 30.0
+    # Integrations, server-wide (an app's own settings under /integrations win). The base
+    # URLs default to the services' real endpoints.
+    hubspot_access_token: str | None = None
+    hubspot_base_url: str = "https://api.hubapi.com"
+    sendgrid_api_key: str | None = None
+    sendgrid_from_email: str | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    google_calendar_access_token: str | None = None
+    google_calendar_id: str = "primary"
+    google_calendar_base_url: str = "https://www.googleapis.com/calendar/v3"
 
     # --- the HTTP API ---
     # The key that signs tokens. Unset: one is made at the first start and kept in the

@@ -28,6 +28,9 @@ PREFIXES = frozenset(
         "key",
         "rtk",
         "fam",
+        "prv",
+        "mcp",
+        "tcl",
     }
 )
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"

@@ -9,17 +9,32 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from podium import __version__
+from podium.agents.service import AgentService
 from podium.api import errors
 from podium.api.bodylimit import BodyLimitMiddleware
 from podium.api.deps import OpenSockets, Services
 from podium.api.metrics import Metrics
 from podium.api.ratelimit import RateLimiter
-from podium.api.routes import apps, auth, events, flows, operations, runs, sessions, users, ws
+from podium.api.routes import (
+    agents,
+    apps,
+    auth,
+    chat,
+    events,
+    flows,
+    operations,
+    providers,
+    runs,
+    sessions,
+    users,
+    ws,
+)
 from podium.auth.service import AuthService
 from podium.auth.tenancy import Tenancy
 from podium.config import Settings, get_settings
 from podium.engine.runtime import Podium
 from podium.sessions.service import SessionService
+from podium.tools.mcp import close_connections
 
 PREFIX = "/api/v1"
 
@@ -44,11 +59,15 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
                 auth=auth_service,
                 tenancy=Tenancy(podium.store, auth_service),
                 sessions=session_service,
+                agents=AgentService(session_service),
                 limiter=RateLimiter(settings.rate_limit),
                 metrics=metrics,
                 sockets=OpenSockets(),
             )
-            yield
+            try:
+                yield
+            finally:
+                await close_connections()
 
     app = FastAPI(
         title="Podium",
@@ -59,7 +78,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     )
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (auth, users, apps, flows, sessions, runs, events, ws):
+    for module in (auth, users, apps, flows, sessions, runs, events, agents, chat, providers, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)
     # Probes where orchestrators look for them, too.

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from podium.agents.service import AgentService
 from podium.api.metrics import Metrics
 from podium.api.ratelimit import RateLimiter
 from podium.auth.service import AuthService
@@ -34,6 +35,7 @@ class Services:
     auth: AuthService
     tenancy: Tenancy
     sessions: SessionService
+    agents: AgentService
     limiter: RateLimiter
     metrics: Metrics
     sockets: OpenSockets

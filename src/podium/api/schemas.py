@@ -96,6 +96,12 @@ class AppCreate(Body):
 class AppUpdate(Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
+    default_model: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+/.+$",
+        max_length=200,
+        description="the model of the app's agents that name none, e.g. `ollama/llama3.2`",
+    )
 
 
 class AppPublic(BaseModel):
@@ -105,6 +111,7 @@ class AppPublic(BaseModel):
     created_at: float
     updated_at: float | None
     role: RoleName | None
+    default_model: str | None = None
 
     @classmethod
     def of(cls, app: AppRecord) -> AppPublic:
@@ -115,6 +122,7 @@ class AppPublic(BaseModel):
             created_at=app.created_at,
             updated_at=app.updated_at,
             role=app.role,  # type: ignore[arg-type]
+            default_model=app.default_model,
         )
 
 

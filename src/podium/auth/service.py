@@ -38,6 +38,16 @@ class TokenPair:
     user: UserRecord
 
 
+async def server_secret(store: Store, settings: Settings) -> str:
+    """The server secret: PODIUM_SECRET_KEY, else one made at the first start and kept in
+    the database (so every process of the server shares it)."""
+    if settings.secret_key:
+        return settings.secret_key
+    made = secrets.token_urlsafe(48)
+    value: str = await store.run_script(lambda: accounts.server_value("jwt_secret", made))
+    return value
+
+
 class AuthService:
     """Accounts and tokens over the store."""
 
@@ -49,10 +59,7 @@ class AuthService:
 
     async def open(self) -> None:
         """Pick the signing key: the configured one, else the one kept in the database."""
-        secret = self.settings.secret_key
-        if not secret:
-            made = secrets.token_urlsafe(48)
-            secret = await self.store.run_script(lambda: accounts.server_value("jwt_secret", made))
+        secret = await server_secret(self.store, self.settings)
         self.codec = TokenCodec(secret, self.settings.jwt_issuer, self.settings.jwt_audience)
 
     @property

@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podium.errors import LimitExceeded, StateNotJSON
+from podium.events.envelope import Event
 
 if TYPE_CHECKING:
+    from podium.config import Settings
     from podium.engine.executor import RunExecution
+    from podium.storage.store import Store
 
 _MISSING = object()
 
@@ -160,13 +163,39 @@ class Context:
         question: str,
         choices: list[str] | None = None,
         schema: dict[str, Any] | None = None,
+        *,
+        key: str = "ask_user",
     ) -> Any:
-        """Ask a person; the run waits (holding nothing) and this returns their answer."""
-        call_key = self._call_key("ask_user")
+        """Ask a person; the run waits (holding nothing) and this returns their answer.
+
+        `key` names the question among the step's calls; give one of your own when questions
+        are asked from concurrent tasks, whose order is not fixed.
+        """
+        call_key = self._call_key(key)
         answer = self._execution.recorded_call(self.node_id, self.iteration, call_key)
         if answer is not _MISSING:
             return answer
         raise Suspend(question, choices, schema, call_key)
+
+    @property
+    def store(self) -> Store:
+        """The store the run lives in (for services that keep their own tables)."""
+        return self._execution.store
+
+    @property
+    def settings(self) -> Settings:
+        return self._execution.settings
+
+    @property
+    def flow_default_model(self) -> str | None:
+        """The flow's `default_model` (step three of the model resolution chain)."""
+        return self._execution.graph.flow.default_model
+
+    def publish_live(self, type: str, data: dict[str, Any]) -> None:
+        """Send a live-only event (never persisted, e.g. `message.delta`) to subscribers."""
+        publish = self._execution.publish_live
+        if publish is not None:
+            publish(Event(type, self.app_id, self.session_id, self.run_id, data))
 
     def emit(self, type: str, data: dict[str, Any] | None = None) -> None:
         """Record an event; it is written with this step's end, in the same transaction."""

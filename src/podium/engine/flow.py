@@ -75,6 +75,8 @@ class Flow(BaseModel):
     name: str = Field(min_length=1)
     version: int = 1
     description: str = ""
+    # The model of the flow's agents that name none (DESIGN §3.13), e.g. "ollama/llama3.2".
+    default_model: str | None = None
     state: StateSpec = Field(default_factory=StateSpec)
     limits: Limits = Field(default_factory=Limits)
     nodes: list[Node]

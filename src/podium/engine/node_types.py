@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -104,6 +105,16 @@ def config_problems(node_type: NodeType, node: Node) -> list[str]:
     return []
 
 
+# Modules whose import registers node types. By name, so that the engine does not import
+# the services above it (agents register `agent` and `tool`).
+BUILTIN_MODULES = ("podium.engine.nodes", "podium.agents.nodes")
+_LOADED = False
+
+
 def _ensure_builtins() -> None:
     # Imported lazily: the built-in types import the context, which imports this module.
-    import podium.engine.nodes  # noqa: F401
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)

@@ -21,7 +21,7 @@ from podium.engine.graph import compile_flow
 from podium.engine.worker import GraphCache, Worker
 from podium.errors import InvalidInput, NotFound
 from podium.events import names
-from podium.events.bus import EventBus
+from podium.events.bus import EventBus, Subscription
 from podium.events.envelope import Event
 from podium.events.waiting import wait_for_event
 from podium.storage.records import FlowRecord, InterruptRecord, RunRecord
@@ -225,7 +225,7 @@ class Podium:
         *,
         session_id: str | None = None,
         run_id: str | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> Subscription:
         """Replay the app's events after `since`, then follow new ones live."""
         return self.bus.subscribe(app_id, since, session_id=session_id, run_id=run_id)
 

@@ -25,7 +25,9 @@ class _Subscriber:
     session_id: str | None
     run_id: str | None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    live: list[Event] = field(default_factory=list)
+    # Live-only events with the app's last committed seq when each was published, so they
+    # are delivered in their place among the persisted ones.
+    live: list[tuple[int, Event]] = field(default_factory=list)
 
     def wants(self, event: Event) -> bool:
         return (
@@ -42,49 +44,85 @@ class EventBus:
         self.store = store
         self.poll_seconds = poll_seconds
         self._subscribers: set[_Subscriber] = set()
+        self._last_seq: dict[str, int] = {}
         store.add_listener(self._committed)
 
     def close(self) -> None:
         self.store.remove_listener(self._committed)
 
     def _committed(self, events: list[Event]) -> None:
+        for event in events:
+            if event.seq is not None and event.seq > self._last_seq.get(event.app_id, 0):
+                self._last_seq[event.app_id] = event.seq
         for subscriber in self._subscribers:
             if any(subscriber.wants(event) for event in events):
                 subscriber.wake.set()
 
     def publish_live(self, event: Event) -> None:
         """Deliver a live-only event (never persisted) to current subscribers."""
+        after = self._last_seq.get(event.app_id, 0)
         for subscriber in self._subscribers:
             if subscriber.wants(event):
-                subscriber.live.append(event)
+                subscriber.live.append((after, event))
                 subscriber.wake.set()
 
-    async def subscribe(
+    def subscribe(
         self,
         app_id: str,
         since: int = 0,
         *,
         session_id: str | None = None,
         run_id: str | None = None,
-    ) -> AsyncIterator[Event]:
-        """Every event of the app after `since` (optionally one session or run), then live."""
+    ) -> Subscription:
+        """Every event of the app after `since` (optionally one session or run), then live.
+
+        The subscription is registered at once, before the first event is asked for, so a
+        caller may subscribe and then start a run without missing its live-only events.
+        """
         subscriber = _Subscriber(app_id, session_id, run_id)
         self._subscribers.add(subscriber)
+        return Subscription(self, subscriber, since)
+
+    async def _follow(self, subscriber: _Subscriber, since: int) -> AsyncIterator[Event]:
         last = since
+        app_id, session_id, run_id = subscriber.app_id, subscriber.session_id, subscriber.run_id
         try:
             while True:
                 subscriber.wake.clear()
                 batch = await self.store.read_events(
                     app_id, after=last, limit=PAGE, session_id=session_id, run_id=run_id
                 )
+                live = subscriber.live
                 for event in batch:
                     assert event.seq is not None
+                    while live and live[0][0] < event.seq:
+                        yield live.pop(0)[1]
                     last = event.seq
                     yield event
                 if len(batch) == PAGE:
                     continue
-                while subscriber.live:
-                    yield subscriber.live.pop(0)
+                while live:
+                    yield live.pop(0)[1]
                 await wait_for_event(subscriber.wake, self.poll_seconds)
         finally:
             self._subscribers.discard(subscriber)
+
+
+class Subscription:
+    """An async iterator of events; `aclose()` (or leaving `async for` early and closing)
+    unregisters it."""
+
+    def __init__(self, bus: EventBus, subscriber: _Subscriber, since: int) -> None:
+        self._bus = bus
+        self._subscriber = subscriber
+        self._events = bus._follow(subscriber, since)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        self._bus._subscribers.discard(self._subscriber)
+        await self._events.aclose()  # type: ignore[attr-defined]

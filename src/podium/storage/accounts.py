@@ -32,6 +32,7 @@ class AppRecord:
     created_at: float
     updated_at: float | None
     role: str | None = None  # the caller's role, when read for a member
+    default_model: str | None = None
 
 
 @dataclass(slots=True)
@@ -70,7 +71,13 @@ def _user(row: Row) -> UserRecord:
 
 def _app(row: Row, role: str | None = None) -> AppRecord:
     return AppRecord(
-        row["id"], row["name"], row["description"], row["created_at"], row["updated_at"], role
+        row["id"],
+        row["name"],
+        row["description"],
+        row["created_at"],
+        row["updated_at"],
+        role,
+        row["default_model"],
     )
 
 
@@ -262,7 +269,7 @@ def update_app(app_id: str, changes: dict[str, Any], now: float) -> Script:
         taken = yield one("SELECT id FROM apps WHERE name = ? AND id <> ?", changes["name"], app_id)
         if taken is not None:
             raise Conflict(f"an app named {changes['name']!r} already exists")
-    for column in ("name", "description"):
+    for column in ("name", "description", "default_model"):
         if column in changes:
             yield execute(
                 f"UPDATE apps SET {column} = ?, updated_at = ? WHERE id = ?",

@@ -88,6 +88,14 @@ class Store(ABC):
             for listener in list(self._listeners):
                 listener(events)
 
+    async def append_events(self, app_id: str, events: list[Event]) -> list[Event]:
+        """Write events outside a step commit (an agent that became busy, say) and publish."""
+        written: list[Event] = await self.run_script(
+            lambda: tx.append_events(app_id, events, time.time())
+        )
+        self._published(written)
+        return written
+
     # --- apps and flows -------------------------------------------------------------
 
     async def ensure_app(self, name: str = "default") -> str:

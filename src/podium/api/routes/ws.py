@@ -29,6 +29,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from podium.api.chatstream import start_chat_turn
 from podium.api.deps import Services
 from podium.auth.tenancy import Principal
 from podium.errors import InvalidInput, PodiumError, Unauthorized
@@ -244,10 +245,47 @@ class Connection:
                 data.get("answer"),
             )
             return "session.input.accepted", {"run_id": run_id}
+        if kind == "chat.send":
+            await tenancy.require(self.principal, app_id, "member")
+            model = _optional(data, "model")
+            session_id, run_id, events = await start_chat_turn(
+                self.services,
+                app_id,
+                _optional(data, "agent") or "chat",
+                _text(data, "message"),
+                session_id=_optional(data, "session_id"),
+                user_id=self.principal.user_id,
+                model=model,
+            )
+            self._next_subscription += 1
+            subscription_id = f"sub_{self._next_subscription}"
+            self.subscriptions[subscription_id] = asyncio.create_task(
+                self.forward_chat(subscription_id, events)
+            )
+            return "chat.accepted", {
+                "session_id": session_id,
+                "run_id": run_id,
+                "subscription_id": subscription_id,
+            }
         raise InvalidInput(
             f"unknown message type {kind!r}; use ping, subscribe, unsubscribe, "
-            "execution.start or session.input"
+            "execution.start, session.input or chat.send"
         )
+
+    async def forward_chat(self, subscription_id: str, events: AsyncIterator[Event]) -> None:
+        """A chat turn's events, each sent as its own type (`message.delta`,
+        `message.created`, `agent.status`, …); the subscription ends with the turn."""
+        try:
+            async for event in events:
+                await self.send(event.type, event.to_json(), subscription_id=subscription_id)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            self.subscriptions.pop(subscription_id, None)
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
 
     async def forward(self, subscription_id: str, stream: AsyncIterator[Event]) -> None:
         try:

@@ -1,0 +1,116 @@
+"""The agents every app has: a general assistant, a driver that delegates, a creator of new
+agents, a generator of content and code, and three domain agents with integration tools.
+
+An app may define an agent of the same name to replace one of these.
+"""
+
+from __future__ import annotations
+
+from podium.agents.definition import AgentDefinition, Capabilities
+
+CRM_TOOLS = ["crm_create_contact", "crm_search_contacts", "crm_create_deal", "crm_list_deals"]
+EMAIL_TOOLS = ["email_send"]
+CALENDAR_TOOLS = ["calendar_create_event", "calendar_list_events"]
+
+CREATOR_INSTRUCTIONS = """You design new AI agents. You are given a draft agent definition as
+JSON, with the role, capabilities and reason it was made from. Improve its description and
+instructions for that role and answer with the definition only: one JSON object with the keys
+name, description, instructions, capabilities {tags, description}, and optionally model,
+tools, max_turns, temperature. No prose, no code fences."""
+
+BUILTIN_AGENTS: dict[str, AgentDefinition] = {
+    agent.name: agent
+    for agent in [
+        AgentDefinition(
+            name="chat",
+            description="A general assistant for conversation and questions.",
+            instructions="You are a helpful, concise assistant.",
+            capabilities=Capabilities(
+                tags=["conversation", "general", "questions"],
+                description="Answers questions and holds a conversation.",
+            ),
+        ),
+        AgentDefinition(
+            name="driver",
+            description="Breaks a task into sub-tasks and delegates each to the best agent.",
+            instructions=(
+                "You coordinate other agents. Break the task into sub-tasks; for each, call "
+                "`delegate` with the agent whose capabilities fit it best (the agents and "
+                "their capabilities are listed in the tool's description) and the sub-task. "
+                "Several independent sub-tasks may be delegated at once. When every answer "
+                "is back, combine them into one final answer."
+            ),
+            tools=["delegate"],
+            max_turns=12,
+            capabilities=Capabilities(
+                tags=["planning", "delegation", "orchestration"],
+                description="Plans a task and delegates its parts to other agents.",
+            ),
+        ),
+        AgentDefinition(
+            name="creator",
+            description="Turns a role, capabilities and a reason into a new agent definition.",
+            instructions=CREATOR_INSTRUCTIONS,
+            max_turns=1,
+            capabilities=Capabilities(
+                tags=["agents", "design"],
+                description="Designs new agents (dynamic agents).",
+            ),
+        ),
+        AgentDefinition(
+            name="generator",
+            description="Produces content or code from a brief.",
+            instructions=(
+                "You write what is asked for — copy, documents or code — complete and ready "
+                "to use. Put code in fenced blocks with the language named."
+            ),
+            capabilities=Capabilities(
+                tags=["content", "code", "writing"],
+                description="Writes content and code.",
+            ),
+        ),
+        AgentDefinition(
+            name="lead_qualification",
+            description="Qualifies sales leads and keeps the CRM up to date.",
+            instructions=(
+                "You qualify sales leads: ask for or infer budget, authority, need and "
+                "timeline, score the lead from 0 to 100, and record contacts and deals in the "
+                "CRM with your tools. If a tool reports it was skipped, say the CRM is not "
+                "connected and go on."
+            ),
+            tools=CRM_TOOLS,
+            capabilities=Capabilities(
+                tags=["sales", "leads", "crm", "qualification"],
+                description="Scores leads and records them in the CRM (HubSpot).",
+            ),
+        ),
+        AgentDefinition(
+            name="web_development",
+            description="Plans and builds websites and web apps with the client.",
+            instructions=(
+                "You are a web developer: clarify requirements, propose a structure and "
+                "stack, write the code asked for, and schedule reviews with the client "
+                "(calendar) and send summaries (e-mail) with your tools."
+            ),
+            tools=CALENDAR_TOOLS + EMAIL_TOOLS,
+            capabilities=Capabilities(
+                tags=["web", "development", "code", "websites"],
+                description="Builds websites and web apps; schedules reviews.",
+            ),
+        ),
+        AgentDefinition(
+            name="digital_marketing",
+            description="Plans campaigns and reaches contacts by e-mail.",
+            instructions=(
+                "You are a digital marketer: plan campaigns, write copy, find the right "
+                "contacts in the CRM and send e-mails with your tools. If a tool reports it "
+                "was skipped, say which integration is missing and go on."
+            ),
+            tools=[*EMAIL_TOOLS, "crm_search_contacts", "crm_create_contact"],
+            capabilities=Capabilities(
+                tags=["marketing", "campaigns", "email", "seo"],
+                description="Plans campaigns and sends e-mail (SendGrid, HubSpot contacts).",
+            ),
+        ),
+    ]
+}

@@ -1,0 +1,69 @@
+"""An agent's definition: what it is told, which model thinks for it, what it may do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from podium.errors import InvalidInput
+
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+
+
+class Capabilities(BaseModel):
+    """What the agent is good at: tags to match on and a sentence for people (and drivers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[str] = Field(default_factory=list, max_length=32)
+    description: str = Field(default="", max_length=2000)
+
+
+class AgentDefinition(BaseModel):
+    """A named agent. `tools` is its allow-list: tool names, or `mcp:<server>` for every tool
+    of an app's MCP server. `model` is `provider/model`; none means the flow's, the app's
+    or the server's default (DESIGN §3.13). `script` holds the turns `offline/script` plays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, description="lower-case letters, digits, _ and -")
+    description: str = Field(default="", max_length=2000)
+    instructions: str = Field(default="", max_length=50_000)
+    model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/.+$")
+    tools: list[str] = Field(default_factory=list, max_length=128)
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    max_turns: int = Field(default=8, ge=1, le=100)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    token_budget: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    script: list[dict[str, Any]] | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _distinct(cls, tools: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for name in tools:
+            if name in seen:
+                raise ValueError(f"tool {name!r} is listed twice")
+            seen.add(name)
+        return tools
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def parse_definition(data: Any, *, what: str = "agent definition") -> AgentDefinition:
+    """Validate `data`; InvalidInput lists every problem as `field: reason`."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"the {what} must be a JSON object, got {type(data).__name__}")
+    try:
+        return AgentDefinition.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc']) or what}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise InvalidInput(
+            f"the {what} is not valid: " + "; ".join(problems), details={"problems": problems}
+        ) from None

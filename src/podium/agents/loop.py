@@ -1,0 +1,331 @@
+"""The agent loop, durable (DESIGN §3.14): model → tool calls → results → model … until a
+final answer or a limit.
+
+Every LLM call and every tool call is a recorded call (`ctx.step`), keyed by the agent's
+scope, the turn and the call's place in it, so a step that runs again after a crash or an
+answer replays what had finished and repeats none of it. Tool calls a model asks for at once
+run concurrently. A tool outside the agent's allow-list is never run: the model is told it is
+not available. A tool that `requires_approval` asks the user first (approve / deny).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from podium.agents.definition import AgentDefinition
+from podium.agents.services import AgentServices
+from podium.errors import LimitExceeded
+from podium.events import names
+from podium.ids import new_id
+from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall
+from podium.storage.agents import ToolCallRecord
+from podium.tools.base import Tool, ToolContext, ToolOutcome, ToolSet
+
+if TYPE_CHECKING:
+    from podium.engine.context import Context
+
+T = TypeVar("T")
+APPROVE, DENY = "approve", "deny"
+# Room for retries and backoff beyond the provider's own timeout before the call is stopped.
+CALL_SLACK_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class AgentResult:
+    """The final answer, the messages the loop added (assistant, tool), usage and turns."""
+
+    text: str
+    messages: list[Message] = field(default_factory=list)
+    tokens: int = 0
+    turns: int = 0
+
+
+ExtraTools = Callable[[AgentDefinition, str], Awaitable[dict[str, Tool]]]
+
+
+async def run_agent(
+    ctx: Context,
+    agent: AgentDefinition,
+    history: list[Message],
+    task: str | None = None,
+    *,
+    scope: str | None = None,
+    model: str | None = None,
+    stream: bool = True,
+    services: AgentServices | None = None,
+    transcript: bool = True,
+) -> AgentResult:
+    """Run `agent` on `history` (+ `task` as a user message) inside the current step.
+
+    `transcript`: the final answer goes into the session's transcript (`message.created`);
+    a delegated agent's answer goes to the agent that delegated instead.
+    """
+    services = services or AgentServices.for_store(ctx.store, ctx.settings)
+    scope = scope or agent.name
+    model_ref = await services.model_ref(ctx.app_id, agent, model, ctx.flow_default_model)
+    provider, config, model_name = await services.provider(ctx.app_id, model_ref)
+    toolset = await services.toolset(ctx.app_id, agent)
+    if "delegate" in agent.tools:
+        toolset.tools["delegate"] = await delegate_tool(ctx, services, agent, scope)
+    messages: list[Message] = []
+    if agent.instructions:
+        messages.append(Message("system", agent.instructions))
+    messages += history
+    if task is not None:
+        messages.append(Message("user", task))
+    added: list[Message] = []
+    tokens = 0
+    call_timeout = config.timeout_seconds * (config.max_retries + 1) + CALL_SLACK_SECONDS
+
+    await services.busy(ctx.app_id, agent.name, ctx.session_id, ctx.run_id, _activity(ctx, scope))
+    try:
+        for turn in range(agent.max_turns):
+            request = ModelRequest(
+                model=model_name,
+                messages=list(messages),
+                tools=toolset.specs(),
+                temperature=agent.temperature,
+                max_tokens=agent.max_tokens,
+                options={"script": agent.script} if agent.script is not None else {},
+            )
+
+            async def call_model(request: ModelRequest = request) -> dict[str, Any]:
+                def on_delta(text: str) -> None:
+                    ctx.publish_live(
+                        names.MESSAGE_DELTA,
+                        {"agent": agent.name, "node_id": ctx.node_id, "delta": text},
+                    )
+
+                answer = await provider.complete(request, on_delta if stream else None)
+                return answer.to_json()
+
+            recorded = await ctx.step(f"{scope}.llm{turn}", call_model, timeout=call_timeout)
+            response = ModelResponse.from_json(recorded)
+            tokens += response.usage.total
+            if agent.token_budget is not None and tokens > agent.token_budget:
+                raise LimitExceeded(
+                    f"agent {agent.name!r} used {tokens} tokens, over its token budget of "
+                    f"{agent.token_budget}; raise token_budget or shorten the conversation"
+                )
+            assistant = response.message()
+            messages.append(assistant)
+            added.append(assistant)
+            if not response.tool_calls:
+                if transcript:
+                    ctx.emit(
+                        names.MESSAGE_CREATED,
+                        {
+                            "role": "assistant",
+                            "content": response.text,
+                            "agent": agent.name,
+                            "node_id": ctx.node_id,
+                            "model": model_ref,
+                            "usage": {"tokens": tokens, "turns": turn + 1},
+                        },
+                    )
+                return AgentResult(response.text, added, tokens, turn + 1)
+            results = await _tool_round(ctx, services, agent, toolset, scope, turn, response)
+            for tool_call, outcome in zip(response.tool_calls, results, strict=True):
+                reply = Message(
+                    "tool", outcome.for_model(), tool_call_id=tool_call.id, name=tool_call.name
+                )
+                messages.append(reply)
+                added.append(reply)
+        raise LimitExceeded(
+            f"agent {agent.name!r} reached its max_turns of {agent.max_turns} without a final "
+            "answer; raise max_turns or check what its tools return"
+        )
+    finally:
+        await services.idle(ctx.run_id, _activity(ctx, scope))
+        ctx.emit(names.AGENT_STATUS, {"agent": agent.name, "status": "idle"})
+
+
+def _activity(ctx: Context, scope: str) -> str:
+    return f"{ctx.node_id}:{ctx.iteration}:{scope}"
+
+
+async def _tool_round(
+    ctx: Context,
+    services: AgentServices,
+    agent: AgentDefinition,
+    toolset: ToolSet,
+    scope: str,
+    turn: int,
+    response: ModelResponse,
+) -> list[ToolOutcome]:
+    """Run one answer's tool calls: approvals first (one question at a time), then the calls
+    concurrently. Returns an outcome per call, in the model's order."""
+    denied: set[int] = set()
+    for index, tool_call in enumerate(response.tool_calls):
+        tool = toolset.get(tool_call.name)
+        if tool is not None and tool.requires_approval:
+            answer = await ctx.ask_user(
+                f"Agent {agent.name!r} wants to run {tool_call.name} with "
+                f"{tool_call.arguments or '{}'}. Approve?",
+                choices=[APPROVE, DENY],
+                key=f"{scope}.approve{turn}.{index}",
+            )
+            if answer != APPROVE:
+                denied.add(index)
+    return await gather_or_cancel(
+        [
+            _one_call(
+                ctx, services, agent, toolset, f"{scope}.t{turn}.{index}", call, index in denied
+            )
+            for index, call in enumerate(response.tool_calls)
+        ]
+    )
+
+
+async def _one_call(
+    ctx: Context,
+    services: AgentServices,
+    agent: AgentDefinition,
+    toolset: ToolSet,
+    key: str,
+    tool_call: ToolCall,
+    denied: bool,
+) -> ToolOutcome:
+    tool = toolset.get(tool_call.name)
+
+    async def execute() -> dict[str, Any]:
+        if tool is None:
+            allowed = sorted(toolset.tools)
+            outcome = ToolOutcome(
+                "error",
+                error=f"tool {tool_call.name!r} is not available to agent {agent.name!r}; "
+                f"its tools are {allowed}",
+            )
+        elif denied:
+            outcome = ToolOutcome("skipped", error="the user denied this call")
+        else:
+            tool_ctx = ToolContext(
+                app_id=ctx.app_id,
+                session_id=ctx.session_id,
+                run_id=ctx.run_id,
+                node_id=ctx.node_id,
+                agent=agent.name,
+                call_key=key,
+                credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
+            )
+            outcome = await tool.execute(
+                tool_call.arguments, tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
+            )
+        await services.log_tool_call(
+            ToolCallRecord(
+                id=new_id("tcl"),
+                app_id=ctx.app_id,
+                session_id=ctx.session_id,
+                run_id=ctx.run_id,
+                node_id=ctx.node_id,
+                iteration=ctx.iteration,
+                call_key=key,
+                agent=agent.name,
+                tool=tool_call.name,
+                arguments=_arguments_json(tool_call.arguments),
+                result=outcome.result,
+                error=outcome.error,
+                status=outcome.status,
+                duration_ms=outcome.duration_ms,
+                created_at=time.time(),
+            )
+        )
+        return outcome.to_json()
+
+    limit = (tool.timeout_seconds if tool and tool.timeout_seconds else None) or (
+        ctx.settings.tool_timeout_seconds
+    )
+    if tool is not None and tool.name == "delegate":
+        limit = ctx.settings.call_timeout_seconds
+    outcome = ToolOutcome.from_json(
+        await ctx.step(key, execute, timeout=limit + CALL_SLACK_SECONDS)
+    )
+    ctx.emit(
+        names.TOOL_CALLED,
+        {
+            "agent": agent.name,
+            "tool": tool_call.name,
+            "call_id": tool_call.id,
+            "status": outcome.status,
+            "error": outcome.error,
+            "duration_ms": outcome.duration_ms,
+        },
+    )
+    return outcome
+
+
+def _arguments_json(text: str) -> Any:
+    """The arguments as JSON for the log: parsed when they parse, else the raw text."""
+    try:
+        return json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError:
+        return {"_raw": text}
+
+
+async def gather_or_cancel(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run concurrently; when one raises (a question that waits, say), stop the others."""
+    if len(coros) == 1:
+        return [await coros[0]]
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def delegate_tool(
+    ctx: Context, services: AgentServices, driver: AgentDefinition, scope: str
+) -> Tool:
+    """`delegate(agent, task)`: runs another agent on a task, its calls recorded under the
+    driver's, and returns its answer. The tool's description lists the agents to pick from."""
+    from pydantic import BaseModel, Field
+
+    agents = await services.all_definitions(ctx.app_id)
+    choices = {name: a for name, a in agents.items() if name not in (driver.name, "creator")}
+    listing = "; ".join(
+        f"{name}: {a.capabilities.description or a.description} [{', '.join(a.capabilities.tags)}]"
+        for name, a in sorted(choices.items())
+    )
+
+    class DelegateArguments(BaseModel):
+        agent: str = Field(description="the name of the agent to hand the sub-task to")
+        task: str = Field(description="the sub-task, self-contained")
+
+    async def invoke(arguments: dict[str, Any], tool_ctx: ToolContext) -> Any:
+        name = arguments["agent"]
+        target = choices.get(name)
+        if target is None:
+            raise ValueError(
+                f"no agent named {name!r} to delegate to; pick one of {sorted(choices)}"
+            )
+        # Under the key of the call that runs it: unique, and the same when replayed.
+        sub_scope = f"{tool_ctx.call_key or scope}/{name}"
+        result = await run_agent(
+            ctx,
+            target,
+            [],
+            arguments["task"],
+            scope=sub_scope,
+            services=services,
+            transcript=False,
+        )
+        return {"agent": name, "answer": result.text}
+
+    schema = DelegateArguments.model_json_schema()
+    schema.pop("title", None)
+    return Tool(
+        name="delegate",
+        description=f"Run another agent on a sub-task and get its answer. Agents: {listing}",
+        parameters=schema,
+        invoke_fn=invoke,
+        args_model=DelegateArguments,
+        source="python",
+    )

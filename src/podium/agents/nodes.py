@@ -1,0 +1,229 @@
+"""Node types for flows: `agent` (an agent's loop as a step) and `tool` (one tool call)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import TemplateSyntaxError
+from pydantic import BaseModel, ConfigDict, Field
+
+from podium.agents.loop import run_agent
+from podium.agents.services import AgentServices
+from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.engine.nodes.template import compile_template
+from podium.errors import InvalidInput, NotFound
+from podium.events import names
+from podium.ids import new_id
+from podium.llm.base import Message
+from podium.storage.agents import ToolCallRecord
+from podium.tools.base import DEFAULT, ToolContext, ToolOutcome
+
+if TYPE_CHECKING:
+    from podium.engine.context import Context
+    from podium.engine.flow import Flow, Node
+
+
+def _render(source: str, state: dict[str, Any]) -> str:
+    return compile_template(source).render({**state, "state": state})
+
+
+def _template_problems(node: Node, keys: tuple[str, ...]) -> list[str]:
+    problems = []
+    for key in keys:
+        value = node.config.get(key)
+        if isinstance(value, str):
+            try:
+                compile_template(value)
+            except TemplateSyntaxError as exc:
+                problems.append(
+                    f"node {node.id!r} config.{key}: template syntax error on line "
+                    f"{exc.lineno}: {exc.message}"
+                )
+    return problems
+
+
+class AgentNodeConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    agent: str = Field(
+        min_length=1,
+        description="the agent's name, or a template over the state (`{{ state.agent }}`)",
+    )
+    input: str = Field(
+        default="{{ message }}", description="the task: a Jinja2 template over the state"
+    )
+    output_key: str = Field(default="answer", description="state key of the final answer")
+    history_key: str | None = Field(
+        default=None,
+        description="state key of the conversation (a list with the `append` reducer); set, "
+        "the agent sees it and the new messages are appended to it (chat)",
+    )
+    model: str | None = Field(
+        default=None,
+        description="overrides the agent's model (`provider/model`, or a template; empty "
+        "means the agent's own)",
+    )
+
+
+@register_node_type
+class AgentNode(NodeType):
+    name = "agent"
+    description = (
+        "Runs an agent's loop (model, tools, answer) as one step; every LLM and tool call in "
+        "it is recorded, so none is repeated after a crash."
+    )
+    config_model = AgentNodeConfig
+    output_schema = {"type": "object", "description": "{output_key: the final answer}"}
+
+    def check(self, node: Node, flow: Flow, base_path: Path | None) -> list[str]:
+        return _template_problems(node, ("agent", "input", "model"))
+
+    async def run(self, ctx: Context, config: Any) -> NodeResult:
+        state = ctx.state
+        services = AgentServices.for_store(ctx.store, ctx.settings)
+        agent_name = _render(config.agent, state).strip()
+        agent = await services.definition(ctx.app_id, agent_name)
+        task = _render(config.input, state)
+        history: list[Message] = []
+        if config.history_key:
+            stored = state.get(config.history_key) or []
+            if not isinstance(stored, list):
+                raise InvalidInput(
+                    f"state key {config.history_key!r} holds a "
+                    f"{type(stored).__name__}; a conversation is a list of messages"
+                )
+            history = [Message.from_json(item) for item in stored if isinstance(item, dict)]
+            ctx.emit(
+                names.MESSAGE_CREATED,
+                {"role": "user", "content": task, "agent": agent.name, "node_id": ctx.node_id},
+            )
+        model = _render(config.model, state).strip() if config.model else None
+        result = await run_agent(
+            ctx, agent, history, task, scope=agent.name, model=model or None, services=services
+        )
+        output: dict[str, Any] = {config.output_key: result.text}
+        if config.history_key:
+            output[config.history_key] = [
+                Message("user", task).to_json(),
+                *(message.to_json() for message in result.messages),
+            ]
+        return NodeResult(output=output)
+
+
+class ToolNodeConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    tool: str = Field(min_length=1, description="the registered tool's name")
+    arguments: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the tool's arguments; string values are Jinja2 templates over the state",
+    )
+    output_key: str = Field(default="result", description="state key of the tool's result")
+
+
+@register_node_type
+class ToolNode(NodeType):
+    name = "tool"
+    description = "Calls one tool with arguments from the state; the call is logged and recorded."
+    config_model = ToolNodeConfig
+    output_schema = {
+        "type": "object",
+        "description": "{output_key: the result, output_key + '_status': ok | error | skipped}",
+    }
+
+    def check(self, node: Node, flow: Flow, base_path: Path | None) -> list[str]:
+        name = node.config.get("tool")
+        problems = []
+        if isinstance(name, str) and "__" not in name:
+            _load_integrations()
+            if DEFAULT.get(name) is None:
+                problems.append(
+                    f"node {node.id!r}: no tool named {name!r}; the tools are {DEFAULT.names()}"
+                )
+        return problems
+
+    async def run(self, ctx: Context, config: Any) -> NodeResult:
+        _load_integrations()
+        services = AgentServices.for_store(ctx.store, ctx.settings)
+        tool = DEFAULT.get(config.tool)
+        if tool is None:
+            for candidate in await services.mcp_tools(ctx.app_id):
+                if candidate.name == config.tool:
+                    tool = candidate
+        if tool is None:
+            raise NotFound(f"no tool named {config.tool!r}")
+        state = ctx.state
+        arguments = {
+            key: _render(value, state) if isinstance(value, str) else value
+            for key, value in config.arguments.items()
+        }
+        key = f"tool:{tool.name}"
+        found = tool
+
+        async def execute() -> dict[str, Any]:
+            tool_ctx = ToolContext(
+                app_id=ctx.app_id,
+                session_id=ctx.session_id,
+                run_id=ctx.run_id,
+                node_id=ctx.node_id,
+                call_key=key,
+                credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
+            )
+            outcome = await found.execute(
+                json.dumps(arguments), tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
+            )
+            await services.log_tool_call(
+                ToolCallRecord(
+                    new_id("tcl"),
+                    ctx.app_id,
+                    ctx.session_id,
+                    ctx.run_id,
+                    ctx.node_id,
+                    ctx.iteration,
+                    key,
+                    None,
+                    found.name,
+                    arguments,
+                    outcome.result,
+                    outcome.error,
+                    outcome.status,
+                    outcome.duration_ms,
+                    time.time(),
+                )
+            )
+            return outcome.to_json()
+
+        if tool.requires_approval:
+            answer = await ctx.ask_user(
+                f"Run {tool.name} with {json.dumps(arguments)}? ", choices=["approve", "deny"]
+            )
+            if answer != "approve":
+                outcome = ToolOutcome("skipped", error="the user denied this call")
+                ctx.emit(names.TOOL_CALLED, {"tool": tool.name, "status": "skipped"})
+                return NodeResult(
+                    output={config.output_key: None, f"{config.output_key}_status": "skipped"}
+                )
+        limit = (tool.timeout_seconds or ctx.settings.tool_timeout_seconds) + 30
+        outcome = ToolOutcome.from_json(await ctx.step(key, execute, timeout=limit))
+        ctx.emit(
+            names.TOOL_CALLED,
+            {
+                "tool": tool.name,
+                "status": outcome.status,
+                "error": outcome.error,
+                "duration_ms": outcome.duration_ms,
+            },
+        )
+        return NodeResult(
+            output={
+                config.output_key: outcome.result if outcome.status == "ok" else outcome.error,
+                f"{config.output_key}_status": outcome.status,
+            }
+        )
+
+
+def _load_integrations() -> None:
+    import podium.tools.integrations  # noqa: F401  (registers the integration tools)

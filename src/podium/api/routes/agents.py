@@ -1,0 +1,129 @@
+"""`/apps/{app_id}/agents`, `/tools` and `/tool-calls`: define, generate, invoke and watch
+agents; the tool catalogue and the log of every tool call."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from sse_starlette import EventSourceResponse
+
+from podium.agents.definition import AgentDefinition
+from podium.api.agent_schemas import (
+    AgentGenerate,
+    AgentInvoke,
+    AgentPublic,
+    ChatTurnPublic,
+    ToolCallPage,
+    ToolCallPublic,
+)
+from podium.api.chatstream import sse_turn, start_chat_turn
+from podium.api.deps import AppAdmin, AppMember, AppViewer, ServicesDep
+
+router = APIRouter(prefix="/apps/{app_id}", tags=["agents"])
+
+SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+}
+
+
+@router.get("/agents")
+async def list_agents(access: AppViewer, services: ServicesDep) -> list[AgentPublic]:
+    """Built-in and the app's agents, each idle or busy with the runs it is working in."""
+    return [AgentPublic.of(v) for v in await services.agents.list_agents(access.app_id)]
+
+
+@router.get("/agents/health")
+async def agents_health(access: AppViewer, services: ServicesDep) -> dict[str, Any]:
+    """Each model provider reachable or not; each integration `ok | not_configured | error`;
+    each MCP server reachable or not."""
+    return await services.agents.health(access.app_id)
+
+
+@router.get("/agents/{name}")
+async def get_agent(name: str, access: AppViewer, services: ServicesDep) -> AgentPublic:
+    return AgentPublic.of(await services.agents.get_agent(access.app_id, name))
+
+
+@router.post("/agents", status_code=201)
+async def define_agent(
+    body: AgentDefinition, access: AppAdmin, services: ServicesDep
+) -> AgentPublic:
+    """Define an agent (or a new version of it): name, description, instructions, model,
+    tools, capabilities, max_turns, temperature, token_budget."""
+    view = await services.agents.define_agent(
+        access.app_id, body.to_json(), access.principal.user_id
+    )
+    return AgentPublic.of(view)
+
+
+@router.post("/agents/generate", status_code=201)
+async def generate_agent(
+    body: AgentGenerate, access: AppAdmin, services: ServicesDep
+) -> AgentPublic:
+    """The `creator` agent turns a role, capabilities and a reason into a new agent; its
+    answer is validated before it is stored (422 with the problems when it is not valid)."""
+    view = await services.agents.generate_agent(
+        access.app_id,
+        body.role,
+        body.capabilities,
+        body.reason,
+        model=body.model,
+        user_id=access.principal.user_id,
+    )
+    return AgentPublic.of(view)
+
+
+@router.post("/agents/{name}/invoke", responses=SSE_RESPONSE)
+async def invoke_agent(
+    name: str, body: AgentInvoke, request: Request, access: AppMember, services: ServicesDep
+) -> Any:
+    """One task, the answer (in a new session). Server-Sent Events with `stream: true` or
+    `Accept: text/event-stream`."""
+    user_id = access.principal.user_id
+    if body.stream or "text/event-stream" in request.headers.get("accept", ""):
+        session_id, run_id, events = await start_chat_turn(
+            services,
+            access.app_id,
+            name,
+            body.task,
+            session_id=None,
+            user_id=user_id,
+            model=body.model,
+        )
+        return EventSourceResponse(sse_turn(session_id, run_id, events), ping=15)
+    session_id, run_id = await services.agents.send(
+        access.app_id, name, body.task, session_id=None, user_id=user_id, model=body.model
+    )
+    return ChatTurnPublic.of(await services.agents.turn(access.app_id, session_id, run_id))
+
+
+@router.get("/tools")
+async def list_tools(access: AppViewer, services: ServicesDep) -> list[dict[str, Any]]:
+    """The tools agents may be given (built in and registered in code), with their schemas."""
+    return services.agents.tools()
+
+
+@router.get("/tool-calls")
+async def list_tool_calls(
+    access: AppViewer,
+    services: ServicesDep,
+    run_id: Annotated[str | None, Query(max_length=80)] = None,
+    agent: Annotated[str | None, Query(max_length=64)] = None,
+    tool: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[str | None, Query(pattern="^(ok|error|skipped)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=80)] = None,
+) -> ToolCallPage:
+    """Every tool execution, oldest first: arguments, result or error, status, duration."""
+    records = await services.agents.tool_calls(
+        access.app_id,
+        run_id=run_id,
+        agent=agent,
+        tool=tool,
+        status=status,
+        limit=limit,
+        after=cursor,
+    )
+    next_cursor = records[-1].id if len(records) == limit else None
+    return ToolCallPage(items=[ToolCallPublic.of(r) for r in records], next_cursor=next_cursor)
