@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # sent over HTTP must not choose arbitrary server-side code. Flow files run by the CLI and
     # flows registered from Python are not limited.
     api_python_modules: Annotated[list[str], NoDecode] = []
+    # Modules imported when agents first run in a process, so that their `@tool` functions
+    # are registered (comma-separated, e.g. "myapp.tools,shared.crm").
+    tool_modules: Annotated[list[str], NoDecode] = []
 
     @field_validator("secret_key")
     @classmethod
@@ -74,7 +77,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("allowed_origins", "api_python_modules", mode="before")
+    @field_validator("allowed_origins", "api_python_modules", "tool_modules", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -26,6 +26,11 @@ class InvalidInput(PodiumError):
     code = "invalid_input"
 
 
+class AgentInvalid(InvalidInput):
+    """An agent definition with problems (answered 422 with `details.problems`, as an invalid
+    flow is), whichever check found them."""
+
+
 class FlowInvalid(PodiumError):
     """A flow definition with one or more problems, one message per problem."""
 

@@ -17,8 +17,10 @@ import copy
 import itertools
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import fastapi.routing
@@ -30,6 +32,7 @@ from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, PASSWORD, Actor, api_settin
 from podium.api.app import create_app
 
 PARAM = re.compile(r"\{(\w+)\}")
+MCP_SERVER = Path(__file__).parent.parent / "support" / "mcp_server.py"
 
 
 def route_table(app: FastAPI) -> list[tuple[str, str]]:
@@ -65,6 +68,9 @@ class Tenant:
     key_id: str = ""
     key_secret: str = ""
     member_id: str = ""
+    agent_name: str = ""
+    provider_name: str = ""
+    mcp_name: str = ""
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -81,11 +87,20 @@ class Tenant:
         """The values of a path parameter: every object of that kind the tenant has."""
         if param == "user_id":
             return [self.owner.user["id"]] if path.startswith("/api/v1/users") else [self.member_id]
+        if param == "name":
+            for prefix, value in (
+                ("/agents/", self.agent_name),
+                ("/providers/", self.provider_name),
+                ("/mcp-servers/", self.mcp_name),
+            ):
+                if prefix in path:
+                    return [value]
         return {
             "session_id": [self.waiting_session, self.done_session],
             "run_id": [self.waiting_run, self.done_run],
             "key_id": [self.key_id],
             "name": [self.flow_name],
+            "service": ["hubspot"],
         }[param]
 
     def secrets(self) -> set[str]:
@@ -105,6 +120,9 @@ class Tenant:
             self.key_secret,
             self.key_secret[:10],
             self.member_id,
+            self.agent_name,
+            self.provider_name,
+            self.mcp_name,
             self.owner.user["id"],
             *self.step_ids,
             *self.data,
@@ -162,10 +180,52 @@ def populate(tenant: Tenant, member_id: str, extra_data: list[str]) -> Tenant:
         added = owner.post(f"{tenant.base}/members", {"user": member_id, "role": "member"})
         assert added.status_code == 201, added.text
     tenant.member_id = member_id
+
+    # Agents and what they reach: an agent, a provider with a key, an integration's
+    # credentials, an MCP server, a chat.
+    tenant.agent_name = f"{tag}_agent"
+    defined = owner.post(
+        f"{tenant.base}/agents",
+        {"name": tenant.agent_name, "instructions": f"{tag}-secret-instructions"},
+    )
+    assert defined.status_code == 201, defined.text
+    tenant.provider_name = f"{tag}-provider"
+    provider = owner.client.put(
+        f"{tenant.base}/providers/{tenant.provider_name}",
+        json={"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": f"{tag}-sk"},
+        headers=owner.headers,
+    )
+    assert provider.status_code == 200, provider.text
+    hubspot = owner.client.put(
+        f"{tenant.base}/integrations/hubspot",
+        json={"access_token": f"{tag}-hubspot-token"},
+        headers=owner.headers,
+    )
+    assert hubspot.status_code == 204, hubspot.text
+    tenant.mcp_name = f"{tag}-mcp"
+    mcp = owner.post(
+        f"{tenant.base}/mcp-servers",
+        {
+            "name": tenant.mcp_name,
+            "transport": "stdio",
+            "command": sys.executable,
+            "args": [str(MCP_SERVER)],
+            "env": {"SECRET_TOKEN": f"{tag}-mcp-env-secret"},
+        },
+    )
+    assert mcp.status_code == 201, mcp.text
+    chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
+    assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
         f"{tag}-desc",
         f"{tag}-secret-input",
         f"{tag}-secret-metadata",
+        f"{tag}-secret-instructions",
+        f"{tag}-sk",
+        f"{tag}-hubspot-token",
+        f"{tag}-mcp-env-secret",
+        f"{tag}-secret-chat",
+        chat.json()["session_id"],
         owner.user["email"],
         *extra_data,
     ]
@@ -207,6 +267,9 @@ class Probe:
     # For the control with B's own ids: the objects that belong together (the question is the
     # waiting session's, the steps are the finished run's); the attack tries every id.
     coherent: dict[str, str] = field(default_factory=dict)
+    # The other path parameters name things every app has (an integration, `hubspot`), not
+    # objects of A: only A's app id is an attack.
+    app_only: bool = False
 
 
 APPS = "/api/v1/apps/{app_id}"
@@ -250,6 +313,36 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda t: {"step_id": t.step_ids[0], "state_patch": {}}, coherent={"run_id": "done_run"}
     ),
     ("GET", f"{APPS}/events"): Probe(),
+    ("GET", f"{APPS}/agents"): Probe(),
+    ("GET", f"{APPS}/agents/health"): Probe(),
+    ("GET", f"{APPS}/agents/{{name}}"): Probe(),
+    ("POST", f"{APPS}/agents"): Probe(lambda t: {"name": "bobs_agent"}),
+    ("POST", f"{APPS}/agents/generate"): Probe(lambda t: {"role": "Spy", "reason": "to look"}),
+    ("POST", f"{APPS}/agents/{{name}}/invoke"): Probe(lambda t: {"task": "hello"}),
+    ("GET", f"{APPS}/tools"): Probe(),
+    ("GET", f"{APPS}/tool-calls"): Probe(),
+    ("POST", f"{APPS}/chat/messages"): Probe(lambda t: {"message": "hello"}),
+    ("POST", f"{APPS}/chat/stream"): Probe(lambda t: {"message": "hello"}),
+    ("GET", f"{APPS}/chat/{{session_id}}/history"): Probe(),
+    ("DELETE", f"{APPS}/chat/{{session_id}}/history"): Probe(),
+    ("GET", f"{APPS}/providers"): Probe(),
+    ("GET", f"{APPS}/providers/{{name}}"): Probe(),
+    # A PUT creates or replaces the app's own provider of that name: a name, not A's object.
+    ("PUT", f"{APPS}/providers/{{name}}"): Probe(
+        lambda t: {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"}, app_only=True
+    ),
+    ("DELETE", f"{APPS}/providers/{{name}}"): Probe(),
+    ("GET", f"{APPS}/integrations"): Probe(),
+    ("PUT", f"{APPS}/integrations/{{service}}"): Probe(
+        lambda t: {"access_token": "bobs"}, app_only=True
+    ),
+    ("DELETE", f"{APPS}/integrations/{{service}}"): Probe(app_only=True),
+    ("GET", f"{APPS}/mcp-servers"): Probe(),
+    ("POST", f"{APPS}/mcp-servers"): Probe(
+        lambda t: {"name": "bobs-mcp", "transport": "http", "url": "http://127.0.0.1:9/mcp"}
+    ),
+    ("GET", f"{APPS}/mcp-servers/{{name}}/tools"): Probe(),
+    ("DELETE", f"{APPS}/mcp-servers/{{name}}"): Probe(),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -377,7 +470,7 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
                     checked += 1
                 continue
             variants = [a.app_id]  # A's app: bob is not a member
-            if set(PARAM.findall(route)) != {"app_id"}:
+            if set(PARAM.findall(route)) != {"app_id"} and not probe.app_only:
                 variants.append(b.app_id)  # bob's own app, A's objects in it
             for app_id in variants:
                 for request in requests_for(method, route, app_id, a):
@@ -425,7 +518,13 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     session = alice.get(f"{a.base}/sessions/{a.waiting_session}").json()
     assert session["status"] == "waiting"
     assert session["pending_question"]["interrupt_id"] == a.interrupt_id
-    assert len(alice.get(f"{a.base}/sessions").json()["items"]) == 2
+    assert len(alice.get(f"{a.base}/sessions").json()["items"]) == 3  # with the chat
+    assert alice.get(f"{a.base}/agents/{a.agent_name}").json()["version"] == 1
+    provider = alice.get(f"{a.base}/providers/{a.provider_name}").json()
+    assert (provider["base_url"], provider["has_api_key"]) == ("http://127.0.0.1:9/v1", True)
+    integrations = {i["service"]: i["source"] for i in alice.get(f"{a.base}/integrations").json()}
+    assert integrations["hubspot"] == "app"
+    assert [m["name"] for m in alice.get(f"{a.base}/mcp-servers").json()] == [a.mcp_name]
     assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1
     members = {m["username"]: m["role"] for m in alice.get(f"{a.base}/members").json()}
     assert members == {"alice": "owner", "carol": "member"}
@@ -457,6 +556,8 @@ def test_the_live_streams_of_another_app_are_refused(world: World) -> None:
         ("execution.start", {"app_id": a.app_id, "flow": a.flow_name}),
         ("execution.start", {"app_id": b.app_id, "flow": a.flow_name}),
         ("execution.start", {"app_id": b.app_id, "session_id": a.done_session}),
+        ("chat.send", {"app_id": a.app_id, "message": "hello"}),
+        ("chat.send", {"app_id": b.app_id, "session_id": a.done_session, "message": "hello"}),
         (
             "session.input",
             {

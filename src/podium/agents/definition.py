@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from podium.errors import InvalidInput
+from podium.errors import AgentInvalid
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 
@@ -54,9 +54,9 @@ class AgentDefinition(BaseModel):
 
 
 def parse_definition(data: Any, *, what: str = "agent definition") -> AgentDefinition:
-    """Validate `data`; InvalidInput lists every problem as `field: reason`."""
+    """Validate `data`; AgentInvalid lists every problem as `field: reason`."""
     if not isinstance(data, dict):
-        raise InvalidInput(f"the {what} must be a JSON object, got {type(data).__name__}")
+        raise AgentInvalid(f"the {what} must be a JSON object, got {type(data).__name__}")
     try:
         return AgentDefinition.model_validate(data)
     except ValidationError as exc:
@@ -64,6 +64,6 @@ def parse_definition(data: Any, *, what: str = "agent definition") -> AgentDefin
             f"{'.'.join(str(p) for p in error['loc']) or what}: {error['msg']}"
             for error in exc.errors()
         ]
-        raise InvalidInput(
+        raise AgentInvalid(
             f"the {what} is not valid: " + "; ".join(problems), details={"problems": problems}
         ) from None

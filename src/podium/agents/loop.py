@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from podium.agents.definition import AgentDefinition
 from podium.agents.services import AgentServices
+from podium.engine.context import Suspend
 from podium.errors import LimitExceeded
 from podium.events import names
 from podium.ids import new_id
@@ -128,7 +129,8 @@ async def run_agent(
                             "usage": {"tokens": tokens, "turns": turn + 1},
                         },
                     )
-                return AgentResult(response.text, added, tokens, turn + 1)
+                result = AgentResult(response.text, added, tokens, turn + 1)
+                break
             results = await _tool_round(ctx, services, agent, toolset, scope, turn, response)
             for tool_call, outcome in zip(response.tool_calls, results, strict=True):
                 reply = Message(
@@ -136,13 +138,24 @@ async def run_agent(
                 )
                 messages.append(reply)
                 added.append(reply)
-        raise LimitExceeded(
-            f"agent {agent.name!r} reached its max_turns of {agent.max_turns} without a final "
-            "answer; raise max_turns or check what its tools return"
-        )
-    finally:
+        else:
+            raise LimitExceeded(
+                f"agent {agent.name!r} reached its max_turns of {agent.max_turns} without a "
+                "final answer; raise max_turns or check what its tools return"
+            )
+    except Suspend:
+        # Waiting for a person: the step ends here and runs again after the answer, when it
+        # emits what it emitted so far once more (and the engine writes none of it twice).
+        # So the status is written now, outside the step's events.
         await services.idle(ctx.run_id, _activity(ctx, scope))
-        ctx.emit(names.AGENT_STATUS, {"agent": agent.name, "status": "idle"})
+        await services.status(ctx.app_id, agent.name, ctx.session_id, ctx.run_id, "waiting")
+        raise
+    except BaseException:
+        await services.idle(ctx.run_id, _activity(ctx, scope))
+        raise
+    await services.idle(ctx.run_id, _activity(ctx, scope))
+    ctx.emit(names.AGENT_STATUS, {"agent": agent.name, "status": "idle"})
+    return result
 
 
 def _activity(ctx: Context, scope: str) -> str:

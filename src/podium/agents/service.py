@@ -17,7 +17,7 @@ from typing import Any
 from podium.agents.builtin import BUILTIN_AGENTS
 from podium.agents.definition import AgentDefinition, parse_definition
 from podium.agents.services import MCP_PREFIX, AgentServices
-from podium.errors import InvalidInput, NotFound
+from podium.errors import AgentInvalid, InvalidInput, NotFound
 from podium.events.envelope import Event
 from podium.llm.base import ModelNotConfigured
 from podium.llm.providers import KINDS, get_provider, server_providers, split_model_ref
@@ -128,7 +128,7 @@ class AgentService:
                         f"(known: {sorted(configured | set(KINDS))})"
                     )
         if problems:
-            raise InvalidInput(
+            raise AgentInvalid(
                 f"the {what} is not valid: " + "; ".join(problems),
                 details={"problems": problems},
             )
@@ -161,13 +161,13 @@ class AgentService:
         answer = str((run.output or {}).get("answer", ""))
         data = extract_json(answer)
         if data is None:
-            raise InvalidInput(
+            raise AgentInvalid(
                 "the creator's answer is not a valid agent definition: it holds no JSON "
                 f"object (it began {answer[:120]!r})",
                 details={"answer": answer[:2000]},
             )
         if isinstance(data, dict) and data.get("name") in BUILTIN_AGENTS:
-            raise InvalidInput(
+            raise AgentInvalid(
                 f"the creator's answer is not a valid agent definition: {data['name']!r} is "
                 "the name of a built-in agent"
             )

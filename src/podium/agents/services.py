@@ -8,6 +8,7 @@ which agents are busy.
 
 from __future__ import annotations
 
+import importlib
 import time
 import weakref
 from typing import Any
@@ -35,6 +36,7 @@ class AgentServices:
         self.store = store
         self.settings = settings
         self._box: SecretBox | None = None
+        load_tool_modules(settings.tool_modules)
 
     @classmethod
     def for_store(cls, store: Store, settings: Settings) -> AgentServices:
@@ -167,8 +169,14 @@ class AgentServices:
     async def busy(self, app_id: str, agent: str, session_id: str, run_id: str, scope: str) -> None:
         now = time.time()
         await self.store.run_script(lambda: tx.agent_busy(app_id, agent, run_id, scope, now))
+        await self.status(app_id, agent, session_id, run_id, "busy")
+
+    async def status(
+        self, app_id: str, agent: str, session_id: str, run_id: str, status: str
+    ) -> None:
+        """Write an `agent.status` event at once (not with a step's end)."""
         event = Event(
-            names.AGENT_STATUS, app_id, session_id, run_id, {"agent": agent, "status": "busy"}
+            names.AGENT_STATUS, app_id, session_id, run_id, {"agent": agent, "status": status}
         )
         await self.store.append_events(app_id, [event])
 
@@ -178,6 +186,19 @@ class AgentServices:
     async def activity(self, app_id: str) -> dict[str, list[str]]:
         result: dict[str, list[str]] = await self.store.run_read(lambda: tx.agent_activity(app_id))
         return result
+
+
+def load_tool_modules(modules: list[str]) -> None:
+    """Import the modules that register tools (PODIUM_TOOL_MODULES), and the integrations."""
+    import podium.tools.integrations  # noqa: F401
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ImportError(
+                f"PODIUM_TOOL_MODULES names {module!r}, which cannot be imported: {exc}"
+            ) from exc
 
 
 _BY_STORE: weakref.WeakKeyDictionary[Store, AgentServices] = weakref.WeakKeyDictionary()

@@ -47,7 +47,7 @@ class AgentGenerate(Body):
 
 class AgentInvoke(Body):
     task: str = Field(min_length=1, max_length=100_000)
-    stream: bool = Field(default=False, description="answer as Server-Sent Events")
+    stream: bool = Field(default=False, strict=True, description="answer as Server-Sent Events")
     model: str | None = ModelRef
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from podium.errors import (
+    AgentInvalid,
     Conflict,
     FlowInvalid,
     Forbidden,
@@ -22,6 +23,7 @@ from podium.errors import (
 )
 
 STATUS = {
+    AgentInvalid: 422,  # before InvalidInput, which it is a kind of
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 400,

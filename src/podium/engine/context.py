@@ -91,6 +91,10 @@ class Context:
         self._state: dict[str, Any] | None = None
         self._occurrences: dict[str, int] = {}
         self.events: list[tuple[str, dict[str, Any]]] = []
+        # Events this step emitted before it waited for an answer were written then; when it
+        # runs again, its first `emitted` events are those, and are not written twice.
+        self.emitted = 0
+        self._already_written = execution.events_written(node_id, iteration)
 
     @property
     def app_id(self) -> str:
@@ -203,7 +207,9 @@ class Context:
         problem = json_problem(payload)
         if problem is not None:
             raise StateNotJSON(f"event {type!r} data is not JSON: {problem}")
-        self.events.append((type, payload))
+        self.emitted += 1
+        if self.emitted > self._already_written:
+            self.events.append((type, payload))
 
 
 MISSING = _MISSING

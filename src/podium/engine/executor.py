@@ -28,6 +28,7 @@ from podium.storage.script import dumps
 from podium.storage.store import Store
 
 YIELD_EVERY = 8
+EMITTED = "__emitted__:"  # the recorded call that counts a waiting step's written events
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class NodeOutcome:
     error: str | None = None
     suspend: Suspend | None = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    emitted: int = 0  # events emitted by the step so far, counting those written before
 
 
 class RunExecution:
@@ -85,6 +87,14 @@ class RunExecution:
 
     def recorded_call(self, node_id: str, iteration: int, key: str) -> Any:
         return self.calls.get((node_id, iteration, key), MISSING)
+
+    def events_written(self, node_id: str, iteration: int) -> int:
+        """How many events the step wrote when it last waited for an answer (0 if never)."""
+        written = 0
+        for (node, number, key), value in self.calls.items():
+            if node == node_id and number == iteration and key.startswith(EMITTED):
+                written = max(written, int(value))
+        return written
 
     async def record_call(self, node_id: str, iteration: int, key: str, result: Any) -> None:
         await self.store.record_call(self.run.id, self.run.fence, node_id, iteration, key, result)
@@ -197,6 +207,7 @@ class RunExecution:
                 return outcome
             except Suspend as suspend:
                 outcome.suspend, outcome.events = suspend, ctx.events
+                outcome.emitted = ctx.emitted
                 return outcome
             except (LeaseLost, RunCancelled):
                 raise
@@ -219,14 +230,19 @@ class RunExecution:
         for outcome in outcomes:
             limit_error = self._apply(outcome, steps, events, interrupts)
             failure = failure or limit_error
+        calls = [
+            (o.node_id, o.iteration, EMITTED + o.suspend.call_key, o.emitted)
+            for o in outcomes
+            if o.suspend is not None and o.emitted
+        ]
         if failure is not None:
             for task_node in running:
                 self.progress.errors.setdefault(task_node, "stopped: the run failed")
-            return await self._commit(steps, events, "failed", failure, interrupts)
+            return await self._commit(steps, events, "failed", failure, interrupts, calls)
         run_status = None
         if not running:
             run_status = scheduler.run_outcome(self.graph, self.progress, frozenset())
-        return await self._commit(steps, events, run_status, self._run_error(), interrupts)
+        return await self._commit(steps, events, run_status, self._run_error(), interrupts, calls)
 
     def _apply(
         self,
@@ -361,6 +377,7 @@ class RunExecution:
         run_status: str | None,
         run_error: str | None,
         interrupts: list[InterruptRecord],
+        calls: list[tuple[str, int, str, Any]] | None = None,
     ) -> str | None:
         if run_status is not None and run_status != "failed":
             run_error = None
@@ -376,6 +393,7 @@ class RunExecution:
             state_json=None,
             events=events,
             interrupts=interrupts,
+            calls=calls or [],
             run_status=run_status,
             run_output=self.progress.output if run_status == "succeeded" else None,
             run_error=run_error,

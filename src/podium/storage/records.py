@@ -116,6 +116,8 @@ class StepCommit:
     state_json: str | None = None  # None: the state did not change
     events: list[Event] = field(default_factory=list)
     interrupts: list[InterruptRecord] = field(default_factory=list)
+    # Recorded calls written with the step's end: (node_id, iteration, key, result).
+    calls: list[tuple[str, int, str, Any]] = field(default_factory=list)
     run_status: str | None = None  # set when the run ends or waits
     run_output: dict[str, Any] | None = None
     run_error: str | None = None

@@ -456,6 +456,15 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             data["output"] = c.run_output
         kind = names.RUN_QUEUED if status == "queued" else names.RUN_ENDED[status]
         events.append(Event(kind, c.app_id, c.session_id, c.run_id, data))
+    if c.calls:
+        yield many(
+            "INSERT INTO calls (run_id, node_id, iteration, key, result, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                (c.run_id, node, iteration, key, Json(result), now)
+                for node, iteration, key, result in c.calls
+            ],
+        )
     if c.steps:
         yield many(
             "INSERT INTO steps (run_id, n, node_id, iteration, attempt, status, output, error, "

@@ -290,7 +290,9 @@ def function_tool(
     is_async = inspect.iscoroutinefunction(function)
 
     async def invoke(arguments: dict[str, Any], ctx: ToolContext) -> Any:
-        kwargs = dict(arguments)
+        # The function gets the types it declares (a pydantic model, not its JSON dump).
+        validated = model.model_validate(arguments)
+        kwargs = {name: getattr(validated, name) for name in fields}
         if context_param is not None:
             kwargs[context_param] = ctx
         if is_async:

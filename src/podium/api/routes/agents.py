@@ -22,8 +22,18 @@ from podium.api.deps import AppAdmin, AppMember, AppViewer, ServicesDep
 
 router = APIRouter(prefix="/apps/{app_id}", tags=["agents"])
 
+# Each Server-Sent Event (OpenAPI before 3.2: `schema` describes one event of the stream).
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string", "description": "the event as JSON"},
+        "id": {"type": "string", "description": "the seq of a persisted event"},
+        "retry": {"type": "integer"},
+    },
+}
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    200: {"content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}}}
 }
 
 
