@@ -358,6 +358,19 @@ async def test_a_question_waits_and_the_answer_is_accepted_once(podium: Podium) 
     assert state == {"name": "Ada", "greeting": "Hello Ada"}
 
 
+async def test_events_of_a_step_that_waited_are_written_once(podium: Podium) -> None:
+    flow = FlowBuilder("announce").python("talk", nodes.announce_and_ask_twice).build()
+    run = await podium.run(flow)
+    for answer in ("a", "b"):
+        [question] = await podium.pending_questions(run.id)
+        await podium.answer(question.id, answer)
+        run = await podium.wait(run.id)
+    assert run.status == "succeeded", run.error
+    events = await podium.store.read_events(run.app_id, after=0, limit=100)
+    said = [e.data["content"] for e in events if e.type == names.MESSAGE_CREATED]
+    assert said == ["first question coming", "second question coming", "got a and b"]
+
+
 async def test_a_human_node_asks_with_choices(podium: Podium) -> None:
     flow = FlowBuilder("choose").human("pick", "Red or blue?", choices=["red", "blue"]).build()
     run = await podium.run(flow)

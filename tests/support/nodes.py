@@ -75,3 +75,13 @@ async def block_at_start(ctx: Context) -> dict[str, Any]:
             await asyncio.sleep(0.05)
     _count(ctx.state["executions_file"], ctx.node_id)
     return {"visited": [ctx.node_id]}
+
+
+async def announce_and_ask_twice(ctx: Context) -> dict[str, Any]:
+    """Emits an event before each of two questions and one after: the step runs three times."""
+    ctx.emit("message.created", {"role": "assistant", "content": "first question coming"})
+    first = await ctx.ask_user("First?")
+    ctx.emit("message.created", {"role": "assistant", "content": "second question coming"})
+    second = await ctx.ask_user("Second?")
+    ctx.emit("message.created", {"role": "assistant", "content": f"got {first} and {second}"})
+    return {"answers": [first, second]}

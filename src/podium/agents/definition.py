@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from podium.errors import AgentInvalid
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+MODEL_PATTERN = r"^[A-Za-z0-9_.-]+/.+$"
 
 
 class Capabilities(BaseModel):
@@ -27,10 +30,15 @@ class AgentDefinition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=NAME_PATTERN, description="lower-case letters, digits, _ and -")
+    name: str = Field(
+        json_schema_extra={"pattern": NAME_PATTERN},
+        description="lower-case letters, digits, _ and -, starting with a letter",
+    )
     description: str = Field(default="", max_length=2000)
     instructions: str = Field(default="", max_length=50_000)
-    model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/.+$")
+    model: str | None = Field(
+        default=None, json_schema_extra={"pattern": MODEL_PATTERN}, description="provider/model"
+    )
     tools: list[str] = Field(default_factory=list, max_length=128)
     capabilities: Capabilities = Field(default_factory=Capabilities)
     max_turns: int = Field(default=8, ge=1, le=100)
@@ -39,13 +47,39 @@ class AgentDefinition(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     script: list[dict[str, Any]] | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise PydanticCustomError(
+                "agent_name",
+                "{name} is not an agent name: lower-case letters, digits, '_' and '-', "
+                "starting with a letter, at most 64 (e.g. 'support_bot')",
+                {"name": repr(name)},
+            )
+        return name
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, model: str | None) -> str | None:
+        if model is not None and not re.fullmatch(MODEL_PATTERN, model):
+            raise PydanticCustomError(
+                "model_reference",
+                "{model} is not a model reference `provider/model`, e.g. 'ollama/llama3.2', "
+                "'openai/gpt-4o-mini' or 'offline/echo'",
+                {"model": repr(model)},
+            )
+        return model
+
     @field_validator("tools")
     @classmethod
     def _distinct(cls, tools: list[str]) -> list[str]:
         seen: set[str] = set()
         for name in tools:
             if name in seen:
-                raise ValueError(f"tool {name!r} is listed twice")
+                raise PydanticCustomError(
+                    "duplicate_tool", "tool {name} is listed twice", {"name": repr(name)}
+                )
             seen.add(name)
         return tools
 

@@ -205,29 +205,63 @@ async def _one_call(
     denied: bool,
 ) -> ToolOutcome:
     tool = toolset.get(tool_call.name)
+    refusal = None
+    if tool is None:
+        refusal = ToolOutcome(
+            "error",
+            error=f"tool {tool_call.name!r} is not available to agent {agent.name!r}; "
+            f"its tools are {sorted(toolset.tools)}",
+        )
+    elif denied:
+        refusal = ToolOutcome("skipped", error="the user denied this call")
+    timeout = None
+    if tool is not None and tool.name == "delegate":
+        timeout = ctx.settings.call_timeout_seconds  # another agent's whole loop
+    return await recorded_tool_call(
+        ctx,
+        services,
+        key,
+        tool_call.name,
+        tool_call.arguments,
+        tool,
+        agent=agent.name,
+        call_id=tool_call.id,
+        refusal=refusal,
+        timeout=timeout,
+    )
+
+
+async def recorded_tool_call(
+    ctx: Context,
+    services: AgentServices,
+    key: str,
+    name: str,
+    arguments: str,
+    tool: Tool | None,
+    *,
+    agent: str | None = None,
+    call_id: str | None = None,
+    refusal: ToolOutcome | None = None,
+    timeout: float | None = None,
+) -> ToolOutcome:
+    """Run a tool as the recorded call `key` (or refuse it with `refusal`), log it in
+    `tool_calls` inside that call, and emit `tool.called`."""
 
     async def execute() -> dict[str, Any]:
-        if tool is None:
-            allowed = sorted(toolset.tools)
-            outcome = ToolOutcome(
-                "error",
-                error=f"tool {tool_call.name!r} is not available to agent {agent.name!r}; "
-                f"its tools are {allowed}",
-            )
-        elif denied:
-            outcome = ToolOutcome("skipped", error="the user denied this call")
-        else:
+        outcome = refusal
+        if outcome is None:
+            assert tool is not None
             tool_ctx = ToolContext(
                 app_id=ctx.app_id,
                 session_id=ctx.session_id,
                 run_id=ctx.run_id,
                 node_id=ctx.node_id,
-                agent=agent.name,
+                agent=agent,
                 call_key=key,
                 credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
             )
             outcome = await tool.execute(
-                tool_call.arguments, tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
+                arguments, tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
             )
         await services.log_tool_call(
             ToolCallRecord(
@@ -238,9 +272,9 @@ async def _one_call(
                 node_id=ctx.node_id,
                 iteration=ctx.iteration,
                 call_key=key,
-                agent=agent.name,
-                tool=tool_call.name,
-                arguments=_arguments_json(tool_call.arguments),
+                agent=agent,
+                tool=name,
+                arguments=_arguments_json(arguments),
                 result=outcome.result,
                 error=outcome.error,
                 status=outcome.status,
@@ -250,25 +284,15 @@ async def _one_call(
         )
         return outcome.to_json()
 
-    limit = (tool.timeout_seconds if tool and tool.timeout_seconds else None) or (
-        ctx.settings.tool_timeout_seconds
-    )
-    if tool is not None and tool.name == "delegate":
-        limit = ctx.settings.call_timeout_seconds
+    limit = timeout or (tool.timeout_seconds if tool else None) or ctx.settings.tool_timeout_seconds
     outcome = ToolOutcome.from_json(
         await ctx.step(key, execute, timeout=limit + CALL_SLACK_SECONDS)
     )
-    ctx.emit(
-        names.TOOL_CALLED,
-        {
-            "agent": agent.name,
-            "tool": tool_call.name,
-            "call_id": tool_call.id,
-            "status": outcome.status,
-            "error": outcome.error,
-            "duration_ms": outcome.duration_ms,
-        },
-    )
+    event: dict[str, Any] = {"agent": agent, "tool": name} if agent else {"tool": name}
+    if call_id is not None:
+        event["call_id"] = call_id
+    event |= {"status": outcome.status, "error": outcome.error, "duration_ms": outcome.duration_ms}
+    ctx.emit(names.TOOL_CALLED, event)
     return outcome
 
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium.agents.loop import run_agent
+from podium.agents.loop import recorded_tool_call, run_agent
 from podium.agents.services import AgentServices
 from podium.engine.node_types import NodeResult, NodeType, register_node_type
 from podium.engine.nodes.template import compile_template
 from podium.errors import InvalidInput, NotFound
 from podium.events import names
-from podium.ids import new_id
 from podium.llm.base import Message
-from podium.storage.agents import ToolCallRecord
-from podium.tools.base import DEFAULT, ToolContext, ToolOutcome
+from podium.tools.base import DEFAULT, ToolOutcome
 
 if TYPE_CHECKING:
     from podium.engine.context import Context
@@ -96,9 +93,17 @@ class AgentNode(NodeType):
                     f"{type(stored).__name__}; a conversation is a list of messages"
                 )
             history = [Message.from_json(item) for item in stored if isinstance(item, dict)]
-            ctx.emit(
+            # Written at once, as a recorded call: the transcript keeps the user's message
+            # even when the agent then fails, and a step that runs again does not repeat it.
+            message = {"role": "user", "content": task, "agent": agent.name, "node_id": ctx.node_id}
+            await ctx.step(
+                f"{agent.name}.user_message",
+                services.write_event,
+                ctx.app_id,
+                ctx.session_id,
+                ctx.run_id,
                 names.MESSAGE_CREATED,
-                {"role": "user", "content": task, "agent": agent.name, "node_id": ctx.node_id},
+                message,
             )
         model = _render(config.model, state).strip() if config.model else None
         result = await run_agent(
@@ -161,61 +166,15 @@ class ToolNode(NodeType):
             for key, value in config.arguments.items()
         }
         key = f"tool:{tool.name}"
-        found = tool
-
-        async def execute() -> dict[str, Any]:
-            tool_ctx = ToolContext(
-                app_id=ctx.app_id,
-                session_id=ctx.session_id,
-                run_id=ctx.run_id,
-                node_id=ctx.node_id,
-                call_key=key,
-                credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
-            )
-            outcome = await found.execute(
-                json.dumps(arguments), tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
-            )
-            await services.log_tool_call(
-                ToolCallRecord(
-                    new_id("tcl"),
-                    ctx.app_id,
-                    ctx.session_id,
-                    ctx.run_id,
-                    ctx.node_id,
-                    ctx.iteration,
-                    key,
-                    None,
-                    found.name,
-                    arguments,
-                    outcome.result,
-                    outcome.error,
-                    outcome.status,
-                    outcome.duration_ms,
-                    time.time(),
-                )
-            )
-            return outcome.to_json()
-
+        refusal = None
         if tool.requires_approval:
             answer = await ctx.ask_user(
-                f"Run {tool.name} with {json.dumps(arguments)}? ", choices=["approve", "deny"]
+                f"Run {tool.name} with {json.dumps(arguments)}?", choices=["approve", "deny"]
             )
             if answer != "approve":
-                outcome = ToolOutcome("skipped", error="the user denied this call")
-                ctx.emit(names.TOOL_CALLED, {"tool": tool.name, "status": "skipped"})
-                return NodeResult(
-                    output={config.output_key: None, f"{config.output_key}_status": "skipped"}
-                )
-        limit = (tool.timeout_seconds or ctx.settings.tool_timeout_seconds) + 30
-        outcome = ToolOutcome.from_json(await ctx.step(key, execute, timeout=limit))
-        ctx.emit(
-            names.TOOL_CALLED,
-            {
-                "tool": tool.name,
-                "status": outcome.status,
-                "error": outcome.error,
-                "duration_ms": outcome.duration_ms,
-            },
+                refusal = ToolOutcome("skipped", error="the user denied this call")
+        outcome = await recorded_tool_call(
+            ctx, services, key, tool.name, json.dumps(arguments), tool, refusal=refusal
         )
         return NodeResult(
             output={

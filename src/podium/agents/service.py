@@ -352,26 +352,10 @@ class AgentService:
     # --- the tool-call log, tools, health ---------------------------------------------
 
     async def tool_calls(
-        self,
-        app_id: str,
-        *,
-        run_id: str | None,
-        agent: str | None,
-        tool: str | None,
-        status: str | None,
-        limit: int,
-        after: str | None,
+        self, app_id: str, filters: tx.ToolCallFilter, *, limit: int, after: str | None
     ) -> list[ToolCallRecord]:
         records: list[ToolCallRecord] = await self.store.run_read(
-            lambda: tx.list_tool_calls(
-                app_id,
-                run_id=run_id,
-                agent=agent,
-                tool=tool,
-                status=status,
-                limit=limit,
-                after=after,
-            )
+            lambda: tx.list_tool_calls(app_id, filters, limit=limit, after=after)
         )
         return records
 

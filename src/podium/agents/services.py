@@ -175,10 +175,18 @@ class AgentServices:
         self, app_id: str, agent: str, session_id: str, run_id: str, status: str
     ) -> None:
         """Write an `agent.status` event at once (not with a step's end)."""
-        event = Event(
-            names.AGENT_STATUS, app_id, session_id, run_id, {"agent": agent, "status": status}
+        data = {"agent": agent, "status": status}
+        await self.write_event(app_id, session_id, run_id, names.AGENT_STATUS, data)
+
+    async def write_event(
+        self, app_id: str, session_id: str, run_id: str, kind: str, data: dict[str, Any]
+    ) -> int:
+        """Write one event now (not with a step's end); its seq."""
+        [event] = await self.store.append_events(
+            app_id, [Event(kind, app_id, session_id, run_id, data)]
         )
-        await self.store.append_events(app_id, [event])
+        assert event.seq is not None
+        return event.seq
 
     async def idle(self, run_id: str, scope: str) -> None:
         await self.store.run_script(lambda: tx.agent_idle(run_id, scope))

@@ -369,20 +369,24 @@ def log_tool_call(record: ToolCallRecord) -> Script:
     return None
 
 
+@dataclass(slots=True, frozen=True)
+class ToolCallFilter:
+    """Which tool calls to list: each field given narrows the list."""
+
+    run_id: str | None = None
+    agent: str | None = None
+    tool: str | None = None
+    status: str | None = None
+
+
 def list_tool_calls(
-    app_id: str,
-    *,
-    run_id: str | None,
-    agent: str | None,
-    tool: str | None,
-    status: str | None,
-    limit: int,
-    after: str | None,
+    app_id: str, filters: ToolCallFilter, *, limit: int = 100, after: str | None = None
 ) -> Script:
     """The app's tool calls, oldest first, filtered; `after` is the last id of a page."""
     sql = "SELECT * FROM tool_calls WHERE app_id = ?"
     args: list[Any] = [app_id]
-    for column, value in (("run_id", run_id), ("agent", agent), ("tool", tool), ("status", status)):
+    for column in ("run_id", "agent", "tool", "status"):
+        value = getattr(filters, column)
         if value is not None:
             sql += f" AND {column} = ?"
             args.append(value)

@@ -23,9 +23,10 @@ import inspect
 import json
 import re
 import time
+import types
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_type_hints, overload
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -105,6 +106,7 @@ class Tool:
     source: str = "python"  # "python", or "mcp:<server>"
     args_model: type[BaseModel] | None = None
     tags: tuple[str, ...] = ()
+    origin: str | None = None  # `module:qualname` of a Python tool's function
 
     def spec(self) -> ToolSpec:
         return ToolSpec(self.name, self.description, self.parameters)
@@ -183,13 +185,21 @@ class ToolRegistry:
             self.add(item)
 
     def add(self, item: Tool, *, replace: bool = False) -> Tool:
+        """Register `item`. A name taken by another tool is refused, unless `replace`; the
+        same function decorated again (its module imported twice) replaces itself."""
         if not NAME_PATTERN.match(item.name):
             raise ValueError(
                 f"tool name {item.name!r} must be 1-64 letters, digits, '_' or '-' "
                 "(what model providers accept)"
             )
-        if item.name in self._tools and not replace and self._tools[item.name] is not item:
-            raise ValueError(f"a tool named {item.name!r} is already registered")
+        existing = self._tools.get(item.name)
+        if existing is not None and existing is not item and not replace:
+            same = existing.origin is not None and existing.origin == item.origin
+            if not same:
+                raise ValueError(
+                    f"a tool named {item.name!r} is already registered (from "
+                    f"{existing.origin or existing.source}); give this one another name"
+                )
         self._tools[item.name] = item
         return item
 
@@ -248,7 +258,7 @@ def tool(
             tags=tuple(tags),
         )
         if registry is not None:
-            registry.add(made, replace=True)
+            registry.add(made)
         return made
 
     return wrap(fn) if fn is not None else wrap
@@ -272,7 +282,7 @@ def function_tool(
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise TypeError(f"tool {function.__name__}: *args and **kwargs have no schema")
         annotation = hints.get(param.name, Any)
-        if annotation is ToolContext:
+        if annotation is ToolContext or _is_optional_of(annotation, ToolContext):
             context_param = param.name
             continue
         default = ... if param.default is param.empty else param.default
@@ -308,6 +318,17 @@ def function_tool(
         timeout_seconds=timeout,
         args_model=model,
         tags=tags,
+        origin=f"{function.__module__}:{function.__qualname__}",
+    )
+
+
+def _is_optional_of(annotation: Any, kind: type) -> bool:
+    """Whether `annotation` is `kind | None` (or `Optional[kind]`)."""
+    arguments = get_args(annotation)
+    return (
+        get_origin(annotation) in (Union, types.UnionType)
+        and kind in arguments
+        and all(a is kind or a is type(None) for a in arguments)
     )
 
 

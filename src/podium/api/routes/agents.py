@@ -19,6 +19,7 @@ from podium.api.agent_schemas import (
 )
 from podium.api.chatstream import sse_turn, start_chat_turn
 from podium.api.deps import AppAdmin, AppMember, AppViewer, ServicesDep
+from podium.storage.agents import ToolCallFilter
 
 router = APIRouter(prefix="/apps/{app_id}", tags=["agents"])
 
@@ -126,14 +127,7 @@ async def list_tool_calls(
     cursor: Annotated[str | None, Query(max_length=80)] = None,
 ) -> ToolCallPage:
     """Every tool execution, oldest first: arguments, result or error, status, duration."""
-    records = await services.agents.tool_calls(
-        access.app_id,
-        run_id=run_id,
-        agent=agent,
-        tool=tool,
-        status=status,
-        limit=limit,
-        after=cursor,
-    )
+    filters = ToolCallFilter(run_id=run_id, agent=agent, tool=tool, status=status)
+    records = await services.agents.tool_calls(access.app_id, filters, limit=limit, after=cursor)
     next_cursor = records[-1].id if len(records) == limit else None
     return ToolCallPage(items=[ToolCallPublic.of(r) for r in records], next_cursor=next_cursor)

@@ -1,0 +1,195 @@
+"""Agent definitions: what is valid, how each problem is reported, and the built-in agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from podium.agents.builtin import BUILTIN_AGENTS, CALENDAR_TOOLS, CRM_TOOLS, EMAIL_TOOLS
+from podium.agents.definition import AgentDefinition, parse_definition
+from podium.errors import InvalidInput
+from podium.tools.base import DEFAULT
+
+NOT_A_NAME = (
+    "is not an agent name: lower-case letters, digits, '_' and '-', starting with a letter, "
+    "at most 64 (e.g. 'support_bot')"
+)
+NOT_A_MODEL = (
+    "is not a model reference `provider/model`, e.g. 'ollama/llama3.2', 'openai/gpt-4o-mini' "
+    "or 'offline/echo'"
+)
+
+FULL: dict[str, Any] = {
+    "name": "support-bot_2",
+    "description": "Answers support tickets.",
+    "instructions": "Be kind.",
+    "model": "openrouter/meta-llama/llama-3-8b",
+    "tools": ["crm_search_contacts", "mcp:files"],
+    "capabilities": {"tags": ["support"], "description": "Support answers."},
+    "max_turns": 3,
+    "temperature": 0.2,
+    "token_budget": 5000,
+    "max_tokens": 400,
+    "script": [{"text": "hi"}, {"tool_calls": [{"name": "x", "arguments": {}}]}],
+}
+
+
+def problems(data: Any) -> list[str]:
+    with pytest.raises(InvalidInput) as refused:
+        parse_definition(data)
+    found: list[str] = refused.value.details["problems"]
+    assert str(refused.value) == "the agent definition is not valid: " + "; ".join(found)
+    return found
+
+
+def test_a_name_alone_is_a_valid_definition_with_defaults() -> None:
+    agent = parse_definition({"name": "helper"})
+    assert agent.name == "helper"
+    assert agent.model is None and agent.script is None and agent.token_budget is None
+    assert agent.tools == []
+    assert agent.max_turns == 8
+    assert agent.capabilities.tags == []
+
+
+def test_every_field_is_kept() -> None:
+    agent = parse_definition(FULL)
+    assert agent.model == "openrouter/meta-llama/llama-3-8b"
+    assert agent.tools == ["crm_search_contacts", "mcp:files"]
+    assert agent.capabilities.description == "Support answers."
+    assert (agent.max_turns, agent.temperature, agent.token_budget, agent.max_tokens) == (
+        3,
+        0.2,
+        5000,
+        400,
+    )
+    assert agent.script == FULL["script"]
+
+
+def test_to_json_round_trips_and_leaves_unset_options_out() -> None:
+    agent = parse_definition(FULL)
+    assert agent.to_json() == FULL
+    assert parse_definition(agent.to_json()) == agent
+    minimal = parse_definition({"name": "helper"}).to_json()
+    assert minimal == {
+        "name": "helper",
+        "description": "",
+        "instructions": "",
+        "tools": [],
+        "capabilities": {"tags": [], "description": ""},
+        "max_turns": 8,
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"name": "Bad Name"}, f"name: 'Bad Name' {NOT_A_NAME}"),
+        ({"name": "9lives"}, f"name: '9lives' {NOT_A_NAME}"),
+        ({"max_turns": 0}, "max_turns: Input should be greater than or equal to 1"),
+        ({"max_turns": 101}, "max_turns: Input should be less than or equal to 100"),
+        ({"tools": ["a", "b", "a"]}, "tools: tool 'a' is listed twice"),
+        ({"colour": "red"}, "colour: Extra inputs are not permitted"),
+        ({"model": "gpt-4o"}, f"model: 'gpt-4o' {NOT_A_MODEL}"),
+        ({"temperature": 2.5}, "temperature: Input should be less than or equal to 2"),
+        ({"token_budget": 0}, "token_budget: Input should be greater than or equal to 1"),
+        (
+            {"capabilities": {"tags": [], "colour": "red"}},
+            "capabilities.colour: Extra inputs are not permitted",
+        ),
+        ({"script": [1]}, "script.0: Input should be a valid dictionary"),
+    ],
+)
+def test_a_problem_is_reported_as_field_and_reason(change: dict[str, Any], problem: str) -> None:
+    assert problems({"name": "helper", **change}) == [problem]
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    assert problems({"name": "Bad Name", "max_turns": 0, "tools": ["a", "a"], "colour": 1}) == [
+        f"name: 'Bad Name' {NOT_A_NAME}",
+        "tools: tool 'a' is listed twice",
+        "max_turns: Input should be greater than or equal to 1",
+        "colour: Extra inputs are not permitted",
+    ]
+
+
+def test_a_missing_name_is_a_problem() -> None:
+    assert problems({"description": "no name"}) == ["name: Field required"]
+
+
+def test_a_definition_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_definition(["name", "helper"], what="creator's answer")
+    assert str(refused.value) == "the creator's answer must be a JSON object, got list"
+
+
+def test_the_what_names_the_definition_in_the_message() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_definition({"name": "x", "max_turns": 0}, what="creator's answer")
+    assert str(refused.value) == (
+        "the creator's answer is not valid: max_turns: Input should be greater than or equal to 1"
+    )
+
+
+# --- the built-in agents ----------------------------------------------------------------
+
+
+def test_the_builtin_agents_are_the_seven_of_every_app() -> None:
+    assert sorted(BUILTIN_AGENTS) == [
+        "chat",
+        "creator",
+        "digital_marketing",
+        "driver",
+        "generator",
+        "lead_qualification",
+        "web_development",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_AGENTS))
+def test_every_builtin_agent_is_valid(name: str) -> None:
+    agent = BUILTIN_AGENTS[name]
+    assert agent.name == name
+    assert parse_definition(agent.to_json()) == agent
+    assert agent.description and agent.instructions
+    assert agent.capabilities.tags and agent.capabilities.description
+    assert agent.model is None  # the app's or the server's default model
+
+
+def test_the_domain_agents_list_the_integration_tools() -> None:
+    assert CRM_TOOLS == [
+        "crm_create_contact",
+        "crm_search_contacts",
+        "crm_create_deal",
+        "crm_list_deals",
+    ]
+    assert EMAIL_TOOLS == ["email_send"]
+    assert CALENDAR_TOOLS == ["calendar_create_event", "calendar_list_events"]
+    assert BUILTIN_AGENTS["lead_qualification"].tools == CRM_TOOLS
+    assert BUILTIN_AGENTS["web_development"].tools == CALENDAR_TOOLS + EMAIL_TOOLS
+    assert BUILTIN_AGENTS["digital_marketing"].tools == [
+        "email_send",
+        "crm_search_contacts",
+        "crm_create_contact",
+    ]
+    assert BUILTIN_AGENTS["driver"].tools == ["delegate"]
+    for name in ("chat", "creator", "generator"):
+        assert BUILTIN_AGENTS[name].tools == []
+
+
+def test_the_domain_agents_tools_exist_once_the_integrations_are_loaded() -> None:
+    import podium.tools.integrations  # noqa: F401  (registers the integration tools)
+
+    for agent in BUILTIN_AGENTS.values():
+        for name in agent.tools:
+            if name == "delegate":  # made per run by the agent loop, not registered
+                continue
+            found = DEFAULT.get(name)
+            assert found is not None, f"{agent.name} lists {name}, which is not a tool"
+            assert "integration" in found.tags
+
+
+def test_a_definition_is_a_pydantic_model_with_a_schema() -> None:
+    schema = AgentDefinition.model_json_schema()
+    assert schema["required"] == ["name"]
+    assert schema["additionalProperties"] is False

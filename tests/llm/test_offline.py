@@ -1,0 +1,153 @@
+"""The built-in offline provider: `echo` repeats the last user message word by word, and
+`script` plays the turns it is given, one per assistant message so far."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from podium.llm.base import Message, ModelRequest, ProviderError, ToolCall
+from podium.llm.offline import SCRIPT_DONE, OfflineProvider, count_tokens
+
+HELLO = [Message("system", "Be brief."), Message("user", "Hello there, friend")]
+
+
+def request(model: str, messages: list[Message], script: Any = None) -> ModelRequest:
+    options = {} if script is None else {"script": script}
+    return ModelRequest(model, messages, options=options)
+
+
+def assistant_turns(count: int) -> list[Message]:
+    messages: list[Message] = [Message("user", "go")]
+    for _ in range(count):
+        messages += [Message("assistant", "…"), Message("user", "again")]
+    return messages
+
+
+async def test_echo_answers_with_the_last_user_message() -> None:
+    messages = [
+        Message("user", "first question"),
+        Message("assistant", "an answer"),
+        Message("user", "the second one"),
+        Message("tool", "a tool result", tool_call_id="c1", name="lookup"),
+    ]
+    response = await OfflineProvider().complete(request("echo", messages))
+    assert response.text == "the second one"
+    assert response.tool_calls == []
+    assert response.finish_reason == "stop"
+    assert response.model == "offline/echo"
+
+
+async def test_echo_without_a_user_message_answers_nothing() -> None:
+    response = await OfflineProvider().complete(request("echo", [Message("system", "hi")]))
+    assert response.text == ""
+
+
+async def test_echo_streams_word_by_word() -> None:
+    deltas: list[str] = []
+    text = "one  two\nthree four "
+    response = await OfflineProvider().complete(
+        request("echo", [Message("user", text)]), deltas.append
+    )
+    assert deltas == ["one  ", "two\n", "three ", "four "]
+    assert "".join(deltas) == response.text == text
+
+
+async def test_usage_counts_words_of_the_prompt_and_the_answer() -> None:
+    response = await OfflineProvider().complete(request("echo", HELLO))
+    assert count_tokens("Hello there, friend") == 3
+    assert response.usage.input_tokens == 2 + 3  # "Be brief." + the user message
+    assert response.usage.output_tokens == 3
+    assert response.usage.total == 8
+
+
+async def test_script_plays_the_turn_of_the_assistant_count() -> None:
+    script = [{"text": "turn zero"}, {"text": "turn one"}, {"text": "turn two"}]
+    provider = OfflineProvider()
+    texts = [
+        (await provider.complete(request("script", assistant_turns(n), script))).text
+        for n in range(3)
+    ]
+    assert texts == ["turn zero", "turn one", "turn two"]
+    again = await provider.complete(request("script", assistant_turns(1), script))
+    assert again.text == "turn one"  # the same conversation gets the same answer
+
+
+async def test_script_streams_its_text() -> None:
+    deltas: list[str] = []
+    response = await OfflineProvider().complete(
+        request("script", [Message("user", "go")], [{"text": "all done now"}]), deltas.append
+    )
+    assert deltas == ["all ", "done ", "now"]
+    assert response.finish_reason == "stop"
+    assert response.model == "offline/script"
+
+
+async def test_script_tool_calls_get_ids_and_json_arguments() -> None:
+    script = [
+        {"text": "let me look", "tool_calls": [{"name": "lookup", "arguments": {"q": "ada"}}]},
+        {
+            "tool_calls": [
+                {"name": "first", "arguments": {"n": 1, "deep": {"x": [1, 2]}}},
+                {"name": "second"},
+                {"name": "broken", "arguments": '{"q": "unterminated'},
+            ]
+        },
+    ]
+    provider = OfflineProvider()
+    first = await provider.complete(request("script", [Message("user", "go")], script))
+    assert first.text == "let me look"
+    assert first.finish_reason == "tool_calls"
+    assert first.tool_calls == [ToolCall("call_0_0", "lookup", '{"q": "ada"}')]
+    second = await provider.complete(request("script", assistant_turns(1), script))
+    assert [(c.id, c.name) for c in second.tool_calls] == [
+        ("call_1_0", "first"),
+        ("call_1_1", "second"),
+        ("call_1_2", "broken"),
+    ]
+    assert json.loads(second.tool_calls[0].arguments) == {"n": 1, "deep": {"x": [1, 2]}}
+    assert second.tool_calls[1].arguments == "{}"
+    # a string is the model's raw text, passed on as is, broken JSON included
+    assert second.tool_calls[2].arguments == '{"q": "unterminated'
+    assert second.text == ""
+    assert second.usage.output_tokens == sum(count_tokens(c.arguments) for c in second.tool_calls)
+
+
+async def test_a_script_that_ran_out_says_so() -> None:
+    response = await OfflineProvider().complete(
+        request("script", assistant_turns(1), [{"text": "only turn"}])
+    )
+    assert response.text == SCRIPT_DONE == "(the script has no more turns)"
+    assert response.tool_calls == []
+
+
+@pytest.mark.parametrize("script", [None, {"text": "not a list"}, "turns"])
+async def test_a_missing_script_is_a_provider_error_naming_offline_script(script: Any) -> None:
+    with pytest.raises(ProviderError) as failed:
+        await OfflineProvider().complete(request("script", HELLO, script))
+    message = str(failed.value)
+    assert message.startswith("provider 'offline', model 'script': ")
+    assert "offline/script needs the agent's `script`" in message
+    assert failed.value.retryable is False
+
+
+async def test_a_script_turn_that_is_not_an_object_is_a_provider_error() -> None:
+    with pytest.raises(ProviderError, match="script turn 0 is not an object"):
+        await OfflineProvider().complete(request("script", HELLO, ["just text"]))
+
+
+async def test_an_unknown_offline_model_is_a_provider_error() -> None:
+    with pytest.raises(ProviderError) as failed:
+        await OfflineProvider().complete(request("parrot", HELLO))
+    assert str(failed.value) == (
+        "provider 'offline', model 'parrot': unknown offline model; use one of ['echo', 'script']"
+    )
+    assert failed.value.details == {"provider": "offline", "model": "parrot", "status": None}
+
+
+async def test_the_offline_provider_is_always_healthy() -> None:
+    health = await OfflineProvider().health()
+    assert health.reachable is True
+    assert OfflineProvider.name == "offline"
