@@ -24,6 +24,7 @@ if str(TESTS) not in sys.path:
 POSTGRES_URL = os.environ.get("PODIUM_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 TABLES = (
+    "workflow_graphs, agent_messages, memory, session_artifacts, artifact_versions, artifacts, "
     "agent_activity, tool_calls, mcp_servers, integrations, providers, agents, "
     "events, interrupts, calls, steps, runs, sessions, flows, api_keys, memberships, "
     "refresh_tokens, users, apps"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import json
 from collections.abc import Awaitable, Callable
@@ -32,12 +33,17 @@ class Suspend(BaseException):
         choices: list[str] | None,
         schema: dict[str, Any] | None,
         call_key: str,
+        *,
+        kind: str = "question",
+        artifact_id: str | None = None,
     ) -> None:
         super().__init__(question)
         self.question = question
         self.choices = choices
         self.schema = schema
         self.call_key = call_key
+        self.kind = kind
+        self.artifact_id = artifact_id
 
 
 def _refuse(obj: Any) -> Any:
@@ -181,6 +187,57 @@ class Context:
             return answer
         raise Suspend(question, choices, schema, call_key)
 
+    async def wait_for_action(
+        self, artifact_id: str, names: list[str] | None = None, *, key: str | None = None
+    ) -> dict[str, Any]:
+        """Wait (durably, like a question) until a client sends one of the actions `names`
+        (any action when None) on the artifact; returns `{"action", "payload", "actor"}`."""
+        call_key = self._call_key(key or f"action:{artifact_id}")
+        received = self._execution.recorded_call(self.node_id, self.iteration, call_key)
+        if received is not _MISSING:
+            return received  # type: ignore[no-any-return]
+        wanted = ", ".join(names) if names else "any action"
+        raise Suspend(
+            f"waiting for {wanted} on artifact {artifact_id}",
+            names,
+            None,
+            call_key,
+            kind="action",
+            artifact_id=artifact_id,
+        )
+
+    def service(self, name: str) -> Any:
+        """A service offered to node code by a layer above the engine (`artifacts`,
+        `sessions`, `memory`, `agent_messages`), made for this context."""
+        factory = context_service(name)
+        return factory(self)
+
+    @property
+    def artifacts(self) -> Any:
+        """The app's artifacts (`create`, `get`, `update`, `attach`…), as this run."""
+        return self.service("artifacts")
+
+    @property
+    def sessions(self) -> Any:
+        """The app's workflow sessions (`create_workflow_session`, `complete_…`, `get_…`)."""
+        return self.service("sessions")
+
+    @property
+    def memory(self) -> Any:
+        """Shared memory: `get`, `set`, `delete`, `list` in the `session`, `run`, `app` and
+        `user` scopes."""
+        return self.service("memory")
+
+    async def send_agent_message(
+        self, to: str, type: str, content: Any, *, sender: str | None = None
+    ) -> dict[str, Any]:
+        """Send an agent message (`request`, `response`, `notification`, `handoff`) in this
+        run; stored and streamed as `agent.message`."""
+        result: dict[str, Any] = await self.service("agent_messages").send(
+            to, type, content, sender=sender
+        )
+        return result
+
     @property
     def store(self) -> Store:
         """The store the run lives in (for services that keep their own tables)."""
@@ -213,3 +270,32 @@ class Context:
 
 
 MISSING = _MISSING
+
+# Services above the engine offer themselves to node code (`ctx.memory`, `ctx.artifacts`…):
+# a module registers a factory, and is named here so that the engine does not import it.
+ServiceFactory = Callable[[Context], Any]
+SERVICE_MODULES = ("podium.sessions.context", "podium.memory.context")
+_SERVICES: dict[str, ServiceFactory] = {}
+_SERVICES_LOADED = False
+
+
+def register_context_service(name: str, factory: ServiceFactory) -> None:
+    _SERVICES[name] = factory
+
+
+def context_service(name: str) -> ServiceFactory:
+    global _SERVICES_LOADED
+    if not _SERVICES_LOADED:
+        _SERVICES_LOADED = True
+        for module in SERVICE_MODULES:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if exc.name != module:
+                    raise
+    factory = _SERVICES.get(name)
+    if factory is None:
+        raise LookupError(
+            f"no service {name!r} is offered to node code; known: {sorted(_SERVICES)}"
+        )
+    return factory

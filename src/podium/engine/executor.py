@@ -291,9 +291,13 @@ class RunExecution:
                 answer=None,
                 created_at=time.time(),
                 answered_at=None,
+                kind=suspend.kind,
+                artifact_id=suspend.artifact_id,
             )
             interrupts.append(interrupt)
             event_data |= {"interrupt_id": interrupt.id, "question": suspend.question}
+            if suspend.artifact_id is not None:
+                event_data |= {"kind": suspend.kind, "artifact_id": suspend.artifact_id}
             if suspend.choices is not None:
                 event_data["choices"] = suspend.choices
             change = scheduler.Change()

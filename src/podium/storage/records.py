@@ -89,6 +89,8 @@ class InterruptRecord:
     answer: Any
     created_at: float
     answered_at: float | None
+    kind: str = "question"  # or "action": waits for an action on `artifact_id`
+    artifact_id: str | None = None
 
 
 @dataclass(slots=True)

@@ -217,6 +217,16 @@ class Store(ABC):
         self._published(events)
         return str(run_id)
 
+    async def deliver_action(
+        self, app_id: str, artifact_id: str, action: str, payload: Any, actor: str | None
+    ) -> list[str]:
+        """Answer the runs waiting for this action on the artifact; the runs queued again."""
+        runs, events = await self.run_script(
+            lambda: tx.deliver_action(app_id, artifact_id, action, payload, actor, time.time())
+        )
+        self._published(events)
+        return list(runs)
+
     # --- reads ----------------------------------------------------------------------
 
     async def get_run(self, run_id: str, *, app_id: str | None = None) -> RunRecord:

@@ -102,6 +102,8 @@ def interrupt_record(row: Row) -> InterruptRecord:
         answer=loads(row["answer"]),
         created_at=row["created_at"],
         answered_at=row["answered_at"],
+        kind=row["kind"] or "question",
+        artifact_id=row["artifact_id"],
     )
 
 
@@ -512,8 +514,8 @@ def commit_step(commit: StepCommit, now: float) -> Script:
     if c.interrupts:
         yield many(
             "INSERT INTO interrupts (id, app_id, run_id, session_id, node_id, iteration, call_key, "
-            "question, choices, schema, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            "question, choices, schema, status, created_at, kind, artifact_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
             [
                 (
                     i.id,
@@ -527,6 +529,8 @@ def commit_step(commit: StepCommit, now: float) -> Script:
                     Json(i.choices) if i.choices is not None else None,
                     Json(i.schema) if i.schema is not None else None,
                     now,
+                    i.kind,
+                    i.artifact_id,
                 )
                 for i in c.interrupts
             ],
@@ -641,6 +645,30 @@ def answer_interrupt(
             now,
         )
     return run_id, events
+
+
+def deliver_action(
+    app_id: str, artifact_id: str, action: str, payload: Any, actor: str | None, now: float
+) -> Script:
+    """Answer every question waiting for `action` on the artifact (`ctx.wait_for_action`),
+    oldest first, and queue those runs again; returns (run ids, events)."""
+    rows = yield all_rows(
+        "SELECT id, choices FROM interrupts WHERE app_id = ? AND artifact_id = ? "
+        "AND kind = 'action' AND status = 'pending' ORDER BY created_at, id",
+        app_id,
+        artifact_id,
+    )
+    runs: list[str] = []
+    events: list[Event] = []
+    answer = {"action": action, "payload": payload, "actor": actor}
+    for row in rows:
+        wanted = loads(row["choices"])
+        if wanted and action not in wanted:
+            continue
+        run_id, written = yield from answer_interrupt(row["id"], answer, now, app_id)
+        runs.append(run_id)
+        events += written
+    return runs, events
 
 
 def release_run(run_id: str, fence: int, now: float, reason: str) -> Script:
