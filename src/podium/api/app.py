@@ -33,6 +33,7 @@ from podium.auth.service import AuthService
 from podium.auth.tenancy import Tenancy
 from podium.config import Settings, get_settings
 from podium.engine.runtime import Podium
+from podium.llm.providers import close_providers
 from podium.sessions.service import SessionService
 from podium.tools.mcp import close_connections
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
                 yield
             finally:
                 await close_connections()
+                await close_providers()
 
     app = FastAPI(
         title="Podium",

@@ -9,6 +9,7 @@ then use `mistral/mistral-small-latest`.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -109,6 +110,13 @@ def get_provider(config: ProviderConfig) -> Provider:
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return provider
+
+
+async def close_providers() -> None:
+    """Close the kept providers' SDK clients (at shutdown): their connection pools belong to
+    the event loop that is ending. A provider used again makes a new client."""
+    closing = [p.aclose() for p in _CACHE.values() if hasattr(p, "aclose")]
+    await asyncio.gather(*closing, return_exceptions=True)
 
 
 def _build(config: ProviderConfig) -> Provider:

@@ -1,0 +1,373 @@
+"""Providers, integrations and MCP servers over HTTP: how an app's agents reach models,
+outside services and MCP tools; health; secrets that go in and never come out."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.api.conftest import api_settings
+from tests.api.test_agents import App, call, error_of, scripted
+
+from podium.auth.service import server_secret
+from podium.config import Settings
+from podium.secretbox import SecretBox
+from podium.storage import agents as tx
+from podium.storage.agents import ProviderRecord
+from support.fake_openai import FakeOpenAI
+from support.fake_services import FakeService
+from support.mcp_server import SCRIPT, read_calls
+
+SECRET = "sk-app-secret-0123456789"
+SERVICES = ["hubspot", "sendgrid", "google_calendar"]
+
+
+@pytest.fixture
+def app(admin: Any) -> App:
+    return App(admin, admin.create_app("providers"))
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def health(app: App) -> dict[str, Any]:
+    response = app.get("/agents/health")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def providers_of(app: App) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in health(app)["providers"]}
+
+
+def integrations_of(app: App) -> dict[str, tuple[str, str]]:
+    return {i["service"]: (i["status"], i["detail"]) for i in health(app)["integrations"]}
+
+
+async def _stored_provider(api: TestClient, app_id: str, name: str) -> tuple[ProviderRecord, str]:
+    services = api.app.state.services  # type: ignore[attr-defined]
+    store = services.podium.store
+    record: ProviderRecord = await store.run_read(lambda: tx.get_provider(app_id, name))
+    return record, await server_secret(store, services.settings)
+
+
+# --- health -------------------------------------------------------------------------------------
+
+
+def test_health_with_nothing_configured(app: App) -> None:
+    found = health(app)
+    assert found["default_model"] == "offline/echo" and found["mcp_servers"] == []
+    providers = {p["name"]: p for p in found["providers"]}
+    # Neither OpenAI nor Anthropic is configured; Ollama needs no configuration (localhost).
+    assert set(providers) == {"offline", "ollama"}, providers
+    assert providers["offline"] == {
+        "name": "offline",
+        "kind": "offline",
+        "source": "server",
+        "reachable": True,
+        "detail": "built in",
+    }
+    assert integrations_of(app) == {
+        "hubspot": ("not_configured", "hubspot not configured (no access_token)"),
+        "sendgrid": ("not_configured", "sendgrid not configured (no api_key)"),
+        "google_calendar": ("not_configured", "google_calendar not configured (no access_token)"),
+    }
+    assert app.get("/integrations").json() == [
+        {"service": s, "configured": False, "source": None} for s in SERVICES
+    ]
+    assert app.get("/providers").json() == []
+
+
+def test_health_probes_the_apps_integrations(app: App) -> None:
+    with FakeService(tokens={"hubspot": "hub-right"}) as svc:
+        hubspot = {"access_token": "hub-right", "base_url": svc.base_url}
+        assert app.put("/integrations/hubspot", hubspot).status_code == 204
+        assert integrations_of(app)["hubspot"] == ("ok", "hubspot answered HTTP 200")
+        probe = svc.last
+        assert (probe.method, probe.path) == ("GET", "/crm/v3/objects/contacts")
+        assert probe.header("Authorization") == "Bearer hub-right"
+        listed = app.get("/integrations")
+        assert listed.json()[0] == {"service": "hubspot", "configured": True, "source": "app"}
+        assert "hub-right" not in listed.text
+
+        app.put("/integrations/hubspot", {**hubspot, "access_token": "hub-wrong"})
+        status, detail = integrations_of(app)["hubspot"]
+        assert status == "error" and detail.startswith("hubspot answered HTTP 401"), detail
+
+        app.put("/integrations/hubspot", hubspot)
+        svc.fail_next(500, "the fake is down")
+        assert integrations_of(app)["hubspot"] == (
+            "error",
+            "hubspot answered HTTP 500: the fake is down",
+        )
+
+        sendgrid = svc.credentials("sendgrid")
+        google = svc.credentials("google_calendar")
+        assert app.put("/integrations/sendgrid", sendgrid).status_code == 204
+        assert app.put("/integrations/google_calendar", google).status_code == 204
+        assert {s: v[0] for s, v in integrations_of(app).items()} == dict.fromkeys(SERVICES, "ok")
+
+    unknown = app.put("/integrations/salesforce", {"access_token": "x"})
+    assert "no integration named 'salesforce'" in error_of(unknown, 404)
+    extra = app.put("/integrations/hubspot", {"access_token": "x", "password": "y"})
+    assert "hubspot settings have no field(s) ['password']" in error_of(extra, 400)
+
+    assert app.delete("/integrations/hubspot").status_code == 204
+    assert integrations_of(app)["hubspot"][0] == "not_configured"
+    assert "integration 'hubspot' is not configured" in error_of(
+        app.delete("/integrations/hubspot"), 404
+    )
+
+
+def test_health_of_a_provider_nobody_answers_at(app: App) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}/v1"
+    put = app.put("/providers/dead", {"kind": "openai", "base_url": dead, "api_key": SECRET})
+    assert put.status_code == 200, put.text
+    provider = providers_of(app)["dead"]
+    assert provider["reachable"] is False and provider["source"] == "app"
+    assert provider["kind"] == "openai" and provider["detail"]
+    assert SECRET not in str(provider)
+
+
+class TestServerWide:
+    """Health with the server's own OpenAI (the fake) and HubSpot (the fake service)."""
+
+    @pytest.fixture
+    def openai_fake(self) -> Iterator[FakeOpenAI]:
+        with FakeOpenAI(api_key="sk-test", models=["gpt-test", "gpt-other"]) as fake:
+            yield fake
+
+    @pytest.fixture
+    def svc(self) -> Iterator[FakeService]:
+        with FakeService(tokens={"hubspot": "server-hub"}) as svc:
+            yield svc
+
+    @pytest.fixture
+    def api_config(self, database_url: str, openai_fake: FakeOpenAI, svc: FakeService) -> Settings:
+        return api_settings(
+            database_url,
+            openai_base_url=openai_fake.base_url,
+            openai_api_key="sk-test",
+            hubspot_access_token="server-hub",
+            hubspot_base_url=svc.base_url,
+        )
+
+    def test_server_configurations_are_reachable(
+        self, app: App, openai_fake: FakeOpenAI, svc: FakeService
+    ) -> None:
+        openai = providers_of(app)["openai"]
+        assert openai["reachable"] is True and openai["source"] == "server", openai
+        assert openai["detail"] == f"2 models listed at {openai_fake.base_url}"
+        assert openai_fake.health_count == 1
+        assert integrations_of(app)["hubspot"] == ("ok", "hubspot answered HTTP 200")
+        assert svc.last.header("Authorization") == "Bearer server-hub"
+        assert app.get("/integrations").json()[0] == {
+            "service": "hubspot",
+            "configured": True,
+            "source": "server",
+        }
+
+        # The app's own settings win over the server's.
+        app.put("/integrations/hubspot", {"access_token": "app-hub"})
+        status, detail = integrations_of(app)["hubspot"]
+        assert status == "error" and "HTTP 401" in detail, detail
+        assert svc.last.header("Authorization") == "Bearer app-hub"  # at the server's base_url
+
+
+# --- integrations through agents ------------------------------------------------------------------
+
+
+def test_an_agent_records_leads_in_hubspot_when_it_is_connected(app: App) -> None:
+    contact = {"email": "ada@example.com", "firstname": "Ada", "company": "Engines"}
+    turns = [call("crm_create_contact", **contact), {"text": "Lead recorded."}]
+    app.define(scripted("leads", turns, ["crm_create_contact"]))
+
+    def qualify() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        answer = app.chat("Ada from Engines wants a demo", agent="leads")
+        assert answer["status"] == "succeeded" and answer["answer"] == "Lead recorded."
+        [row] = app.tool_calls(run_id=answer["run_id"])["items"]
+        assert (row["tool"], row["agent"], row["arguments"]) == (
+            "crm_create_contact",
+            "leads",
+            contact,
+        )
+        messages = app.state(answer["session_id"])["messages"]
+        return row, [m for m in messages if m["role"] == "tool"]
+
+    row, told = qualify()
+    assert row["status"] == "skipped" and row["error"] == "hubspot not configured"
+    assert [m["content"] for m in told] == ["skipped: hubspot not configured"]
+
+    with FakeService() as svc:
+        put = app.put(
+            "/integrations/hubspot", {"access_token": "hub-token", "base_url": svc.base_url}
+        )
+        assert put.status_code == 204, put.text
+        row, told = qualify()
+        assert row["status"] == "ok" and row["error"] is None, row
+        assert row["result"]["id"] == "1001"
+        assert contact.items() <= row["result"]["properties"].items()
+        request = svc.last
+        assert (request.method, request.path) == ("POST", "/crm/v3/objects/contacts")
+        assert request.header("Authorization") == "Bearer hub-token"
+        assert request.body == {"properties": contact}
+        assert len(svc.contacts) == 1
+
+        svc.fail_next(500, "HubSpot is having a bad day")
+        row, told = qualify()
+        assert row["status"] == "error", row
+        assert (
+            row["error"]
+            == "IntegrationError: hubspot answered HTTP 500: HubSpot is having a bad day"
+        )
+        assert told[0]["content"] == f"error: {row['error']}"
+        assert len(svc.contacts) == 1
+
+
+# --- providers ------------------------------------------------------------------------------------
+
+
+def test_an_apps_provider_keeps_its_key_secret_and_serves_its_agents(
+    api: TestClient, app: App
+) -> None:
+    with FakeOpenAI(api_key=SECRET, models=["gpt-app"]) as fake:
+        body = {"kind": "openai", "base_url": fake.base_url, "api_key": SECRET, "max_retries": 0}
+        put = app.put("/providers/acme", body)
+        assert put.status_code == 200, put.text
+        assert SECRET not in put.text
+        public = put.json()
+        assert {k: public[k] for k in ("name", "kind", "base_url", "has_api_key", "options")} == {
+            "name": "acme",
+            "kind": "openai",
+            "base_url": fake.base_url,
+            "has_api_key": True,
+            "options": {"max_retries": 0},
+        }
+        for path in ("/providers", "/providers/acme", "/agents/health"):
+            read = app.get(path)
+            assert read.status_code == 200 and SECRET not in read.text, path
+        assert app.get("/providers/acme").json() == public
+
+        record, secret = api.portal.call(_stored_provider, api, app.id, "acme")  # type: ignore[union-attr]
+        assert record.api_key_encrypted is not None
+        assert SECRET not in record.api_key_encrypted
+        assert SecretBox(secret).open(record.api_key_encrypted) == SECRET
+
+        app.define({"name": "acme_agent", "model": "acme/gpt-app"})
+        fake.reply_text("Answered by acme.")
+        answer = app.chat("hello", agent="acme_agent")
+        assert answer["status"] == "succeeded" and answer["answer"] == "Answered by acme.", answer
+        assert fake.requests[-1].headers["authorization"] == f"Bearer {SECRET}"
+        assert fake.requests[-1].body["model"] == "gpt-app"
+        acme = providers_of(app)["acme"]
+        assert acme["reachable"] is True and acme["source"] == "app"
+
+        # An update without a key keeps the stored one.
+        kept = app.put("/providers/acme", {"kind": "openai", "base_url": fake.base_url})
+        assert kept.status_code == 200 and kept.json()["has_api_key"] is True
+        fake.reply_text("Still acme.")
+        assert app.chat("again", agent="acme_agent")["answer"] == "Still acme."
+        assert fake.requests[-1].headers["authorization"] == f"Bearer {SECRET}"
+
+    assert app.delete("/providers/acme").status_code == 204
+    gone = app.get("/providers/acme")
+    assert error_of(gone, 404) == "provider 'acme' is not configured in this app"
+    assert gone.json()["error"]["code"] == "not_found"
+    assert error_of(app.delete("/providers/acme"), 404)
+    failed = app.chat("hello", agent="acme_agent")
+    assert failed["status"] == "failed"
+    assert "names provider 'acme', which is not configured" in (failed["error"] or "")
+
+
+def test_a_bad_provider_is_refused(app: App) -> None:
+    kind = app.put("/providers/acme", {"kind": "mistral"})
+    assert "body.kind: Input should be 'openai', 'anthropic' or 'ollama'" in error_of(kind, 422)
+    url = app.put("/providers/acme", {"kind": "openai", "base_url": "ftp://example.com"})
+    assert "body.base_url" in error_of(url, 422)
+    name = app.put("/providers/Not-Lower", {"kind": "openai"})
+    assert "provider name 'Not-Lower': lower-case letters" in error_of(name, 400)
+    builtin = app.put("/providers/offline", {"kind": "openai"})
+    assert "`offline` is the built-in provider's name" in error_of(builtin, 400)
+    assert app.get("/providers").json() == []
+
+    ollama = app.put("/providers/local", {"kind": "ollama"})
+    assert ollama.status_code == 200, ollama.text
+    assert ollama.json()["base_url"] == "http://localhost:11434/v1"
+    assert ollama.json()["has_api_key"] is False
+
+
+# --- MCP servers ----------------------------------------------------------------------------------
+
+
+def test_an_mcp_servers_tools_reach_agents_and_are_logged(app: App, tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    config = {
+        "name": "calc",
+        "transport": "stdio",
+        "command": sys.executable,
+        "args": [str(SCRIPT)],
+        "env": {"MCP_CALL_LOG": str(log)},
+    }
+    created = app.post("/mcp-servers", config)
+    assert created.status_code == 201, created.text
+    assert created.json()["config"]["env"] == ["MCP_CALL_LOG"]
+    listed = app.get("/mcp-servers")
+    assert [s["name"] for s in listed.json()] == ["calc"]
+    assert listed.json()[0]["config"]["env"] == ["MCP_CALL_LOG"]
+    assert str(log) not in created.text and str(log) not in listed.text
+
+    tools = app.get("/mcp-servers/calc/tools")
+    assert tools.status_code == 200, tools.text
+    by_name = {t["name"]: t for t in tools.json()}
+    assert set(by_name) == {"calc__add", "calc__shout", "calc__fail", "calc__sleep"}
+    assert set(by_name["calc__add"]["parameters"]["properties"]) == {"a", "b"}
+    nope = app.get("/mcp-servers/nope/tools")
+    assert error_of(nope, 404) == "MCP server 'nope' is not configured in this app"
+
+    turns = [call("calc__add", a=2, b=3), call("calc__fail"), {"text": "Two and three make five."}]
+    app.define(scripted("mathy", turns, ["mcp:calc"]))
+    answer = app.chat("What is 2 + 3?", agent="mathy")
+    assert answer["status"] == "succeeded", answer
+    assert answer["answer"] == "Two and three make five."
+
+    rows = app.tool_calls(run_id=answer["run_id"])["items"]
+    assert [(r["tool"], r["status"]) for r in rows] == [
+        ("calc__add", "ok"),
+        ("calc__fail", "error"),
+    ]
+    assert rows[0]["arguments"] == {"a": 2, "b": 3} and rows[0]["result"] == {"result": 5}
+    assert "the fail tool always fails" in rows[1]["error"]
+    assert [r["id"] for r in app.tool_calls(tool="calc__add")["items"]] == [rows[0]["id"]]
+    messages = app.state(answer["session_id"])["messages"]
+    told = [m["content"] for m in messages if m["role"] == "tool"]
+    assert told == [
+        '{"result": 5}',
+        "error: MCPToolError: Error executing tool fail: the fail tool always fails",
+    ]
+    assert [(c["tool"], c["arguments"]) for c in read_calls(log)] == [
+        ("add", {"a": 2, "b": 3}),
+        ("fail", {}),
+    ]
+
+    [server] = health(app)["mcp_servers"]
+    assert server["name"] == "calc" and server["reachable"] is True, server
+
+    assert app.delete("/mcp-servers/calc").status_code == 204
+    assert app.get("/mcp-servers").json() == []
+    assert error_of(app.delete("/mcp-servers/calc"), 404)
+
+
+def test_a_bad_mcp_server_is_refused(app: App) -> None:
+    no_command = app.post("/mcp-servers", {"name": "calc", "transport": "stdio"})
+    assert "uses the stdio transport and needs a command" in error_of(no_command, 400)
+    bad_name = app.post("/mcp-servers", {"name": "Calc", "transport": "stdio", "command": "x"})
+    assert "body.name" in error_of(bad_name, 422)
+    assert app.get("/mcp-servers").json() == []
