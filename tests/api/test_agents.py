@@ -16,11 +16,6 @@ import pytest
 from tests.api.conftest import CHAIN_FLOW, Actor, api_settings
 from tests.api.test_chat import sse_events
 
-# The SDK-backed providers, imported now: their first import (seconds on a busy machine)
-# would otherwise happen on the event loop inside a run, stall the workers' heartbeats past
-# the tests' 5 s lease and have the run taken over mid-call.
-import podium.llm.anthropic
-import podium.llm.openai  # noqa: F401
 from podium.config import Settings
 from podium.tools.base import tool
 from support.fake_anthropic import FakeAnthropic
@@ -514,6 +509,7 @@ def test_tool_calls_are_logged_and_filtered(app: App) -> None:
         if cursor is None:
             break
     assert pages == everything
+    assert app.tool_calls(limit=5)["next_cursor"] is None  # a full last page has no next one
 
 
 # --- real providers behind chat ------------------------------------------------------------------

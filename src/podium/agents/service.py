@@ -20,7 +20,13 @@ from podium.agents.services import MCP_PREFIX, AgentServices
 from podium.errors import AgentInvalid, InvalidInput, NotFound
 from podium.events.envelope import Event
 from podium.llm.base import ModelNotConfigured
-from podium.llm.providers import KINDS, get_provider, server_providers, split_model_ref
+from podium.llm.providers import (
+    KINDS,
+    get_provider,
+    load_provider_module,
+    server_providers,
+    split_model_ref,
+)
 from podium.sessions.service import SessionService
 from podium.storage import agents as tx
 from podium.storage.agents import AgentRecord, MCPServerRecord, ProviderRecord, ToolCallRecord
@@ -331,6 +337,7 @@ class AgentService:
         from podium.tools.mcp import MCPServerConfig
 
         config = MCPServerConfig.from_json(data)
+        await self._disconnect_mcp(app_id, config.name)  # a replaced server's old session
         record: MCPServerRecord = await self.store.run_script(
             lambda: tx.put_mcp_server(app_id, config.name, config.to_json(), time.time())
         )
@@ -338,6 +345,16 @@ class AgentService:
 
     async def delete_mcp_server(self, app_id: str, name: str) -> None:
         await self.store.run_script(lambda: tx.delete_mcp_server(app_id, name))
+        await self._disconnect_mcp(app_id, name)
+
+    async def _disconnect_mcp(self, app_id: str, name: str) -> None:
+        """End this process's session with the app's MCP server of that name (its stdio
+        process stops); other processes' sessions end when they next fail or at shutdown."""
+        from podium.tools.mcp import MCPServerConfig, connections
+
+        for record in await self.list_mcp_servers(app_id):
+            if record.name == name:
+                await connections().disconnect(MCPServerConfig.from_json(record.config))
 
     async def mcp_tools(self, app_id: str, name: str) -> list[dict[str, Any]]:
         servers = {r.name for r in await self.list_mcp_servers(app_id)}
@@ -387,6 +404,7 @@ class AgentService:
         configs.update(await self.runtime.provider_configs(app_id))
         providers = []
         for name, config in sorted(configs.items()):
+            await load_provider_module(config.kind)
             health = await get_provider(config).health()
             providers.append(
                 {

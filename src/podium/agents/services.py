@@ -21,7 +21,12 @@ from podium.errors import NotFound
 from podium.events import names
 from podium.events.envelope import Event
 from podium.llm.base import Provider
-from podium.llm.providers import ProviderConfig, get_provider, resolve_model
+from podium.llm.providers import (
+    ProviderConfig,
+    get_provider,
+    load_provider_module,
+    resolve_model,
+)
 from podium.secretbox import SecretBox
 from podium.storage import agents as tx
 from podium.storage.agents import ToolCallRecord
@@ -108,6 +113,7 @@ class AgentServices:
 
     async def provider(self, app_id: str, model_ref: str) -> tuple[Provider, ProviderConfig, str]:
         config, model = resolve_model(model_ref, await self.provider_configs(app_id), self.settings)
+        await load_provider_module(config.kind)
         return get_provider(config), config, model
 
     # --- tools ------------------------------------------------------------------------

@@ -10,6 +10,8 @@ then use `mistral/mistral-small-latest`.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -108,8 +110,26 @@ def get_provider(config: ProviderConfig) -> Provider:
     provider = _build(config)
     _CACHE[config] = provider
     while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+        _, evicted = _CACHE.popitem(last=False)
+        _close_soon(evicted)
     return provider
+
+
+def _close_soon(provider: Provider) -> None:
+    """Close an evicted provider's client in the background (when a loop runs)."""
+    close = getattr(provider, "aclose", None)
+    if close is None:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(close())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
+
+
+_CLOSING: set[asyncio.Task[None]] = set()
 
 
 async def close_providers() -> None:
@@ -117,6 +137,18 @@ async def close_providers() -> None:
     the event loop that is ending. A provider used again makes a new client."""
     closing = [p.aclose() for p in _CACHE.values() if hasattr(p, "aclose")]
     await asyncio.gather(*closing, return_exceptions=True)
+
+
+_MODULES = {"openai": "podium.llm.openai", "ollama": "podium.llm.openai"}
+_MODULES["anthropic"] = "podium.llm.anthropic"
+
+
+async def load_provider_module(kind: str) -> None:
+    """Import a provider's module (and its SDK) off the event loop: importing `anthropic` or
+    `openai` takes seconds, which on the loop would stop every run's heartbeat meanwhile."""
+    module = _MODULES.get(kind)
+    if module is not None and module not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, module)
 
 
 def _build(config: ProviderConfig) -> Provider:

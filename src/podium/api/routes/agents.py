@@ -128,6 +128,10 @@ async def list_tool_calls(
 ) -> ToolCallPage:
     """Every tool execution, oldest first: arguments, result or error, status, duration."""
     filters = ToolCallFilter(run_id=run_id, agent=agent, tool=tool, status=status)
-    records = await services.agents.tool_calls(access.app_id, filters, limit=limit, after=cursor)
-    next_cursor = records[-1].id if len(records) == limit else None
+    # One more than a page: whether there is a next page (a full last page has none).
+    records = await services.agents.tool_calls(
+        access.app_id, filters, limit=limit + 1, after=cursor
+    )
+    more, records = len(records) > limit, records[:limit]
+    next_cursor = records[-1].id if more else None
     return ToolCallPage(items=[ToolCallPublic.of(r) for r in records], next_cursor=next_cursor)
