@@ -26,6 +26,26 @@ class InvalidInput(PodiumError):
     code = "invalid_input"
 
 
+class PreconditionFailed(PodiumError):
+    """A conditional write whose condition no longer holds, e.g. an `If-Match` version that
+    is not the current one (answered 412 with the current version in `details`)."""
+
+    code = "precondition_failed"
+
+
+class PayloadTooLarge(PodiumError):
+    """A value over its size bound, e.g. a memory value (answered 413 with the bound in
+    `details.max_bytes`)."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(PodiumError):
+    """A request body in a content type the route does not read (answered 415)."""
+
+    code = "unsupported_media_type"
+
+
 class AgentInvalid(InvalidInput):
     """An agent definition with problems (answered 422 with `details.problems`, as an invalid
     flow is), whichever check found them."""
@@ -43,6 +63,32 @@ class FlowInvalid(PodiumError):
             f"flow {flow_name!r} is invalid: " + "; ".join(problems),
             details={"problems": problems},
         )
+
+
+class WorkflowGraphInvalid(PodiumError):
+    """A workflow graph (a pack's gates and journeys) with problems, one message per problem
+    (answered 422 with `details.problems`, as an invalid flow is)."""
+
+    code = "workflow_graph_invalid"
+
+    def __init__(self, graph_name: str, problems: list[str]) -> None:
+        self.graph_name = graph_name
+        self.problems = problems
+        super().__init__(
+            f"workflow graph {graph_name!r} is invalid: " + "; ".join(problems),
+            details={"problems": problems},
+        )
+
+
+class PrerequisiteNotMet(PodiumError):
+    """A gated flow started before its user completed the flows it requires (answered 409
+    with `details.missing`)."""
+
+    code = "prerequisite_not_met"
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message, details={"missing": missing})
+        self.missing = missing
 
 
 class StateNotJSON(PodiumError):

@@ -31,6 +31,7 @@ PREFIXES = frozenset(
         "prv",
         "mcp",
         "tcl",
+        "msg",
     }
 )
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"

@@ -71,6 +71,11 @@ class Tenant:
     agent_name: str = ""
     provider_name: str = ""
     mcp_name: str = ""
+    graph_name: str = ""
+    memory_scope: str = "session"
+    memory_scope_id: str = ""
+    memory_key: str = ""
+    artifact_id: str = ""
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -92,6 +97,7 @@ class Tenant:
                 ("/agents/", self.agent_name),
                 ("/providers/", self.provider_name),
                 ("/mcp-servers/", self.mcp_name),
+                ("/workflow-graphs/", self.graph_name),
             ):
                 if prefix in path:
                     return [value]
@@ -101,6 +107,17 @@ class Tenant:
             "key_id": [self.key_id],
             "name": [self.flow_name],
             "service": ["hubspot"],
+            "scope": ["session", "run", "app", "user"],
+            "scope_id": [
+                self.waiting_session,
+                self.done_session,
+                self.waiting_run,
+                self.done_run,
+                self.app_id,
+                self.member_id,
+            ],
+            "key": [self.memory_key],
+            "artifact_id": [self.artifact_id],
         }[param]
 
     def secrets(self) -> set[str]:
@@ -123,6 +140,9 @@ class Tenant:
             self.agent_name,
             self.provider_name,
             self.mcp_name,
+            self.graph_name,
+            self.memory_key,
+            self.artifact_id,
             self.owner.user["id"],
             *self.step_ids,
             *self.data,
@@ -214,6 +234,42 @@ def populate(tenant: Tenant, member_id: str, extra_data: list[str]) -> Tenant:
         },
     )
     assert mcp.status_code == 201, mcp.text
+    # A workflow graph whose gate closes a flow no probe starts.
+    tenant.graph_name = f"{tag}_pack"
+    graph = owner.client.put(
+        f"{tenant.base}/workflow-graphs/{tenant.graph_name}",
+        json={"gates": [{"flow": f"{tag}_gated", "requires": [tenant.flow_name]}]},
+        headers=owner.headers,
+    )
+    assert graph.status_code == 200, graph.text
+    artifact = owner.post(
+        f"{tenant.base}/artifacts",
+        {
+            "type": "Tracker",
+            "initial_state": {"note": f"{tag}-secret-artifact"},
+            "session_id": tenant.waiting_session,
+        },
+    )
+    assert artifact.status_code == 201, artifact.text
+    tenant.artifact_id = artifact.json()["id"]
+    tenant.memory_key, tenant.memory_scope_id = f"{tag}_note", tenant.done_session
+    for scope, scope_id in (("session", tenant.done_session), ("app", "-")):
+        note = owner.client.put(
+            f"{tenant.base}/memory/{scope}/{scope_id}/{tenant.memory_key}",
+            json={"value": f"{tag}-secret-memory"},
+            headers=owner.headers,
+        )
+        assert note.status_code == 200, note.text
+    message = owner.post(
+        f"{tenant.base}/runs/{tenant.done_run}/messages",
+        {
+            "from": f"{tag}_planner",
+            "to": f"{tag}_coder",
+            "type": "request",
+            "content": f"{tag}-secret-message",
+        },
+    )
+    assert message.status_code == 201, message.text
     chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
     assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
@@ -225,6 +281,12 @@ def populate(tenant: Tenant, member_id: str, extra_data: list[str]) -> Tenant:
         f"{tag}-hubspot-token",
         f"{tag}-mcp-env-secret",
         f"{tag}-secret-chat",
+        f"{tag}-secret-memory",
+        f"{tag}-secret-artifact",
+        f"{tag}-secret-message",
+        f"{tag}_planner",
+        message.json()["id"],
+        f"{tag}_gated",
         chat.json()["session_id"],
         owner.user["email"],
         *extra_data,
@@ -275,6 +337,10 @@ class Probe:
 APPS = "/api/v1/apps/{app_id}"
 SESSION = f"{APPS}/sessions/{{session_id}}"
 RUN = f"{APPS}/runs/{{run_id}}"
+MEMORY = f"{APPS}/memory/{{scope}}/{{scope_id}}"
+ARTIFACT = f"{APPS}/artifacts/{{artifact_id}}"
+MEMORY_SCOPE = {"scope": "memory_scope", "scope_id": "memory_scope_id"}
+MEMORY_KEY = {**MEMORY_SCOPE, "key": "memory_key"}
 
 # Every route with a path parameter, and what to send it. A route missing here fails
 # test_every_route_is_in_the_isolation_tables: add it, with a body that is valid for it.
@@ -313,6 +379,21 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda t: {"step_id": t.step_ids[0], "state_patch": {}}, coherent={"run_id": "done_run"}
     ),
     ("GET", f"{APPS}/events"): Probe(),
+    ("GET", f"{APPS}/artifacts"): Probe(),
+    ("POST", f"{APPS}/artifacts"): Probe(lambda t: {"type": "Tracker", "initial_state": {}}),
+    ("GET", ARTIFACT): Probe(),
+    ("PATCH", ARTIFACT): Probe(lambda t: {"note": "patched-by-bob"}),
+    ("GET", f"{ARTIFACT}/history"): Probe(),
+    ("POST", f"{ARTIFACT}/actions"): Probe(lambda t: {"action": "refresh", "payload": {}}),
+    ("POST", f"{SESSION}/artifacts/{{artifact_id}}"): Probe(),
+    ("GET", MEMORY): Probe(coherent=MEMORY_SCOPE),
+    ("GET", f"{MEMORY}/{{key}}"): Probe(coherent=MEMORY_KEY),
+    ("PUT", f"{MEMORY}/{{key}}"): Probe(lambda t: {"value": "bob-was-here"}, coherent=MEMORY_KEY),
+    ("DELETE", f"{MEMORY}/{{key}}"): Probe(coherent=MEMORY_KEY),
+    ("GET", f"{RUN}/messages"): Probe(),
+    ("POST", f"{RUN}/messages"): Probe(
+        lambda t: {"from": "bob_agent", "to": "coder", "type": "notification", "content": "hi"}
+    ),
     ("GET", f"{APPS}/agents"): Probe(),
     ("GET", f"{APPS}/agents/health"): Probe(),
     ("GET", f"{APPS}/agents/{{name}}"): Probe(),
@@ -343,6 +424,14 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("GET", f"{APPS}/mcp-servers/{{name}}/tools"): Probe(),
     ("DELETE", f"{APPS}/mcp-servers/{{name}}"): Probe(),
+    ("GET", f"{APPS}/flows/{{name}}/prerequisites"): Probe(),
+    ("GET", f"{APPS}/workflow-graphs"): Probe(),
+    ("GET", f"{APPS}/workflow-graphs/{{name}}"): Probe(),
+    # A PUT creates or replaces the app's own graph of that name: a name, not A's object.
+    ("PUT", f"{APPS}/workflow-graphs/{{name}}"): Probe(
+        lambda t: {"gates": [{"flow": f"{t.tag}_gated", "requires": ["chain"]}]}, app_only=True
+    ),
+    ("DELETE", f"{APPS}/workflow-graphs/{{name}}"): Probe(),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -485,6 +574,8 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
         (f"{b.base}/sessions", {"flow": a.flow_name}),
         (f"{b.base}/events", {"session_id": a.waiting_session}),
         (f"{b.base}/events", {"run_id": a.done_run}),
+        (f"{b.base}/events", {"artifact_id": a.artifact_id}),
+        (f"{b.base}/artifacts", {"session_id": a.waiting_session}),
     ):
         response = bob.get(path, params=params)
         assert response.status_code == 200, response.text
@@ -525,6 +616,8 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     integrations = {i["service"]: i["source"] for i in alice.get(f"{a.base}/integrations").json()}
     assert integrations["hubspot"] == "app"
     assert [m["name"] for m in alice.get(f"{a.base}/mcp-servers").json()] == [a.mcp_name]
+    graph = alice.get(f"{a.base}/workflow-graphs/{a.graph_name}").json()
+    assert graph["gates"] == [{"flow": "alice_gated", "requires": [a.flow_name], "message": None}]
     assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1
     members = {m["username"]: m["role"] for m in alice.get(f"{a.base}/members").json()}
     assert members == {"alice": "owner", "carol": "member"}
@@ -557,6 +650,12 @@ def test_the_live_streams_of_another_app_are_refused(world: World) -> None:
         ("execution.start", {"app_id": b.app_id, "flow": a.flow_name}),
         ("execution.start", {"app_id": b.app_id, "session_id": a.done_session}),
         ("chat.send", {"app_id": a.app_id, "message": "hello"}),
+        ("subscribe", {"app_id": a.app_id, "artifact_id": a.artifact_id}),
+        ("subscribe", {"app_id": b.app_id, "artifact_id": a.artifact_id}),
+        (
+            "artifact.action",
+            {"app_id": b.app_id, "artifact_id": a.artifact_id, "action": "refresh"},
+        ),
         ("chat.send", {"app_id": b.app_id, "session_id": a.done_session, "message": "hello"}),
         (
             "session.input",

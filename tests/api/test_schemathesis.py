@@ -91,7 +91,7 @@ def schemathesis(
 
 def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
     """Real objects for the path parameters: an app with a flow, a session waiting for an
-    answer, a member, an API key; plus users and apps that pass 3 may delete."""
+    answer, an artifact, a member, an API key; plus users and apps that pass 3 may delete."""
     call = server.call
     app = call("POST", "/apps", {"name": "fuzzed", "description": "schemathesis"}, token)["id"]
     call("POST", f"/apps/{app}/flows", ask_flow(), token)
@@ -115,6 +115,12 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         )["id"]
         for i in range(2)
     ]
+    artifact = call(
+        "POST",
+        f"/apps/{app}/artifacts",
+        {"type": "Tracker", "initial_state": {"n": 0}, "session_id": session["id"]},
+        token,
+    )
     doomed = [call("POST", "/apps", {"name": f"doomed{i}"}, token)["id"] for i in range(2)]
     # Pass 3 runs as an admin of its own, in case it deletes the user it runs as.
     reaper = {"email": "reaper@example.com", "username": "reaper", "password": "reaper-password"}
@@ -127,6 +133,7 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         "flows": ["ask"],
         "members": [member["id"]],
         "keys": [spare_key["id"]],
+        "artifacts": [artifact["id"]],
         "key": auth_key["key"],
         "victims": victims,
         "doomed": doomed,
@@ -141,6 +148,7 @@ BINDINGS = {
     "path.name": "flows",
     "path.user_id": "members",
     "path.key_id": "keys",
+    "path.artifact_id": "artifacts",
 }
 # `wait` on a real run queued behind the waiting one holds for its whole `timeout` (30 s by
 # default, up to 300): correct, but too slow for a fuzzer.
@@ -160,7 +168,7 @@ def test_schemathesis_finds_no_failure_on_a_live_server(tmp_path: Path) -> None:
     try:
         token = login(server)
         objects = fixtures(server, token)
-        names = ("apps", "sessions", "runs", "flows", "members", "keys")
+        names = ("apps", "sessions", "runs", "flows", "members", "keys", "artifacts")
         dictionaries = {name: objects[name] for name in names}
         config = write_config(tmp_path / "schemathesis.toml", dictionaries, BINDINGS, [SHORT_WAIT])
         as_admin = {"Authorization": f"Bearer {token}"}

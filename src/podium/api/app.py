@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from podium import __version__
+from podium.agents.messages import AgentMessageService
 from podium.agents.service import AgentService
 from podium.api import errors
 from podium.api.bodylimit import BodyLimitMiddleware
@@ -16,17 +17,21 @@ from podium.api.deps import OpenSockets, Services
 from podium.api.metrics import Metrics
 from podium.api.ratelimit import RateLimiter
 from podium.api.routes import (
+    agent_messages,
     agents,
     apps,
+    artifacts,
     auth,
     chat,
     events,
     flows,
+    memory,
     operations,
     providers,
     runs,
     sessions,
     users,
+    workflow_graphs,
     ws,
 )
 from podium.auth.service import AuthService
@@ -34,6 +39,8 @@ from podium.auth.tenancy import Tenancy
 from podium.config import Settings, get_settings
 from podium.engine.runtime import Podium
 from podium.llm.providers import close_providers
+from podium.memory.service import MemoryService
+from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
 from podium.tools.mcp import close_connections
 
@@ -52,6 +59,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
             session_service = SessionService(podium)
             await session_service.open()
             metrics = Metrics()
+            memory_service = MemoryService(podium.store)
             podium.store.add_step_listener(metrics.observe_steps)
             app.state.podium = podium
             app.state.services = Services(
@@ -64,10 +72,15 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
                 limiter=RateLimiter(settings.rate_limit),
                 metrics=metrics,
                 sockets=OpenSockets(),
+                memory=memory_service,
+                agent_messages=AgentMessageService(podium.store),
+                artifacts=ArtifactService(session_service),
             )
+            memory_service.start_sweeper()  # expired entries: invisible at once, swept later
             try:
                 yield
             finally:
+                await memory_service.close()
                 await close_connections()
                 await close_providers()
 
@@ -80,7 +93,8 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     )
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (auth, users, apps, flows, sessions, runs, events, agents, chat, providers, ws):
+    routers = (auth, users, apps, flows, sessions, runs, events, agents, chat, providers)
+    for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)
     # Probes where orchestrators look for them, too.

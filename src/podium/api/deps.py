@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from podium.agents.messages import AgentMessageService
 from podium.agents.service import AgentService
 from podium.api.metrics import Metrics
 from podium.api.ratelimit import RateLimiter
@@ -16,6 +17,8 @@ from podium.auth.tenancy import Principal, Role, Tenancy
 from podium.config import Settings
 from podium.engine.runtime import Podium
 from podium.errors import Forbidden
+from podium.memory.service import MemoryService
+from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
 
 
@@ -39,6 +42,9 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     sockets: OpenSockets
+    memory: MemoryService
+    agent_messages: AgentMessageService
+    artifacts: ArtifactService
 
 
 async def get_services(request: Request) -> Services:  # async: no thread-pool hop

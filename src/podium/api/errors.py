@@ -17,9 +17,14 @@ from podium.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     PodiumError,
+    PreconditionFailed,
+    PrerequisiteNotMet,
     RateLimited,
     Unauthorized,
+    UnsupportedMediaType,
+    WorkflowGraphInvalid,
 )
 
 STATUS = {
@@ -28,6 +33,11 @@ STATUS = {
     Conflict: 409,
     InvalidInput: 400,
     FlowInvalid: 422,
+    WorkflowGraphInvalid: 422,
+    PrerequisiteNotMet: 409,
+    PreconditionFailed: 412,
+    UnsupportedMediaType: 415,
+    PayloadTooLarge: 413,
     Unauthorized: 401,
     Forbidden: 403,
     RateLimited: 429,

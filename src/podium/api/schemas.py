@@ -246,6 +246,11 @@ class Question(BaseModel):
     schema_: dict[str, Any] | None = Field(alias="schema", serialization_alias="schema")
     node_id: str
     run_id: str
+    kind: Literal["question", "action"] = Field(
+        default="question",
+        description="`action`: it waits for an action on `artifact_id` (send it there)",
+    )
+    artifact_id: str | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -259,6 +264,8 @@ class Question(BaseModel):
                 "schema": record.schema,
                 "node_id": record.node_id,
                 "run_id": record.run_id,
+                "kind": record.kind,
+                "artifact_id": record.artifact_id,
             }
         )
 

@@ -225,9 +225,13 @@ class Podium:
         *,
         session_id: str | None = None,
         run_id: str | None = None,
+        artifact_id: str | None = None,
     ) -> Subscription:
-        """Replay the app's events after `since`, then follow new ones live."""
-        return self.bus.subscribe(app_id, since, session_id=session_id, run_id=run_id)
+        """Replay the app's events after `since`, then follow new ones live (optionally only
+        one session's, run's or artifact's)."""
+        return self.bus.subscribe(
+            app_id, since, session_id=session_id, run_id=run_id, artifact_id=artifact_id
+        )
 
 
 def _check_input(value: Any) -> None:

@@ -24,6 +24,7 @@ class _Subscriber:
     app_id: str
     session_id: str | None
     run_id: str | None
+    artifact_id: str | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Live-only events with the app's last committed seq when each was published, so they
     # are delivered in their place among the persisted ones.
@@ -34,6 +35,7 @@ class _Subscriber:
             event.app_id == self.app_id
             and (self.session_id is None or event.session_id == self.session_id)
             and (self.run_id is None or event.run_id == self.run_id)
+            and (self.artifact_id is None or event.data.get("artifact_id") == self.artifact_id)
         )
 
 
@@ -73,24 +75,32 @@ class EventBus:
         *,
         session_id: str | None = None,
         run_id: str | None = None,
+        artifact_id: str | None = None,
     ) -> Subscription:
-        """Every event of the app after `since` (optionally one session or run), then live.
+        """Every event of the app after `since` (optionally one session, run or artifact: the
+        events whose `data.artifact_id` is that artifact), then live.
 
         The subscription is registered at once, before the first event is asked for, so a
         caller may subscribe and then start a run without missing its live-only events.
         """
-        subscriber = _Subscriber(app_id, session_id, run_id)
+        subscriber = _Subscriber(app_id, session_id, run_id, artifact_id)
         self._subscribers.add(subscriber)
         return Subscription(self, subscriber, since)
 
     async def _follow(self, subscriber: _Subscriber, since: int) -> AsyncIterator[Event]:
         last = since
         app_id, session_id, run_id = subscriber.app_id, subscriber.session_id, subscriber.run_id
+        artifact_id = subscriber.artifact_id
         try:
             while True:
                 subscriber.wake.clear()
                 batch = await self.store.read_events(
-                    app_id, after=last, limit=PAGE, session_id=session_id, run_id=run_id
+                    app_id,
+                    after=last,
+                    limit=PAGE,
+                    session_id=session_id,
+                    run_id=run_id,
+                    artifact_id=artifact_id,
                 )
                 live = subscriber.live
                 for event in batch:

@@ -22,6 +22,7 @@ from podium.engine.runtime import Podium
 from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound
 from podium.events.envelope import Event
 from podium.flows import shipped_flows
+from podium.sessions.gates import Gates
 from podium.storage import queries
 from podium.storage.accounts import SHIPPED_APP
 from podium.storage.records import (
@@ -73,6 +74,7 @@ class SessionService:
         self.store = podium.store
         self.shipped_app_id = ""
         self._flows: dict[str, FlowRecord] = {}  # flow records by id (immutable)
+        self.gates = Gates(self.store)
 
     async def open(self) -> None:
         """Register the shipped flows (idempotent: unchanged flows keep their version)."""
@@ -151,11 +153,13 @@ class SessionService:
         user_id: str | None,
     ) -> SessionView:
         """Create a session of `flow` (a registered name, or a flow definition) and queue its
-        first run."""
+        first run; `PrerequisiteNotMet` when the flow is gated and `user_id` has not completed
+        what it requires (every way of starting a session comes through here)."""
         if isinstance(flow, dict):
             record = await self.register_flow(app_id, flow)
         else:
             record = await self.find_flow(app_id, flow)
+        await self.gates.check(app_id, user_id, record.name)
         session_id, _ = await self.store.start_session(
             app_id, record.id, run_input, metadata=metadata, user_id=user_id
         )
@@ -216,6 +220,14 @@ class SessionService:
         )
         if question.session_id != session_id:
             raise NotFound(f"question {interrupt_id!r} does not exist in session {session_id}")
+        if question.kind == "action":
+            raise Conflict(
+                f"question {interrupt_id} waits for an action on artifact {question.artifact_id}, "
+                "not for an answer: send the action to the artifact (POST "
+                f"/apps/{app_id}/artifacts/"
+                f"{question.artifact_id}/actions, or artifact.action over the WebSocket)",
+                details={"artifact_id": question.artifact_id, "actions": question.choices},
+            )
         _check_answer(question, answer)
         return await self.store.answer_interrupt(interrupt_id, answer, app_id=app_id)
 
@@ -228,9 +240,13 @@ class SessionService:
                 await self.store.cancel_run(run_id, app_id=app_id)
         return run_ids
 
-    async def complete_session(self, app_id: str, session_id: str) -> None:
+    async def complete_session(
+        self, app_id: str, session_id: str, *, except_run_id: str | None = None
+    ) -> None:
+        """Mark the session completed (Conflict while a run of it other than `except_run_id`
+        is active)."""
         events = await self.store.run_script(
-            lambda: queries.complete_session(app_id, session_id, time.time())
+            lambda: queries.complete_session(app_id, session_id, time.time(), except_run_id)
         )
         self.store._published(events)
 

@@ -120,13 +120,17 @@ def session_messages(app_id: str, session_id: str, limit: int) -> Script:
     return [event_record(row, app_id) for row in rows]
 
 
-def complete_session(app_id: str, session_id: str, now: float) -> Script:
-    """Mark a session completed; refused while one of its runs is active."""
+def complete_session(
+    app_id: str, session_id: str, now: float, except_run_id: str | None = None
+) -> Script:
+    """Mark a session completed; refused while one of its runs is active (other than
+    `except_run_id`: the run whose node code completes its own session)."""
     yield from _session_exists(app_id, session_id)
     active = yield one(
         "SELECT id, status FROM runs WHERE session_id = ? AND status IN ('queued', 'running', "
-        "'interrupted') LIMIT 1",
+        "'interrupted') AND id <> ? LIMIT 1",
         session_id,
+        except_run_id or "",
     )
     if active is not None:
         raise Conflict(

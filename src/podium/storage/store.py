@@ -263,9 +263,12 @@ class Store(ABC):
         limit: int = 500,
         session_id: str | None = None,
         run_id: str | None = None,
+        artifact_id: str | None = None,
     ) -> list[Event]:
         events: list[Event] = await self.run_read(
-            lambda: tx.read_events(app_id, after, limit, session_id, run_id)
+            lambda: tx.read_events(
+                app_id, after, limit, session_id, run_id, artifact_id, self.dialect
+            )
         )
         return events
 

@@ -790,8 +790,11 @@ def read_events(
     limit: int,
     session_id: str | None = None,
     run_id: str | None = None,
+    artifact_id: str | None = None,
+    dialect: str = "sqlite",
 ) -> Script:
-    """Persisted events of one app with seq > `after`, oldest first."""
+    """Persisted events of one app with seq > `after`, oldest first; `artifact_id` keeps
+    those whose `data.artifact_id` is that artifact."""
     sql = "SELECT * FROM events WHERE app_num = (SELECT num FROM apps WHERE id = ?) AND seq > ?"
     args: list[Any] = [app_id, after]
     if session_id is not None:
@@ -800,6 +803,13 @@ def read_events(
     if run_id is not None:
         sql += " AND run_id = ?"
         args.append(run_id)
+    if artifact_id is not None:
+        sql += (
+            " AND data->>'artifact_id' = ?"
+            if dialect == "postgresql"
+            else " AND json_extract(data, '$.artifact_id') = ?"
+        )
+        args.append(artifact_id)
     rows = yield all_rows(sql + " ORDER BY seq LIMIT ?", *args, limit)
     return [event_record(row, app_id) for row in rows]
 

@@ -18,6 +18,7 @@ from podium.api.schemas import EventPage, EventPublic
 from podium.errors import InvalidInput
 
 router = APIRouter(prefix="/apps/{app_id}/events", tags=["events"])
+MAX_SEQ = 2**63 - 1  # a seq is a BIGINT: anything above it is no position in the log
 
 
 @router.get(
@@ -28,25 +29,36 @@ async def events(
     request: Request,
     access: AppViewer,
     services: ServicesDep,
-    since: Annotated[int, Query(ge=0, description="the last seq already seen")] = 0,
+    since: Annotated[int, Query(ge=0, le=MAX_SEQ, description="the last seq already seen")] = 0,
     session_id: Annotated[str | None, Query(max_length=80)] = None,
     run_id: Annotated[str | None, Query(max_length=80)] = None,
+    artifact_id: Annotated[
+        str | None, Query(max_length=80, description="events whose data.artifact_id is it")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> Any:
     """A page of events after `since`, or a live stream with `Accept: text/event-stream`."""
     if last_event_id:
         try:
-            since = max(since, int(last_event_id))
+            resumed = int(last_event_id)
         except ValueError:
-            raise InvalidInput("Last-Event-ID is the seq (a number) of the last event") from None
+            resumed = -1
+        if not 0 <= resumed <= MAX_SEQ:
+            raise InvalidInput("Last-Event-ID is the seq (a number) of the last event")
+        since = max(since, resumed)
     if "text/event-stream" in request.headers.get("accept", ""):
         stream = services.podium.subscribe(
-            access.app_id, since, session_id=session_id, run_id=run_id
+            access.app_id, since, session_id=session_id, run_id=run_id, artifact_id=artifact_id
         )
         return EventSourceResponse(_sse(stream), ping=15, send_timeout=30)
     page = await services.podium.store.read_events(
-        access.app_id, after=since, limit=limit, session_id=session_id, run_id=run_id
+        access.app_id,
+        after=since,
+        limit=limit,
+        session_id=session_id,
+        run_id=run_id,
+        artifact_id=artifact_id,
     )
     last = page[-1].seq if page and page[-1].seq is not None else since
     return EventPage(items=[EventPublic(**e.to_json()) for e in page], next_since=last)

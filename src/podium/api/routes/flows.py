@@ -1,13 +1,16 @@
-"""`/apps/{app_id}/flows`: register (a new version on each change) and read flows."""
+"""`/apps/{app_id}/flows`: register (a new version on each change) and read flows, and what
+a flow requires before it may start (its gates)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
 from podium.api.deps import AppMember, AppViewer, ServicesDep
+from podium.api.gate_schemas import PrerequisitesPublic
 from podium.api.schemas import FlowDetail, FlowPublic, FlowVersion
+from podium.errors import InvalidInput
 
 router = APIRouter(prefix="/apps/{app_id}/flows", tags=["flows"])
 
@@ -43,3 +46,22 @@ async def get_flow(name: str, access: AppViewer, services: ServicesDep) -> FlowD
             FlowVersion(id=v.id, version=v.version, created_at=v.created_at) for v in versions
         ],
     )
+
+
+@router.get("/{name}/prerequisites")
+async def get_prerequisites(
+    name: str,
+    access: AppViewer,
+    services: ServicesDep,
+    user_id: Annotated[
+        str | None, Query(max_length=200, description="API keys: the end user asked about")
+    ] = None,
+) -> PrerequisitesPublic:
+    """What the flow requires (its gates and journeys) and what the caller (an API key: the
+    `user_id` named) has still to complete before a session of it may start."""
+    if user_id is not None and access.principal.kind == "user":
+        raise InvalidInput("user_id is for API keys; a user sees their own prerequisites")
+    user_id = access.principal.user_id if access.principal.kind == "user" else user_id
+    record = await services.sessions.find_flow(access.app_id, name)  # 404 for an unknown flow
+    found = await services.sessions.gates.prerequisites(access.app_id, user_id, record.name)
+    return PrerequisitesPublic.of(found)

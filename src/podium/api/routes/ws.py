@@ -1,14 +1,14 @@
 """`/ws`: the WebSocket of DESIGN §5 — `{type, data}` envelopes both ways.
 
 Client → server: `auth` (when the token was not in the query), `ping`, `subscribe`
-`{app_id, session_id?, run_id?, since?}`, `unsubscribe` `{subscription_id}`,
+`{app_id, session_id?, run_id?, artifact_id?, since?}`, `unsubscribe` `{subscription_id}`,
 `execution.start` `{app_id, flow | session_id, input, metadata?}`, `session.input`
-`{app_id, session_id, interrupt_id, answer}`. A message may carry an `id`; the reply to it
-carries the same `id`.
+`{app_id, session_id, interrupt_id, answer}`, `artifact.action` `{app_id, artifact_id,
+action, payload?}`. A message may carry an `id`; the reply to it carries the same `id`.
 
 Server → client: `connection.ready`, `pong`, `subscribed`, `unsubscribed`, `event` (one
 event envelope in `data`, with the `subscription_id`), `execution.started`,
-`session.input.accepted`, `error` `{code, message, details}`.
+`session.input.accepted`, `artifact.action.accepted`, `error` `{code, message, details}`.
 
 Close codes: 4001 no valid credential (or it expired), 4003 origin not allowed, 1009 a
 message over the size limit, 1008 too many messages.
@@ -187,17 +187,20 @@ class Connection:
         if kind == "subscribe":
             await tenancy.require(self.principal, app_id, "viewer")
             session_id, run_id = _optional(data, "session_id"), _optional(data, "run_id")
+            artifact_id = _optional(data, "artifact_id")
             if session_id:
                 await sessions.get_session(app_id, session_id)  # 404 for another app's
             if run_id:
                 await self.services.podium.store.get_run(run_id, app_id=app_id)
+            if artifact_id:
+                await self.services.artifacts.get(app_id, artifact_id)
             since = data.get("since", 0)
-            if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+            if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2**63:
                 raise InvalidInput("since is the last seq seen: a whole number ≥ 0")
             self._next_subscription += 1
             subscription_id = f"sub_{self._next_subscription}"
             stream = self.services.podium.subscribe(
-                app_id, since, session_id=session_id, run_id=run_id
+                app_id, since, session_id=session_id, run_id=run_id, artifact_id=artifact_id
             )
             self.subscriptions[subscription_id] = asyncio.create_task(
                 self.forward(subscription_id, stream)
@@ -207,6 +210,7 @@ class Connection:
                 "app_id": app_id,
                 "session_id": session_id,
                 "run_id": run_id,
+                "artifact_id": artifact_id,
                 "since": since,
             }
         if kind == "execution.start":
@@ -245,6 +249,23 @@ class Connection:
                 data.get("answer"),
             )
             return "session.input.accepted", {"run_id": run_id}
+        if kind == "artifact.action":
+            await tenancy.require(self.principal, app_id, "member")
+            outcome = await self.services.artifacts.act(
+                app_id,
+                _text(data, "artifact_id"),
+                _text(data, "action"),
+                data.get("payload"),
+                user_id=self.principal.user_id,
+                actor=self.principal.id,
+            )
+            return "artifact.action.accepted", {
+                "action": outcome.action,
+                "artifact_id": outcome.artifact_id,
+                "session_id": outcome.session_id,
+                "run_id": outcome.run_id,
+                "runs": outcome.runs,
+            }
         if kind == "chat.send":
             await tenancy.require(self.principal, app_id, "member")
             model = _optional(data, "model")
@@ -269,7 +290,7 @@ class Connection:
             }
         raise InvalidInput(
             f"unknown message type {kind!r}; use ping, subscribe, unsubscribe, "
-            "execution.start, session.input or chat.send"
+            "execution.start, session.input, artifact.action or chat.send"
         )
 
     async def forward_chat(self, subscription_id: str, events: AsyncIterator[Event]) -> None:

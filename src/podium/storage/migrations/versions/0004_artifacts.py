@@ -1,4 +1,5 @@
-"""Interactive artifacts, shared memory, agent messages and workflow graphs (gates): artifacts with their versions
+"""Interactive artifacts, shared memory, agent messages and workflow graphs (gates):
+artifacts with their versions
 (each version's patch) and the sessions they are attached to; questions that wait for an
 artifact action (an interrupt of kind `action`); scoped key/value memory with expiry;
 messages between agents of a run.
