@@ -3,19 +3,14 @@ the tool-call log and which agents are busy."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from podium.errors import Conflict, NotFound
 from podium.events import names
 from podium.ids import new_id
-from podium.storage.script import Json, Row, Script, all_rows, execute, one
+from podium.storage.script import Json, Row, Script, all_rows, execute, loads, one
 from podium.storage.transactions import event_record
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 @dataclass(slots=True)
@@ -85,7 +80,7 @@ def _agent(row: Row) -> AgentRecord:
         row["app_id"],
         row["name"],
         row["version"],
-        _json(row["definition"]),
+        loads(row["definition"]),
         row["created_by"],
         row["created_at"],
     )
@@ -99,7 +94,7 @@ def _provider(row: Row) -> ProviderRecord:
         row["kind"],
         row["base_url"],
         row["api_key_encrypted"],
-        _json(row["options"]) or {},
+        loads(row["options"]) or {},
         row["created_at"],
         row["updated_at"],
     )
@@ -116,8 +111,8 @@ def _tool_call(row: Row) -> ToolCallRecord:
         row["call_key"],
         row["agent"],
         row["tool"],
-        _json(row["arguments"]),
-        _json(row["result"]),
+        loads(row["arguments"]),
+        loads(row["result"]),
         row["error"],
         row["status"],
         row["duration_ms"],
@@ -329,7 +324,7 @@ def put_mcp_server(app_id: str, name: str, config: dict[str, Any], now: float) -
 def list_mcp_servers(app_id: str) -> Script:
     rows = yield all_rows("SELECT * FROM mcp_servers WHERE app_id = ? ORDER BY name", app_id)
     return [
-        MCPServerRecord(r["id"], r["app_id"], r["name"], _json(r["config"]), r["created_at"])
+        MCPServerRecord(r["id"], r["app_id"], r["name"], loads(r["config"]), r["created_at"])
         for r in rows
     ]
 
@@ -458,9 +453,9 @@ def clear_chat(app_id: str, session_id: str) -> Script:
             f"session {session_id} has a run {active['id']} that is {active['status']}; "
             "clear the history when it has answered"
         )
-    state = _json(session["state"]) or {}
+    state = loads(session["state"]) or {}
     state["messages"] = []
-    metadata = _json(session["metadata"]) or {}
+    metadata = loads(session["metadata"]) or {}
     metadata["history_cleared_seq"] = session["last_seq"]
     yield execute(
         "UPDATE sessions SET state = ?, metadata = ? WHERE id = ?",
@@ -478,7 +473,7 @@ def chat_history(app_id: str, session_id: str, limit: int) -> Script:
     )
     if session is None:
         raise NotFound(f"session {session_id!r} does not exist")
-    after = int((_json(session["metadata"]) or {}).get("history_cleared_seq", 0))
+    after = int((loads(session["metadata"]) or {}).get("history_cleared_seq", 0))
     rows = yield all_rows(
         "SELECT * FROM events WHERE app_num = (SELECT num FROM apps WHERE id = ?) "
         "AND session_id = ? AND type = ? AND seq > ? ORDER BY seq DESC LIMIT ?",

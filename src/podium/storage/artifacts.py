@@ -14,7 +14,6 @@ lock but would turn a lost update into an error rather than silence.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,12 +23,8 @@ from podium.errors import Conflict, NotFound, PreconditionFailed
 from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id
-from podium.storage.script import Json, Row, Script, all_rows, execute, one
+from podium.storage.script import Json, Row, Script, all_rows, execute, loads, one
 from podium.storage.transactions import append_events
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 @dataclass(slots=True)
@@ -46,7 +41,7 @@ class ArtifactRecord:
     updated_at: float
     session_ids: list[str] = field(default_factory=list)  # every session it is attached to
 
-    def to_json(self) -> dict[str, Any]:
+    def toloads(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "app_id": self.app_id,
@@ -70,7 +65,7 @@ class ArtifactVersionRecord:
     actor: str | None
     created_at: float
 
-    def to_json(self) -> dict[str, Any]:
+    def toloads(self) -> dict[str, Any]:
         return {
             "artifact_id": self.artifact_id,
             "version": self.version,
@@ -87,7 +82,7 @@ def _artifact(row: Row, session_ids: list[str]) -> ArtifactRecord:
         type=row["type"],
         flow=row["flow"],
         session_id=row["session_id"],
-        state=_json(row["state"]),
+        state=loads(row["state"]),
         version=row["version"],
         created_by=row["created_by"],
         created_at=row["created_at"],
@@ -280,7 +275,7 @@ def patch_artifact(
             f"meanwhile; read it again and send the patch with If-Match: {current}",
             details={"current_version": current, "expected_version": expected_version},
         )
-    state = apply_merge_patch(_json(row["state"]), patch)
+    state = apply_merge_patch(loads(row["state"]), patch)
     version = current + 1
     changed = yield execute(
         "UPDATE artifacts SET state = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?",
@@ -327,7 +322,7 @@ def artifact_history(app_id: str, artifact_id: str, limit: int, after: int) -> S
     )
     return [
         ArtifactVersionRecord(
-            r["artifact_id"], r["version"], _json(r["patch"]), r["actor"], r["created_at"]
+            r["artifact_id"], r["version"], loads(r["patch"]), r["actor"], r["created_at"]
         )
         for r in rows
     ]
