@@ -41,7 +41,7 @@ class ArtifactRecord:
     updated_at: float
     session_ids: list[str] = field(default_factory=list)  # every session it is attached to
 
-    def toloads(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "app_id": self.app_id,
@@ -65,7 +65,7 @@ class ArtifactVersionRecord:
     actor: str | None
     created_at: float
 
-    def toloads(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "artifact_id": self.artifact_id,
             "version": self.version,
