@@ -23,7 +23,6 @@ import sqlalchemy.exc
 
 from podium import __version__
 from podium.cli_display import (
-    ENDED_EVENTS,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -56,6 +55,7 @@ RUN_OUTCOMES = {
     names.RUN_FAILED: "failed",
     names.RUN_CANCELLED: "cancelled",
     names.RUN_INTERRUPTED: "waiting for an answer",
+    names.RUN_PAUSED: "paused",
 }
 T = TypeVar("T")
 
@@ -238,7 +238,18 @@ def runs() -> None:
 @runs.command("list")
 @click.option(
     "--status",
-    type=click.Choice(["queued", "running", "interrupted", "succeeded", "failed", "cancelled"]),
+    type=click.Choice(
+        [
+            "queued",
+            "running",
+            "interrupted",
+            "pausing",
+            "paused",
+            "succeeded",
+            "failed",
+            "cancelled",
+        ]
+    ),
     help="Only runs with this status.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
@@ -304,13 +315,17 @@ def runs_resume(run_id: str, workers: int | None, db: str | None) -> None:
     """Answer a run's questions and process it to its end.
 
     A run waiting for an answer asks its questions here; a queued run, or one whose
-    worker stopped (its lease expired), is processed by workers in this process.
+    worker stopped (its lease expired), is processed by workers in this process. A paused
+    run is resumed first.
     """
     settings = load_settings()
     url = database_url(db, settings)
     run = with_podium(url, settings, lambda podium: podium.store.get_run(run_id))
     if run.status in ENDED_RUN_STATUSES:
         raise Conflict(f"run {run_id} already ended ({run.status}); there is nothing to resume")
+    if run.status in ("paused", "pausing"):
+        status = with_podium(url, settings, lambda podium: podium.resume(run_id))
+        err.print(f"resumed run {run_id}: it is {status}", markup=False)
     if run.status == "running" and (run.lease_until or 0) > time.time():
         err.print(
             f"run {run_id} is held by worker {run.worker_id} until "
@@ -358,7 +373,7 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
 
     def count(events: list[Event]) -> None:
         for event in events:
-            if event.type in ENDED_EVENTS or event.type == names.RUN_INTERRUPTED:
+            if event.type in RUN_OUTCOMES:
                 status = RUN_OUTCOMES[event.type]
                 ended[status] = ended.get(status, 0) + 1
 

@@ -71,7 +71,10 @@ RUN_EVENTS = {
     names.RUN_SUCCEEDED: "succeeded",
     names.RUN_FAILED: "failed",
     names.RUN_CANCELLED: "cancelled",
+    names.RUN_PAUSED: "paused",
 }
+# The run stopped executing here without ending: the driver stops following it.
+STOPPED_EVENTS = frozenset({names.RUN_INTERRUPTED, names.RUN_PAUSED})
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -287,6 +290,15 @@ class RunDriver:
             try:
                 outcome = asyncio.run(self._work(start, answers, migrate))
                 start, answers, migrate = None, [], False
+                if outcome.run.status == "paused":
+                    if self.board is not None:
+                        self.board.stop_running()
+                    self.err.print(
+                        f"run {self.run_id} is paused; resume it with: "
+                        f"{resume_hint(self.run_id, self.db)}",
+                        markup=False,
+                    )
+                    return EXIT_WAITING
                 if outcome.run.status != "interrupted":
                     return self._finish(outcome.run, outcome.state)
                 for question in outcome.questions:
@@ -359,7 +371,7 @@ class RunDriver:
                         raise RuntimeError("the in-process workers stopped")
                     event = upcoming.result()
                     self._take(board, event)
-                    if event.type in ENDED_EVENTS or event.type == names.RUN_INTERRUPTED:
+                    if event.type in ENDED_EVENTS or event.type in STOPPED_EVENTS:
                         outcome = await self._outcome(podium, run.id)
                         if outcome is not None:
                             return outcome
@@ -377,8 +389,11 @@ class RunDriver:
 
     @staticmethod
     async def _outcome(podium: Podium, run_id: str) -> Outcome | None:
-        """The outcome when the run ended or waits for an answer; None while it goes on."""
+        """The outcome when the run ended, waits for an answer or is paused; None while it
+        goes on."""
         run = await podium.store.get_run(run_id)
+        if run.status == "paused":
+            return Outcome(run)
         if run.status in ENDED_RUN_STATUSES:
             return Outcome(run, state=(await podium.store.get_session(run.session_id)).state)
         if run.status == "interrupted":

@@ -432,6 +432,8 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda t: {"gates": [{"flow": f"{t.tag}_gated", "requires": ["chain"]}]}, app_only=True
     ),
     ("DELETE", f"{APPS}/workflow-graphs/{{name}}"): Probe(),
+    ("POST", f"{RUN}/pause"): Probe(),
+    ("POST", f"{RUN}/resume"): Probe(),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).

@@ -18,7 +18,16 @@ if TYPE_CHECKING:
     from podium.api.deps import Services
 
 STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-RUN_STATUSES = ("queued", "running", "interrupted", "succeeded", "failed", "cancelled")
+RUN_STATUSES = (
+    "queued",
+    "running",
+    "interrupted",
+    "pausing",
+    "paused",
+    "succeeded",
+    "failed",
+    "cancelled",
+)
 
 
 class Metrics:

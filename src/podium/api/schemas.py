@@ -271,7 +271,9 @@ class Question(BaseModel):
 
 
 SessionStatus = Literal["active", "waiting", "completed", "failed", "cancelled"]
-RunStatus = Literal["queued", "running", "interrupted", "succeeded", "failed", "cancelled"]
+RunStatus = Literal[
+    "queued", "running", "interrupted", "pausing", "paused", "succeeded", "failed", "cancelled"
+]
 
 
 class SessionPublic(BaseModel):

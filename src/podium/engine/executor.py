@@ -45,7 +45,8 @@ class NodeOutcome:
 
 
 class RunExecution:
-    """Executes one claimed run until it ends, waits for an answer, or loses its lease."""
+    """Executes one claimed run until it ends, waits for an answer, pauses, or loses its
+    lease."""
 
     def __init__(
         self,
@@ -68,6 +69,8 @@ class RunExecution:
         self.max_steps = limits.max_steps or settings.max_steps
         self.timeout = limits.timeout_seconds or settings.run_timeout_seconds
         self._clock_start = time.monotonic()
+        # Learnt from the commits: the run was asked to pause, so no new node starts.
+        self._pause_requested = False
         self.steps_count = self.run.steps_count
         if self.run.progress is None:
             self.progress = scheduler.Progress.start(graph)
@@ -119,7 +122,16 @@ class RunExecution:
     async def _loop(self, running: dict[asyncio.Task[NodeOutcome], str]) -> str:
         while True:
             names_running = set(running.values())
-            ready = scheduler.ready_nodes(self.graph, self.progress, names_running)
+            if self._pause_requested:
+                # The nodes still executing finish and are committed; none starts meanwhile.
+                if not running:
+                    paused = await self._commit([], [], "paused", None, [])
+                    if paused is not None:
+                        return paused
+                    continue  # the request was withdrawn: go on
+                ready = []
+            else:
+                ready = scheduler.ready_nodes(self.graph, self.progress, names_running)
             for node_id in ready:
                 if node_id in self.cached:
                     status = await self._complete_cached(node_id, names_running)
@@ -371,8 +383,7 @@ class RunExecution:
         return "failed"
 
     async def _end_without_step(self, outcome: str) -> str:
-        await self._commit([], [], outcome, self._run_error(), [])
-        return outcome
+        return await self._commit([], [], outcome, self._run_error(), []) or outcome
 
     async def _commit(
         self,
@@ -383,6 +394,8 @@ class RunExecution:
         interrupts: list[InterruptRecord],
         calls: list[tuple[str, int, str, Any]] | None = None,
     ) -> str | None:
+        """Commit the steps; returns the run's status when it ended, waits or paused (a pause
+        request wins over waiting), None while it goes on."""
         if run_status is not None and run_status != "failed":
             run_error = None
         commit = StepCommit(
@@ -405,9 +418,10 @@ class RunExecution:
         if self._state_dirty:
             self.state_json = dumps(self.state)
             commit.state_json = self.state_json
-        await self.store.commit_step(commit)
+        committed = await self.store.commit_step(commit)
         self._state_dirty = False
-        return run_status
+        self._pause_requested = committed.pause_requested
+        return committed.run_status
 
     def _event(self, kind: str, data: dict[str, Any]) -> Event:
         return Event(kind, self.run.app_id, self.run.session_id, self.run.id, data)

@@ -27,7 +27,7 @@ from podium.events.waiting import wait_for_event
 from podium.storage.records import FlowRecord, InterruptRecord, RunRecord
 from podium.storage.store import Store, open_store
 
-WAITING_OR_ENDED = ("interrupted", "succeeded", "failed", "cancelled")
+WAITING_OR_ENDED = ("interrupted", "paused", "succeeded", "failed", "cancelled")
 RUN_OUTCOMES = frozenset(names.RUN_ENDED.values())
 
 
@@ -177,7 +177,8 @@ class Podium:
         )
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunRecord:
-        """The run once it has ended or waits for an answer (or when `timeout` passes)."""
+        """The run once it has ended, waits for an answer or is paused (or when `timeout`
+        passes)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         flag = asyncio.Event()
         self._run_waiters.setdefault(run_id, set()).add(flag)
@@ -217,6 +218,16 @@ class Podium:
 
     async def cancel(self, run_id: str) -> str:
         return await self.store.cancel_run(run_id)
+
+    async def pause(self, run_id: str, *, app_id: str | None = None) -> str:
+        """Pause a run; returns its status: `paused`, or `pausing` while the nodes it executes
+        finish (no new node starts; it is `paused` once they are committed)."""
+        return await self.store.pause_run(run_id, app_id=app_id)
+
+    async def resume(self, run_id: str, *, app_id: str | None = None) -> str:
+        """Resume a paused run where it stopped; returns its status (`queued`, `interrupted`
+        while questions are pending, or `running` for a run that was still pausing)."""
+        return await self.store.resume_run(run_id, app_id=app_id)
 
     def subscribe(
         self,

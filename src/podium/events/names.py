@@ -6,6 +6,7 @@ RUN_INTERRUPTED = "run.interrupted"
 RUN_SUCCEEDED = "run.succeeded"
 RUN_FAILED = "run.failed"
 RUN_CANCELLED = "run.cancelled"
+RUN_PAUSED = "run.paused"
 
 NODE_STARTED = "node.started"
 NODE_COMPLETED = "node.completed"
@@ -29,9 +30,11 @@ MEMORY_UPDATED = "memory.updated"
 # learns the outcome from the persisted event that follows (node.completed, message.created).
 LIVE_ONLY = frozenset({NODE_STARTED, MESSAGE_DELTA})
 
+# The run stopped executing: it ended, or it waits (for an answer, or to be resumed).
 RUN_ENDED = {
     "succeeded": RUN_SUCCEEDED,
     "failed": RUN_FAILED,
     "cancelled": RUN_CANCELLED,
     "interrupted": RUN_INTERRUPTED,
+    "paused": RUN_PAUSED,
 }

@@ -420,7 +420,8 @@ def agent_activity(app_id: str) -> Script:
     crashed or ended leaves no busy agent behind)."""
     rows = yield all_rows(
         "SELECT DISTINCT a.agent, a.run_id FROM agent_activity a JOIN runs r ON r.id = a.run_id "
-        "WHERE a.app_id = ? AND r.status IN ('queued', 'running') ORDER BY a.agent, a.run_id",
+        "WHERE a.app_id = ? AND r.status IN ('queued', 'running', 'pausing') "
+        "ORDER BY a.agent, a.run_id",
         app_id,
     )
     activity: dict[str, list[str]] = {}
@@ -444,8 +445,8 @@ def clear_chat(app_id: str, session_id: str) -> Script:
     if session is None:
         raise NotFound(f"session {session_id!r} does not exist")
     active = yield one(
-        "SELECT id, status FROM runs WHERE session_id = ? AND status IN ('queued', 'running') "
-        "LIMIT 1",
+        "SELECT id, status FROM runs WHERE session_id = ? "
+        "AND status IN ('queued', 'running', 'pausing') LIMIT 1",
         session_id,
     )
     if active is not None:

@@ -10,6 +10,7 @@ from podium.events.envelope import Event
 from podium.storage.records import FlowRecord, InterruptRecord, RunRecord, SessionRecord
 from podium.storage.script import Script, all_rows, execute, one
 from podium.storage.transactions import (
+    ACTIVE,
     RUN_COLUMNS,
     append_events,
     event_record,
@@ -127,8 +128,8 @@ def complete_session(
     `except_run_id`: the run whose node code completes its own session)."""
     yield from _session_exists(app_id, session_id)
     active = yield one(
-        "SELECT id, status FROM runs WHERE session_id = ? AND status IN ('queued', 'running', "
-        "'interrupted') AND id <> ? LIMIT 1",
+        f"SELECT id, status FROM runs WHERE session_id = ? AND status IN ({ACTIVE}) "
+        "AND id <> ? LIMIT 1",
         session_id,
         except_run_id or "",
     )
@@ -150,8 +151,7 @@ def complete_session(
 def active_run_ids(app_id: str, session_id: str) -> Script:
     yield from _session_exists(app_id, session_id)
     rows = yield all_rows(
-        "SELECT id FROM runs WHERE session_id = ? AND status IN ('queued', 'running', "
-        "'interrupted') ORDER BY created_at",
+        f"SELECT id FROM runs WHERE session_id = ? AND status IN ({ACTIVE}) ORDER BY created_at",
         session_id,
     )
     return [row["id"] for row in rows]

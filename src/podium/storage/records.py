@@ -7,7 +7,9 @@ from typing import Any
 
 from podium.events.envelope import Event
 
-ACTIVE_RUN_STATUSES = ("queued", "running", "interrupted")
+# A run in one of these is its session's active run (DESIGN §3.16): it holds the session even
+# while paused, so that the multitask strategies treat it as active.
+ACTIVE_RUN_STATUSES = ("queued", "running", "interrupted", "pausing", "paused")
 ENDED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
 
 
@@ -120,6 +122,18 @@ class StepCommit:
     interrupts: list[InterruptRecord] = field(default_factory=list)
     # Recorded calls written with the step's end: (node_id, iteration, key, result).
     calls: list[tuple[str, int, str, Any]] = field(default_factory=list)
-    run_status: str | None = None  # set when the run ends or waits
+    run_status: str | None = None  # set when the run ends, waits or pauses
     run_output: dict[str, Any] | None = None
     run_error: str | None = None
+
+
+@dataclass(slots=True)
+class StepCommitted:
+    """What a step commit wrote, and what the executor must know before it goes on."""
+
+    events: list[Event]
+    # The run's status as stored when the commit changed it (`paused` when a pause request
+    # won over waiting or queueing); None when the run goes on.
+    run_status: str | None = None
+    # The run is `pausing`: start no new node, and pause once nothing executes.
+    pause_requested: bool = False

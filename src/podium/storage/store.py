@@ -23,6 +23,7 @@ from podium.storage.records import (
     RunRecord,
     SessionRecord,
     StepCommit,
+    StepCommitted,
     StepRecord,
 )
 from podium.storage.script import Script
@@ -176,8 +177,8 @@ class Store(ABC):
         await self.run_script(lambda: tx.renew_lease(run_id, fence, time.time() + lease_seconds))
 
     async def release_run(self, run_id: str, fence: int, reason: str = "worker_stopped") -> bool:
-        """Queue again a run this worker holds and stops executing; False if it no longer
-        held it."""
+        """Queue again a run this worker holds and stops executing (pause it, if it was asked
+        to pause); False if it no longer held it."""
         events = await self.run_script(lambda: tx.release_run(run_id, fence, time.time(), reason))
         self._published(events)
         return bool(events)
@@ -194,16 +195,39 @@ class Store(ABC):
             lambda: tx.record_call(run_id, fence, node_id, iteration, key, result, time.time())
         )
 
-    async def commit_step(self, commit: StepCommit) -> list[Event]:
-        events: list[Event] = await self.run_script(lambda: tx.commit_step(commit, time.time()))
-        self._published(events)
+    async def commit_step(self, commit: StepCommit) -> StepCommitted:
+        """Write the end of steps (DESIGN §3.10) with the claim's fence.
+
+        Returns:
+            The events written, the run's status when the commit changed it, and whether the
+            run was asked to pause.
+        Raises:
+            LeaseLost, RunCancelled: this worker no longer holds the run; nothing was written.
+        """
+        committed: StepCommitted = await self.run_script(
+            lambda: tx.commit_step(commit, time.time())
+        )
+        self._published(committed.events)
         if commit.steps:
             for step_listener in self._step_listeners:
                 step_listener(commit.steps)
-        return events
+        return committed
 
     async def cancel_run(self, run_id: str, *, app_id: str | None = None) -> str:
         status, events = await self.run_script(lambda: tx.cancel_run(run_id, time.time(), app_id))
+        self._published(events)
+        return str(status)
+
+    async def pause_run(self, run_id: str, *, app_id: str | None = None) -> str:
+        """Pause a run (`paused`, or `pausing` while its nodes finish); returns its status."""
+        status, events = await self.run_script(lambda: tx.pause_run(run_id, time.time(), app_id))
+        self._published(events)
+        return str(status)
+
+    async def resume_run(self, run_id: str, *, app_id: str | None = None) -> str:
+        """Resume a paused (or pausing) run; returns its status (`queued`, `interrupted`,
+        `running`). Conflict for a run that is not paused."""
+        status, events = await self.run_script(lambda: tx.resume_run(run_id, time.time(), app_id))
         self._published(events)
         return str(status)
 

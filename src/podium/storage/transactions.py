@@ -11,12 +11,14 @@ from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id, step_id
 from podium.storage.records import (
+    ACTIVE_RUN_STATUSES,
     Claim,
     FlowRecord,
     InterruptRecord,
     RunRecord,
     SessionRecord,
     StepCommit,
+    StepCommitted,
     StepRecord,
 )
 from podium.storage.script import Json, Row, Script, all_rows, execute, loads, many, one
@@ -29,11 +31,17 @@ SESSION_STATUS = {
     "queued": "active",
     "running": "active",
     "interrupted": "waiting",
+    "paused": "waiting",
     "succeeded": "completed",
     "failed": "failed",
     "cancelled": "cancelled",
 }
 MULTITASK_STRATEGIES = ("reject", "enqueue", "interrupt")
+# For SQL: `status IN (ACTIVE)` (the statuses are fixed words, not user input).
+ACTIVE = ", ".join(f"'{status}'" for status in ACTIVE_RUN_STATUSES)
+# A status that a worker's write turns into `paused` when the run was asked to pause meanwhile.
+PAUSE_WINS = "CASE WHEN status = 'pausing' THEN 'paused' ELSE ? END"
+PAUSE_KEEPS_QUEUED_AT = "CASE WHEN status = 'pausing' THEN queued_at ELSE ? END"
 
 
 def run_record(row: Row) -> RunRecord:
@@ -299,9 +307,7 @@ def enqueue_run(
     if session is None or (app_id is not None and session["app_id"] != app_id):
         raise NotFound(f"session {session_id!r} does not exist")
     active = yield all_rows(
-        "SELECT id FROM runs WHERE session_id = ? AND status IN ('queued', 'running', "
-        "'interrupted')",
-        session_id,
+        f"SELECT id FROM runs WHERE session_id = ? AND status IN ({ACTIVE})", session_id
     )
     events: list[Event] = []
     if active and strategy == "reject":
@@ -342,8 +348,8 @@ def claim_next_run(worker_id: str, lease_until: float, now: float, dialect: str)
         "UPDATE runs SET status = 'running', fence = fence + 1, worker_id = ?, lease_until = ?, "
         "started_at = COALESCE(started_at, ?) WHERE id = (SELECT r.id FROM runs r "
         "WHERE r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM runs o WHERE "
-        "o.session_id = r.session_id AND (o.status IN ('running', 'interrupted') OR "
-        "(o.status = 'queued' AND (o.created_at < r.created_at OR "
+        "o.session_id = r.session_id AND (o.status IN ('running', 'interrupted', 'pausing', "
+        "'paused') OR (o.status = 'queued' AND (o.created_at < r.created_at OR "
         "(o.created_at = r.created_at AND o.id < r.id))))) "
         f"ORDER BY r.queued_at LIMIT 1{lock}) RETURNING {RUN_COLUMNS}",
         worker_id,
@@ -373,18 +379,20 @@ def claim_next_run(worker_id: str, lease_until: float, now: float, dialect: str)
 
 
 def _fenced(run_id: str, fence: int, sets: str, *args: Any) -> Script:
-    """Update the run only while this worker still holds it; raises LeaseLost otherwise.
+    """Update the run only while this worker still holds it (running, or asked to pause);
+    returns its status as updated, raises LeaseLost otherwise.
 
     On PostgreSQL the update also locks the run row until the transaction ends.
     """
-    changed = yield execute(
-        f"UPDATE runs SET {sets} WHERE id = ? AND fence = ? AND status = 'running'",
+    updated = yield one(
+        f"UPDATE runs SET {sets} WHERE id = ? AND fence = ? AND status IN ('running', 'pausing') "
+        "RETURNING status",
         *args,
         run_id,
         fence,
     )
-    if changed:
-        return
+    if updated is not None:
+        return updated["status"]
     row = yield one("SELECT status, fence FROM runs WHERE id = ?", run_id)
     if row is not None and row["status"] == "cancelled":
         raise RunCancelled(f"run {run_id} was cancelled")
@@ -416,7 +424,12 @@ def record_call(
 
 def commit_step(commit: StepCommit, now: float) -> Script:
     """The end of one or more steps (those that finished together) in one transaction: run
-    progress, step rows, state, questions, events."""
+    progress, step rows, state, questions, events. Returns a `StepCommitted`.
+
+    A run asked to pause (`pausing`) meanwhile is `paused` instead of waiting or queued; a run
+    that succeeded or failed keeps that outcome. `run_status="paused"` (the executor stopped
+    for a pause request) pauses the run only if the request still stands.
+    """
     c = commit
     status = c.run_status
     events = list(c.events)
@@ -427,7 +440,7 @@ def commit_step(commit: StepCommit, now: float) -> Script:
         if pending is None:  # every question was answered while other branches ran
             status = "queued"
     if status is None:
-        yield from _fenced(
+        stored = yield from _fenced(
             c.run_id,
             c.fence,
             "progress = ?, steps_count = ?, elapsed = ?",
@@ -435,28 +448,47 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             c.steps_count,
             c.elapsed,
         )
-    else:
-        ended = now if status in ("succeeded", "failed") else None
-        yield from _fenced(
+        written = None
+    elif status == "paused":
+        # The request may have been withdrawn (resume of a pausing run): then it goes on.
+        stored = yield from _fenced(
             c.run_id,
             c.fence,
-            "progress = ?, steps_count = ?, elapsed = ?, status = ?, output = ?, error = ?, "
-            "ended_at = ?, queued_at = ?, worker_id = NULL, lease_until = NULL",
+            "progress = ?, steps_count = ?, elapsed = ?, "
+            "worker_id = CASE WHEN status = 'pausing' THEN NULL ELSE worker_id END, "
+            "lease_until = CASE WHEN status = 'pausing' THEN NULL ELSE lease_until END, "
+            "status = CASE WHEN status = 'pausing' THEN 'paused' ELSE status END",
             Json(c.progress),
             c.steps_count,
             c.elapsed,
-            status,
+        )
+        written = "paused" if stored == "paused" else None
+    else:
+        ends = status in ("succeeded", "failed")  # an outcome wins over a pause request
+        # Every SET expression sees the row as it was, so `status` in the CASEs is the old one.
+        queued_at, new_status = ("?", "?") if ends else (PAUSE_KEEPS_QUEUED_AT, PAUSE_WINS)
+        stored = yield from _fenced(
+            c.run_id,
+            c.fence,
+            "progress = ?, steps_count = ?, elapsed = ?, output = ?, error = ?, ended_at = ?, "
+            f"queued_at = {queued_at}, worker_id = NULL, lease_until = NULL, status = {new_status}",
+            Json(c.progress),
+            c.steps_count,
+            c.elapsed,
             Json(c.run_output) if c.run_output is not None else None,
             c.run_error,
-            ended,
+            now if ends else None,
             now if status == "queued" else None,
+            status,
         )
+        written = stored
+    if written is not None:
         data: dict[str, Any] = {}
-        if status == "failed":
+        if written == "failed":
             data["error"] = c.run_error
-        elif status == "succeeded":
+        elif written == "succeeded":
             data["output"] = c.run_output
-        kind = names.RUN_QUEUED if status == "queued" else names.RUN_ENDED[status]
+        kind = names.RUN_QUEUED if written == "queued" else names.RUN_ENDED[written]
         events.append(Event(kind, c.app_id, c.session_id, c.run_id, data))
     if c.calls:
         yield many(
@@ -487,8 +519,8 @@ def commit_step(commit: StepCommit, now: float) -> Script:
                 for s in c.steps
             ],
         )
-    if status is not None:
-        session_status = SESSION_STATUS[status]
+    if written is not None:
+        session_status = SESSION_STATUS[written]
         if c.state_json is not None:
             yield execute(
                 "UPDATE sessions SET state = ?, status = ?, updated_at = ? WHERE id = ?",
@@ -535,14 +567,15 @@ def commit_step(commit: StepCommit, now: float) -> Script:
                 for i in c.interrupts
             ],
         )
-    return (yield from append_events(c.app_id, events, now))
+    written_events = yield from append_events(c.app_id, events, now)
+    return StepCommitted(written_events, written, stored == "pausing")
 
 
 def _cancel(run_id: str, now: float, reason: str) -> Script:
     row = yield one(
         "UPDATE runs SET status = 'cancelled', fence = fence + 1, ended_at = ?, worker_id = NULL,"
-        " lease_until = NULL, error = ? WHERE id = ? AND status IN ('queued', 'running', "
-        "'interrupted') RETURNING app_id, session_id",
+        f" lease_until = NULL, error = ? WHERE id = ? AND status IN ({ACTIVE}) "
+        "RETURNING app_id, session_id",
         now,
         reason,
         run_id,
@@ -576,14 +609,92 @@ def _cancel(run_id: str, now: float, reason: str) -> Script:
 
 
 def cancel_run(run_id: str, now: float, app_id: str | None = None) -> Script:
-    """Cancel a queued, running or interrupted run; returns its final status and the events."""
+    """Cancel a queued, running, interrupted, pausing or paused run; returns its final status
+    and the events."""
     row = yield one("SELECT app_id, status FROM runs WHERE id = ?", run_id)
     if row is None or (app_id is not None and row["app_id"] != app_id):
         raise NotFound(f"run {run_id!r} does not exist")
-    if row["status"] not in ("queued", "running", "interrupted"):
+    if row["status"] not in ACTIVE_RUN_STATUSES:
         raise Conflict(f"run {run_id} already ended ({row['status']}); there is nothing to cancel")
     events = yield from _cancel(run_id, now, "cancelled")
     return "cancelled", events
+
+
+def pause_run(run_id: str, now: float, app_id: str | None = None) -> Script:
+    """Pause a run: a queued or interrupted one at once (`paused`), a running one once the
+    nodes it executes have finished (`pausing` until then). Returns (its status, the events).
+    """
+    row = yield one("SELECT app_id, session_id, status FROM runs WHERE id = ?", run_id)
+    if row is None or (app_id is not None and row["app_id"] != app_id):
+        raise NotFound(f"run {run_id!r} does not exist")
+    # Conditional on the status, so that a worker's commit in between cannot be overwritten.
+    updated = yield one(
+        "UPDATE runs SET status = CASE WHEN status = 'running' THEN 'pausing' ELSE 'paused' END "
+        "WHERE id = ? AND status IN ('queued', 'running', 'interrupted') RETURNING status",
+        run_id,
+    )
+    if updated is None:
+        current = yield one("SELECT status FROM runs WHERE id = ?", run_id)
+        status = current["status"]
+        if status not in ACTIVE_RUN_STATUSES:
+            raise Conflict(f"run {run_id} already ended ({status}); there is nothing to pause")
+        return status, []  # already paused or pausing
+    if updated["status"] == "pausing":  # its executor commits `paused` when it stops
+        return "pausing", []
+    return "paused", (yield from _paused(row["app_id"], row["session_id"], run_id, now))
+
+
+def _paused(app_id: str, session_id: str, run_id: str, now: float) -> Script:
+    yield execute(
+        "UPDATE sessions SET status = 'waiting', updated_at = ? WHERE id = ?", now, session_id
+    )
+    return (
+        yield from append_events(
+            app_id, [Event(names.RUN_PAUSED, app_id, session_id, run_id, {})], now
+        )
+    )
+
+
+def resume_run(run_id: str, now: float, app_id: str | None = None) -> Script:
+    """Resume a paused run: `interrupted` while it has pending questions, else `queued` for a
+    worker; a pausing run just goes on running. Returns (its status, the events)."""
+    row = yield one("SELECT app_id, session_id, status FROM runs WHERE id = ?", run_id)
+    if row is None or (app_id is not None and row["app_id"] != app_id):
+        raise NotFound(f"run {run_id!r} does not exist")
+    status = row["status"]
+    if status == "pausing":  # withdraw the request: its worker still holds the run
+        withdrawn = yield execute(
+            "UPDATE runs SET status = 'running' WHERE id = ? AND status = 'pausing'", run_id
+        )
+        if withdrawn:
+            return "running", []
+        status = (yield one("SELECT status FROM runs WHERE id = ?", run_id))["status"]
+    if status == "paused":
+        pending = yield one(
+            "SELECT id FROM interrupts WHERE run_id = ? AND status = 'pending' LIMIT 1", run_id
+        )
+        status = "interrupted" if pending is not None else "queued"
+        resumed = yield execute(
+            "UPDATE runs SET status = ?, queued_at = ? WHERE id = ? AND status = 'paused'",
+            status,
+            now if status == "queued" else None,
+            run_id,
+        )
+        if resumed:
+            yield execute(
+                "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
+                SESSION_STATUS[status],
+                now,
+                row["session_id"],
+            )
+            kind = names.RUN_QUEUED if status == "queued" else names.RUN_INTERRUPTED
+            event = Event(kind, row["app_id"], row["session_id"], run_id, {"reason": "resumed"})
+            return status, (yield from append_events(row["app_id"], [event], now))
+        status = (yield one("SELECT status FROM runs WHERE id = ?", run_id))["status"]
+    raise Conflict(
+        f"run {run_id} is {status}, not paused; only a paused run can be resumed",
+        details={"status": status},
+    )
 
 
 def answer_interrupt(
@@ -673,16 +784,20 @@ def deliver_action(
 
 def release_run(run_id: str, fence: int, now: float, reason: str) -> Script:
     """Queue a run again that this worker holds but stops executing (it is shutting down), so
-    that another worker takes it at once instead of after the lease. Returns the events."""
+    that another worker takes it at once instead of after the lease; a run asked to pause is
+    paused instead. Returns the events."""
     row = yield one(
-        "UPDATE runs SET status = 'queued', worker_id = NULL, lease_until = NULL, queued_at = ? "
-        "WHERE id = ? AND fence = ? AND status = 'running' RETURNING app_id, session_id",
+        "UPDATE runs SET status = CASE WHEN status = 'pausing' THEN 'paused' ELSE 'queued' END, "
+        "worker_id = NULL, lease_until = NULL, queued_at = ? WHERE id = ? AND fence = ? "
+        "AND status IN ('running', 'pausing') RETURNING app_id, session_id, status",
         now,
         run_id,
         fence,
     )
     if row is None:  # the lease was already lost, or the run ended or was cancelled
         return []
+    if row["status"] == "paused":
+        return (yield from _paused(row["app_id"], row["session_id"], run_id, now))
     return (
         yield from append_events(
             row["app_id"],
@@ -701,11 +816,25 @@ def release_run(run_id: str, fence: int, now: float, reason: str) -> Script:
 
 
 def requeue_expired(now: float) -> Script:
-    """Queue again every running run whose lease ran out (its worker died or stalled)."""
+    """Queue again every running run whose lease ran out (its worker died or stalled); one
+    that was asked to pause is paused instead."""
     rows = yield all_rows(
         "SELECT id, app_id, session_id FROM runs WHERE status = 'running' AND lease_until < ?", now
     )
+    # A separate query, so that each reads its partial index (ix_runs_leased, ix_runs_pausing).
+    pausing = yield all_rows(
+        "SELECT id, app_id, session_id FROM runs WHERE status = 'pausing' AND lease_until < ?", now
+    )
     events: list[Event] = []
+    for row in pausing:
+        changed = yield execute(
+            "UPDATE runs SET status = 'paused', worker_id = NULL, lease_until = NULL "
+            "WHERE id = ? AND status = 'pausing' AND lease_until < ?",
+            row["id"],
+            now,
+        )
+        if changed:
+            events += yield from _paused(row["app_id"], row["session_id"], row["id"], now)
     for row in rows:
         changed = yield execute(
             "UPDATE runs SET status = 'queued', worker_id = NULL, lease_until = NULL, "

@@ -1,4 +1,4 @@
-"""`/apps/{app_id}/runs`: read, wait for, cancel and fork runs."""
+"""`/apps/{app_id}/runs`: read, wait for, cancel, pause, resume and fork runs."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ async def wait_run(
     """Block until the run ends or waits for input, or `timeout` seconds pass."""
     run = await services.sessions.wait_run(access.app_id, run_id, timeout)
     questions = None
-    if run.status == "interrupted":
+    if run.status in ("interrupted", "paused"):  # a paused run's questions may be answered
         questions = await services.sessions.pending_questions(access.app_id, run_id)
     return RunPublic.of(run, None, questions)
 
@@ -38,6 +38,23 @@ async def wait_run(
 @router.post("/{run_id}/cancel")
 async def cancel_run(run_id: str, access: AppMember, services: ServicesDep) -> RunPublic:
     await services.sessions.cancel_run(access.app_id, run_id)
+    run, _ = await services.sessions.get_run(access.app_id, run_id)
+    return RunPublic.of(run)
+
+
+@router.post("/{run_id}/pause")
+async def pause_run(run_id: str, access: AppMember, services: ServicesDep) -> RunPublic:
+    """Pause the run: `paused` at once when queued or waiting for an answer; `pausing` while
+    the nodes it executes finish (no new node starts), then `paused`."""
+    await services.podium.pause(run_id, app_id=access.app_id)
+    run, _ = await services.sessions.get_run(access.app_id, run_id)
+    return RunPublic.of(run)
+
+
+@router.post("/{run_id}/resume")
+async def resume_run(run_id: str, access: AppMember, services: ServicesDep) -> RunPublic:
+    """Resume a paused run where it stopped (409 for a run that is not paused)."""
+    await services.podium.resume(run_id, app_id=access.app_id)
     run, _ = await services.sessions.get_run(access.app_id, run_id)
     return RunPublic.of(run)
 
