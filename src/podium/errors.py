@@ -51,6 +51,11 @@ class AgentInvalid(InvalidInput):
     flow is), whichever check found them."""
 
 
+class WorkflowInvalid(InvalidInput):
+    """A workflow request (`/workflows/execute`) whose pattern, agents, config or input cannot
+    make a workflow (answered 422)."""
+
+
 class FlowInvalid(PodiumError):
     """A flow definition with one or more problems, one message per problem."""
 

@@ -134,7 +134,7 @@ def test_the_what_names_the_definition_in_the_message() -> None:
 # --- the built-in agents ----------------------------------------------------------------
 
 
-def test_the_builtin_agents_are_the_seven_of_every_app() -> None:
+def test_the_builtin_agents_are_the_eight_of_every_app() -> None:
     assert sorted(BUILTIN_AGENTS) == [
         "chat",
         "creator",
@@ -142,6 +142,7 @@ def test_the_builtin_agents_are_the_seven_of_every_app() -> None:
         "driver",
         "generator",
         "lead_qualification",
+        "recommendations",
         "web_development",
     ]
 

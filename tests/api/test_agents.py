@@ -28,6 +28,7 @@ BUILTINS = [
     "driver",
     "generator",
     "lead_qualification",
+    "recommendations",
     "web_development",
 ]
 RELEASE = threading.Event()  # what `agents_test_wait` waits for

@@ -338,6 +338,7 @@ APPS = "/api/v1/apps/{app_id}"
 SESSION = f"{APPS}/sessions/{{session_id}}"
 RUN = f"{APPS}/runs/{{run_id}}"
 MEMORY = f"{APPS}/memory/{{scope}}/{{scope_id}}"
+WORKFLOW = f"{APPS}/workflows/{{run_id}}"
 ARTIFACT = f"{APPS}/artifacts/{{artifact_id}}"
 MEMORY_SCOPE = {"scope": "memory_scope", "scope_id": "memory_scope_id"}
 MEMORY_KEY = {**MEMORY_SCOPE, "key": "memory_key"}
@@ -434,6 +435,14 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("DELETE", f"{APPS}/workflow-graphs/{{name}}"): Probe(),
     ("POST", f"{RUN}/pause"): Probe(),
     ("POST", f"{RUN}/resume"): Probe(),
+    ("POST", f"{APPS}/workflows/execute"): Probe(
+        lambda t: {"workflow_type": "sequential", "input_data": {"message": "bob's request"}}
+    ),
+    # Any run is a workflow to these routes (its workflow_type is null when it was not
+    # started by /workflows/execute): A's runs must be 404 to B.
+    ("GET", WORKFLOW): Probe(),
+    ("PATCH", f"{WORKFLOW}/state"): Probe(lambda t: {"action": "pause"}),
+    ("GET", f"{WORKFLOW}/visualization"): Probe(),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).

@@ -10,7 +10,7 @@ from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
 from podium.errors import FlowInvalid
 
-KNOWN = "agent, human, output, python, router, template, tool"
+KNOWN = "agent, collaboration_turn, human, output, python, router, template, tool"
 FUNCTION = "podium.engine.reducers:merge_into_state"  # importable, so python nodes check out
 
 

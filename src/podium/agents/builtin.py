@@ -70,6 +70,19 @@ BUILTIN_AGENTS: dict[str, AgentDefinition] = {
             ),
         ),
         AgentDefinition(
+            name="recommendations",
+            description="Recommends the services or products that fit what the user needs.",
+            instructions=(
+                "You recommend services and products: from the request and what is known of "
+                "the user, name the two or three options that fit best, each with one "
+                "sentence on why, and the next step to take."
+            ),
+            capabilities=Capabilities(
+                tags=["recommendations", "services", "sales"],
+                description="Matches needs to services and products.",
+            ),
+        ),
+        AgentDefinition(
             name="lead_qualification",
             description="Qualifies sales leads and keeps the CRM up to date.",
             instructions=(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,9 +46,6 @@ class AgentResult:
     turns: int = 0
 
 
-ExtraTools = Callable[[AgentDefinition, str], Awaitable[dict[str, Tool]]]
-
-
 async def run_agent(
     ctx: Context,
     agent: AgentDefinition,
@@ -60,11 +57,13 @@ async def run_agent(
     stream: bool = True,
     services: AgentServices | None = None,
     transcript: bool = True,
+    extra_tools: dict[str, Tool] | None = None,
 ) -> AgentResult:
     """Run `agent` on `history` (+ `task` as a user message) inside the current step.
 
     `transcript`: the final answer goes into the session's transcript (`message.created`);
-    a delegated agent's answer goes to the agent that delegated instead.
+    a delegated agent's answer goes to the agent that delegated instead. `extra_tools` are
+    offered on top of the agent's own (a collaboration's `handoff`, `send_message`, …).
     """
     services = services or AgentServices.for_store(ctx.store, ctx.settings)
     scope = scope or agent.name
@@ -73,6 +72,7 @@ async def run_agent(
     toolset = await services.toolset(ctx.app_id, agent)
     if "delegate" in agent.tools:
         toolset.tools["delegate"] = await delegate_tool(ctx, services, agent, scope)
+    toolset.tools.update(extra_tools or {})
     messages: list[Message] = []
     if agent.instructions:
         messages.append(Message("system", agent.instructions))

@@ -10,6 +10,7 @@ from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium.agents.loop import recorded_tool_call, run_agent
+from podium.agents.metadata import describe_missing, metadata_request, split_metadata
 from podium.agents.services import AgentServices
 from podium.engine.node_types import NodeResult, NodeType, register_node_type
 from podium.engine.nodes.template import compile_template
@@ -63,6 +64,16 @@ class AgentNodeConfig(BaseModel):
         description="overrides the agent's model (`provider/model`, or a template; empty "
         "means the agent's own)",
     )
+    metadata_key: str | None = Field(
+        default=None,
+        description="set, the agent is asked to end its answer with a JSON object of "
+        "metadata, which is stored under this state key (for routers: "
+        "`state.metadata.lead_score`) and taken off the answer; an answer without one "
+        "fails the step",
+    )
+    metadata_keys: list[str] | None = Field(
+        default=None, description="the metadata keys the agent is asked for (a hint)"
+    )
 
 
 @register_node_type
@@ -106,10 +117,18 @@ class AgentNode(NodeType):
                 message,
             )
         model = _render(config.model, state).strip() if config.model else None
+        if config.metadata_key:
+            task = f"{task}\n\n{metadata_request(config.metadata_keys)}"
         result = await run_agent(
             ctx, agent, history, task, scope=agent.name, model=model or None, services=services
         )
         output: dict[str, Any] = {config.output_key: result.text}
+        if config.metadata_key:
+            answer, metadata = split_metadata(result.text)
+            if metadata is None:
+                raise InvalidInput(describe_missing(agent.name, config.metadata_key, result.text))
+            output[config.output_key] = answer
+            output[config.metadata_key] = metadata
         if config.history_key:
             output[config.history_key] = [
                 Message("user", task).to_json(),

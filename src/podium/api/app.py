@@ -32,6 +32,7 @@ from podium.api.routes import (
     sessions,
     users,
     workflow_graphs,
+    workflows,
     ws,
 )
 from podium.auth.service import AuthService
@@ -43,6 +44,7 @@ from podium.memory.service import MemoryService
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
 from podium.tools.mcp import close_connections
+from podium.workflows.service import WorkflowService
 
 PREFIX = "/api/v1"
 
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
                 memory=memory_service,
                 agent_messages=AgentMessageService(podium.store),
                 artifacts=ArtifactService(session_service),
+                workflows=WorkflowService(session_service),
             )
             memory_service.start_sweeper()  # expired entries: invisible at once, swept later
             try:
@@ -94,7 +97,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     routers = (auth, users, apps, flows, sessions, runs, events, agents, chat, providers)
-    for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, ws):
+    for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)
     # Probes where orchestrators look for them, too.

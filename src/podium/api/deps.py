@@ -20,6 +20,7 @@ from podium.errors import Forbidden
 from podium.memory.service import MemoryService
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
+from podium.workflows.service import WorkflowService
 
 
 @dataclass(slots=True)
@@ -45,6 +46,7 @@ class Services:
     memory: MemoryService
     agent_messages: AgentMessageService
     artifacts: ArtifactService
+    workflows: WorkflowService
 
 
 async def get_services(request: Request) -> Services:  # async: no thread-pool hop

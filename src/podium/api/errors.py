@@ -25,10 +25,12 @@ from podium.errors import (
     Unauthorized,
     UnsupportedMediaType,
     WorkflowGraphInvalid,
+    WorkflowInvalid,
 )
 
 STATUS = {
     AgentInvalid: 422,  # before InvalidInput, which it is a kind of
+    WorkflowInvalid: 422,
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 400,

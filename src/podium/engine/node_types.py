@@ -107,7 +107,7 @@ def config_problems(node_type: NodeType, node: Node) -> list[str]:
 
 # Modules whose import registers node types. By name, so that the engine does not import
 # the services above it (agents register `agent` and `tool`).
-BUILTIN_MODULES = ("podium.engine.nodes", "podium.agents.nodes")
+BUILTIN_MODULES = ("podium.engine.nodes", "podium.agents.nodes", "podium.agents.collaboration")
 _LOADED = False
 
 

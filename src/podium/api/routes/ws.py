@@ -4,11 +4,14 @@ Client → server: `auth` (when the token was not in the query), `ping`, `subscr
 `{app_id, session_id?, run_id?, artifact_id?, since?}`, `unsubscribe` `{subscription_id}`,
 `execution.start` `{app_id, flow | session_id, input, metadata?}`, `session.input`
 `{app_id, session_id, interrupt_id, answer}`, `artifact.action` `{app_id, artifact_id,
-action, payload?}`. A message may carry an `id`; the reply to it carries the same `id`.
+action, payload?}`, `workflow.subscribe` `{app_id, run_id}`. A message may carry an `id`; the
+reply to it carries the same `id`.
 
 Server → client: `connection.ready`, `pong`, `subscribed`, `unsubscribed`, `event` (one
 event envelope in `data`, with the `subscription_id`), `execution.started`,
-`session.input.accepted`, `artifact.action.accepted`, `error` `{code, message, details}`.
+`session.input.accepted`, `artifact.action.accepted`, `workflow.visualization` (a
+workflow's nodes and edges with their statuses, sent at once and whenever one changes, with
+the `subscription_id`), `error` `{code, message, details}`.
 
 Close codes: 4001 no valid credential (or it expired), 4003 origin not allowed, 1009 a
 message over the size limit, 1008 too many messages.
@@ -31,8 +34,10 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from podium.api.chatstream import start_chat_turn
 from podium.api.deps import Services
+from podium.api.workflow_schemas import WorkflowVisualization
 from podium.auth.tenancy import Principal
 from podium.errors import InvalidInput, PodiumError, Unauthorized
+from podium.events import names
 from podium.events.envelope import Event
 
 router = APIRouter(tags=["live"])
@@ -213,6 +218,22 @@ class Connection:
                 "artifact_id": artifact_id,
                 "since": since,
             }
+        if kind == "workflow.subscribe":
+            await tenancy.require(self.principal, app_id, "viewer")
+            run_id = _text(data, "run_id")
+            await self.services.podium.store.get_run(run_id, app_id=app_id)  # 404: another app's
+            self._next_subscription += 1
+            subscription_id = f"sub_{self._next_subscription}"
+            # Registered before the first drawing is made: no change in between is missed.
+            stream = self.services.podium.subscribe(app_id, 0, run_id=run_id)
+            self.subscriptions[subscription_id] = asyncio.create_task(
+                self.forward_workflow(subscription_id, app_id, run_id, stream)
+            )
+            return "subscribed", {
+                "subscription_id": subscription_id,
+                "app_id": app_id,
+                "run_id": run_id,
+            }
         if kind == "execution.start":
             await tenancy.require(self.principal, app_id, "member")
             run_input = data.get("input") or {}
@@ -290,7 +311,7 @@ class Connection:
             }
         raise InvalidInput(
             f"unknown message type {kind!r}; use ping, subscribe, unsubscribe, "
-            "execution.start, session.input, artifact.action or chat.send"
+            "execution.start, session.input, artifact.action, chat.send or workflow.subscribe"
         )
 
     async def forward_chat(self, subscription_id: str, events: AsyncIterator[Event]) -> None:
@@ -307,6 +328,58 @@ class Connection:
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
+
+    async def forward_workflow(
+        self, subscription_id: str, app_id: str, run_id: str, stream: AsyncIterator[Event]
+    ) -> None:
+        """The workflow's drawing, sent at once and again whenever a node or the run changes
+        (events that come together are drawn once)."""
+        changed = asyncio.Event()
+        started: set[str] = set()
+
+        async def watch() -> None:
+            try:
+                await follow()
+            finally:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    with contextlib.suppress(Exception):
+                        await aclose()
+
+        async def follow() -> None:
+            async for event in stream:
+                node_id = event.data.get("node_id")
+                if event.type == names.NODE_STARTED and isinstance(node_id, str):
+                    started.add(node_id)
+                elif event.type.startswith("node.") and isinstance(node_id, str):
+                    started.discard(node_id)
+                elif not event.type.startswith("run."):
+                    continue
+                changed.set()
+
+        watcher = asyncio.create_task(watch())
+        last: dict[str, Any] | None = None
+        try:
+            changed.set()
+            while True:
+                await changed.wait()
+                changed.clear()
+                found = await self.services.workflows.visualization(
+                    app_id, run_id, live_running=set(started)
+                )
+                # The same shape as GET /workflows/{run_id}/visualization answers.
+                drawing = WorkflowVisualization.model_validate(found).model_dump(mode="json")
+                if drawing != last:
+                    await self.send(
+                        "workflow.visualization", drawing, subscription_id=subscription_id
+                    )
+                    last = drawing
+        except (WebSocketDisconnect, RuntimeError, PodiumError):
+            pass
+        finally:
+            # Not awaited: cancelled, the watcher closes the subscription itself (and the
+            # socket's end is not held up by it).
+            watcher.cancel()
 
     async def forward(self, subscription_id: str, stream: AsyncIterator[Event]) -> None:
         try:

@@ -1,0 +1,59 @@
+"""Metadata in an agent's answer: a JSON object at its end, for flows to route on.
+
+An agent node with `metadata_key` asks the agent to end its answer with one JSON object
+(`{"lead_score": 82}`), bare or in a fenced block. `split_metadata` takes it off the answer;
+the node stores it under the key, where a router's rules (`state.metadata.lead_score`) see it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_FENCE = re.compile(r"```(?:json)?\s*(\{.*\})\s*```\s*$", re.DOTALL | re.IGNORECASE)
+MAX_CANDIDATES = 64  # opening braces tried, from the end, before giving up
+
+
+def split_metadata(text: str) -> tuple[str, dict[str, Any] | None]:
+    """`(answer without the metadata, metadata)`; the metadata is None when the answer does
+    not end with a JSON object."""
+    stripped = text.rstrip()
+    fenced = _FENCE.search(stripped)
+    if fenced is not None:
+        try:
+            value = json.loads(fenced.group(1))
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, dict):
+            return stripped[: fenced.start()].rstrip(), value
+    decoder = json.JSONDecoder()
+    # The earliest brace whose object runs to the end is the outermost one.
+    starts = [index for index, char in enumerate(stripped) if char == "{"][-MAX_CANDIDATES:]
+    for start in starts:
+        try:
+            value, end = decoder.raw_decode(stripped, start)
+        except json.JSONDecodeError:
+            continue
+        if end == len(stripped) and isinstance(value, dict):
+            return stripped[:start].rstrip(), value
+    return text, None
+
+
+def metadata_request(keys: list[str] | None) -> str:
+    """What the agent is told to add to its answer."""
+    example = ", ".join(f'"{key}": ...' for key in keys) if keys else '"key": "value"'
+    named = f" with the keys {', '.join(keys)}" if keys else ""
+    return (
+        f"End your answer with one JSON object of metadata{named} on its own line, "
+        f"for example {{{example}}}."
+    )
+
+
+def describe_missing(agent: str, key: str, text: str) -> str:
+    shown = text if len(text) <= 200 else text[:200] + "…"
+    return (
+        f"agent {agent!r} answered without the JSON metadata its node asks for "
+        f"(metadata_key {key!r}): its answer must end with a JSON object such as "
+        f'{{"lead_score": 80}}; it was {shown!r}'
+    )
