@@ -45,7 +45,7 @@ from podium.engine.runtime import Podium
 from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound, PodiumError
 from podium.events import names
 from podium.events.envelope import Event
-from podium.storage.records import ENDED_RUN_STATUSES
+from podium.storage.records import ENDED_RUN_STATUSES, RUN_STATUSES
 from podium.storage.urls import dialect, sqlite_path, sqlite_url
 
 FLOW_SUFFIXES = (".json", ".yaml", ".yml")
@@ -238,18 +238,7 @@ def runs() -> None:
 @runs.command("list")
 @click.option(
     "--status",
-    type=click.Choice(
-        [
-            "queued",
-            "running",
-            "interrupted",
-            "pausing",
-            "paused",
-            "succeeded",
-            "failed",
-            "cancelled",
-        ]
-    ),
+    type=click.Choice(RUN_STATUSES),
     help="Only runs with this status.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, Actor
+
+from podium.api.schemas import RunStatus
+from podium.storage.records import RUN_STATUSES
 
 WAIT = {"timeout": 20}
 
@@ -110,3 +113,7 @@ def test_viewers_may_not_pause_and_other_apps_get_404(app: App, make_user: Any) 
         assert response.json()["error"]["code"] == "not_found"
         assert bob.post(f"{app.base}/runs/{run_id}/{action}").status_code == 404
     assert app.get(f"/runs/{run_id}").json()["status"] == "interrupted"
+
+
+def test_the_api_knows_every_run_status_the_store_has() -> None:
+    assert sorted(get_args(RunStatus)) == sorted(RUN_STATUSES)

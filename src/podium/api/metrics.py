@@ -12,22 +12,12 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_late
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from podium.storage import queries
-from podium.storage.records import StepRecord
+from podium.storage.records import RUN_STATUSES, StepRecord
 
 if TYPE_CHECKING:
     from podium.api.deps import Services
 
 STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-RUN_STATUSES = (
-    "queued",
-    "running",
-    "interrupted",
-    "pausing",
-    "paused",
-    "succeeded",
-    "failed",
-    "cancelled",
-)
 
 
 class Metrics:

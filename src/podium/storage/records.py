@@ -11,6 +11,8 @@ from podium.events.envelope import Event
 # while paused, so that the multitask strategies treat it as active.
 ACTIVE_RUN_STATUSES = ("queued", "running", "interrupted", "pausing", "paused")
 ENDED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
+# Every status a run can have (DESIGN: Run; pausing in docs/engine.md).
+RUN_STATUSES = (*ACTIVE_RUN_STATUSES, *ENDED_RUN_STATUSES)
 
 
 @dataclass(slots=True)
