@@ -15,6 +15,7 @@ from typing import Any
 from podium.config import Settings, get_settings
 from podium.errors import Conflict
 from podium.events.envelope import Event
+from podium.storage import run_control as control
 from podium.storage import transactions as tx
 from podium.storage.records import (
     Claim,
@@ -214,20 +215,26 @@ class Store(ABC):
         return committed
 
     async def cancel_run(self, run_id: str, *, app_id: str | None = None) -> str:
-        status, events = await self.run_script(lambda: tx.cancel_run(run_id, time.time(), app_id))
+        status, events = await self.run_script(
+            lambda: control.cancel_run(run_id, time.time(), app_id)
+        )
         self._published(events)
         return str(status)
 
     async def pause_run(self, run_id: str, *, app_id: str | None = None) -> str:
         """Pause a run (`paused`, or `pausing` while its nodes finish); returns its status."""
-        status, events = await self.run_script(lambda: tx.pause_run(run_id, time.time(), app_id))
+        status, events = await self.run_script(
+            lambda: control.pause_run(run_id, time.time(), app_id)
+        )
         self._published(events)
         return str(status)
 
     async def resume_run(self, run_id: str, *, app_id: str | None = None) -> str:
         """Resume a paused (or pausing) run; returns its status (`queued`, `interrupted`,
         `running`). Conflict for a run that is not paused."""
-        status, events = await self.run_script(lambda: tx.resume_run(run_id, time.time(), app_id))
+        status, events = await self.run_script(
+            lambda: control.resume_run(run_id, time.time(), app_id)
+        )
         self._published(events)
         return str(status)
 
@@ -236,7 +243,7 @@ class Store(ABC):
     ) -> str:
         """Record the answer (accepted once) and queue the run again; returns the run id."""
         run_id, events = await self.run_script(
-            lambda: tx.answer_interrupt(interrupt_id, answer, time.time(), app_id)
+            lambda: control.answer_interrupt(interrupt_id, answer, time.time(), app_id)
         )
         self._published(events)
         return str(run_id)
@@ -246,7 +253,7 @@ class Store(ABC):
     ) -> list[str]:
         """Answer the runs waiting for this action on the artifact; the runs queued again."""
         runs, events = await self.run_script(
-            lambda: tx.deliver_action(app_id, artifact_id, action, payload, actor, time.time())
+            lambda: control.deliver_action(app_id, artifact_id, action, payload, actor, time.time())
         )
         self._published(events)
         return list(runs)

@@ -318,7 +318,7 @@ def enqueue_run(
         )
     if strategy == "interrupt":
         for row in active:
-            events += yield from _cancel(row["id"], now, "interrupted by a newer run")
+            events += yield from cancel_events(row["id"], now, "interrupted by a newer run")
     app = session["app_id"]
     flow_id = (options or {}).get("flow_id") or session["flow_id"]
     run_id = yield from _insert_run(app, session_id, flow_id, run_input, options, now)
@@ -571,7 +571,9 @@ def commit_step(commit: StepCommit, now: float) -> Script:
     return StepCommitted(written_events, written, stored == "pausing")
 
 
-def _cancel(run_id: str, now: float, reason: str) -> Script:
+def cancel_events(run_id: str, now: float, reason: str) -> Script:
+    """Cancel the run if it is still active (its pending questions and its session too);
+    returns the events written (none when it had already ended)."""
     row = yield one(
         "UPDATE runs SET status = 'cancelled', fence = fence + 1, ended_at = ?, worker_id = NULL,"
         f" lease_until = NULL, error = ? WHERE id = ? AND status IN ({ACTIVE}) "
@@ -608,43 +610,8 @@ def _cancel(run_id: str, now: float, reason: str) -> Script:
     )
 
 
-def cancel_run(run_id: str, now: float, app_id: str | None = None) -> Script:
-    """Cancel a queued, running, interrupted, pausing or paused run; returns its final status
-    and the events."""
-    row = yield one("SELECT app_id, status FROM runs WHERE id = ?", run_id)
-    if row is None or (app_id is not None and row["app_id"] != app_id):
-        raise NotFound(f"run {run_id!r} does not exist")
-    if row["status"] not in ACTIVE_RUN_STATUSES:
-        raise Conflict(f"run {run_id} already ended ({row['status']}); there is nothing to cancel")
-    events = yield from _cancel(run_id, now, "cancelled")
-    return "cancelled", events
-
-
-def pause_run(run_id: str, now: float, app_id: str | None = None) -> Script:
-    """Pause a run: a queued or interrupted one at once (`paused`), a running one once the
-    nodes it executes have finished (`pausing` until then). Returns (its status, the events).
-    """
-    row = yield one("SELECT app_id, session_id, status FROM runs WHERE id = ?", run_id)
-    if row is None or (app_id is not None and row["app_id"] != app_id):
-        raise NotFound(f"run {run_id!r} does not exist")
-    # Conditional on the status, so that a worker's commit in between cannot be overwritten.
-    updated = yield one(
-        "UPDATE runs SET status = CASE WHEN status = 'running' THEN 'pausing' ELSE 'paused' END "
-        "WHERE id = ? AND status IN ('queued', 'running', 'interrupted') RETURNING status",
-        run_id,
-    )
-    if updated is None:
-        current = yield one("SELECT status FROM runs WHERE id = ?", run_id)
-        status = current["status"]
-        if status not in ACTIVE_RUN_STATUSES:
-            raise Conflict(f"run {run_id} already ended ({status}); there is nothing to pause")
-        return status, []  # already paused or pausing
-    if updated["status"] == "pausing":  # its executor commits `paused` when it stops
-        return "pausing", []
-    return "paused", (yield from _paused(row["app_id"], row["session_id"], run_id, now))
-
-
-def _paused(app_id: str, session_id: str, run_id: str, now: float) -> Script:
+def pause_events(app_id: str, session_id: str, run_id: str, now: float) -> Script:
+    """What follows a run becoming `paused`: its session waits, and `run.paused`."""
     yield execute(
         "UPDATE sessions SET status = 'waiting', updated_at = ? WHERE id = ?", now, session_id
     )
@@ -653,133 +620,6 @@ def _paused(app_id: str, session_id: str, run_id: str, now: float) -> Script:
             app_id, [Event(names.RUN_PAUSED, app_id, session_id, run_id, {})], now
         )
     )
-
-
-def resume_run(run_id: str, now: float, app_id: str | None = None) -> Script:
-    """Resume a paused run: `interrupted` while it has pending questions, else `queued` for a
-    worker; a pausing run just goes on running. Returns (its status, the events)."""
-    row = yield one("SELECT app_id, session_id, status FROM runs WHERE id = ?", run_id)
-    if row is None or (app_id is not None and row["app_id"] != app_id):
-        raise NotFound(f"run {run_id!r} does not exist")
-    status = row["status"]
-    if status == "pausing":  # withdraw the request: its worker still holds the run
-        withdrawn = yield execute(
-            "UPDATE runs SET status = 'running' WHERE id = ? AND status = 'pausing'", run_id
-        )
-        if withdrawn:
-            return "running", []
-        status = (yield one("SELECT status FROM runs WHERE id = ?", run_id))["status"]
-    if status == "paused":
-        pending = yield one(
-            "SELECT id FROM interrupts WHERE run_id = ? AND status = 'pending' LIMIT 1", run_id
-        )
-        status = "interrupted" if pending is not None else "queued"
-        resumed = yield execute(
-            "UPDATE runs SET status = ?, queued_at = ? WHERE id = ? AND status = 'paused'",
-            status,
-            now if status == "queued" else None,
-            run_id,
-        )
-        if resumed:
-            yield execute(
-                "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
-                SESSION_STATUS[status],
-                now,
-                row["session_id"],
-            )
-            kind = names.RUN_QUEUED if status == "queued" else names.RUN_INTERRUPTED
-            event = Event(kind, row["app_id"], row["session_id"], run_id, {"reason": "resumed"})
-            return status, (yield from append_events(row["app_id"], [event], now))
-        status = (yield one("SELECT status FROM runs WHERE id = ?", run_id))["status"]
-    raise Conflict(
-        f"run {run_id} is {status}, not paused; only a paused run can be resumed",
-        details={"status": status},
-    )
-
-
-def answer_interrupt(
-    interrupt_id: str, answer: Any, now: float, app_id: str | None = None
-) -> Script:
-    """Accept the answer once (a second is a Conflict) and queue the run again."""
-    row = yield one(
-        "UPDATE interrupts SET status = 'answered', answer = ?, answered_at = ? "
-        "WHERE id = ? AND status = 'pending' RETURNING app_id, run_id, session_id, node_id, "
-        "iteration, call_key",
-        Json(answer),
-        now,
-        interrupt_id,
-    )
-    if row is None or (app_id is not None and row["app_id"] != app_id):
-        existing = yield one("SELECT app_id, status FROM interrupts WHERE id = ?", interrupt_id)
-        if existing is None or (app_id is not None and existing["app_id"] != app_id):
-            raise NotFound(f"question {interrupt_id!r} does not exist")
-        raise Conflict(
-            f"question {interrupt_id} was already {existing['status']}; an answer is accepted once",
-            details={"status": existing["status"]},
-        )
-    run_id = row["run_id"]
-    yield execute(
-        "INSERT INTO calls (run_id, node_id, iteration, key, result, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        run_id,
-        row["node_id"],
-        row["iteration"],
-        row["call_key"],
-        Json(answer),
-        now,
-    )
-    requeued = yield execute(
-        "UPDATE runs SET status = 'queued', queued_at = ? WHERE id = ? AND status = 'interrupted' "
-        "AND NOT EXISTS (SELECT 1 FROM interrupts WHERE run_id = ? AND status = 'pending')",
-        now,
-        run_id,
-        run_id,
-    )
-    events: list[Event] = []
-    if requeued:
-        yield execute(
-            "UPDATE sessions SET status = 'active', updated_at = ? WHERE id = ?",
-            now,
-            row["session_id"],
-        )
-        events = yield from append_events(
-            row["app_id"],
-            [
-                Event(
-                    names.RUN_QUEUED,
-                    row["app_id"],
-                    row["session_id"],
-                    run_id,
-                    {"reason": "answered", "interrupt_id": interrupt_id},
-                )
-            ],
-            now,
-        )
-    return run_id, events
-
-
-def deliver_action(
-    app_id: str, artifact_id: str, action: str, payload: Any, actor: str | None, now: float
-) -> Script:
-    """Answer every question waiting for `action` on the artifact (`ctx.wait_for_action`),
-    oldest first, and queue those runs again; returns (run ids, events)."""
-    rows = yield all_rows(
-        "SELECT id, choices FROM interrupts WHERE app_id = ? AND artifact_id = ? "
-        "AND kind = 'action' AND status = 'pending' ORDER BY created_at, id",
-        app_id,
-        artifact_id,
-    )
-    runs: list[str] = []
-    events: list[Event] = []
-    answer = {"action": action, "payload": payload, "actor": actor}
-    for row in rows:
-        wanted = loads(row["choices"])
-        if wanted and action not in wanted:
-            continue
-        run_id, written = yield from answer_interrupt(row["id"], answer, now, app_id)
-        runs.append(run_id)
-        events += written
-    return runs, events
 
 
 def release_run(run_id: str, fence: int, now: float, reason: str) -> Script:
@@ -797,7 +637,7 @@ def release_run(run_id: str, fence: int, now: float, reason: str) -> Script:
     if row is None:  # the lease was already lost, or the run ended or was cancelled
         return []
     if row["status"] == "paused":
-        return (yield from _paused(row["app_id"], row["session_id"], run_id, now))
+        return (yield from pause_events(row["app_id"], row["session_id"], run_id, now))
     return (
         yield from append_events(
             row["app_id"],
@@ -834,7 +674,7 @@ def requeue_expired(now: float) -> Script:
             now,
         )
         if changed:
-            events += yield from _paused(row["app_id"], row["session_id"], row["id"], now)
+            events += yield from pause_events(row["app_id"], row["session_id"], row["id"], now)
     for row in rows:
         changed = yield execute(
             "UPDATE runs SET status = 'queued', worker_id = NULL, lease_until = NULL, "
