@@ -24,9 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium.agents.loop import run_agent
 from podium.agents.messages import AgentMessageService
-from podium.agents.nodes import _render, _template_problems
+from podium.agents.nodes import template_problems
 from podium.agents.services import AgentServices
 from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.engine.nodes.template import render
 from podium.memory.service import MemoryService
 from podium.storage.memory import Origin
 from podium.tools.base import Tool, ToolContext
@@ -72,7 +73,7 @@ class CollaborationTurnNode(NodeType):
     }
 
     def check(self, node: Node, flow: Flow, base_path: Path | None) -> list[str]:
-        return _template_problems(node, ("task",)) + _check_agents(node)
+        return template_problems(node, ("task",)) + _check_agents(node)
 
     async def run(self, ctx: Context, config: Any) -> NodeResult:
         state = ctx.state
@@ -92,7 +93,7 @@ class CollaborationTurnNode(NodeType):
             name = agents[turn % len(agents)]
             agent = await services.definition(ctx.app_id, name)
             context = await ctx.step("collaboration.context", _context, messages, memory, ctx, name)
-            task = _render(config.task, state)
+            task = render(config.task, state)
             prompt = _prompt(task, name, agents, turn, limit, transcript, context)
             tools = _tools(ctx, messages, memory, name, agents)
             result = await run_agent(

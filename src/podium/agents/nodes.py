@@ -13,7 +13,7 @@ from podium.agents.loop import recorded_tool_call, run_agent
 from podium.agents.metadata import describe_missing, metadata_request, split_metadata
 from podium.agents.services import AgentServices
 from podium.engine.node_types import NodeResult, NodeType, register_node_type
-from podium.engine.nodes.template import compile_template
+from podium.engine.nodes.template import compile_template, render
 from podium.errors import InvalidInput, NotFound
 from podium.events import names
 from podium.llm.base import Message
@@ -24,11 +24,7 @@ if TYPE_CHECKING:
     from podium.engine.flow import Flow, Node
 
 
-def _render(source: str, state: dict[str, Any]) -> str:
-    return compile_template(source).render({**state, "state": state})
-
-
-def _template_problems(node: Node, keys: tuple[str, ...]) -> list[str]:
+def template_problems(node: Node, keys: tuple[str, ...]) -> list[str]:
     problems = []
     for key in keys:
         value = node.config.get(key)
@@ -87,14 +83,14 @@ class AgentNode(NodeType):
     output_schema = {"type": "object", "description": "{output_key: the final answer}"}
 
     def check(self, node: Node, flow: Flow, base_path: Path | None) -> list[str]:
-        return _template_problems(node, ("agent", "input", "model"))
+        return template_problems(node, ("agent", "input", "model"))
 
     async def run(self, ctx: Context, config: Any) -> NodeResult:
         state = ctx.state
         services = AgentServices.for_store(ctx.store, ctx.settings)
-        agent_name = _render(config.agent, state).strip()
+        agent_name = render(config.agent, state).strip()
         agent = await services.definition(ctx.app_id, agent_name)
-        task = _render(config.input, state)
+        task = render(config.input, state)
         history: list[Message] = []
         if config.history_key:
             stored = state.get(config.history_key) or []
@@ -116,7 +112,7 @@ class AgentNode(NodeType):
                 names.MESSAGE_CREATED,
                 message,
             )
-        model = _render(config.model, state).strip() if config.model else None
+        model = render(config.model, state).strip() if config.model else None
         if config.metadata_key:
             task = f"{task}\n\n{metadata_request(config.metadata_keys)}"
         result = await run_agent(
@@ -181,7 +177,7 @@ class ToolNode(NodeType):
             raise NotFound(f"no tool named {config.tool!r}")
         state = ctx.state
         arguments = {
-            key: _render(value, state) if isinstance(value, str) else value
+            key: render(value, state) if isinstance(value, str) else value
             for key, value in config.arguments.items()
         }
         key = f"tool:{tool.name}"

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
             await auth_service.open()
             session_service = SessionService(podium)
             await session_service.open()
+            agent_service = AgentService(session_service)
             metrics = Metrics()
             memory_service = MemoryService(podium.store)
             podium.store.add_step_listener(metrics.observe_steps)
@@ -70,14 +71,14 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
                 auth=auth_service,
                 tenancy=Tenancy(podium.store, auth_service),
                 sessions=session_service,
-                agents=AgentService(session_service),
+                agents=agent_service,
                 limiter=RateLimiter(settings.rate_limit),
                 metrics=metrics,
                 sockets=OpenSockets(),
                 memory=memory_service,
                 agent_messages=AgentMessageService(podium.store),
                 artifacts=ArtifactService(session_service),
-                workflows=WorkflowService(session_service),
+                workflows=WorkflowService(session_service, agent_service),
             )
             memory_service.start_sweeper()  # expired entries: invisible at once, swept later
             try:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from podium.engine.conditions import OPERATORS, check_rule
+from podium.engine.conditions import check_rule
 from podium.engine.flow import Flow
 from podium.errors import WorkflowInvalid
 
@@ -174,11 +174,6 @@ def _conditional(agents: list[str], config: ConditionalConfig) -> Flow:
     router_rules = []
     metadata_keys = []
     for index, rule in enumerate(rules):
-        if rule.operator not in OPERATORS:
-            raise WorkflowInvalid(
-                f"routing rule {index + 1}: operator {rule.operator!r} is unknown (use one of "
-                f"{', '.join(OPERATORS)})"
-            )
         field = rule.field if rule.field.startswith("state.") else f"state.{rule.field}"
         if not field.startswith("state.metadata."):
             field = "state.metadata." + field.removeprefix("state.")

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from podium.agents.service import AgentService
 from podium.agents.services import AgentServices
 from podium.engine import scheduler
-from podium.engine.nodes.template import compile_template
+from podium.engine.nodes.template import render
 from podium.errors import InvalidInput, WorkflowInvalid
 from podium.sessions.service import SessionService
-from podium.storage.records import RunRecord
+from podium.storage.records import RunRecord, SessionRecord
 from podium.workflows.patterns import DEFAULT_AGENTS, build_flow
 
 ACTIONS = ("pause", "resume", "cancel")
@@ -36,8 +37,9 @@ class WorkflowView:
 class WorkflowService:
     """Every call names the app; another app's run is NotFound."""
 
-    def __init__(self, sessions: SessionService) -> None:
+    def __init__(self, sessions: SessionService, agents: AgentService) -> None:
         self.sessions = sessions
+        self.agents = agents
         self.podium = sessions.podium
         self.store = sessions.store
 
@@ -72,7 +74,11 @@ class WorkflowService:
             )
         run_input = dict(input_data)
         if conversation_id is not None:
-            run_input["conversation"] = await self._conversation(app_id, conversation_id)
+            history = await self.agents.history(app_id, conversation_id, CONVERSATION_MESSAGES)
+            run_input["conversation"] = [
+                {"role": event.data.get("role"), "content": event.data.get("content")}
+                for event in history
+            ]
         workflow = {
             "type": workflow_type,
             "participating_agents": named,
@@ -85,30 +91,22 @@ class WorkflowService:
         assert view.run is not None  # a new session has its first run
         return WorkflowView(view.run, workflow, flow.name)
 
-    async def _conversation(self, app_id: str, session_id: str) -> list[dict[str, Any]]:
-        await self.store.get_session(session_id, app_id=app_id)  # NotFound for another app's
-        from podium.storage import agents as agent_tx
-
-        events = await self.store.run_read(
-            lambda: agent_tx.chat_history(app_id, session_id, CONVERSATION_MESSAGES)
-        )
-        return [
-            {"role": event.data.get("role"), "content": event.data.get("content")}
-            for event in events
-        ]
-
     async def get(self, app_id: str, run_id: str) -> WorkflowView:
-        run = await self.store.get_run(run_id, app_id=app_id)
+        view, _ = await self._load(app_id, run_id)
+        return view
+
+    async def _load(self, app_id: str, run_id: str) -> tuple[WorkflowView, SessionRecord]:
+        run = await self.store.get_run(run_id, app_id=app_id)  # NotFound for another app's
         session = await self.store.get_session(run.session_id, app_id=app_id)
         flow = await self.sessions.flow_by_id(run.flow_id)
         workflow = (session.metadata or {}).get("workflow")
-        return WorkflowView(
+        view = WorkflowView(
             run, workflow if isinstance(workflow, dict) else None, flow.name if flow else ""
         )
+        return view, session
 
     async def set_state(self, app_id: str, run_id: str, action: str) -> WorkflowView:
-        """`pause`, `resume` or `cancel` the workflow's run."""
-        await self.store.get_run(run_id, app_id=app_id)
+        """`pause`, `resume` or `cancel` the workflow's run (NotFound for another app's)."""
         if action == "pause":
             await self.podium.pause(run_id, app_id=app_id)
         elif action == "resume":
@@ -129,7 +127,7 @@ class WorkflowService:
         `fired` or `dead` (a loop edge: how many times it fired). `live_running`: nodes known
         to have started (from live `node.started` events).
         """
-        view = await self.get(app_id, run_id)
+        view, session = await self._load(app_id, run_id)
         run = view.run
         graph = await self.podium.graphs.get(run.flow_id)
         progress = (
@@ -137,7 +135,7 @@ class WorkflowService:
             if run.progress is not None
             else scheduler.Progress.start(graph)
         )
-        state = (await self.store.get_session(run.session_id, app_id=app_id)).state
+        state = session.state
         steps: dict[str, list[Any]] = {}
         for step in await self.store.get_steps(run_id):
             steps.setdefault(step.node_id, []).append(step)
@@ -204,7 +202,7 @@ def _agent_name(source: str, state: dict[str, Any]) -> str | None:
     if "{{" not in source:
         return source
     try:
-        name = compile_template(source).render({**state, "state": state}).strip()
+        name = render(source, state).strip()
     except Exception:  # a template over keys not set yet: the agent is not known yet
         return None
     return name or None

@@ -24,6 +24,11 @@ def compile_template(source: str) -> Template:
     return _ENVIRONMENT.from_string(source)
 
 
+def render(source: str, state: dict[str, Any]) -> str:
+    """A template over the state: its keys by name (`{{ name }}`) or as `{{ state.name }}`."""
+    return compile_template(source).render({**state, "state": state})
+
+
 class TemplateConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -46,6 +51,4 @@ class TemplateNode(NodeType):
         return []
 
     async def run(self, ctx: Context, config: Any) -> NodeResult:
-        state = ctx.state
-        text = compile_template(config.template).render({**state, "state": state})
-        return NodeResult(output={config.output_key: text})
+        return NodeResult(output={config.output_key: render(config.template, ctx.state)})
