@@ -67,6 +67,44 @@ class Settings(BaseSettings):
     # are registered (comma-separated, e.g. "myapp.tools,shared.crm").
     tool_modules: Annotated[list[str], NoDecode] = []
 
+    # --- security (docs/security.md) ---
+    # Hosts and networks (CIDR) that outbound requests a tenant can aim (providers,
+    # integrations, MCP over HTTP, webhooks) may reach although they are loopback, private,
+    # link-local or otherwise internal, e.g. "127.0.0.1,ollama.internal,10.0.0.0/8". Empty:
+    # only public addresses.
+    egress_allow: Annotated[list[str], NoDecode] = []
+    # A JSON (or YAML) file of named stdio MCP servers that the operator offers; platform
+    # admins enable them per app. Tenants can register only streamable-HTTP servers.
+    mcp_stdio_servers_file: str | None = None
+    # Templates (template nodes, agent instructions): a time and an output-size budget.
+    template_timeout_seconds: float = 1.0
+    template_max_output_chars: int = 262_144
+    # Server caps on what a flow, agent or request may ask for (a flow asking for more is
+    # refused with 422 naming the cap).
+    max_steps_cap: int = 10_000
+    run_timeout_cap_seconds: float = 86_400.0
+    max_iterations_cap: int = 1_000
+    max_turns_cap: int = 100
+    max_rounds_cap: int = 50
+    max_fan_out: int = 64
+    max_state_bytes: int = 4_194_304
+    max_event_bytes: int = 262_144
+    # The one JSON boundary: every JSON body and every value that enters state, artifacts,
+    # memory, messages or events.
+    max_json_depth: int = 64
+    max_json_string_chars: int = 1_048_576
+    max_json_key_chars: int = 1_024
+    # Worker fairness: at most this many running runs per app (0: half the worker slots,
+    # at least one).
+    app_max_concurrent_runs: int = 0
+    # Open WebSocket and SSE streams re-check their credentials at least this often.
+    stream_recheck_seconds: float = 5.0
+    # Logins per identifier and per client address (the `limits` library's notation).
+    login_rate_limit: str = "10/minute"
+    login_address_rate_limit: str = "60/minute"
+    # A token that lets a scraper read /metrics and /api/v1/status (else platform admins only).
+    metrics_token: str | None = None
+
     @field_validator("secret_key")
     @classmethod
     def _long_enough(cls, value: str | None) -> str | None:
@@ -77,7 +115,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("allowed_origins", "api_python_modules", "tool_modules", mode="before")
+    @field_validator(
+        "allowed_origins", "api_python_modules", "tool_modules", "egress_allow", mode="before"
+    )
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -26,6 +26,21 @@ class InvalidInput(PodiumError):
     code = "invalid_input"
 
 
+class JSONValueInvalid(InvalidInput):
+    """A JSON value refused at the one JSON boundary: nested too deep, a NUL character,
+    NaN/Infinity, a string or key over its length cap, or not JSON at all (answered 422 with
+    `details.path` and, for a cap, `details.setting`)."""
+
+    code = "json_invalid"
+
+
+class LimitTooHigh(InvalidInput):
+    """A flow, agent or request asking for more than a server cap allows (answered 422 with
+    `details.setting` naming the cap and `details.cap` its value)."""
+
+    code = "limit_too_high"
+
+
 class PreconditionFailed(PodiumError):
     """A conditional write whose condition no longer holds, e.g. an `If-Match` version that
     is not the current one (answered 412 with the current version in `details`)."""

@@ -52,6 +52,9 @@ class LiveServer:
 
     db: Path
     env: dict[str, str]
+    # A database URL (PostgreSQL) to serve instead of the SQLite file `db`; `db`'s folder
+    # still holds the logs.
+    database_url: str | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
@@ -70,7 +73,7 @@ class LiveServer:
         self.starts += 1
         self.log = self.db.parent / f"server-{self.port}-{self.starts}.log"
         command = [str(BIN / "podium"), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["--db", str(self.db)]
+        command += ["--db", self.database_url or str(self.db)]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT
@@ -139,7 +142,7 @@ class LiveServer:
         return answer
 
 
-def create_admin(db: Path, env: dict[str, str], username: str = "admin") -> None:
+def create_admin(db: Path | str, env: dict[str, str], username: str = "admin") -> None:
     """`podium users create-admin`, the way the README does it."""
     subprocess.run(
         [

@@ -16,6 +16,8 @@ from podium.errors import (
     FlowInvalid,
     Forbidden,
     InvalidInput,
+    JSONValueInvalid,
+    LimitTooHigh,
     NotFound,
     PayloadTooLarge,
     PodiumError,
@@ -30,6 +32,8 @@ from podium.errors import (
 
 STATUS = {
     AgentInvalid: 422,  # before InvalidInput, which it is a kind of
+    JSONValueInvalid: 422,
+    LimitTooHigh: 422,
     WorkflowInvalid: 422,
     NotFound: 404,
     Conflict: 409,

@@ -1,0 +1,182 @@
+"""The one JSON boundary (DESIGN §8): every JSON value that enters Podium passes here.
+
+Request bodies, WebSocket messages, node outputs, artifacts, memory, agent messages, events
+and model output are checked once where they come in, so that nothing stored can break a
+later read: depth at most `max_depth`, no NUL character in a string or key, no NaN or
+Infinity, strings and keys under their length caps, and only JSON types.
+
+The walk is iterative, so a value nested deeper than Python's recursion limit is refused with
+a message instead of raising `RecursionError`. `loads` parses text the same way: Python's
+decoder guards its own recursion (a `RecursionError` we turn into the depth message) and
+accepts NaN, which we refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from podium.errors import JSONValueInvalid
+
+
+@dataclass(frozen=True, slots=True)
+class JSONLimits:
+    """The caps of the boundary (settings `PODIUM_MAX_JSON_DEPTH`, `…_STRING_CHARS`,
+    `…_KEY_CHARS`)."""
+
+    max_depth: int = 64
+    max_string_chars: int = 1_048_576
+    max_key_chars: int = 1_024
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> JSONLimits:
+        return cls(
+            max_depth=settings.max_json_depth,
+            max_string_chars=settings.max_json_string_chars,
+            max_key_chars=settings.max_json_key_chars,
+        )
+
+
+DEFAULT_LIMITS = JSONLimits()
+_limits = DEFAULT_LIMITS
+
+
+def configure(limits: JSONLimits) -> None:
+    """Set the process-wide limits (done once when a server or runtime opens)."""
+    global _limits
+    _limits = limits
+
+
+def current_limits() -> JSONLimits:
+    return _limits
+
+
+def _path(parts: list[str | int]) -> str:
+    text = "$"
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _refuse(
+    what: str, problem: str, parts: list[str | int], setting: str | None = None
+) -> NoReturn:
+    details: dict[str, Any] = {"path": _path(parts)}
+    if setting:
+        details["setting"] = setting
+    where = "" if not parts else f" at {details['path']}"
+    raise JSONValueInvalid(f"{what}{where}: {problem}", details=details)
+
+
+def check_value(value: Any, what: str = "the value", limits: JSONLimits | None = None) -> None:
+    """Refuse `value` unless it is JSON within the limits; the message names `what`, the
+    place in the value and the setting of the cap it breaks.
+
+    Raises:
+        JSONValueInvalid: with `details.path` (and `details.setting` for a cap).
+    """
+    limits = limits or _limits
+    # (value, depth, path) — the path is built only when refusing.
+    stack: list[tuple[Any, int, list[str | int]]] = [(value, 1, [])]
+    while stack:
+        item, depth, parts = stack.pop()
+        kind = type(item)
+        if kind is str:
+            _check_string(item, what, parts, limits, key=False)
+        elif kind is dict:
+            if depth > limits.max_depth:
+                _too_deep(what, parts, limits)
+            for key, child in item.items():
+                if type(key) is not str:
+                    _refuse(what, f"the key {key!r} is not a string", parts)
+                _check_string(key, what, parts, limits, key=True)
+                if type(child) in (dict, list):
+                    stack.append((child, depth + 1, [*parts, key]))
+                else:
+                    stack.append((child, depth, [*parts, key]))
+        elif kind is list:
+            if depth > limits.max_depth:
+                _too_deep(what, parts, limits)
+            for index, child in enumerate(item):
+                if type(child) in (dict, list):
+                    stack.append((child, depth + 1, [*parts, index]))
+                else:
+                    stack.append((child, depth, [*parts, index]))
+        elif kind is float:
+            if not math.isfinite(item):
+                _refuse(what, f"{item} is not a JSON number (NaN and Infinity are refused)", parts)
+        elif item is None or kind is bool or kind is int or isinstance(item, bool):
+            continue
+        elif isinstance(item, (str, int, float)):
+            # Subclasses (an IntEnum, a str Enum) encode as JSON: check them as their base.
+            stack.append((_base_scalar(item), depth, parts))
+        elif isinstance(item, dict):
+            stack.append((dict(item), depth, parts))
+        elif isinstance(item, (list, tuple)):
+            stack.append((list(item), depth, parts))
+        else:
+            _refuse(
+                what,
+                f"a value of type {kind.__name__} is not JSON; use a string, number, "
+                "boolean, null, list or object",
+                parts,
+            )
+
+
+def _base_scalar(item: str | int | float) -> str | int | float:
+    if isinstance(item, str):
+        return str.__str__(item)
+    if isinstance(item, int):
+        return int(item)
+    return float(item)
+
+
+def _too_deep(what: str, parts: list[str | int], limits: JSONLimits) -> NoReturn:
+    _refuse(
+        what,
+        f"nested deeper than {limits.max_depth} levels",
+        parts,
+        "PODIUM_MAX_JSON_DEPTH",
+    )
+
+
+def _check_string(
+    text: str, what: str, parts: list[str | int], limits: JSONLimits, *, key: bool
+) -> None:
+    cap = limits.max_key_chars if key else limits.max_string_chars
+    noun = "a key" if key else "a string"
+    if len(text) > cap:
+        setting = "PODIUM_MAX_JSON_KEY_CHARS" if key else "PODIUM_MAX_JSON_STRING_CHARS"
+        _refuse(what, f"{noun} of {len(text)} characters is over the cap of {cap}", parts, setting)
+    if "\x00" in text:
+        _refuse(what, f"{noun} holds a NUL character (\\u0000), which is refused", parts)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (NaN and Infinity are refused)")
+
+
+def loads(text: str | bytes, what: str = "the JSON", limits: JSONLimits | None = None) -> Any:
+    """Parse JSON text and check the value (`check_value`).
+
+    Raises:
+        JSONValueInvalid: for text that is not JSON or a value outside the limits.
+    """
+    try:
+        value = json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        limits = limits or _limits
+        _refuse(
+            what,
+            f"nested deeper than {limits.max_depth} levels",
+            [],
+            "PODIUM_MAX_JSON_DEPTH",
+        )
+    except UnicodeDecodeError as exc:
+        _refuse(what, f"is not UTF-8 ({exc.reason})", [])
+    except ValueError as exc:  # json.JSONDecodeError, or NaN from _no_constants
+        _refuse(what, f"is not valid JSON: {exc}", [])
+    check_value(value, what, limits)
+    return value
