@@ -152,6 +152,15 @@ def _check_string(
         _refuse(what, f"{noun} of {len(text)} characters is over the cap of {cap}", parts, setting)
     if "\x00" in text:
         _refuse(what, f"{noun} holds a NUL character (\\u0000), which is refused", parts)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            _refuse(
+                what,
+                f"{noun} holds a lone surrogate (\\ud800 to \\udfff), which is not UTF-8",
+                parts,
+            )
 
 
 def _no_constants(name: str) -> Any:
@@ -167,16 +176,12 @@ def loads(text: str | bytes, what: str = "the JSON", limits: JSONLimits | None =
     try:
         value = json.loads(text, parse_constant=_no_constants)
     except RecursionError:
-        limits = limits or _limits
-        _refuse(
-            what,
-            f"nested deeper than {limits.max_depth} levels",
-            [],
-            "PODIUM_MAX_JSON_DEPTH",
-        )
+        _too_deep(what, [], limits or _limits)
     except UnicodeDecodeError as exc:
-        _refuse(what, f"is not UTF-8 ({exc.reason})", [])
-    except ValueError as exc:  # json.JSONDecodeError, or NaN from _no_constants
-        _refuse(what, f"is not valid JSON: {exc}", [])
+        _refuse(what, f"not UTF-8 ({exc.reason})", [])
+    except json.JSONDecodeError as exc:
+        _refuse(what, f"not valid JSON ({exc.msg} at position {exc.pos})", [])
+    except ValueError as exc:  # NaN or Infinity, from _no_constants
+        _refuse(what, str(exc), [])
     check_value(value, what, limits)
     return value

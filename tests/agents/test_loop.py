@@ -395,7 +395,7 @@ async def test_bad_arguments_from_the_model_are_an_error_it_reads(
     assert run.output == {"answer": "I could not add them"}
     assert CALLS["t_loop_add"] == 0
     assert tool_messages(await messages(runtime, run)) == [
-        "error: the arguments of t_loop_add are not valid JSON (Expecting value at position "
+        "error: the arguments of t_loop_add: not valid JSON (Expecting value at position "
         "14); send a JSON object matching the tool's schema",
         "error: bad arguments for t_loop_add: a: Input should be a valid integer, unable to "
         "parse string as an integer",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from podium.agents.messages import AgentMessageService
-from podium.errors import InvalidInput, NotFound, PayloadTooLarge
+from podium.errors import InvalidInput, JSONValueInvalid, NotFound, PayloadTooLarge
 from podium.storage.store import Store, open_store
 from podium.storage.urls import sqlite_url
 

@@ -123,19 +123,24 @@ def test_the_errors_a_user_sees(a: Tenant) -> None:
     assert "'session', 'run', 'app' or 'user'" in error["message"]
     assert_error(a.put(f"{path}/has%20space", {"value": 1}), 422, "invalid_input", "path.key")
     assert_error(a.owner.get(path, params={"prefix": "a b"}), 422, "invalid_input", "prefix")
-    # JSON that is not JSON (Python's parser takes NaN): refused by name.
+    # JSON that is not JSON (Python's parser takes NaN): refused at the JSON boundary.
     nan = a.owner.client.put(
         f"{path}/k",
         content='{"value": NaN}',
         headers={**a.owner.headers, "Content-Type": "application/json"},
     )
-    assert_error(nan, 400, "invalid_input", "memory value for key 'k' is not JSON: float NaN")
+    assert_error(
+        nan,
+        422,
+        "json_invalid",
+        "the request body: NaN is not a JSON number (NaN and Infinity are refused)",
+    )
     not_json = a.owner.client.put(
         f"{path}/k",
         content="hello",
         headers={**a.owner.headers, "Content-Type": "application/json"},
     )
-    assert_error(not_json, 422, "invalid_input")
+    assert_error(not_json, 422, "json_invalid", "the request body: not valid JSON")
     assert_error(a.put(f"{path}/k", {"ttl_seconds": 5}), 422, "invalid_input", "body.value")
     assert_error(a.put(f"{path}/k", {"value": 1, "ttl_seconds": 0}), 422, "invalid_input", "ttl")
     too_large = a.put(f"{path}/k", {"value": "x" * 70_000})

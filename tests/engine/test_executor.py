@@ -210,9 +210,8 @@ async def test_a_non_json_state_value_is_refused_naming_the_key_and_type(podium:
     run = await podium.run(flow)
     assert run.status == "failed"
     assert run.error == (
-        "node 'clock' failed: StateNotJSON: node 'clock' returned a value that is not JSON for "
-        "key 'when': datetime; state is JSON only, so convert it (to a string, number, list or "
-        "object)"
+        "node 'clock' failed: StateNotJSON: node 'clock' output at $.when: a value of type "
+        "datetime is not JSON; use a string, number, boolean, null, list or object"
     )
     assert "when" not in (await podium.store.get_session(run.session_id)).state
 

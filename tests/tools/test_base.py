@@ -215,7 +215,7 @@ async def test_arguments_that_are_not_json_are_an_error_the_model_can_read() -> 
     outcome = await t_book_visit.execute('{"name": "Ada", ', context())
     assert outcome.status == "error"
     assert outcome.error == (
-        "the arguments of t_book_visit are not valid JSON (Expecting property name enclosed "
+        "the arguments of t_book_visit: not valid JSON (Expecting property name enclosed "
         "in double quotes at position 16); send a JSON object matching the tool's schema"
     )
     assert outcome.for_model() == f"error: {outcome.error}"

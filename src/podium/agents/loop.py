@@ -11,16 +11,16 @@ not available. A tool that `requires_approval` asks the user first (approve / de
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from podium import jsonvalue
 from podium.agents.definition import AgentDefinition
 from podium.agents.services import AgentServices
 from podium.engine.context import Suspend
-from podium.errors import LimitExceeded
+from podium.errors import JSONValueInvalid, LimitExceeded
 from podium.events import names
 from podium.ids import new_id
 from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall
@@ -296,12 +296,17 @@ async def recorded_tool_call(
     return outcome
 
 
+MAX_RAW_ARGUMENTS_CHARS = 10_000
+
+
 def _arguments_json(text: str) -> Any:
-    """The arguments as JSON for the log: parsed when they parse, else the raw text."""
+    """The arguments as JSON for the log: parsed when the JSON boundary takes them, else the
+    start of the raw text (without NUL or lone surrogates, which cannot be stored)."""
     try:
-        return json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError:
-        return {"_raw": text}
+        return jsonvalue.loads(text, "tool-call arguments") if text.strip() else {}
+    except JSONValueInvalid:
+        raw = text[:MAX_RAW_ARGUMENTS_CHARS].replace("\x00", "\ufffd")
+        return {"_raw": raw.encode("utf-8", "replace").decode()}
 
 
 async def gather_or_cancel(coros: list[Coroutine[Any, Any, T]]) -> list[T]:

@@ -11,6 +11,9 @@ import json
 import re
 from typing import Any
 
+from podium import jsonvalue
+from podium.errors import JSONValueInvalid
+
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*\})\s*```\s*$", re.DOTALL | re.IGNORECASE)
 MAX_CANDIDATES = 64  # opening braces tried, from the end, before giving up
 
@@ -22,8 +25,8 @@ def split_metadata(text: str) -> tuple[str, dict[str, Any] | None]:
     fenced = _FENCE.search(stripped)
     if fenced is not None:
         try:
-            value = json.loads(fenced.group(1))
-        except json.JSONDecodeError:
+            value = jsonvalue.loads(fenced.group(1), "the answer's metadata")
+        except JSONValueInvalid:
             value = None
         if isinstance(value, dict):
             return stripped[: fenced.start()].rstrip(), value
@@ -33,9 +36,13 @@ def split_metadata(text: str) -> tuple[str, dict[str, Any] | None]:
     for start in starts:
         try:
             value, end = decoder.raw_decode(stripped, start)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         if end == len(stripped) and isinstance(value, dict):
+            try:  # the one JSON boundary: model output is stored in the state
+                jsonvalue.check_value(value, "the answer's metadata")
+            except JSONValueInvalid:
+                return text, None
             return stripped[:start].rstrip(), value
     return text, None
 

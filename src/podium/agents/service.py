@@ -14,10 +14,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from podium import jsonvalue
 from podium.agents.builtin import BUILTIN_AGENTS
 from podium.agents.definition import AgentDefinition, parse_definition
 from podium.agents.services import MCP_PREFIX, AgentServices
-from podium.errors import AgentInvalid, InvalidInput, NotFound
+from podium.errors import AgentInvalid, InvalidInput, JSONValueInvalid, NotFound
 from podium.events.envelope import Event
 from podium.llm.base import ModelNotConfigured
 from podium.llm.providers import (
@@ -483,7 +484,7 @@ def extract_json(text: str) -> Any:
         if start == -1 or end <= start:
             continue
         try:
-            return json.loads(candidate[start : end + 1])
-        except json.JSONDecodeError:
+            return jsonvalue.loads(candidate[start : end + 1], "the JSON in the answer")
+        except JSONValueInvalid:
             continue
     return None

@@ -3,14 +3,15 @@ the tool-call log."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from podium.agents.service import AgentView, ChatTurn
-from podium.api.schemas import Body
+from podium.api.schemas import DISPLAY_NAME_PATTERN, TEXT_PATTERN, Body
 from podium.storage.agents import MCPServerRecord, ProviderRecord, ToolCallRecord
 
+Capability = Annotated[str, Field(min_length=1, max_length=200, pattern=DISPLAY_NAME_PATTERN)]
 ModelRef = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/.+$", max_length=200)
 
 
@@ -39,9 +40,11 @@ class AgentPublic(BaseModel):
 
 
 class AgentGenerate(Body):
-    role: str = Field(min_length=1, max_length=200, examples=["Travel planner"])
-    capabilities: list[str] = Field(default_factory=list, max_length=32)
-    reason: str = Field(default="", max_length=2000)
+    role: str = Field(
+        min_length=1, max_length=200, pattern=DISPLAY_NAME_PATTERN, examples=["Travel planner"]
+    )
+    capabilities: list[Capability] = Field(default_factory=list, max_length=32)
+    reason: str = Field(default="", max_length=2000, pattern=TEXT_PATTERN)
     model: str | None = ModelRef
 
 

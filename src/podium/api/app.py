@@ -14,6 +14,7 @@ from podium.agents.service import AgentService
 from podium.api import errors
 from podium.api.bodylimit import BodyLimitMiddleware
 from podium.api.deps import OpenSockets, Services
+from podium.api.jsonbody import JSONBodyMiddleware
 from podium.api.metrics import Metrics
 from podium.api.ratelimit import RateLimiter
 from podium.api.routes import (
@@ -39,6 +40,7 @@ from podium.auth.service import AuthService
 from podium.auth.tenancy import Tenancy
 from podium.config import Settings, get_settings
 from podium.engine.runtime import Podium
+from podium.jsonvalue import JSONLimits
 from podium.llm.providers import close_providers
 from podium.memory.service import MemoryService
 from podium.sessions.artifacts import ArtifactService
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
         "and live events.",
     )
     errors.install(app)
+    # The JSON check inside the size bound: a body is read whole only when under the limit.
+    app.add_middleware(JSONBodyMiddleware, limits=JSONLimits.from_settings(settings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     routers = (auth, users, apps, flows, sessions, runs, events, agents, chat, providers)
     for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):

@@ -6,17 +6,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from podium.api.schemas import Body
+from podium.api.schemas import IDENTIFIER_PATTERN, Body
 from podium.sessions.artifacts import ActionOutcome
 from podium.storage.artifacts import ArtifactRecord, ArtifactVersionRecord
 
 
 class ArtifactCreate(Body):
-    type: str = Field(min_length=1, max_length=100, examples=["AppBuilderArtifact"])
+    type: str = Field(
+        min_length=1, max_length=100, pattern=IDENTIFIER_PATTERN, examples=["AppBuilderArtifact"]
+    )
     flow: str | None = Field(
         default=None,
         min_length=1,
-        max_length=200,
+        max_length=128,
+        pattern=IDENTIFIER_PATTERN,
         description="the flow that owns it (default: the session's flow)",
     )
     initial_state: dict[str, Any] = Field(default_factory=dict)
@@ -74,6 +77,7 @@ class ActionRequest(Body):
     action: str = Field(
         min_length=1,
         max_length=100,
+        pattern=IDENTIFIER_PATTERN,
         examples=["launch_workflow", "deploy_app"],
         description="`launch_workflow` starts `payload.flow`; any other action goes to the "
         "runs waiting for it on the artifact",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +14,15 @@ from podium.storage.records import FlowRecord, InterruptRecord, RunRecord, StepR
 RoleName = Literal["owner", "admin", "member", "viewer"]
 KeyRole = Literal["admin", "member", "viewer"]
 Strategy = Literal["reject", "enqueue", "interrupt"]
+
+
+# Names and ids have character rules as well as lengths (DESIGN §8): an identifier (a flow's
+# name, a node's id, an artifact's type, an action) is what flow files use; a display name (an
+# app's, an API key's) is any printable text on one line; free text may also break lines.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+DISPLAY_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN, max_length=128)]
 
 
 class Body(BaseModel):
@@ -89,13 +98,15 @@ class UserPage(BaseModel):
 
 
 class AppCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: str = Field(min_length=1, max_length=200, pattern=DISPLAY_NAME_PATTERN)
+    description: str | None = Field(default=None, max_length=2000, pattern=TEXT_PATTERN)
 
 
 class AppUpdate(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=DISPLAY_NAME_PATTERN
+    )
+    description: str | None = Field(default=None, max_length=2000, pattern=TEXT_PATTERN)
     default_model: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_.-]+/.+$",
@@ -159,7 +170,7 @@ class MemberPublic(BaseModel):
 
 
 class ApiKeyCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=DISPLAY_NAME_PATTERN)
     role: KeyRole = "member"
 
 
@@ -228,12 +239,13 @@ class FlowDetail(FlowPublic):
 
 
 class SessionCreate(Body):
-    flow: str | dict[str, Any] = Field(description="a registered flow's name, or a flow")
+    flow: Identifier | dict[str, Any] = Field(description="a registered flow's name, or a flow")
     input: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] | None = None
     user_id: str | None = Field(
         default=None,
         max_length=200,
+        pattern=DISPLAY_NAME_PATTERN,
         description="the end user the session is for (API keys only; a user is always "
         "the session's user)",
     )
@@ -321,7 +333,7 @@ class SessionPage(BaseModel):
 class RunCreate(Body):
     input: dict[str, Any] = Field(default_factory=dict)
     multitask_strategy: Strategy = "enqueue"
-    trigger_node_id: str | None = Field(default=None, max_length=200)
+    trigger_node_id: str | None = Field(default=None, max_length=128, pattern=IDENTIFIER_PATTERN)
     cached_outputs: dict[str, dict[str, Any]] | None = None
     from_run_id: str | None = Field(default=None, max_length=80)
 
@@ -332,7 +344,7 @@ class AnswerRequest(Body):
 
 
 class ForkRequest(Body):
-    step_id: str = Field(min_length=1, max_length=200)
+    step_id: str = Field(min_length=1, max_length=200, pattern=DISPLAY_NAME_PATTERN)
     state_patch: dict[str, Any] | None = Field(
         default=None, description="a JSON Merge Patch (RFC 7396) applied to the step's state"
     )

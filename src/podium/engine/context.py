@@ -10,12 +10,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from podium.errors import LimitExceeded, StateNotJSON
+from podium import jsonvalue
+from podium.engine.reducers import merge_into_state
+from podium.errors import JSONValueInvalid, LimitExceeded, StateNotJSON
 from podium.events.envelope import Event
+from podium.storage.script import dumps
 
 if TYPE_CHECKING:
     from podium.config import Settings
     from podium.engine.executor import RunExecution
+    from podium.engine.node_types import NodeResult
     from podium.storage.store import Store
 
 _MISSING = object()
@@ -46,36 +50,50 @@ class Suspend(BaseException):
         self.artifact_id = artifact_id
 
 
-def _refuse(obj: Any) -> Any:
-    raise TypeError(type(obj).__name__)
-
-
-# Made once: json.dumps with keyword arguments builds a new encoder on every call.
-_STRICT = json.JSONEncoder(allow_nan=False, default=_refuse)
-
-
-def json_problem(value: Any) -> str | None:
-    """Why `value` cannot be stored as JSON (the offending type), or None when it can."""
+def check_json(what: str, value: Any) -> None:
+    """Refuse a value node code produced that the JSON boundary refuses (DESIGN §3.9, §8):
+    not JSON, nested too deep, a NUL, NaN or an over-long string; the message names the
+    place in the value."""
     try:
-        _STRICT.encode(value)
-    except TypeError as exc:
-        return str(exc)
-    except ValueError:
-        return "float NaN or Infinity"
-    return None
+        jsonvalue.check_value(value, what)
+    except JSONValueInvalid as exc:
+        raise StateNotJSON(exc.message, details=exc.details) from None
 
 
 def check_json_object(what: str, value: dict[str, Any]) -> None:
-    """Refuse a non-JSON value, naming the key and the type (DESIGN §3.9)."""
-    if json_problem(value) is None:
+    """`check_json` of a node's output (kept for callers that name the node themselves)."""
+    check_json(f"{what} output", value)
+
+
+def check_node_result(ctx: Context, result: NodeResult) -> None:
+    """A node's output and run output pass the JSON boundary, and the state they make stays
+    under `PODIUM_MAX_STATE_BYTES`; otherwise the node fails with a message saying so."""
+    what = f"node {ctx.node_id!r}"
+    check_json(f"{what} output", result.output)
+    if result.run_output is not None:
+        check_json(f"{what} run output", result.run_output)
+    if result.output:
+        check_state_size(ctx, result.output)
+
+
+def check_state_size(ctx: Context, output: dict[str, Any]) -> None:
+    """Refuse an output that makes the session state larger than `max_state_bytes`."""
+    cap = ctx.settings.max_state_bytes
+    output_json = dumps(output)
+    # The state after the merge is at most the two together (replace and merge drop old
+    # values, append adds the new ones), and a character is at most 4 bytes of UTF-8: most
+    # outputs need neither the merge nor the encoding to know they fit.
+    if 4 * (len(ctx._state_json) + len(output_json)) <= cap:
         return
-    for key, item in value.items():
-        problem = json_problem(item)
-        if problem is not None:
-            raise StateNotJSON(
-                f"{what} returned a value that is not JSON for key {key!r}: {problem}; "
-                "state is JSON only, so convert it (to a string, number, list or object)"
-            )
+    merged = merge_into_state(ctx.state, output, ctx._execution.reducers)
+    size = len(dumps(merged).encode())
+    if size > cap:
+        raise LimitExceeded(
+            f"node {ctx.node_id!r} would make the session state {size} bytes, over the cap "
+            f"of {cap} (PODIUM_MAX_STATE_BYTES); keep large data in artifacts or memory, or "
+            "ask the operator to raise the cap",
+            details={"setting": "PODIUM_MAX_STATE_BYTES", "cap": cap, "bytes": size},
+        )
 
 
 class Context:
@@ -159,12 +177,7 @@ class Context:
                 f"call {call_key!r} in node {self.node_id!r} took longer than its timeout of "
                 f"{limit:g}s"
             ) from None
-        problem = json_problem(result)
-        if problem is not None:
-            raise StateNotJSON(
-                f"call {call_key!r} in node {self.node_id!r} returned a value that is not "
-                f"JSON: {problem}; return a string, number, list or object"
-            )
+        check_json(f"the result of call {call_key!r} in node {self.node_id!r}", result)
         await self._execution.record_call(self.node_id, self.iteration, call_key, result)
         return result
 
@@ -261,9 +274,15 @@ class Context:
     def emit(self, type: str, data: dict[str, Any] | None = None) -> None:
         """Record an event; it is written with this step's end, in the same transaction."""
         payload = data or {}
-        problem = json_problem(payload)
-        if problem is not None:
-            raise StateNotJSON(f"event {type!r} data is not JSON: {problem}")
+        check_json(f"event {type!r} data", payload)
+        cap = self.settings.max_event_bytes
+        size = len(dumps(payload).encode())
+        if size > cap:
+            raise LimitExceeded(
+                f"event {type!r} data is {size} bytes, over the cap of {cap} "
+                "(PODIUM_MAX_EVENT_BYTES); send a smaller event, e.g. an id to read the data by",
+                details={"setting": "PODIUM_MAX_EVENT_BYTES", "cap": cap, "bytes": size},
+            )
         self.emitted += 1
         if self.emitted > self._already_written:
             self.events.append((type, payload))

@@ -15,7 +15,7 @@ from typing import Any
 
 from podium.config import Settings
 from podium.engine import scheduler
-from podium.engine.context import MISSING, Context, Suspend, check_json_object
+from podium.engine.context import MISSING, Context, Suspend, check_node_result
 from podium.engine.graph import Graph
 from podium.engine.node_types import NodeResult, get_node_type
 from podium.engine.reducers import merge_into_state
@@ -212,9 +212,7 @@ class RunExecution:
                 else:
                     async with asyncio.timeout(node.timeout_seconds):
                         result = await node_type.run(ctx, config)
-                check_json_object(f"node {node_id!r}", result.output)
-                if result.run_output is not None:
-                    check_json_object(f"node {node_id!r}", result.run_output)
+                check_node_result(ctx, result)  # the JSON boundary and the state-size cap
                 outcome.result, outcome.events = result, ctx.events
                 return outcome
             except Suspend as suspend:

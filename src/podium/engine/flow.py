@@ -8,6 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A flow's name and its nodes' ids: letters, digits and _ . : - (DESIGN §8: names have
+# character rules; a NUL or a 500,000-character id is refused where the flow is read).
+NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+
 
 class Rule(BaseModel):
     """A condition over `{state, output}`: `field` is JMESPath."""
@@ -43,7 +47,7 @@ class Retry(BaseModel):
 class Node(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
     type: str
     config: dict[str, Any] = Field(default_factory=dict)
     join: Literal["any", "all"] = "any"
@@ -72,7 +76,7 @@ class Flow(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
     version: int = 1
     description: str = ""
     # The model of the flow's agents that name none (DESIGN §3.13), e.g. "ollama/llama3.2".

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from podium import jsonvalue
 from podium.config import Settings, get_settings
 from podium.engine.flow import Flow
 from podium.engine.graph import compile_flow
@@ -43,6 +44,8 @@ class Podium:
     def __init__(self, store: Store, settings: Settings, *, workers: int | None = None) -> None:
         self.store = store
         self.settings = settings
+        # The JSON boundary's caps for every value node code and services store.
+        jsonvalue.configure(jsonvalue.JSONLimits.from_settings(settings))
         self.bus = EventBus(store, poll_seconds=settings.poll_seconds)
         self.graphs = GraphCache(store)
         self.worker = Worker(

@@ -26,6 +26,8 @@ from anthropic.types import (
     ToolResultBlockParam,
 )
 
+from podium import jsonvalue
+from podium.errors import JSONValueInvalid
 from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolSpec, Usage
 from podium.llm.providers import ProviderConfig
 from podium.llm.sdk import MAX_ERROR_TEXT, NO_KEY, SDKProvider, StreamedSink
@@ -217,9 +219,9 @@ def to_anthropic_messages(messages: list[Message]) -> tuple[str, list[MessagePar
 
 def _input(call: ToolCall) -> dict[str, object]:
     """A tool call's arguments as the object `tool_use` needs ({} when not a JSON object)."""
-    try:
-        value = json.loads(call.arguments) if call.arguments else {}
-    except ValueError:
+    try:  # the one JSON boundary, as every model output
+        value = jsonvalue.loads(call.arguments, "tool-call arguments") if call.arguments else {}
+    except JSONValueInvalid:
         return {}
     return value if isinstance(value, dict) else {}
 

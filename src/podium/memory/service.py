@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from podium.engine.context import json_problem
+from podium import jsonvalue
 from podium.errors import InvalidInput, NotFound, PayloadTooLarge
 from podium.storage import memory as tx
 from podium.storage.memory import SCOPES, THIS_APP, MemoryEntry, Origin
@@ -39,25 +39,13 @@ MAX_TTL_SECONDS = 10 * 366 * 86_400.0
 MAX_LIST_LIMIT = 1000
 SWEEP_SECONDS = 60.0
 SWEEP_BATCH = 1000
-# A NUL character as JSON writes it (an odd number of backslashes before u0000): PostgreSQL's
-# JSONB cannot hold one, so it is refused on every backend alike.
-_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def storable_json(what: str, value: Any, max_bytes: int) -> None:
-    """Refuse a value that is not JSON, holds a NUL character or is over `max_bytes`."""
-    problem = json_problem(value)
-    if problem is not None:
-        raise InvalidInput(
-            f"{what} is not JSON: {problem}; store a string, number, boolean, null, list or object"
-        )
-    text = dumps(value)
-    if _NUL.search(text):
-        raise InvalidInput(f"{what} holds a NUL character (\\u0000), which cannot be stored")
-    try:
-        size = len(text.encode())
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{what} holds a lone surrogate (\\ud800 to \\udfff)") from None
+    """Refuse a value the JSON boundary refuses (not JSON, too deep, a NUL, NaN, a lone
+    surrogate, an over-long string) or over `max_bytes` of JSON."""
+    jsonvalue.check_value(value, what)
+    size = len(dumps(value).encode())
     if size > max_bytes:
         raise PayloadTooLarge(
             f"{what} is {size} bytes of JSON, over the limit of {max_bytes}; keep large data "

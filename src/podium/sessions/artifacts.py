@@ -10,20 +10,23 @@ which answers the runs waiting for it on the artifact (`ctx.wait_for_action`).
 
 from __future__ import annotations
 
+import re
 import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from podium.engine.context import json_problem
-from podium.errors import InvalidInput
+from podium import jsonvalue
+from podium.errors import InvalidInput, LimitTooHigh
 from podium.events.envelope import Event
 from podium.sessions.service import Page, SessionService, decode_cursor, encode_cursor
 from podium.storage import artifacts as tx
 from podium.storage.artifacts import ArtifactRecord, ArtifactVersionRecord
+from podium.storage.script import dumps
 from podium.storage.store import Store
 
 LAUNCH_WORKFLOW = "launch_workflow"
+ARTIFACT_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 _BY_STORE: weakref.WeakKeyDictionary[Store, ArtifactService] = weakref.WeakKeyDictionary()
 
 
@@ -38,15 +41,22 @@ class ActionOutcome:
     runs: list[str] = field(default_factory=list)  # other actions: the runs it answered
 
 
-def check_state(what: str, value: Any) -> dict[str, Any]:
-    """`value` if it is a JSON object; InvalidInput naming the problem otherwise."""
+def check_state(what: str, value: Any, max_bytes: int | None = None) -> dict[str, Any]:
+    """`value` if it is a JSON object the JSON boundary takes; InvalidInput (JSONValueInvalid)
+    naming the problem otherwise."""
     if not isinstance(value, dict):
         raise InvalidInput(
             f"{what} is a JSON object (the artifact's state is one), not {type(value).__name__}"
         )
-    problem = json_problem(value)
-    if problem is not None:
-        raise InvalidInput(f"{what} is not JSON: {problem}; convert it to JSON values")
+    jsonvalue.check_value(value, what)
+    if max_bytes is not None:
+        size = len(dumps(value).encode())
+        if size > max_bytes:
+            raise LimitTooHigh(
+                f"{what} is {size} bytes of JSON, over the cap of {max_bytes} "
+                "(PODIUM_MAX_STATE_BYTES); keep large data elsewhere and store a reference to it",
+                details={"setting": "PODIUM_MAX_STATE_BYTES", "cap": max_bytes, "bytes": size},
+            )
     return value
 
 
@@ -79,9 +89,15 @@ class ArtifactService:
     ) -> ArtifactRecord:
         """A new artifact at version 1, attached to `session_id` when given (its flow is then
         the session's unless `flow` is given)."""
-        if not isinstance(type, str) or not type:
-            raise InvalidInput("an artifact's type is a non-empty string, e.g. 'AppBuilder'")
-        state = check_state("initial_state", {} if initial_state is None else initial_state)
+        if not isinstance(type, str) or not re.fullmatch(ARTIFACT_TYPE_PATTERN, type):
+            raise InvalidInput(
+                "an artifact's type is 1 to 128 letters, digits and _ . : -, e.g. 'AppBuilder'"
+            )
+        state = check_state(
+            "initial_state",
+            {} if initial_state is None else initial_state,
+            self.store.settings.max_state_bytes,
+        )
         record, events = await self.store.run_script(
             lambda: tx.create_artifact(app_id, type, flow, state, session_id, actor, time.time())
         )
@@ -140,9 +156,10 @@ class ArtifactService:
         """
         check_state("a merge patch", patch)
         dialect = self.store.dialect
+        cap = self.store.settings.max_state_bytes
         record, events = await self.store.run_script(
             lambda: tx.patch_artifact(
-                app_id, artifact_id, patch, expected_version, actor, time.time(), dialect
+                app_id, artifact_id, patch, expected_version, actor, time.time(), dialect, cap
             )
         )
         self._publish(events)

@@ -15,6 +15,7 @@ from typing import Any
 
 import json_merge_patch
 
+from podium import jsonvalue
 from podium.engine.flow import Flow
 from podium.engine.loader import parse_flow
 from podium.engine.reducers import merge_into_state
@@ -58,9 +59,10 @@ def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
     if not cursor:
         return None
     try:
-        created_at, item_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        text = base64.urlsafe_b64decode(cursor.encode())
+        created_at, item_id = jsonvalue.loads(text, "the cursor")
         return float(created_at), str(item_id)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, InvalidInput):
         raise InvalidInput(
             "cursor is not valid; pass the next_cursor of the previous page"
         ) from None
@@ -155,6 +157,8 @@ class SessionService:
         """Create a session of `flow` (a registered name, or a flow definition) and queue its
         first run; `PrerequisiteNotMet` when the flow is gated and `user_id` has not completed
         what it requires (every way of starting a session comes through here)."""
+        jsonvalue.check_value(run_input, "the session's input")
+        jsonvalue.check_value(metadata, "the session's metadata")
         if isinstance(flow, dict):
             record = await self.register_flow(app_id, flow)
         else:
@@ -228,6 +232,7 @@ class SessionService:
                 f"{question.artifact_id}/actions, or artifact.action over the WebSocket)",
                 details={"artifact_id": question.artifact_id, "actions": question.choices},
             )
+        jsonvalue.check_value(answer, "the answer")
         _check_answer(question, answer)
         return await self.store.answer_interrupt(interrupt_id, answer, app_id=app_id)
 
@@ -263,6 +268,8 @@ class SessionService:
         cached_outputs: dict[str, dict[str, Any]] | None = None,
         from_run_id: str | None = None,
     ) -> str:
+        jsonvalue.check_value(run_input, "the run's input")
+        jsonvalue.check_value(cached_outputs, "cached_outputs")
         await self.store.get_session(session_id, app_id=app_id)
         if from_run_id is not None:
             source = await self.store.get_run(from_run_id, app_id=app_id)
@@ -299,6 +306,7 @@ class SessionService:
     ) -> str:
         """A new run on the run's session that starts from the state as of `step_id`, with
         `state_patch` applied (RFC 7396); the nodes finished by that step do not run again."""
+        jsonvalue.check_value(state_patch, "state_patch")
         run = await self.store.get_run(run_id, app_id=app_id)
         steps = await self.store.get_steps(run_id)
         step = next((s for s in steps if s.id == step_id), None)
@@ -307,6 +315,7 @@ class SessionService:
         state = await self.state_at(run, step)
         if state_patch:
             state = json_merge_patch.merge(state, state_patch)
+            jsonvalue.check_value(state, "the state after state_patch")
         done = sorted(
             {
                 s.node_id

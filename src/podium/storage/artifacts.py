@@ -19,11 +19,12 @@ from typing import Any
 
 import json_merge_patch
 
-from podium.errors import Conflict, NotFound, PreconditionFailed
+from podium import jsonvalue
+from podium.errors import Conflict, LimitTooHigh, NotFound, PreconditionFailed
 from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id
-from podium.storage.script import Json, Row, Script, all_rows, execute, loads, one
+from podium.storage.script import Json, Row, Script, all_rows, dumps, execute, loads, one
 from podium.storage.transactions import append_events
 
 
@@ -91,10 +92,26 @@ def _artifact(row: Row, session_ids: list[str]) -> ArtifactRecord:
     )
 
 
-def apply_merge_patch(state: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+def apply_merge_patch(
+    state: dict[str, Any], patch: dict[str, Any], max_bytes: int | None = None
+) -> dict[str, Any]:
     """`state` with `patch` applied (RFC 7396): null removes a key, objects merge key by key,
-    anything else (arrays too) replaces. `state` is changed in place and returned."""
+    anything else (arrays too) replaces. `state` is changed in place and returned.
+
+    Both passed the JSON boundary, so the merge (recursive) stays within its depth; the
+    merged state is checked again, and against `max_bytes` (PODIUM_MAX_STATE_BYTES).
+    """
     merged: dict[str, Any] = json_merge_patch.merge(state, patch)
+    jsonvalue.check_value(merged, "the artifact's state after the patch")
+    if max_bytes is not None:
+        size = len(dumps(merged).encode())
+        if size > max_bytes:
+            raise LimitTooHigh(
+                f"the patch would make the artifact's state {size} bytes, over the cap of "
+                f"{max_bytes} (PODIUM_MAX_STATE_BYTES); keep large data elsewhere and store "
+                "a reference to it",
+                details={"setting": "PODIUM_MAX_STATE_BYTES", "cap": max_bytes, "bytes": size},
+            )
     return merged
 
 
@@ -255,6 +272,7 @@ def patch_artifact(
     actor: str | None,
     now: float,
     dialect: str,
+    max_state_bytes: int | None = None,
 ) -> Script:
     """Apply a merge patch as the next version; returns `(record, events)`.
 
@@ -275,7 +293,7 @@ def patch_artifact(
             f"meanwhile; read it again and send the patch with If-Match: {current}",
             details={"current_version": current, "expected_version": expected_version},
         )
-    state = apply_merge_patch(loads(row["state"]), patch)
+    state = apply_merge_patch(loads(row["state"]), patch, max_state_bytes)
     version = current + 1
     changed = yield execute(
         "UPDATE artifacts SET state = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?",

@@ -30,6 +30,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, ov
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from podium import jsonvalue
+from podium.errors import JSONValueInvalid
 from podium.llm.base import ToolSpec
 
 ToolStatus = Literal["ok", "error", "skipped"]
@@ -113,12 +115,11 @@ class Tool:
 
     def parse_arguments(self, text: str) -> dict[str, Any]:
         """The model's argument text as validated arguments; ValueError says what is wrong."""
-        try:
-            raw = json.loads(text) if text.strip() else {}
-        except json.JSONDecodeError as exc:
+        try:  # the one JSON boundary: a model's arguments are no deeper than any other JSON
+            raw = jsonvalue.loads(text, f"the arguments of {self.name}") if text.strip() else {}
+        except JSONValueInvalid as exc:
             raise ValueError(
-                f"the arguments of {self.name} are not valid JSON ({exc.msg} at position "
-                f"{exc.pos}); send a JSON object matching the tool's schema"
+                f"{exc.message}; send a JSON object matching the tool's schema"
             ) from None
         if not isinstance(raw, dict):
             raise ValueError(f"the arguments of {self.name} must be a JSON object")

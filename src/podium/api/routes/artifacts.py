@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
+from podium import jsonvalue
 from podium.api.artifact_schemas import (
     ActionAccepted,
     ActionRequest,
@@ -77,10 +77,9 @@ async def read_merge_patch(request: Request) -> dict[str, Any]:
             f"send the patch as {MERGE_PATCH} (or application/json), not {media or 'no type'}",
             details={"accepted": list(PATCH_TYPES)},
         )
-    try:
-        patch = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the body is not JSON; a merge patch is a JSON object") from None
+    # The one JSON boundary (JSONBodyMiddleware checked it too: this route reads the body
+    # itself, so it does not rely on the middleware seeing the same media types).
+    patch = jsonvalue.loads(await request.body(), "the merge patch")
     if not isinstance(patch, dict):
         raise InvalidInput(
             "a merge patch of an artifact is a JSON object (its state is one), e.g. "

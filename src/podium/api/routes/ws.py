@@ -32,11 +32,12 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from podium import jsonvalue
 from podium.api.chatstream import start_chat_turn
 from podium.api.deps import Services
 from podium.api.workflow_schemas import WorkflowVisualization
 from podium.auth.tenancy import Principal
-from podium.errors import InvalidInput, PodiumError, Unauthorized
+from podium.errors import InvalidInput, JSONValueInvalid, PodiumError, Unauthorized
 from podium.events import names
 from podium.events.envelope import Event
 
@@ -109,9 +110,10 @@ class Connection:
             await self.close(CLOSE_POLICY, f"too many messages (limit {self._limit})")
             return None
         try:
-            decoded = json.loads(raw)
-        except json.JSONDecodeError:
-            decoded = None
+            decoded = jsonvalue.loads(raw, "the message")  # the one JSON boundary
+        except JSONValueInvalid as exc:
+            await self.error(exc)
+            return {}
         if not isinstance(decoded, dict) or not isinstance(decoded.get("type"), str):
             await self.error(InvalidInput('a message is a JSON object {"type": ..., "data": ...}'))
             return {}
