@@ -36,7 +36,22 @@ def unopened(tmp_path: Path) -> AgentMessageService:
         ("", "request", 1, None, InvalidInput, "to '' is not an agent name"),
         ("b" * 65, "request", 1, None, InvalidInput, "is not an agent name: 1 to 64"),
         ("b", "request", 1, "a\nb", InvalidInput, "from 'a\\\\nb' is not an agent name"),
-        ("b", "request", {1, 2}, None, InvalidInput, "the request message's content is not JSON"),
+        (
+            "b",
+            "request",
+            {1, 2},
+            None,
+            JSONValueInvalid,
+            "the request message's content: a value of type set is not JSON",
+        ),
+        (
+            "b",
+            "request",
+            {"a": [{"b": "x\x00"}]},
+            None,
+            JSONValueInvalid,
+            r"content at \$\.a\[0\]\.b: a string holds a NUL character",
+        ),
         ("b", "request", "x" * 200, None, PayloadTooLarge, "over the limit of 100"),
     ],
 )
