@@ -71,6 +71,11 @@ class WorkflowInvalid(InvalidInput):
     make a workflow (answered 422)."""
 
 
+def shown_name(name: str, limit: int = 80) -> str:
+    """`name` quoted for a message, cut to `limit` characters: a refused name may be huge."""
+    return repr(name) if len(name) <= limit else repr(name[: limit - 3] + "...")
+
+
 class FlowInvalid(PodiumError):
     """A flow definition with one or more problems, one message per problem."""
 
@@ -80,7 +85,7 @@ class FlowInvalid(PodiumError):
         self.flow_name = flow_name
         self.problems = problems
         super().__init__(
-            f"flow {flow_name!r} is invalid: " + "; ".join(problems),
+            f"flow {shown_name(flow_name)} is invalid: " + "; ".join(problems),
             details={"problems": problems},
         )
 
@@ -95,7 +100,7 @@ class WorkflowGraphInvalid(PodiumError):
         self.graph_name = graph_name
         self.problems = problems
         super().__init__(
-            f"workflow graph {graph_name!r} is invalid: " + "; ".join(problems),
+            f"workflow graph {shown_name(graph_name)} is invalid: " + "; ".join(problems),
             details={"problems": problems},
         )
 

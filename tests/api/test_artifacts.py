@@ -180,7 +180,7 @@ def test_a_patch_is_a_merge_patch_and_if_match_guards_it(app: App) -> None:
             415,
             "unsupported_media_type",
         ),
-        (app.patch(artifact_id, b"{not json"), 400, "invalid_input"),
+        (app.patch(artifact_id, b"{not json"), 422, "json_invalid"),  # the JSON boundary
         (app.patch(artifact_id, [1, 2]), 400, "invalid_input"),
         (app.patch(artifact_id, "text"), 400, "invalid_input"),
         (app.patch(artifact_id, {"x": 1}, if_match="abc"), 400, "invalid_input"),

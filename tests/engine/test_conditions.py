@@ -143,3 +143,60 @@ def test_compile_field_raises_value_error_and_caches() -> None:
     with pytest.raises(ValueError, match=r"^field 'a\.\[' is not a valid JMESPath expression: "):
         compile_field("a.[")
     assert compile_field("state.score") is compile_field("state.score")
+
+
+# --- fields are short and shallow (DESIGN §8: conditions have depth budgets) ----------------
+
+
+@pytest.mark.parametrize(
+    ("field", "problem"),
+    [
+        (
+            "state." + ".".join(["a"] * 300),
+            "is 605 characters, over the limit of 512; a condition reads one value of the "
+            "state, e.g. 'state.score'",
+        ),
+        (
+            "(" * 17 + "state.a" + ")" * 17,
+            "nests brackets deeper than 16 levels; a condition reads one value of the state, "
+            "e.g. 'state.items[0].score'",
+        ),
+        ("!" * 17 + "state.a", "nests brackets deeper than 16 levels"),
+        ("state.a[" * 17 + "]" * 17, "nests brackets deeper than 16 levels"),
+    ],
+)
+def test_a_huge_or_deep_field_is_refused_with_a_message(field: str, problem: str) -> None:
+    message = check_rule(field, "==")
+    assert message is not None and message.startswith("field '")
+    assert problem in message
+    assert len(message) < 300  # the field is shown cut, not whole
+
+
+def test_a_field_within_the_budget_still_parses() -> None:
+    assert check_rule("(" * 16 + "state.a" + ")" * 16, "==") is None
+    assert check_rule("state.a != `1` && state.b != `2` && !state.c", "==") is None
+    assert evaluate("state.leads[?score > `50`] | [0].score", "==", 90, DATA)
+
+
+def test_a_recursion_error_while_parsing_or_evaluating_becomes_a_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # jmespath recurses by the expression's nesting; below the budget, only a stack already
+    # deep when the condition is read could still reach the limit: simulate that.
+    import jmespath
+
+    def too_deep(_expression: str) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(jmespath, "compile", too_deep)
+    compile_field.cache_clear()
+    try:
+        message = check_rule("state.unseen_field", "==")
+        assert (
+            message
+            == "field 'state.unseen_field' is nested too deeply to parse; simplify the expression"
+        )
+        with pytest.raises(ValueError, match="is nested too deeply to parse"):
+            evaluate("state.other_unseen", "==", 1, DATA)
+    finally:
+        compile_field.cache_clear()
