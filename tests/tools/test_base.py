@@ -309,11 +309,27 @@ async def test_a_result_that_is_not_json_is_an_error() -> None:
     async def t_returns_nan() -> float:
         return math.nan
 
+    @tool(registry=None)
+    async def t_returns_deep() -> list[Any]:
+        deep: list[Any] = []
+        for _ in range(5_000):
+            deep = [deep]
+        return deep
+
     outcome = await t_returns_an_object.execute("{}", context())
     assert outcome.status == "error"
-    assert outcome.error == "t_returns_an_object returned object, which is not JSON"
+    assert outcome.error == (
+        "the result of t_returns_an_object: a value of type object is not JSON; use a string, "
+        "number, boolean, null, list or object"
+    )
     nan = await t_returns_nan.execute("{}", context())
-    assert (nan.status, nan.error) == ("error", "t_returns_nan returned float, which is not JSON")
+    assert (nan.status, nan.error) == (
+        "error",
+        "the result of t_returns_nan: nan is not a JSON number (NaN and Infinity are refused)",
+    )
+    deep = await t_returns_deep.execute("{}", context())
+    assert deep.status == "error"
+    assert deep.error is not None and deep.error.endswith("nested deeper than 64 levels")
 
 
 def test_an_outcome_survives_a_json_round_trip() -> None:

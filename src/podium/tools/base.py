@@ -166,14 +166,10 @@ class Tool:
             return ToolOutcome(
                 "error", error=f"{type(exc).__name__}: {message}", duration_ms=took()
             )
-        try:
-            json.dumps(result, allow_nan=False)
-        except (TypeError, ValueError):
-            return ToolOutcome(
-                "error",
-                error=f"{self.name} returned {type(result).__name__}, which is not JSON",
-                duration_ms=took(),
-            )
+        try:  # the one JSON boundary: the result is recorded, and the model reads it
+            jsonvalue.check_value(result, f"the result of {self.name}")
+        except JSONValueInvalid as exc:
+            return ToolOutcome("error", error=exc.message, duration_ms=took())
         return ToolOutcome("ok", result=result, duration_ms=took())
 
 
