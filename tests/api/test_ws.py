@@ -195,7 +195,13 @@ def test_malformed_and_unknown_messages_get_an_error(admin: Actor) -> None:
     with connect(admin) as ws:
         ws.receive_json()
         ws.send_text("not json")
-        assert ws.receive_json()["data"]["code"] == "invalid_input"
+        assert ws.receive_json()["data"] == {
+            "code": "json_invalid",  # the one JSON boundary
+            "message": "the message: not valid JSON (Expecting value at position 0)",
+            "details": {"path": "$"},
+        }
+        ws.send_text("[1]")
+        assert ws.receive_json()["data"]["code"] == "invalid_input"  # JSON, not a message
         ws.send_json({"type": "teleport", "id": "t", "data": {"app_id": "app_x"}})
         error = ws.receive_json()
         assert error["id"] == "t" and "unknown message type" in error["data"]["message"]
