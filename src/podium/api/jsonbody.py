@@ -61,7 +61,9 @@ class JSONBodyMiddleware:
         for name, value in scope.get("headers", []):
             if name == b"content-type":
                 return is_json_media(value)
-        return False
+        # No Content-Type: FastAPI reads such a body as JSON when strict_content_type is off,
+        # so it is checked as JSON too.
+        return True
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
