@@ -27,7 +27,7 @@ from podium.agents.messages import AgentMessageService
 from podium.agents.nodes import template_problems
 from podium.agents.services import AgentServices
 from podium.engine.node_types import NodeResult, NodeType, register_node_type
-from podium.engine.nodes.template import render
+from podium.engine.nodes.template import TemplateBudget, render_async
 from podium.memory.service import MemoryService
 from podium.storage.memory import Origin
 from podium.tools.base import Tool, ToolContext
@@ -93,7 +93,9 @@ class CollaborationTurnNode(NodeType):
             name = agents[turn % len(agents)]
             agent = await services.definition(ctx.app_id, name)
             context = await ctx.step("collaboration.context", _context, messages, memory, ctx, name)
-            task = render(config.task, state)
+            task = await render_async(
+                config.task, state, TemplateBudget.from_settings(ctx.settings)
+            )
             prompt = _prompt(task, name, agents, turn, limit, transcript, context)
             tools = _tools(ctx, messages, memory, name, agents)
             result = await run_agent(

@@ -15,7 +15,7 @@ from typing import Any
 from podium.agents.service import AgentService
 from podium.agents.services import AgentServices
 from podium.engine import scheduler
-from podium.engine.nodes.template import render
+from podium.engine.nodes.template import render, renders_inline
 from podium.errors import InvalidInput, WorkflowInvalid
 from podium.sessions.service import SessionService
 from podium.storage.records import RunRecord, SessionRecord
@@ -201,6 +201,10 @@ class WorkflowService:
 def _agent_name(source: str, state: dict[str, Any]) -> str | None:
     if "{{" not in source:
         return source
+    if not renders_inline(source):
+        # A drawing is read often and on the event loop: a template that needs a render
+        # process (a loop, a call) is not run for it; the agent shows once the node ran.
+        return None
     try:
         name = render(source, state).strip()
     except Exception:  # a template over keys not set yet: the agent is not known yet
