@@ -15,6 +15,7 @@ from typing import Any
 from podium.agents.service import AgentService
 from podium.agents.services import AgentServices
 from podium.engine import scheduler
+from podium.engine.caps import Caps
 from podium.engine.nodes.template import render, renders_inline
 from podium.errors import InvalidInput, WorkflowInvalid
 from podium.sessions.service import SessionService
@@ -55,7 +56,8 @@ class WorkflowService:
         user_id: str | None,
     ) -> WorkflowView:
         """Build the pattern's flow, check its agents exist, and start it."""
-        flow = build_flow(workflow_type, participating_agents, workflow_config)
+        caps = Caps.from_settings(self.podium.settings)
+        flow = build_flow(workflow_type, participating_agents, workflow_config, caps)
         services = AgentServices.for_store(self.store, self.podium.settings)
         known = await services.all_definitions(app_id)
         named = list(participating_agents or DEFAULT_AGENTS[workflow_type])
