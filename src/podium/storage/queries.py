@@ -22,6 +22,17 @@ from podium.storage.transactions import (
 )
 
 
+def run_steps(run_id: str, *, after: int | None, limit: int) -> Script:
+    """A page of a run's steps in order; `after` is the last step number seen."""
+    rows = yield all_rows(
+        "SELECT * FROM steps WHERE run_id = ? AND n > ? ORDER BY n LIMIT ?",
+        run_id,
+        -1 if after is None else after,
+        limit,
+    )
+    return [step_record(row) for row in rows]
+
+
 def list_sessions(
     app_id: str,
     *,
