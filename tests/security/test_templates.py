@@ -8,6 +8,7 @@ large is stored.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from typing import Any
@@ -64,18 +65,26 @@ def test_nested_loops_do_not_freeze_the_server_and_fail_naming_the_budget(
     latencies: list[float] = []
     began = ended = None
     deadline = time.monotonic() + 60
-    while ended is None and time.monotonic() < deadline:
-        run = mallory.call("GET", f"/apps/{{app}}/runs/{run_id}?limit=1")
-        if run["status"] in ("succeeded", "failed"):
-            ended = time.monotonic()
-        elif run["status"] == "running":
-            began = began or time.monotonic()
-            for _ in range(5):
-                sent = time.perf_counter()
-                status, body = server.request("GET", "/health")
-                latencies.append(time.perf_counter() - sent)
-                assert (status, body["status"]) == (200, "ok")
-                time.sleep(0.01)
+    # One kept-alive connection, as a load balancer's health check has: what is measured is
+    # the server's answer, not the making of connections.
+    health = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        while ended is None and time.monotonic() < deadline:
+            run = mallory.call("GET", f"/apps/{{app}}/runs/{run_id}?limit=1")
+            if run["status"] in ("succeeded", "failed"):
+                ended = time.monotonic()
+            elif run["status"] == "running":
+                began = began or time.monotonic()
+                for _ in range(5):
+                    sent = time.perf_counter()
+                    health.request("GET", "/api/v1/health")
+                    reply = health.getresponse()
+                    body = json.loads(reply.read())
+                    latencies.append(time.perf_counter() - sent)
+                    assert (reply.status, body["status"]) == (200, "ok")
+                    time.sleep(0.01)
+    finally:
+        health.close()
     assert began is not None and ended is not None, "the run never ran or never ended"
     assert ended - began >= 1.0, "the bomb ended before its budget: it was not rendering"
     assert len(latencies) >= 20, latencies
