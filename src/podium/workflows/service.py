@@ -19,6 +19,7 @@ from podium.engine.caps import Caps
 from podium.engine.nodes.template import render, renders_inline
 from podium.errors import InvalidInput, WorkflowInvalid
 from podium.sessions.service import SessionService
+from podium.storage import queries
 from podium.storage.records import RunRecord, SessionRecord
 from podium.workflows.patterns import DEFAULT_AGENTS, build_flow
 
@@ -138,16 +139,16 @@ class WorkflowService:
             else scheduler.Progress.start(graph)
         )
         state = session.state
-        steps: dict[str, list[Any]] = {}
-        for step in await self.store.get_steps(run_id):
-            steps.setdefault(step.node_id, []).append(step)
+        steps: dict[str, dict[str, Any]] = await self.store.run_read(
+            lambda: queries.steps_by_node(run_id)
+        )
         ready = set()
         if run.status in RUNNING:
             ready = set(scheduler.ready_nodes(graph, progress, set()))
         ready |= (live_running or set()) - set(progress.nodes)
         nodes = []
         for node in graph.flow.nodes:
-            node_steps = steps.get(node.id, [])
+            node_steps = steps.get(node.id)
             status = progress.nodes.get(node.id)
             if status is None:
                 if node.id in ready and run.status in RUNNING:
@@ -161,7 +162,7 @@ class WorkflowService:
                 "type": node.type,
                 "label": getattr(node, "label", None) or node.id,
                 "status": status,
-                "steps": len(node_steps),
+                "steps": node_steps["steps"] if node_steps else 0,
             }
             agent = node.config.get("agent")
             if node.type == "agent" and isinstance(agent, str):
@@ -169,10 +170,9 @@ class WorkflowService:
             if node.type == "collaboration_turn":
                 item["agents"] = node.config.get("agents")
             if node_steps:
-                last = node_steps[-1]
-                item |= {"started_at": last.started_at, "ended_at": last.ended_at}
-                if last.error:
-                    item["error"] = last.error
+                item |= {"started_at": node_steps["started_at"], "ended_at": node_steps["ended_at"]}
+                if node_steps["error"]:
+                    item["error"] = node_steps["error"]
             if node.id in progress.errors:
                 item["error"] = progress.errors[node.id]
             nodes.append(item)
