@@ -9,6 +9,7 @@ renders through `render` or `render_async`, under a time budget
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ def _shared() -> tuple[RenderPool, ThreadPoolExecutor]:
         if _pool is None or _threads is None:
             _pool = RenderPool(POOL_SIZE)
             _threads = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="podium-template")
+            atexit.register(_pool.close)
         return _pool, _threads
 
 
