@@ -18,13 +18,16 @@ from tests.security.conftest import Tenant, security_env
 
 NESTED_LOOPS = "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}"
 HEALTH_BUDGET_SECONDS = 0.050
+# /health is measured while the bomb surely renders: from the moment the run is seen running
+# for this long, within its 3 s budget.
+MEASURED_SECONDS = 2.5
 
 
 @pytest.fixture
 def live_env() -> dict[str, str]:
     # A longer budget than the default second, so that /health is measured many times while
     # the bomb renders.
-    return security_env(PODIUM_TEMPLATE_TIMEOUT_SECONDS="2")
+    return security_env(PODIUM_TEMPLATE_TIMEOUT_SECONDS="3")
 
 
 def template_flow(name: str, template: str) -> dict[str, Any]:
@@ -55,19 +58,35 @@ def assert_nothing_rendered_stored(tenant: Tenant, session_id: str, run_id: str)
     assert len(json.dumps(session)) + len(json.dumps(run)) < 20_000
 
 
+def health_latency(health: http.client.HTTPConnection) -> float:
+    """Seconds one `GET /health` takes on a kept-alive connection (what a load balancer's
+    check sees: the server's answer, not the making of connections)."""
+    sent = time.perf_counter()
+    health.request("GET", "/api/v1/health")
+    reply = health.getresponse()
+    body = json.loads(reply.read())
+    assert (reply.status, body["status"]) == (200, "ok")
+    return time.perf_counter() - sent
+
+
 def test_nested_loops_do_not_freeze_the_server_and_fail_naming_the_budget(
     make_tenant: Any,
 ) -> None:
     mallory = make_tenant("mallory")
-    session_id, run_id = start(mallory, "bomb", NESTED_LOOPS)
-    server = mallory.server
+    health = http.client.HTTPConnection("127.0.0.1", mallory.server.port, timeout=30)
+    # The machine's own noise first (tests share it): on a loaded machine a quiet server
+    # already answers in tens of milliseconds, and the bound allows for that; a frozen event
+    # loop answers in seconds either way.
+    quiet = []
+    for _ in range(100):  # about as many as are measured during the bomb
+        quiet.append(health_latency(health))
+        time.sleep(0.01)
+    bound = max(HEALTH_BUDGET_SECONDS, 2 * max(quiet))
 
+    session_id, run_id = start(mallory, "bomb", NESTED_LOOPS)
     latencies: list[float] = []
     began = ended = None
     deadline = time.monotonic() + 60
-    # One kept-alive connection, as a load balancer's health check has: what is measured is
-    # the server's answer, not the making of connections.
-    health = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         while ended is None and time.monotonic() < deadline:
             run = mallory.call("GET", f"/apps/{{app}}/runs/{run_id}?limit=1")
@@ -75,24 +94,24 @@ def test_nested_loops_do_not_freeze_the_server_and_fail_naming_the_budget(
                 ended = time.monotonic()
             elif run["status"] == "running":
                 began = began or time.monotonic()
+                if time.monotonic() - began > MEASURED_SECONDS:
+                    # The render ends soon; the run's failure is then committed, which is
+                    # not the template's work.
+                    time.sleep(0.05)
+                    continue
                 for _ in range(5):
-                    sent = time.perf_counter()
-                    health.request("GET", "/api/v1/health")
-                    reply = health.getresponse()
-                    body = json.loads(reply.read())
-                    latencies.append(time.perf_counter() - sent)
-                    assert (reply.status, body["status"]) == (200, "ok")
+                    latencies.append(health_latency(health))
                     time.sleep(0.01)
     finally:
         health.close()
     assert began is not None and ended is not None, "the run never ran or never ended"
-    assert ended - began >= 1.0, "the bomb ended before its budget: it was not rendering"
+    assert ended - began >= MEASURED_SECONDS, "the bomb ended before its budget: it did not render"
     assert len(latencies) >= 20, latencies
-    assert max(latencies) < HEALTH_BUDGET_SECONDS, sorted(latencies)[-5:]
+    assert max(latencies) < bound, (sorted(latencies)[-5:], "quiet:", sorted(quiet)[-3:])
 
     run = wait_ended(mallory, run_id)
     assert run["status"] == "failed"
-    assert "time budget of 2s" in run["error"]
+    assert "time budget of 3s" in run["error"]
     assert "PODIUM_TEMPLATE_TIMEOUT_SECONDS" in run["error"]
     assert_nothing_rendered_stored(mallory, session_id, run_id)
     # The server still renders templates: the render process that ran the bomb was stopped.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -24,6 +25,7 @@ PROGRAM = Path(templating.__file__).resolve()
 MEMORY_HEADROOM_BYTES = 512 * 1024 * 1024
 # A child that ignores its own alarm (stuck in one long C call) is killed this much later.
 KILL_GRACE_SECONDS = 0.5
+NICENESS = 10
 # How long a new render process may take to start (an interpreter and Jinja).
 START_SECONDS = 20.0
 
@@ -56,6 +58,10 @@ class _Child:
             env={},
             text=True,
         )
+        # A template at work yields the CPU to the server; set here rather than in the child
+        # so that its start (an interpreter, Jinja) already runs at the lower priority.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, NICENESS)
         self._answer: queue.SimpleQueue[str] = queue.SimpleQueue()
         # Lines are read by a thread so that a wait can time out (a pipe read cannot).
         self._reader = threading.Thread(target=self._read, daemon=True)

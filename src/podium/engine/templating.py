@@ -205,9 +205,6 @@ def _limit_memory(headroom_bytes: int) -> None:
 def serve(headroom_bytes: int) -> None:
     """The render process's loop (it ends when stdin closes)."""
     signal.signal(signal.SIGALRM, _on_alarm)
-    # A template at work yields the CPU to the server (its requests, its workers).
-    with contextlib.suppress(OSError):
-        os.nice(10)
     sys.setrecursionlimit(2000)
     # Without /proc (not Linux) there is no memory limit; the parent's kill still bounds time.
     with contextlib.suppress(OSError, ValueError):
