@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from podium.engine.caps import Caps
 from podium.engine.graph import compile_flow
-from podium.errors import WorkflowInvalid
+from podium.errors import LimitTooHigh, WorkflowInvalid
 from podium.workflows.patterns import build_flow
 
 RULES = {
@@ -156,13 +157,6 @@ def test_a_model_in_the_config_is_given_to_every_agent_node() -> None:
             {"routing_rules": {"conditions": [{"field": "a[", "next_agent": "chat"}]}},
             "routing rule 1: field 'state.metadata.a[' is not a valid JMESPath expression",
         ),
-        (
-            "collaborative",
-            None,
-            {"max_rounds": 51},
-            "workflow_config of a collaborative workflow: workflow_config.max_rounds: Input "
-            "should be less than or equal to 50",
-        ),
     ],
 )
 def test_bad_patterns_say_what_is_wrong(
@@ -171,3 +165,12 @@ def test_bad_patterns_say_what_is_wrong(
     with pytest.raises(WorkflowInvalid) as raised:
         build_flow(pattern, agents, config)
     assert str(raised.value.message).startswith(message)
+
+
+def test_rounds_over_the_server_cap_are_refused_naming_the_setting() -> None:
+    with pytest.raises(LimitTooHigh) as raised:
+        build_flow("collaborative", None, {"max_rounds": 51}, Caps(max_rounds=50))
+    assert raised.value.message.startswith(
+        "workflow_config.max_rounds 51 is over the server cap of 50 (PODIUM_MAX_ROUNDS_CAP)"
+    )
+    assert build_flow("collaborative", None, {"max_rounds": 80}, Caps(max_rounds=80)).nodes

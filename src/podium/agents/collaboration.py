@@ -27,7 +27,7 @@ from podium.agents.messages import AgentMessageService
 from podium.agents.nodes import template_problems
 from podium.agents.services import AgentServices
 from podium.engine.node_types import NodeResult, NodeType, register_node_type
-from podium.engine.nodes.template import render
+from podium.engine.nodes.template import TemplateBudget, render_async
 from podium.memory.service import MemoryService
 from podium.storage.memory import Origin
 from podium.tools.base import Tool, ToolContext
@@ -45,7 +45,9 @@ class CollaborationConfig(BaseModel):
 
     agents: list[str] = Field(min_length=1, description="the participants, in turn order")
     max_rounds: int = Field(
-        default=3, ge=1, le=50, description="rounds (every agent one turn) before it stops"
+        default=3,
+        ge=1,
+        description="rounds (every agent one turn) before it stops (at most PODIUM_MAX_ROUNDS_CAP)",
     )
     task: str = Field(default="{{ message }}", description="the task: a template over the state")
     state_key: str = Field(default="collaboration", description="state key of the discussion")
@@ -75,6 +77,9 @@ class CollaborationTurnNode(NodeType):
     def check(self, node: Node, flow: Flow, base_path: Path | None) -> list[str]:
         return template_problems(node, ("task",)) + _check_agents(node)
 
+    def limit_requests(self, node: Node) -> dict[str, tuple[Any, str]]:
+        return {"config.max_rounds": (node.config.get("max_rounds"), "max_rounds")}
+
     async def run(self, ctx: Context, config: Any) -> NodeResult:
         state = ctx.state
         services = AgentServices.for_store(ctx.store, ctx.settings)
@@ -85,15 +90,18 @@ class CollaborationTurnNode(NodeType):
         transcript: list[dict[str, Any]] = list(discussion.get("transcript") or [])
         turn = int(discussion.get("turn") or 0)
         agents: list[str] = config.agents
-        limit = config.max_rounds * len(agents)
-        discussion |= {"agents": agents, "max_rounds": config.max_rounds}
+        max_rounds = min(config.max_rounds, ctx.settings.max_rounds_cap)  # a cap lowered since
+        limit = max_rounds * len(agents)
+        discussion |= {"agents": agents, "max_rounds": max_rounds}
 
         handoff = await ctx.step("collaboration.handoff_before", _handoff, messages, ctx)
         if handoff is None:
             name = agents[turn % len(agents)]
             agent = await services.definition(ctx.app_id, name)
             context = await ctx.step("collaboration.context", _context, messages, memory, ctx, name)
-            task = render(config.task, state)
+            task = await render_async(
+                config.task, state, TemplateBudget.from_settings(ctx.settings)
+            )
             prompt = _prompt(task, name, agents, turn, limit, transcript, context)
             tools = _tools(ctx, messages, memory, name, agents)
             result = await run_agent(

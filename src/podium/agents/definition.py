@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
+from podium.engine.caps import Caps, over_cap, refuse
 from podium.errors import AgentInvalid
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
@@ -41,7 +42,9 @@ class AgentDefinition(BaseModel):
     )
     tools: list[str] = Field(default_factory=list, max_length=128)
     capabilities: Capabilities = Field(default_factory=Capabilities)
-    max_turns: int = Field(default=8, ge=1, le=100)
+    max_turns: int = Field(
+        default=8, ge=1, description="model turns before it gives up (at most PODIUM_MAX_TURNS_CAP)"
+    )
     temperature: float | None = Field(default=None, ge=0, le=2)
     token_budget: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -87,12 +90,15 @@ class AgentDefinition(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-def parse_definition(data: Any, *, what: str = "agent definition") -> AgentDefinition:
-    """Validate `data`; AgentInvalid lists every problem as `field: reason`."""
+def parse_definition(
+    data: Any, *, what: str = "agent definition", caps: Caps | None = None
+) -> AgentDefinition:
+    """Validate `data`; AgentInvalid lists every problem as `field: reason`, LimitTooHigh
+    names a limit over its cap (checked when `caps` are given: a definition being saved)."""
     if not isinstance(data, dict):
         raise AgentInvalid(f"the {what} must be a JSON object, got {type(data).__name__}")
     try:
-        return AgentDefinition.model_validate(data)
+        agent = AgentDefinition.model_validate(data)
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in error['loc']) or what}: {error['msg']}"
@@ -101,3 +107,7 @@ def parse_definition(data: Any, *, what: str = "agent definition") -> AgentDefin
         raise AgentInvalid(
             f"the {what} is not valid: " + "; ".join(problems), details={"problems": problems}
         ) from None
+    if caps is not None:
+        refuse([p for p in [over_cap("max_turns", agent.max_turns, "max_turns", caps)] if p],
+               hint=f" in the {what}")  # fmt: skip
+    return agent

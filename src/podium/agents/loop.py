@@ -85,7 +85,8 @@ async def run_agent(
 
     await services.busy(ctx.app_id, agent.name, ctx.session_id, ctx.run_id, _activity(ctx, scope))
     try:
-        for turn in range(agent.max_turns):
+        max_turns = min(agent.max_turns, ctx.settings.max_turns_cap)  # a cap lowered since
+        for turn in range(max_turns):
             request = ModelRequest(
                 model=model_name,
                 messages=list(messages),
@@ -140,7 +141,7 @@ async def run_agent(
                 added.append(reply)
         else:
             raise LimitExceeded(
-                f"agent {agent.name!r} reached its max_turns of {agent.max_turns} without a "
+                f"agent {agent.name!r} reached its max_turns of {max_turns} without a "
                 "final answer; raise max_turns or check what its tools return"
             )
     except Suspend:

@@ -13,7 +13,7 @@ from podium.agents.loop import recorded_tool_call, run_agent
 from podium.agents.metadata import describe_missing, metadata_request, split_metadata
 from podium.agents.services import AgentServices
 from podium.engine.node_types import NodeResult, NodeType, register_node_type
-from podium.engine.nodes.template import compile_template, render
+from podium.engine.nodes.template import TemplateBudget, parse_template, render_async
 from podium.errors import InvalidInput, NotFound
 from podium.events import names
 from podium.llm.base import Message
@@ -30,7 +30,7 @@ def template_problems(node: Node, keys: tuple[str, ...]) -> list[str]:
         value = node.config.get(key)
         if isinstance(value, str):
             try:
-                compile_template(value)
+                parse_template(value)
             except TemplateSyntaxError as exc:
                 problems.append(
                     f"node {node.id!r} config.{key}: template syntax error on line "
@@ -88,9 +88,10 @@ class AgentNode(NodeType):
     async def run(self, ctx: Context, config: Any) -> NodeResult:
         state = ctx.state
         services = AgentServices.for_store(ctx.store, ctx.settings)
-        agent_name = render(config.agent, state).strip()
+        budget = TemplateBudget.from_settings(ctx.settings)
+        agent_name = (await render_async(config.agent, state, budget)).strip()
         agent = await services.definition(ctx.app_id, agent_name)
-        task = render(config.input, state)
+        task = await render_async(config.input, state, budget)
         history: list[Message] = []
         if config.history_key:
             stored = state.get(config.history_key) or []
@@ -112,7 +113,7 @@ class AgentNode(NodeType):
                 names.MESSAGE_CREATED,
                 message,
             )
-        model = render(config.model, state).strip() if config.model else None
+        model = (await render_async(config.model, state, budget)).strip() if config.model else None
         if config.metadata_key:
             task = f"{task}\n\n{metadata_request(config.metadata_keys)}"
         result = await run_agent(
@@ -176,8 +177,9 @@ class ToolNode(NodeType):
         if tool is None:
             raise NotFound(f"no tool named {config.tool!r}")
         state = ctx.state
+        budget = TemplateBudget.from_settings(ctx.settings)
         arguments = {
-            key: render(value, state) if isinstance(value, str) else value
+            key: await render_async(value, state, budget) if isinstance(value, str) else value
             for key, value in config.arguments.items()
         }
         key = f"tool:{tool.name}"

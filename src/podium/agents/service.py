@@ -18,6 +18,7 @@ from podium import jsonvalue
 from podium.agents.builtin import BUILTIN_AGENTS
 from podium.agents.definition import AgentDefinition, parse_definition
 from podium.agents.services import MCP_PREFIX, AgentServices
+from podium.engine.caps import Caps
 from podium.errors import AgentInvalid, InvalidInput, JSONValueInvalid, NotFound
 from podium.events.envelope import Event
 from podium.llm.base import ModelNotConfigured
@@ -100,7 +101,7 @@ class AgentService:
         self, app_id: str, data: Any, created_by: str | None, *, what: str = "agent definition"
     ) -> AgentView:
         """Validate and store a definition (a new version when it changed)."""
-        agent = parse_definition(data, what=what)
+        agent = parse_definition(data, what=what, caps=Caps.from_settings(self.settings))
         await self.check_definition(app_id, agent, what=what)
         definition = agent.to_json()
         record = await self.store.run_script(

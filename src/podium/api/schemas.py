@@ -393,7 +393,12 @@ class RunPublic(BaseModel):
     created_at: float
     started_at: float | None
     ended_at: float | None
-    steps: list[StepPublic] | None = None
+    steps: list[StepPublic] | None = Field(
+        default=None, description="a page of the run's steps, in order (GET /runs/{id} only)"
+    )
+    steps_next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page of steps; null: no more"
+    )
     pending_questions: list[Question] | None = None
 
     @classmethod
@@ -402,6 +407,8 @@ class RunPublic(BaseModel):
         run: RunRecord,
         steps: list[StepRecord] | None = None,
         questions: list[InterruptRecord] | None = None,
+        *,
+        steps_next_cursor: str | None = None,
     ) -> RunPublic:
         return cls(
             id=run.id,
@@ -417,6 +424,7 @@ class RunPublic(BaseModel):
             started_at=run.started_at,
             ended_at=run.ended_at,
             steps=None if steps is None else [StepPublic.of(s) for s in steps],
+            steps_next_cursor=steps_next_cursor,
             pending_questions=None if questions is None else [Question.of(q) for q in questions],
         )
 

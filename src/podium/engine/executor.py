@@ -15,6 +15,7 @@ from typing import Any
 
 from podium.config import Settings
 from podium.engine import scheduler
+from podium.engine.caps import run_limits
 from podium.engine.context import MISSING, Context, Suspend, check_node_result
 from podium.engine.graph import Graph
 from podium.engine.node_types import NodeResult, get_node_type
@@ -65,9 +66,8 @@ class RunExecution:
         self.cached = cached_outputs or {}
         self.publish_live = publish_live
         self.reducers = graph.flow.state.reducers
-        limits = graph.flow.limits
-        self.max_steps = limits.max_steps or settings.max_steps
-        self.timeout = limits.timeout_seconds or settings.run_timeout_seconds
+        self.max_steps, self.timeout = run_limits(graph.flow, settings)
+        self.max_running = max(settings.max_fan_out, 1)  # nodes of this run executing at once
         self._clock_start = time.monotonic()
         # Learnt from the commits: the run was asked to pause, so no new node starts.
         self._pause_requested = False
@@ -132,6 +132,7 @@ class RunExecution:
                 ready = []
             else:
                 ready = scheduler.ready_nodes(self.graph, self.progress, names_running)
+                ready = ready[: self.max_running - len(running)]  # the others start later
             for node_id in ready:
                 if node_id in self.cached:
                     status = await self._complete_cached(node_id, names_running)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from podium.engine.caps import Caps, check_flow_caps
 from podium.engine.conditions import check_rule
 from podium.engine.flow import Edge, Flow, Node
 from podium.engine.node_types import NodeType, config_problems, get_node_type, node_type_names
@@ -70,8 +71,12 @@ class Graph:
         return self._descendants[node_id]
 
 
-def compile_flow(flow: Flow, base_path: Path | None = None) -> Graph:
-    """Validate `flow` and compile it; raises FlowInvalid listing every problem."""
+def compile_flow(flow: Flow, base_path: Path | None = None, *, caps: Caps | None = None) -> Graph:
+    """Validate `flow` and compile it; raises FlowInvalid listing every problem, and
+    LimitTooHigh when `caps` are given and the flow asks for more (a flow being registered;
+    a stored one is compiled without them and runs within the caps)."""
+    if caps is not None:
+        check_flow_caps(flow, caps)
     problems: list[str] = []
     ids = [node.id for node in flow.nodes]
     node_ids = set(ids)

@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from podium.config import Settings, get_settings
+from podium.engine.caps import Caps
 from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
 from podium.errors import FlowInvalid, InvalidInput
@@ -28,8 +30,9 @@ def parse_flow(data: Any, *, source: str = "flow") -> Flow:
         raise FlowInvalid(str(data.get("name", source)), problems) from None
 
 
-def read_flow_file(path: Path | str) -> tuple[Flow, Graph]:
-    """Load, validate and compile a `.json`, `.yaml` or `.yml` flow file."""
+def read_flow_file(path: Path | str, settings: Settings | None = None) -> tuple[Flow, Graph]:
+    """Load, validate and compile a `.json`, `.yaml` or `.yml` flow file (within the server
+    caps of `settings`, by default those of the environment)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -49,4 +52,5 @@ def read_flow_file(path: Path | str) -> tuple[Flow, Graph]:
     except yaml.YAMLError as exc:
         raise InvalidInput(f"{path}: not valid YAML ({exc})") from None
     flow = parse_flow(data, source=path.name)
-    return flow, compile_flow(flow, path.resolve().parent)
+    caps = Caps.from_settings(settings or get_settings())
+    return flow, compile_flow(flow, path.resolve().parent, caps=caps)

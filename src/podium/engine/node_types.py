@@ -44,6 +44,11 @@ class NodeType:
         """Problems beyond the config schema (targets, imports, template syntax)."""
         return []
 
+    def limit_requests(self, node: Node) -> dict[str, tuple[Any, str]]:
+        """The limits the node's config asks for that have a server cap:
+        `{"config.max_rounds": (value, "max_rounds")}` (a name of `podium.engine.caps.Caps`)."""
+        return {}
+
     async def run(self, ctx: Context, config: Any) -> NodeResult:
         raise NotImplementedError
 

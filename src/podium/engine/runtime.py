@@ -17,6 +17,7 @@ from typing import Any
 
 from podium import jsonvalue
 from podium.config import Settings, get_settings
+from podium.engine.caps import Caps
 from podium.engine.flow import Flow
 from podium.engine.graph import compile_flow
 from podium.engine.worker import GraphCache, Worker
@@ -111,7 +112,7 @@ class Podium:
         self, flow: Flow, *, app_id: str | None = None, base_path: Path | None = None
     ) -> FlowRecord:
         """Validate and store a flow (a new version when it changed); returns the record."""
-        graph = compile_flow(flow, base_path)
+        graph = compile_flow(flow, base_path, caps=Caps.from_settings(self.settings))
         app_id = app_id or await self.default_app()
         record = await self.store.save_flow(
             app_id, flow.definition(), str(base_path) if base_path else None

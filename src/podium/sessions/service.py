@@ -68,6 +68,22 @@ def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
         ) from None
 
 
+def encode_step_cursor(number: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps(["step", number]).encode()).decode()
+
+
+def decode_step_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        kind, number = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        kind, number = None, None
+    if kind != "step" or not isinstance(number, int) or isinstance(number, bool):
+        raise InvalidInput("cursor is not valid; pass the steps_next_cursor of the previous page")
+    return number
+
+
 class SessionService:
     """App-scoped flows, sessions and runs."""
 
@@ -286,9 +302,20 @@ class SessionService:
             session_id, run_input, options=options or None, strategy=strategy, app_id=app_id
         )
 
-    async def get_run(self, app_id: str, run_id: str) -> tuple[RunRecord, list[StepRecord]]:
-        run = await self.store.get_run(run_id, app_id=app_id)
-        return run, await self.store.get_steps(run_id)
+    async def get_run(self, app_id: str, run_id: str) -> RunRecord:
+        """The run's record alone (its steps are read a page at a time: `run_steps`)."""
+        return await self.store.get_run(run_id, app_id=app_id)
+
+    async def run_steps(self, app_id: str, run_id: str, limit: int, cursor: str | None) -> Page:
+        """A page of the run's steps in order; `cursor` is the previous page's next_cursor."""
+        await self.store.get_run(run_id, app_id=app_id)
+        after = decode_step_cursor(cursor)
+        steps: list[StepRecord] = await self.store.run_read(
+            lambda: queries.run_steps(run_id, after=after, limit=limit + 1)
+        )
+        more = len(steps) > limit
+        steps = steps[:limit]
+        return Page(steps, encode_step_cursor(steps[-1].number) if more else None)
 
     async def wait_run(self, app_id: str, run_id: str, timeout: float) -> RunRecord:
         await self.store.get_run(run_id, app_id=app_id)

@@ -22,6 +22,31 @@ from podium.storage.transactions import (
 )
 
 
+def run_steps(run_id: str, *, after: int | None, limit: int) -> Script:
+    """A page of a run's steps in order; `after` is the last step number seen."""
+    rows = yield all_rows(
+        "SELECT * FROM steps WHERE run_id = ? AND n > ? ORDER BY n LIMIT ?",
+        run_id,
+        -1 if after is None else after,
+        limit,
+    )
+    return [step_record(row) for row in rows]
+
+
+def steps_by_node(run_id: str) -> Script:
+    """Per node of a run: how many steps it ran and its last step's times and error (what a
+    drawing shows), without reading every step's output."""
+    rows = yield all_rows(
+        "SELECT s.node_id, c.steps, s.started_at, s.ended_at, s.error FROM steps s JOIN "
+        "(SELECT node_id, COUNT(*) AS steps, MAX(n) AS last FROM steps WHERE run_id = ? "
+        "GROUP BY node_id) c ON c.node_id = s.node_id AND c.last = s.n WHERE s.run_id = ?",
+        run_id,
+        run_id,
+    )
+    fields = ("steps", "started_at", "ended_at", "error")
+    return {row["node_id"]: {name: row[name] for name in fields} for row in rows}
+
+
 def list_sessions(
     app_id: str,
     *,

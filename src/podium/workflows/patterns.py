@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from podium.engine.caps import Caps, over_cap, refuse
 from podium.engine.conditions import check_rule
 from podium.engine.flow import Flow
 from podium.errors import WorkflowInvalid
@@ -69,12 +70,15 @@ class SequentialConfig(BaseModel):
 class CollaborativeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_rounds: int = Field(default=3, ge=1, le=50)
+    max_rounds: int = Field(default=3, ge=1)  # at most PODIUM_MAX_ROUNDS_CAP
     model: str | None = None
 
 
-def build_flow(pattern: str, agents: list[str] | None, config: dict[str, Any]) -> Flow:
-    """The flow of a pattern; WorkflowInvalid says what is wrong with the agents or config."""
+def build_flow(
+    pattern: str, agents: list[str] | None, config: dict[str, Any], caps: Caps | None = None
+) -> Flow:
+    """The flow of a pattern; WorkflowInvalid says what is wrong with the agents or config,
+    LimitTooHigh names a limit over its server cap (`caps`, default the built-in ones)."""
     if pattern not in PATTERNS:
         raise WorkflowInvalid(
             f"unknown workflow_type {pattern!r}; use one of {', '.join(PATTERNS)}",
@@ -87,7 +91,11 @@ def build_flow(pattern: str, agents: list[str] | None, config: dict[str, Any]) -
         return _sequential(agents, _parse(SequentialConfig, config, pattern))
     if pattern == "conditional":
         return _conditional(agents, _parse(ConditionalConfig, config, pattern))
-    return _collaborative(agents, _parse(CollaborativeConfig, config, pattern))
+    collaborative = _parse(CollaborativeConfig, config, pattern)
+    asked = over_cap("workflow_config.max_rounds", collaborative.max_rounds, "max_rounds",
+                     caps or Caps())  # fmt: skip
+    refuse([asked] if asked else [])
+    return _collaborative(agents, collaborative)
 
 
 def _parse(model: type[Model], config: dict[str, Any], pattern: str) -> Model:

@@ -15,9 +15,11 @@ from typing import Any
 from podium.agents.service import AgentService
 from podium.agents.services import AgentServices
 from podium.engine import scheduler
-from podium.engine.nodes.template import render
+from podium.engine.caps import Caps
+from podium.engine.nodes.template import render, renders_inline
 from podium.errors import InvalidInput, WorkflowInvalid
 from podium.sessions.service import SessionService
+from podium.storage import queries
 from podium.storage.records import RunRecord, SessionRecord
 from podium.workflows.patterns import DEFAULT_AGENTS, build_flow
 
@@ -55,7 +57,8 @@ class WorkflowService:
         user_id: str | None,
     ) -> WorkflowView:
         """Build the pattern's flow, check its agents exist, and start it."""
-        flow = build_flow(workflow_type, participating_agents, workflow_config)
+        caps = Caps.from_settings(self.podium.settings)
+        flow = build_flow(workflow_type, participating_agents, workflow_config, caps)
         services = AgentServices.for_store(self.store, self.podium.settings)
         known = await services.all_definitions(app_id)
         named = list(participating_agents or DEFAULT_AGENTS[workflow_type])
@@ -136,16 +139,16 @@ class WorkflowService:
             else scheduler.Progress.start(graph)
         )
         state = session.state
-        steps: dict[str, list[Any]] = {}
-        for step in await self.store.get_steps(run_id):
-            steps.setdefault(step.node_id, []).append(step)
+        steps: dict[str, dict[str, Any]] = await self.store.run_read(
+            lambda: queries.steps_by_node(run_id)
+        )
         ready = set()
         if run.status in RUNNING:
             ready = set(scheduler.ready_nodes(graph, progress, set()))
         ready |= (live_running or set()) - set(progress.nodes)
         nodes = []
         for node in graph.flow.nodes:
-            node_steps = steps.get(node.id, [])
+            node_steps = steps.get(node.id)
             status = progress.nodes.get(node.id)
             if status is None:
                 if node.id in ready and run.status in RUNNING:
@@ -159,7 +162,7 @@ class WorkflowService:
                 "type": node.type,
                 "label": getattr(node, "label", None) or node.id,
                 "status": status,
-                "steps": len(node_steps),
+                "steps": node_steps["steps"] if node_steps else 0,
             }
             agent = node.config.get("agent")
             if node.type == "agent" and isinstance(agent, str):
@@ -167,10 +170,9 @@ class WorkflowService:
             if node.type == "collaboration_turn":
                 item["agents"] = node.config.get("agents")
             if node_steps:
-                last = node_steps[-1]
-                item |= {"started_at": last.started_at, "ended_at": last.ended_at}
-                if last.error:
-                    item["error"] = last.error
+                item |= {"started_at": node_steps["started_at"], "ended_at": node_steps["ended_at"]}
+                if node_steps["error"]:
+                    item["error"] = node_steps["error"]
             if node.id in progress.errors:
                 item["error"] = progress.errors[node.id]
             nodes.append(item)
@@ -201,6 +203,10 @@ class WorkflowService:
 def _agent_name(source: str, state: dict[str, Any]) -> str | None:
     if "{{" not in source:
         return source
+    if not renders_inline(source):
+        # A drawing is read often and on the event loop: a template that needs a render
+        # process (a loop, a call) is not run for it; the agent shows once the node ran.
+        return None
     try:
         name = render(source, state).strip()
     except Exception:  # a template over keys not set yet: the agent is not known yet

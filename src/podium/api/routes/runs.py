@@ -12,12 +12,28 @@ from podium.api.schemas import ForkRequest, RunPublic, RunQueued
 router = APIRouter(prefix="/apps/{app_id}/runs", tags=["runs"])
 
 
+STEPS_PAGE = 100
+STEPS_PAGE_MAX = 500
+
+
 @router.get("/{run_id}")
-async def get_run(run_id: str, access: AppViewer, services: ServicesDep) -> RunPublic:
-    """The run with its steps and pending questions."""
-    run, steps = await services.sessions.get_run(access.app_id, run_id)
+async def get_run(
+    run_id: str,
+    access: AppViewer,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=STEPS_PAGE_MAX, description="steps per page")] = (
+        STEPS_PAGE
+    ),
+    cursor: Annotated[
+        str | None, Query(max_length=400, description="the steps_next_cursor of the last page")
+    ] = None,
+) -> RunPublic:
+    """The run with a page of its steps (in order; `steps_next_cursor` reads the next page)
+    and its pending questions."""
+    page = await services.sessions.run_steps(access.app_id, run_id, limit, cursor)
+    run = await services.sessions.get_run(access.app_id, run_id)
     questions = await services.sessions.pending_questions(access.app_id, run_id)
-    return RunPublic.of(run, steps, questions)
+    return RunPublic.of(run, page.items, questions, steps_next_cursor=page.next_cursor)
 
 
 @router.get("/{run_id}/wait")
@@ -38,7 +54,7 @@ async def wait_run(
 @router.post("/{run_id}/cancel")
 async def cancel_run(run_id: str, access: AppMember, services: ServicesDep) -> RunPublic:
     await services.sessions.cancel_run(access.app_id, run_id)
-    run, _ = await services.sessions.get_run(access.app_id, run_id)
+    run = await services.sessions.get_run(access.app_id, run_id)
     return RunPublic.of(run)
 
 
@@ -47,7 +63,7 @@ async def pause_run(run_id: str, access: AppMember, services: ServicesDep) -> Ru
     """Pause the run: `paused` at once when queued or waiting for an answer; `pausing` while
     the nodes it executes finish (no new node starts), then `paused`."""
     await services.podium.pause(run_id, app_id=access.app_id)
-    run, _ = await services.sessions.get_run(access.app_id, run_id)
+    run = await services.sessions.get_run(access.app_id, run_id)
     return RunPublic.of(run)
 
 
@@ -55,7 +71,7 @@ async def pause_run(run_id: str, access: AppMember, services: ServicesDep) -> Ru
 async def resume_run(run_id: str, access: AppMember, services: ServicesDep) -> RunPublic:
     """Resume a paused run where it stopped (409 for a run that is not paused)."""
     await services.podium.resume(run_id, app_id=access.app_id)
-    run, _ = await services.sessions.get_run(access.app_id, run_id)
+    run = await services.sessions.get_run(access.app_id, run_id)
     return RunPublic.of(run)
 
 
@@ -66,5 +82,5 @@ async def fork_run(
     """A new run from the state as of `step_id` (patched by `state_patch`); the nodes that
     had finished by that step do not run again."""
     new_run = await services.sessions.fork(access.app_id, run_id, body.step_id, body.state_patch)
-    run, _ = await services.sessions.get_run(access.app_id, new_run)
+    run = await services.sessions.get_run(access.app_id, new_run)
     return RunQueued(run_id=new_run, session_id=run.session_id, status="queued")
