@@ -13,7 +13,9 @@ task, so calls run concurrently) and, on `close()`, exits them: the session ends
 server's process is stopped (stdin closed, then SIGTERM, then SIGKILL).
 
 A stdio server's stderr is read by Podium: its lines go to the `podium.tools.mcp` logger
-(DEBUG) and the last of them are quoted when the server cannot be reached.
+(DEBUG), and the last of them are logged (WARNING) when the server cannot be reached; they
+never go into an answer, which says only that the server could not be started. An HTTP
+server is reached through the egress policy (`podium.egress`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Implementation
 from mcp_types import Tool as MCPTool
 
+from podium.egress import guarded_client, refusal_in, status_line
 from podium.errors import PodiumError
 from podium.tools.base import NAME_PATTERN, Tool, ToolContext
 from podium.tools.mcp_config import (
@@ -112,6 +115,20 @@ def _describe_error(exc: BaseException) -> str:
     return "; ".join(parts) or type(exc).__name__
 
 
+def public_reason(exc: BaseException | None) -> str:
+    """What an answer may say of a failure: the egress policy's refusal, an HTTP status line,
+    a timeout; never a remote body or a local error's text."""
+    refused = refusal_in(exc)
+    if refused is not None:
+        return refused.message
+    for leaf in _leaves(exc) if exc is not None else []:
+        if isinstance(leaf, httpx2.HTTPStatusError):
+            return f"it answered {status_line(leaf.response.status_code)}"
+        if isinstance(leaf, TimeoutError | httpx2.TimeoutException):
+            return "it did not answer in time"
+    return "no MCP session could be held with it (the server's log says why)"
+
+
 @dataclass(slots=True)
 class _Request:
     run: Callable[[Client], Awaitable[Any]]
@@ -154,17 +171,27 @@ class _Connection:
             return
         if not done:
             await self.close(graceful=False)
-            raise MCPServerUnavailable(self._failure(f"did not answer within {timeout:g}s"))
+            raise MCPServerUnavailable(self._failure(None, f"no answer within {timeout:g}s"))
         await self.close(graceful=False)
         error = self._ready.exception() if self._ready.done() else None
-        raise MCPServerUnavailable(self._failure(_describe_error(error or EOFError()))) from error
+        raise MCPServerUnavailable(self._failure(error)) from error
 
-    def _failure(self, detail: str) -> str:
+    def _failure(self, error: BaseException | None, detail: str | None = None) -> str:
+        """A stable message for the answer; the reason, and a stdio server's stderr, go to
+        the server's log (they may hold what the answer must not: paths, the environment,
+        a remote body)."""
         config = self.config
-        verb = "start" if config.transport == "stdio" else "connect to"
-        message = f"could not {verb} MCP server {config.name!r} ({config.describe()}): {detail}"
-        tail = self.stderr_tail()
-        return f"{message}; its stderr: {tail}" if tail else message
+        logger.warning(
+            "MCP server %r could not be reached: %s%s",
+            config.name,
+            detail or _describe_error(error or EOFError()),
+            f"; its stderr: {self.stderr_tail()}" if self.stderr_tail() else "",
+        )
+        if config.transport == "stdio":
+            why = detail or "the server's log says why (ask the operator)"
+            return f"could not start MCP server {config.name!r}: {why}"
+        reason = detail or public_reason(error)
+        return f"could not connect to MCP server {config.name!r} at {config.url}: {reason}"
 
     async def submit(self, run: Callable[[Client], Awaitable[_T]]) -> _T:
         """Run `run(client)` in the owner task; a cancelled caller cancels it there."""
@@ -259,7 +286,7 @@ class _Connection:
         if config.transport == "http":
             assert config.url is not None
             http = await stack.enter_async_context(
-                httpx2.AsyncClient(
+                guarded_client(
                     headers=dict(config.headers),
                     timeout=httpx2.Timeout(config.timeout_seconds, read=300.0),
                 )
@@ -445,7 +472,10 @@ class MCPConnections:
             config.validate()
             tools = await self._list(config)
         except Exception as exc:
-            return False, _describe_error(exc) if not isinstance(exc, PodiumError) else exc.message
+            if isinstance(exc, PodiumError):
+                return False, exc.message
+            logger.warning("MCP server %r is not healthy: %s", config.name, _describe_error(exc))
+            return False, public_reason(exc)
         names = ", ".join(t.name for t in tools[:10]) + (", …" if len(tools) > 10 else "")
         count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
         return True, f"connected; {count}" + (f": {names}" if tools else "")
@@ -531,8 +561,11 @@ class MCPConnections:
     def _unavailable(self, config: MCPServerConfig, exc: Exception) -> Exception:
         if isinstance(exc, MCPServerUnavailable):
             return exc
+        logger.warning(
+            "the connection to MCP server %r broke: %s", config.name, _describe_error(exc)
+        )
         return MCPServerUnavailable(
-            f"the connection to MCP server {config.name!r} broke: {_describe_error(exc)}"
+            f"the connection to MCP server {config.name!r} broke: {public_reason(exc)}"
         )
 
     async def _connection(self, config: MCPServerConfig) -> tuple[_Connection, bool]:
