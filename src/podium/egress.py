@@ -82,9 +82,11 @@ def why_not_public(address: IPAddress) -> str | None:
         return "link-local address (this includes the cloud metadata endpoint)"
     if address.is_multicast:
         return "multicast address"
+    if address.is_reserved:
+        return "reserved address"
     if address.is_private or (isinstance(address, ipaddress.IPv4Address) and address in _SHARED):
         return "private address"
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:
         return "reserved address"
     return None
 
