@@ -4,10 +4,8 @@ the address that was checked is the one connected to, the URL's host kept for Ho
 
 from __future__ import annotations
 
-import http.server
 import ipaddress
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,49 +14,12 @@ import pytest
 from podium import egress
 from podium.config import Settings
 from podium.egress import EgressPolicy, EgressRefused, guarded_client, why_not_public
-
-
-class Listener:
-    """An HTTP server on 127.0.0.1 that records the Host of each request; `/redirect?to=U`
-    answers 302 to U."""
-
-    def __init__(self) -> None:
-        self.hosts: list[str] = []
-        listener = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                listener.hosts.append(self.headers["Host"])
-                if self.path.startswith("/redirect?to="):
-                    self.send_response(302)
-                    self.send_header("Location", self.path.removeprefix("/redirect?to="))
-                    self.end_headers()
-                    return
-                body = b"internal secret"
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Listener:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from support.listener import Listener, closed_port
 
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    with Listener() as made:
+    with Listener(body="internal secret") as made:
         yield made
 
 
@@ -86,17 +47,13 @@ async def test_loopback_is_refused_by_default(listener: Listener) -> None:
         "PODIUM_EGRESS_ALLOW=127.0.0.1"
     )
     assert caught.value.details == {"host": "127.0.0.1", "setting": "PODIUM_EGRESS_ALLOW"}
-    assert listener.hosts == []  # refused before any connection
+    assert listener.requests == []  # refused before any connection
 
 
 async def test_a_closed_port_is_refused_with_the_same_words(listener: Listener) -> None:
     allow()
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
     messages = set()
-    for target in (listener.port, port):
+    for target in (listener.port, closed_port()):
         with pytest.raises(EgressRefused) as caught:
             await get(f"http://127.0.0.1:{target}/")
         messages.add(caught.value.message)
@@ -111,9 +68,9 @@ async def test_a_name_that_resolves_to_loopback_is_refused(listener: Listener) -
     assert caught.value.message.endswith(
         "refused: loopback address; allow it with PODIUM_EGRESS_ALLOW=localhost"
     )
-    with pytest.raises(EgressRefused, match="to 127.1 \\(127.0.0.1\\) refused"):
+    with pytest.raises(EgressRefused, match=r"to 127\.1 \(127\.0\.0\.1\) refused"):
         await get(f"http://127.1:{listener.port}/")  # a number the resolver reads as 127.0.0.1
-    assert listener.hosts == []
+    assert listener.requests == []
 
 
 @pytest.mark.parametrize("entry", ["127.0.0.1", "127.0.0.0/8", "localhost"])
@@ -122,7 +79,7 @@ async def test_allowed_when_listed(listener: Listener, entry: str) -> None:
     host = "localhost" if entry == "localhost" else "127.0.0.1"
     response = await get(f"http://{host}:{listener.port}/")
     assert (response.status_code, response.text) == (200, "internal secret")
-    assert listener.hosts == [f"{host}:{listener.port}"]  # the URL's host, not the address
+    assert [r.host for r in listener.requests] == [f"{host}:{listener.port}"]  # the URL's
 
 
 async def test_a_redirect_to_a_refused_address_is_refused(listener: Listener) -> None:
@@ -134,7 +91,7 @@ async def test_a_redirect_to_a_refused_address_is_refused(listener: Listener) ->
         "outbound request to 169.254.169.254 refused: link-local address (this includes the "
         "cloud metadata endpoint); allow it with PODIUM_EGRESS_ALLOW=169.254.169.254"
     )
-    assert len(listener.hosts) == 1  # the first hop only
+    assert len(listener.requests) == 1  # the first hop only
 
 
 async def test_the_checked_address_is_the_one_connected_to(
@@ -158,18 +115,15 @@ async def test_the_checked_address_is_the_one_connected_to(
     response = await get(f"http://rebind.test:{listener.port}/")
     assert response.status_code == 200
     assert asked == ["rebind.test"]
-    assert listener.hosts == [f"rebind.test:{listener.port}"]
+    assert [r.host for r in listener.requests] == [f"rebind.test:{listener.port}"]
 
 
 async def test_the_operators_own_urls_are_trusted(listener: Listener) -> None:
     url = f"http://127.0.0.1:{listener.port}/v1"
     egress.configure(Settings(ollama_base_url=url))
     assert (await get(f"{url}/models")).status_code == 200
-    other = socket.socket()  # the operator's origin only, not the whole host
-    other.bind(("127.0.0.1", 0))
-    with pytest.raises(EgressRefused):
-        await get(f"http://127.0.0.1:{other.getsockname()[1]}/")
-    other.close()
+    with pytest.raises(EgressRefused):  # the operator's origin only, not the whole host
+        await get(f"http://127.0.0.1:{closed_port()}/")
 
 
 @pytest.mark.parametrize(
@@ -192,10 +146,14 @@ async def test_the_operators_own_urls_are_trusted(listener: Listener) -> None:
         ("255.255.255.255", "reserved address"),
         ("192.0.2.1", "private address"),
         ("::ffff:127.0.0.1", "loopback address inside an IPv6 address"),
-        ("::ffff:169.254.169.254", "link-local address (this includes the cloud metadata "
-         "endpoint) inside an IPv6 address"),
-        ("64:ff9b::a9fe:a9fe", "link-local address (this includes the cloud metadata "
-         "endpoint) inside an IPv6 address"),
+        (
+            "::ffff:169.254.169.254",
+            "link-local address (this includes the cloud metadata endpoint) inside an IPv6 address",
+        ),
+        (
+            "64:ff9b::a9fe:a9fe",
+            "link-local address (this includes the cloud metadata endpoint) inside an IPv6 address",
+        ),
         ("2002:7f00:1::1", "loopback address inside an IPv6 address"),
         ("8.8.8.8", None),
         ("2606:4700::1111", None),

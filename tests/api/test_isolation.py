@@ -324,9 +324,7 @@ def world(api: TestClient, admin: Actor, make_user: Any) -> World:
         {"email": "carol@example.com", "username": "carol", "password": PASSWORD},
     )
     assert carol.status_code == 201, carol.text
-    a = populate(
-        Tenant("alice", alice), carol.json()["id"], ["carol@example.com", "carol"], admin
-    )
+    a = populate(Tenant("alice", alice), carol.json()["id"], ["carol@example.com", "carol"], admin)
     b = populate(Tenant("bob", bob), bob.user["id"], [], admin)
     return World(api, admin, bob, a, b)
 

@@ -4,9 +4,9 @@ unconfigured or failing service degrades (skipped, or an error the model reads).
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 import socket
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 import pytest
