@@ -196,3 +196,13 @@ def test_check_url_leaves_names_and_allowed_hosts() -> None:
         policy.check_url(url, "base_url")
     everything = EgressPolicy.from_settings(Settings(egress_allow=["*"]))
     everything.check_url("http://169.254.169.254/", "base_url")
+
+
+def test_the_default_ollama_url_is_the_providers() -> None:
+    from podium.llm.providers import OLLAMA_BASE_URL
+
+    assert egress.DEFAULT_OLLAMA_BASE_URL == OLLAMA_BASE_URL
+    policy = EgressPolicy.from_settings(Settings(egress_allow=[]))
+    policy.check_url(OLLAMA_BASE_URL, "base_url")  # the server's own Ollama: trusted
+    with pytest.raises(EgressRefused):
+        policy.check_url("http://localhost:11435/v1", "base_url")  # another port: not

@@ -13,7 +13,9 @@ redirect opens a new connection that is checked the same way. TLS still names th
 The operator widens it with `PODIUM_EGRESS_ALLOW` (host names, addresses and CIDR networks,
 e.g. `127.0.0.1,ollama.internal,10.0.0.0/8`). URLs the operator set themselves
 (`PODIUM_OPENAI_BASE_URL`, `PODIUM_OLLAMA_BASE_URL`, `PODIUM_HUBSPOT_BASE_URL`, …) are trusted
-as they are: their host and port pass without a check.
+as they are: their host and port pass without a check (so does the default Ollama URL,
+`localhost:11434`, the server's own `ollama` provider). Tenant-aimed clients ignore the
+`HTTP(S)_PROXY` variables: a proxy would resolve the name where the policy cannot see it.
 
 The policy in force is the one `configure(settings)` last set (the agent runtime sets it from
 its settings), else the one of the environment. It is read at every new connection.
@@ -54,6 +56,9 @@ _OPERATOR_URLS = (
     "sendgrid_base_url",
     "google_calendar_base_url",
 )
+# The `ollama` provider's URL when PODIUM_OLLAMA_BASE_URL is unset (podium.llm.providers'
+# OLLAMA_BASE_URL): the server's own default, trusted like a URL the operator set.
+DEFAULT_OLLAMA_BASE_URL = "http://localhost:11434/v1"
 
 
 class EgressRefused(NotAllowed):
@@ -114,8 +119,9 @@ class EgressPolicy:
             except ValueError:
                 hosts.add(entry.rstrip("."))
         origins = set()
-        for field_name in _OPERATOR_URLS:
-            origin = _origin(getattr(settings, field_name, None))
+        urls = [getattr(settings, name, None) for name in _OPERATOR_URLS]
+        for url in [*urls, settings.ollama_base_url or DEFAULT_OLLAMA_BASE_URL]:
+            origin = _origin(url)
             if origin is not None:
                 origins.add(origin)
         return cls(frozenset(hosts), tuple(networks), frozenset(origins))
