@@ -284,10 +284,12 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
 
     def __init__(self, policy: EgressPolicy | None = None, **kwargs: Any) -> None:
         limits: httpx2.Limits = kwargs.pop("limits", httpx2.Limits())
-        kwargs["trust_env"] = False
+        # SSL_CERT_FILE / SSL_CERT_DIR still apply (an operator's CA bundle); proxies do not.
+        ssl_context = httpx2.create_ssl_context(trust_env=True)
+        kwargs.update(trust_env=False, verify=ssl_context)
         super().__init__(limits=limits, **kwargs)
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
