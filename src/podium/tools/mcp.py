@@ -43,7 +43,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Implementation
 from mcp_types import Tool as MCPTool
 
-from podium.egress import guarded_client, refusal_in, status_line
+from podium.egress import guarded_client
 from podium.errors import PodiumError
 from podium.tools.base import NAME_PATTERN, Tool, ToolContext
 from podium.tools.mcp_config import (
@@ -52,6 +52,9 @@ from podium.tools.mcp_config import (
     MCPServerConfig,
     MCPServerUnavailable,
     MCPToolError,
+    describe_error,
+    leaves,
+    public_reason,
 )
 
 __all__ = [
@@ -72,19 +75,9 @@ _T = TypeVar("_T")
 # --- one connection ----------------------------------------------------------------------
 
 
-def _leaves(exc: BaseException) -> list[BaseException]:
-    """The exceptions inside (nested) exception groups."""
-    if isinstance(exc, BaseExceptionGroup):
-        found: list[BaseException] = []
-        for inner in exc.exceptions:
-            found += _leaves(inner)
-        return found
-    return [exc]
-
-
 def _is_connection_failure(exc: BaseException) -> bool:
     """Whether the error means the connection is gone (so a new one may succeed)."""
-    for leaf in _leaves(exc):
+    for leaf in leaves(exc):
         if isinstance(leaf, MCPServerUnavailable):
             return True
         if isinstance(leaf, MCPError) and leaf.code == CONNECTION_CLOSED:
@@ -99,34 +92,6 @@ def _is_connection_failure(exc: BaseException) -> bool:
         ):
             return True
     return False
-
-
-def _describe_error(exc: BaseException) -> str:
-    parts = []
-    for leaf in _leaves(exc):
-        if isinstance(leaf, FileNotFoundError) and leaf.filename is None:
-            text = leaf.strerror or "No such file or directory"
-        elif isinstance(leaf, OSError) and leaf.strerror:
-            text = leaf.strerror
-        else:
-            text = str(leaf) or type(leaf).__name__
-        if text not in parts:
-            parts.append(text)
-    return "; ".join(parts) or type(exc).__name__
-
-
-def public_reason(exc: BaseException | None) -> str:
-    """What an answer may say of a failure: the egress policy's refusal, an HTTP status line,
-    a timeout; never a remote body or a local error's text."""
-    refused = refusal_in(exc)
-    if refused is not None:
-        return refused.message
-    for leaf in _leaves(exc) if exc is not None else []:
-        if isinstance(leaf, httpx2.HTTPStatusError):
-            return f"it answered {status_line(leaf.response.status_code)}"
-        if isinstance(leaf, TimeoutError | httpx2.TimeoutException):
-            return "it did not answer in time"
-    return "no MCP session could be held with it (the server's log says why)"
 
 
 @dataclass(slots=True)
@@ -184,7 +149,7 @@ class _Connection:
         logger.warning(
             "MCP server %r could not be reached: %s%s",
             config.name,
-            detail or _describe_error(error or EOFError()),
+            detail or describe_error(error or EOFError()),
             f"; its stderr: {self.stderr_tail()}" if self.stderr_tail() else "",
         )
         if config.transport == "stdio":
@@ -241,7 +206,7 @@ class _Connection:
                 logger.warning(
                     "the connection to MCP server %r ended: %s",
                     self.config.name,
-                    _describe_error(exc),
+                    describe_error(exc),
                 )
         finally:
             self.broken = True
@@ -474,7 +439,7 @@ class MCPConnections:
         except Exception as exc:
             if isinstance(exc, PodiumError):
                 return False, exc.message
-            logger.warning("MCP server %r is not healthy: %s", config.name, _describe_error(exc))
+            logger.warning("MCP server %r is not healthy: %s", config.name, describe_error(exc))
             return False, public_reason(exc)
         names = ", ".join(t.name for t in tools[:10]) + (", …" if len(tools) > 10 else "")
         count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
@@ -555,14 +520,14 @@ class MCPConnections:
                 # Not retried: a session opened for this call, or one close() ended.
                 if attempt == 2 or fresh or closes != self._closes:
                     raise self._unavailable(config, exc) from exc
-                logger.info("reconnecting to MCP server %r: %s", config.name, _describe_error(exc))
+                logger.info("reconnecting to MCP server %r: %s", config.name, describe_error(exc))
         raise AssertionError("unreachable")
 
     def _unavailable(self, config: MCPServerConfig, exc: Exception) -> Exception:
         if isinstance(exc, MCPServerUnavailable):
             return exc
         logger.warning(
-            "the connection to MCP server %r broke: %s", config.name, _describe_error(exc)
+            "the connection to MCP server %r broke: %s", config.name, describe_error(exc)
         )
         return MCPServerUnavailable(
             f"the connection to MCP server {config.name!r} broke: {public_reason(exc)}"

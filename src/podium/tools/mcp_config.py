@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import httpx2
+
+from podium.egress import refusal_in, status_line
 from podium.errors import InvalidInput, NotAllowed, PodiumError
 
 Transport = Literal["stdio", "http"]
@@ -36,6 +39,49 @@ class MCPServerUnavailable(PodiumError):
 
 class MCPToolError(Exception):
     """An MCP tool answered with `isError`: the message is the server's error text."""
+
+
+# --- what an error may say ------------------------------------------------------------------
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        found: list[BaseException] = []
+        for inner in exc.exceptions:
+            found += leaves(inner)
+        return found
+    return [exc]
+
+
+def describe_error(exc: BaseException) -> str:
+    """The whole reason of a failure, for the server's log only (it may hold paths, a
+    remote body, a process's words)."""
+    parts = []
+    for leaf in leaves(exc):
+        if isinstance(leaf, FileNotFoundError) and leaf.filename is None:
+            text = leaf.strerror or "No such file or directory"
+        elif isinstance(leaf, OSError) and leaf.strerror:
+            text = leaf.strerror
+        else:
+            text = str(leaf) or type(leaf).__name__
+        if text not in parts:
+            parts.append(text)
+    return "; ".join(parts) or type(exc).__name__
+
+
+def public_reason(exc: BaseException | None) -> str:
+    """What an answer may say of a failure: the egress policy's refusal, an HTTP status line,
+    a timeout; never a remote body or a local error's text."""
+    refused = refusal_in(exc)
+    if refused is not None:
+        return refused.message
+    for leaf in leaves(exc) if exc is not None else []:
+        if isinstance(leaf, httpx2.HTTPStatusError):
+            return f"it answered {status_line(leaf.response.status_code)}"
+        if isinstance(leaf, TimeoutError | httpx2.TimeoutException):
+            return "it did not answer in time"
+    return "no MCP session could be held with it (the server's log says why)"
 
 
 # --- configuration ----------------------------------------------------------------------
