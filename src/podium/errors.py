@@ -41,6 +41,14 @@ class LimitTooHigh(InvalidInput):
     code = "limit_too_high"
 
 
+class NotAllowed(InvalidInput):
+    """Something the server's policy keeps from tenants: a stdio MCP server (the operator
+    offers those), an outbound address the egress policy refuses (answered 422, with
+    `details.setting` naming what the operator can change)."""
+
+    code = "not_allowed"
+
+
 class PreconditionFailed(PodiumError):
     """A conditional write whose condition no longer holds, e.g. an `If-Match` version that
     is not the current one (answered 412 with the current version in `details`)."""

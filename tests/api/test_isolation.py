@@ -30,6 +30,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, PASSWORD, Actor, api_settings
 
 from podium.api.app import create_app
+from podium.config import Settings
 
 PARAM = re.compile(r"\{(\w+)\}")
 MCP_SERVER = Path(__file__).parent.parent / "support" / "mcp_server.py"
@@ -158,7 +159,7 @@ def wait_run(owner: Actor, base: str, run_id: str, status: str) -> dict[str, Any
     return dict(run)
 
 
-def populate(tenant: Tenant, member_id: str, extra_data: list[str]) -> Tenant:
+def populate(tenant: Tenant, member_id: str, extra_data: list[str], admin: Actor) -> Tenant:
     """An app with a flow, a session waiting at a question, a finished run, a member, a key."""
     tag, owner = tenant.tag, tenant.owner
     tenant.app_name = f"{tag}-private-app"
@@ -222,18 +223,14 @@ def populate(tenant: Tenant, member_id: str, extra_data: list[str]) -> Tenant:
         headers=owner.headers,
     )
     assert hubspot.status_code == 204, hubspot.text
+    # The operator's stdio MCP server, enabled for the app by a platform admin.
     tenant.mcp_name = f"{tag}-mcp"
-    mcp = owner.post(
-        f"{tenant.base}/mcp-servers",
-        {
-            "name": tenant.mcp_name,
-            "transport": "stdio",
-            "command": sys.executable,
-            "args": [str(MCP_SERVER)],
-            "env": {"SECRET_TOKEN": f"{tag}-mcp-env-secret"},
-        },
+    mcp = admin.client.put(
+        f"{tenant.base}/mcp-servers/{tenant.mcp_name}/stdio",
+        json={"server": "support"},
+        headers=admin.headers,
     )
-    assert mcp.status_code == 201, mcp.text
+    assert mcp.status_code == 200, mcp.text
     # A workflow graph whose gate closes a flow no probe starts.
     tenant.graph_name = f"{tag}_pack"
     graph = owner.client.put(
@@ -279,7 +276,7 @@ def populate(tenant: Tenant, member_id: str, extra_data: list[str]) -> Tenant:
         f"{tag}-secret-instructions",
         f"{tag}-sk",
         f"{tag}-hubspot-token",
-        f"{tag}-mcp-env-secret",
+        "operator-mcp-env-secret",
         f"{tag}-secret-chat",
         f"{tag}-secret-memory",
         f"{tag}-secret-artifact",
@@ -292,6 +289,22 @@ def populate(tenant: Tenant, member_id: str, extra_data: list[str]) -> Tenant:
         *extra_data,
     ]
     return tenant
+
+
+@pytest.fixture
+def api_config(database_url: str, tmp_path: Path) -> Settings:
+    """The providers' URLs are on loopback (allowed here); the operator offers the test MCP
+    server over stdio as `support`."""
+    offered = tmp_path / "stdio-servers.json"
+    support = {
+        "command": sys.executable,
+        "args": [str(MCP_SERVER)],
+        "env": {"SECRET_TOKEN": "operator-mcp-env-secret"},
+    }
+    offered.write_text(json.dumps({"support": support}))
+    return api_settings(
+        database_url, egress_allow=["127.0.0.1"], mcp_stdio_servers_file=str(offered)
+    )
 
 
 @dataclass
@@ -311,8 +324,8 @@ def world(api: TestClient, admin: Actor, make_user: Any) -> World:
         {"email": "carol@example.com", "username": "carol", "password": PASSWORD},
     )
     assert carol.status_code == 201, carol.text
-    a = populate(Tenant("alice", alice), carol.json()["id"], ["carol@example.com", "carol"])
-    b = populate(Tenant("bob", bob), bob.user["id"], [])
+    a = populate(Tenant("alice", alice), carol.json()["id"], ["carol@example.com", "carol"], admin)
+    b = populate(Tenant("bob", bob), bob.user["id"], [], admin)
     return World(api, admin, bob, a, b)
 
 
@@ -424,6 +437,9 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda t: {"name": "bobs-mcp", "transport": "http", "url": "http://127.0.0.1:9/mcp"}
     ),
     ("GET", f"{APPS}/mcp-servers/{{name}}/tools"): Probe(),
+    ("PUT", f"{APPS}/mcp-servers/{{name}}/stdio"): Probe(
+        lambda t: {"server": "support"}, admin_only=True
+    ),
     ("DELETE", f"{APPS}/mcp-servers/{{name}}"): Probe(),
     ("GET", f"{APPS}/flows/{{name}}/prerequisites"): Probe(),
     ("GET", f"{APPS}/workflow-graphs"): Probe(),

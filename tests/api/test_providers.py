@@ -3,6 +3,7 @@ outside services and MCP tools; health; secrets that go in and never come out.""
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,23 @@ from support.mcp_server import SCRIPT, read_calls
 
 SECRET = "sk-app-secret-0123456789"
 SERVICES = ["hubspot", "sendgrid", "google_calendar"]
+
+
+@pytest.fixture
+def api_config(database_url: str, tmp_path: Path) -> Settings:
+    """The fake servers listen on 127.0.0.1, which the egress policy refuses unless listed
+    (tests/security/test_egress.py shows the refusal); the operator offers the test MCP server
+    over stdio as `calc`, its calls logged to `calls.jsonl`."""
+    offered = tmp_path / "stdio-servers.json"
+    calc = {
+        "command": sys.executable,
+        "args": [str(SCRIPT)],
+        "env": {"MCP_CALL_LOG": str(tmp_path / "calls.jsonl")},
+    }
+    offered.write_text(json.dumps({"calc": calc}))
+    return api_settings(
+        database_url, egress_allow=["127.0.0.1"], mcp_stdio_servers_file=str(offered)
+    )
 
 
 @pytest.fixture
@@ -104,9 +122,9 @@ def test_health_probes_the_apps_integrations(app: App) -> None:
 
         app.put("/integrations/hubspot", hubspot)
         svc.fail_next(500, "the fake is down")
-        assert integrations_of(app)["hubspot"] == (
+        assert integrations_of(app)["hubspot"] == (  # the status line; the body is logged
             "error",
-            "hubspot answered HTTP 500: the fake is down",
+            "hubspot answered HTTP 500 Internal Server Error",
         )
 
         sendgrid = svc.credentials("sendgrid")
@@ -224,10 +242,7 @@ def test_an_agent_records_leads_in_hubspot_when_it_is_connected(app: App) -> Non
         svc.fail_next(500, "HubSpot is having a bad day")
         row, told = qualify()
         assert row["status"] == "error", row
-        assert (
-            row["error"]
-            == "IntegrationError: hubspot answered HTTP 500: HubSpot is having a bad day"
-        )
+        assert row["error"] == "IntegrationError: hubspot answered HTTP 500 Internal Server Error"
         assert told[0]["content"] == f"error: {row['error']}"
         assert len(svc.contacts) == 1
 
@@ -287,6 +302,41 @@ def test_an_apps_provider_keeps_its_key_secret_and_serves_its_agents(
     assert "names provider 'acme', which is not configured" in (failed["error"] or "")
 
 
+def test_a_stored_key_follows_its_url(app: App) -> None:
+    """A key goes only to the URL (and kind) it was given with: changing either without a key
+    in the same request drops the stored one; a key in the same request is the new one."""
+    with FakeOpenAI(api_key=SECRET) as first, FakeOpenAI(api_key="sk-other") as second:
+        keyed = {"kind": "openai", "base_url": first.base_url, "api_key": SECRET}
+        assert app.put("/providers/acme", keyed).json()["has_api_key"] is True
+        app.define({"name": "acme_agent", "model": "acme/gpt-app"})
+        first.reply_text("First.")
+        assert app.chat("hello", agent="acme_agent")["answer"] == "First."
+        assert first.requests[-1].headers["authorization"] == f"Bearer {SECRET}"
+        reached_first = len(first.requests)
+
+        moved = app.put("/providers/acme", {"kind": "openai", "base_url": second.base_url})
+        assert moved.status_code == 200 and moved.json()["has_api_key"] is False
+        failed = app.chat("hello", agent="acme_agent")
+        assert failed["status"] == "failed", failed  # no key: the second server says 401
+        assert second.requests[-1].headers["authorization"] != f"Bearer {SECRET}"
+        assert SECRET not in str(second.requests)
+        assert app.get("/providers/acme").json()["has_api_key"] is False
+
+        with_key = {"kind": "openai", "base_url": second.base_url, "api_key": "sk-other"}
+        assert app.put("/providers/acme", with_key).json()["has_api_key"] is True
+        second.reply_text("Hello.")
+        assert app.chat("hi", agent="acme_agent")["answer"] == "Hello."
+        assert second.requests[-1].headers["authorization"] == "Bearer sk-other"
+
+        kind = app.put("/providers/acme", {"kind": "anthropic", "base_url": second.base_url})
+        assert kind.json()["has_api_key"] is False  # another kind: the key is dropped too
+        record, _ = app.actor.client.portal.call(  # type: ignore[union-attr]
+            _stored_provider, app.actor.client, app.id, "acme"
+        )
+        assert record.api_key_encrypted is None
+    assert len(first.requests) == reached_first  # nothing went to the old URL after the move
+
+
 def test_a_bad_provider_is_refused(app: App) -> None:
     kind = app.put("/providers/acme", {"kind": "mistral"})
     assert "body.kind: Input should be 'openai', 'anthropic' or 'ollama'" in error_of(kind, 422)
@@ -309,19 +359,13 @@ def test_a_bad_provider_is_refused(app: App) -> None:
 
 def test_an_mcp_servers_tools_reach_agents_and_are_logged(app: App, tmp_path: Path) -> None:
     log = tmp_path / "calls.jsonl"
-    config = {
-        "name": "calc",
-        "transport": "stdio",
-        "command": sys.executable,
-        "args": [str(SCRIPT)],
-        "env": {"MCP_CALL_LOG": str(log)},
-    }
-    created = app.post("/mcp-servers", config)
-    assert created.status_code == 201, created.text
-    assert created.json()["config"]["env"] == ["MCP_CALL_LOG"]
+    # The operator's stdio server `calc`, enabled for the app by a platform admin (`admin`).
+    created = app.put("/mcp-servers/calc/stdio", {"server": "calc"})
+    assert created.status_code == 200, created.text
+    reference = {"name": "calc", "transport": "stdio", "operator_server": "calc"}
+    assert created.json()["config"] == reference  # the command stays in the operator's file
     listed = app.get("/mcp-servers")
-    assert [s["name"] for s in listed.json()] == ["calc"]
-    assert listed.json()[0]["config"]["env"] == ["MCP_CALL_LOG"]
+    assert [s["config"] for s in listed.json()] == [reference]
     assert str(log) not in created.text and str(log) not in listed.text
 
     tools = app.get("/mcp-servers/calc/tools")
@@ -366,8 +410,18 @@ def test_an_mcp_servers_tools_reach_agents_and_are_logged(app: App, tmp_path: Pa
 
 
 def test_a_bad_mcp_server_is_refused(app: App) -> None:
-    no_command = app.post("/mcp-servers", {"name": "calc", "transport": "stdio"})
-    assert "uses the stdio transport and needs a command" in error_of(no_command, 400)
-    bad_name = app.post("/mcp-servers", {"name": "Calc", "transport": "stdio", "command": "x"})
+    stdio = app.post("/mcp-servers", {"name": "calc", "transport": "stdio", "command": "x"})
+    assert "an app may register only streamable HTTP MCP servers" in error_of(stdio, 422)
+    no_url = app.post("/mcp-servers", {"name": "calc", "transport": "http"})
+    assert "uses the http transport and needs an http:// or https:// URL" in error_of(no_url, 400)
+    bad_name = app.post("/mcp-servers", {"name": "Calc", "transport": "http", "url": "http://a"})
     assert "body.name" in error_of(bad_name, 422)
+    unknown = app.put("/mcp-servers/calc/stdio", {"server": "shell"})
+    assert "the operator offers no stdio MCP server named 'shell'" in error_of(unknown, 404)
+    bad_app = app.actor.client.put(
+        "/api/v1/apps/app_nope/mcp-servers/calc/stdio",
+        json={"server": "calc"},
+        headers=app.actor.headers,
+    )
+    assert "app 'app_nope' does not exist" in error_of(bad_app, 404)
     assert app.get("/mcp-servers").json() == []

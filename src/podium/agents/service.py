@@ -18,8 +18,9 @@ from podium import jsonvalue
 from podium.agents.builtin import BUILTIN_AGENTS
 from podium.agents.definition import AgentDefinition, parse_definition
 from podium.agents.services import MCP_PREFIX, AgentServices
+from podium.egress import EgressPolicy
 from podium.engine.caps import Caps
-from podium.errors import AgentInvalid, InvalidInput, JSONValueInvalid, NotFound
+from podium.errors import AgentInvalid, InvalidInput, JSONValueInvalid, NotFound, PodiumError
 from podium.events.envelope import Event
 from podium.llm.base import ModelNotConfigured
 from podium.llm.providers import (
@@ -273,7 +274,10 @@ class AgentService:
             )
         if name == "offline":
             raise InvalidInput("`offline` is the built-in provider's name; choose another")
+        EgressPolicy.from_settings(self.settings).check_url(base_url, f"provider {name!r} base_url")
         sealed = (await self.runtime.box()).seal(api_key) if api_key else None
+        # A stored key stays only while the provider's kind and base URL stay: a key goes
+        # only to the URL it was given for (tx.put_provider drops it otherwise).
         record: ProviderRecord = await self.store.run_script(
             lambda: tx.put_provider(
                 app_id, name, kind, base_url, sealed, options, time.time(), keep_key=True
@@ -319,6 +323,9 @@ class AgentService:
                 f"{service} settings have no field(s) {unknown}; its fields are "
                 f"{list(FIELDS[service])}"
             )
+        base_url = config.get("base_url")
+        if isinstance(base_url, str):
+            EgressPolicy.from_settings(self.settings).check_url(base_url, f"{service} base_url")
         sealed = (await self.runtime.box()).seal_json(config)
         await self.store.run_script(
             lambda: tx.put_integration(app_id, service, sealed, time.time())
@@ -336,12 +343,48 @@ class AgentService:
         return records
 
     async def put_mcp_server(self, app_id: str, data: dict[str, Any]) -> MCPServerRecord:
-        from podium.tools.mcp import MCPServerConfig
+        """Register an app's own MCP server: streamable HTTP only (stdio is the operator's)."""
+        from podium.tools.mcp_config import tenant_config
 
-        config = MCPServerConfig.from_json(data)
-        await self._disconnect_mcp(app_id, config.name)  # a replaced server's old session
+        config = tenant_config(data)
+        EgressPolicy.from_settings(self.settings).check_url(
+            config.url, f"MCP server {config.name!r} url"
+        )
+        return await self._store_mcp_server(app_id, config.name, config.to_json())
+
+    async def enable_stdio_mcp_server(
+        self, app_id: str, name: str, server: str, timeout_seconds: float | None
+    ) -> MCPServerRecord:
+        """Let an app use the operator's stdio server `server` under `name` (platform admins
+        only: the route checks)."""
+        from podium.tools.mcp_config import (
+            SERVER_NAME_PATTERN,
+            STDIO_FILE_SETTING,
+            operator_reference,
+            operator_servers,
+        )
+
+        if not SERVER_NAME_PATTERN.match(name):
+            raise InvalidInput(
+                f"MCP server name {name!r} is not valid: use 1-32 lowercase letters, digits, "
+                "'_' or '-', starting with a letter (e.g. 'files')"
+            )
+        offered = operator_servers(self.settings.mcp_stdio_servers_file)
+        if server not in offered:
+            raise NotFound(
+                f"the operator offers no stdio MCP server named {server!r}; the servers of "
+                f"{STDIO_FILE_SETTING} are {sorted(offered)}",
+                details={"setting": STDIO_FILE_SETTING},
+            )
+        reference = operator_reference(name, server, timeout_seconds)
+        return await self._store_mcp_server(app_id, name, reference)
+
+    async def _store_mcp_server(
+        self, app_id: str, name: str, config: dict[str, Any]
+    ) -> MCPServerRecord:
+        await self._disconnect_mcp(app_id, name)  # a replaced server's old session
         record: MCPServerRecord = await self.store.run_script(
-            lambda: tx.put_mcp_server(app_id, config.name, config.to_json(), time.time())
+            lambda: tx.put_mcp_server(app_id, name, config, time.time())
         )
         return record
 
@@ -352,11 +395,15 @@ class AgentService:
     async def _disconnect_mcp(self, app_id: str, name: str) -> None:
         """End this process's session with the app's MCP server of that name (its stdio
         process stops); other processes' sessions end when they next fail or at shutdown."""
-        from podium.tools.mcp import MCPServerConfig, connections
+        from podium.tools.mcp import connections
 
         for record in await self.list_mcp_servers(app_id):
             if record.name == name:
-                await connections().disconnect(MCPServerConfig.from_json(record.config))
+                try:
+                    config = self.runtime.mcp_config(app_id, record)
+                except PodiumError:  # never started (not offered, or a tenant's stdio server)
+                    continue
+                await connections().disconnect(config)
 
     async def mcp_tools(self, app_id: str, name: str) -> list[dict[str, Any]]:
         servers = {r.name for r in await self.list_mcp_servers(app_id)}
@@ -396,7 +443,7 @@ class AgentService:
         """Each provider the app can use (reachable or not), each integration
         (`ok | not_configured | error`), each MCP server."""
         from podium.tools.integrations import SERVICES, probe
-        from podium.tools.mcp import MCPServerConfig, connections
+        from podium.tools.mcp import connections
 
         configs = dict(server_providers(self.settings))
         if not (self.settings.openai_base_url or self.settings.openai_api_key):
@@ -426,7 +473,12 @@ class AgentService:
             integrations.append({"service": service, "status": status, "detail": detail})
         servers = []
         for record in await self.list_mcp_servers(app_id):
-            ok, detail = await connections().health(MCPServerConfig.from_json(record.config))
+            try:
+                server = self.runtime.mcp_config(app_id, record)
+            except PodiumError as exc:
+                servers.append({"name": record.name, "reachable": False, "detail": exc.message})
+                continue
+            ok, detail = await connections().health(server)
             servers.append({"name": record.name, "reachable": ok, "detail": detail})
         app_model = await self.store.run_read(lambda: tx.app_default_model(app_id))
         return {

@@ -13,6 +13,7 @@ import time
 import weakref
 from typing import Any
 
+from podium import egress
 from podium.agents.builtin import BUILTIN_AGENTS
 from podium.agents.definition import AgentDefinition, parse_definition
 from podium.auth.service import server_secret
@@ -29,9 +30,10 @@ from podium.llm.providers import (
 )
 from podium.secretbox import SecretBox
 from podium.storage import agents as tx
-from podium.storage.agents import ToolCallRecord
+from podium.storage.agents import MCPServerRecord, ToolCallRecord
 from podium.storage.store import Store
 from podium.tools.base import DEFAULT, Tool, ToolSet
+from podium.tools.mcp_config import MCPServerConfig
 
 MCP_PREFIX = "mcp:"
 
@@ -42,6 +44,8 @@ class AgentServices:
         self.settings = settings
         self._box: SecretBox | None = None
         load_tool_modules(settings.tool_modules)
+        # Every outbound request an app can aim passes the egress policy of these settings.
+        egress.configure(settings)
 
     @classmethod
     def for_store(cls, store: Store, settings: Settings) -> AgentServices:
@@ -118,15 +122,26 @@ class AgentServices:
 
     # --- tools ------------------------------------------------------------------------
 
+    def mcp_config(self, app_id: str, record: MCPServerRecord) -> MCPServerConfig:
+        """The configuration an app's MCP server stands for: its own http server, or the
+        operator's stdio server it was enabled to use (`MCPServerUnavailable` when that is
+        not offered)."""
+        from podium.tools.mcp_config import operator_servers, stored_config
+
+        if record.config.get("transport") == "http":
+            return stored_config(record.config, {}, app_id)
+        offered = operator_servers(self.settings.mcp_stdio_servers_file)
+        return stored_config(record.config, offered, app_id)
+
     async def mcp_tools(self, app_id: str, server: str | None = None) -> list[Tool]:
-        from podium.tools.mcp import MCPServerConfig, connections
+        from podium.tools.mcp import connections
 
         records = await self.store.run_read(lambda: tx.list_mcp_servers(app_id))
         found: list[Tool] = []
         for record in records:
             if server is not None and record.name != server:
                 continue
-            found += await connections().tools(MCPServerConfig.from_json(record.config))
+            found += await connections().tools(self.mcp_config(app_id, record))
         return found
 
     async def toolset(self, app_id: str, agent: AgentDefinition) -> ToolSet:

@@ -132,6 +132,10 @@ class IntegrationPublic(BaseModel):
 
 
 class MCPServerPut(Body):
+    """An app's own MCP server: streamable HTTP (`transport: http` and a `url`). `stdio` is
+    refused (422): stdio servers come from the operator, enabled per app by a platform admin
+    (`PUT /apps/{app_id}/mcp-servers/{name}/stdio`)."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     transport: Literal["stdio", "http"]
     command: str | None = Field(default=None, max_length=2000)
@@ -141,6 +145,17 @@ class MCPServerPut(Body):
     url: str | None = Field(default=None, max_length=2000)
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+
+class MCPStdioEnable(Body):
+    """A platform admin lets an app use one of the operator's stdio MCP servers."""
+
+    server: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="the server's name in PODIUM_MCP_STDIO_SERVERS_FILE",
+        examples=["files"],
+    )
+    timeout_seconds: float | None = Field(default=None, gt=0, le=600)
 
 
 class MCPServerPublic(BaseModel):

@@ -18,6 +18,7 @@ from podium.errors import (
     InvalidInput,
     JSONValueInvalid,
     LimitTooHigh,
+    NotAllowed,
     NotFound,
     PayloadTooLarge,
     PodiumError,
@@ -34,6 +35,7 @@ STATUS = {
     AgentInvalid: 422,  # before InvalidInput, which it is a kind of
     JSONValueInvalid: 422,
     LimitTooHigh: 422,
+    NotAllowed: 422,
     WorkflowInvalid: 422,
     NotFound: 404,
     Conflict: 409,

@@ -15,6 +15,7 @@ sends `api_key` as `Authorization: Bearer …`; that header is dropped.)
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ from anthropic.types import (
 )
 
 from podium import jsonvalue
+from podium.egress import guarded_client, reason_phrase
 from podium.errors import JSONValueInvalid
 from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolSpec, Usage
 from podium.llm.providers import ProviderConfig
@@ -77,6 +79,7 @@ class AnthropicProvider(SDKProvider[anthropic.AsyncAnthropic, anthropic.APIStatu
             timeout=self.config.timeout_seconds,
             max_retries=0,
             default_headers=headers,
+            http_client=guarded_client(timeout=self.config.timeout_seconds, follow_redirects=True),
         )
 
     async def _attempt(
@@ -138,6 +141,12 @@ class AnthropicProvider(SDKProvider[anthropic.AsyncAnthropic, anthropic.APIStatu
             status = _STREAM_ERROR_STATUS.get(exc.type or "")
             return f"{exc.type or 'error'} during the stream: {message}", status
         return message, exc.status_code
+
+    def _status_line(self, exc: anthropic.APIStatusError, status: int | None) -> str:
+        if exc.status_code == 200:  # the event's type (an identifier such as overloaded_error)
+            kind = exc.type if re.fullmatch(r"[a-z_]{1,40}", exc.type or "") else "error"
+            return f"{kind} during the stream"
+        return reason_phrase(status)
 
 
 @dataclass

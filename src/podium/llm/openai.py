@@ -21,6 +21,7 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 
+from podium.egress import guarded_client
 from podium.llm.base import (
     Message,
     ModelRequest,
@@ -54,6 +55,7 @@ class OpenAIProvider(SDKProvider[openai.AsyncOpenAI, openai.APIStatusError]):
             base_url=self.base_url,
             timeout=self.config.timeout_seconds,
             max_retries=0,
+            http_client=guarded_client(timeout=self.config.timeout_seconds, follow_redirects=True),
         )
 
     async def _attempt(

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Sized
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 import httpx2
 
+from podium.egress import reason_phrase, refusal_in
 from podium.llm.base import (
     DeltaSink,
     Health,
@@ -32,7 +34,8 @@ from podium.llm.providers import ProviderConfig
 
 HEALTH_TIMEOUT_SECONDS = 10.0
 NO_KEY = "no-key"  # the SDKs insist on a key; servers that need none (Ollama) ignore it
-MAX_ERROR_TEXT = 500  # characters of an error answer's body quoted at the most
+MAX_ERROR_TEXT = 500  # characters of an error answer's body logged at the most
+logger = logging.getLogger(__name__)
 
 
 class ModelPage(Protocol):
@@ -154,9 +157,16 @@ class SDKProvider(ABC, Generic[ClientT, StatusErrorT]):
         return ProviderError(self.name, model, message, status=status, retryable=retryable)
 
     def _describe(self, exc: Exception) -> tuple[str, int | None, bool]:
-        """What went wrong, in the server's words: (message, HTTP status, retryable)."""
+        """What went wrong: (message, HTTP status, retryable). The server's own words are
+        logged, never put in the message: a tenant chooses the URL, so an answer's body must
+        not come back through Podium (the status line does)."""
+        refused = refusal_in(exc)
+        if refused is not None:
+            return refused.message, None, False
         if isinstance(exc, self._status_error):
-            message, status = self._status(exc)
+            words, status = self._status(exc)
+            logger.info("provider %r answered HTTP %s: %s", self.name, status, words)
+            message = self._status_line(exc, status)
             if status == 401 and not self.config.api_key:
                 message += f" (no API key is configured for provider {self.name!r})"
             return message, status, is_retryable_status(status)
@@ -164,12 +174,22 @@ class SDKProvider(ABC, Generic[ClientT, StatusErrorT]):
             seconds = self.config.timeout_seconds
             return f"timed out after {seconds:g} seconds waiting for {self.base_url}", None, True
         if isinstance(exc, (self._connection_error, httpx2.TransportError)):
-            return f"could not connect to {self.base_url}: {cause(exc)}", None, True
+            # One message whatever the reason (refused, reset, not HTTP): which ports are
+            # open must not be told apart through Podium.
+            logger.info(
+                "provider %r: no connection to %s: %s", self.name, self.base_url, cause(exc)
+            )
+            return f"could not connect to {self.base_url}", None, True
+        logger.info("provider %r: %s", self.name, exc)
         if isinstance(exc, self._api_error):
-            return str(getattr(exc, "message", exc)), None, False
+            return "the provider reported an error in the middle of its answer", None, False
         if isinstance(exc, json.JSONDecodeError):
-            return f"the answer could not be read: {exc}", None, False
-        return str(exc) or type(exc).__name__, None, False
+            return "the answer could not be read (it is not the provider's JSON)", None, False
+        return f"the answer could not be read ({type(exc).__name__})", None, False
+
+    def _status_line(self, exc: StatusErrorT, status: int | None) -> str:
+        """What an error answer is reported by: the standard reason phrase (`Not Found`)."""
+        return reason_phrase(status)
 
     async def health(self) -> Health:
         """Whether the server lists its models with this configuration's key (an answer

@@ -196,7 +196,8 @@ def put_provider(
     keep_key: bool,
 ) -> Script:
     """Create or replace a provider configuration. `keep_key`: an update without a key keeps
-    the stored one."""
+    the stored one, as long as the kind and base URL stay: a key never goes to a URL it was
+    not given for (a changed URL or kind without a new key drops it)."""
     row = yield one("SELECT * FROM providers WHERE app_id = ? AND name = ?", app_id, name)
     if row is None:
         provider_id = new_id("prv")
@@ -214,7 +215,8 @@ def put_provider(
             now,
         )
     else:
-        if keep_key and api_key_encrypted is None:
+        same_target = row["kind"] == kind and row["base_url"] == base_url
+        if keep_key and api_key_encrypted is None and same_target:
             api_key_encrypted = row["api_key_encrypted"]
         yield execute(
             "UPDATE providers SET kind = ?, base_url = ?, api_key_encrypted = ?, options = ?, "
@@ -304,6 +306,8 @@ def delete_integration(app_id: str, service: str) -> Script:
 
 
 def put_mcp_server(app_id: str, name: str, config: dict[str, Any], now: float) -> Script:
+    if (yield one("SELECT id FROM apps WHERE id = ?", app_id)) is None:
+        raise NotFound(f"app {app_id!r} does not exist")
     row = yield one("SELECT id FROM mcp_servers WHERE app_id = ? AND name = ?", app_id, name)
     if row is None:
         server_id = new_id("mcp")

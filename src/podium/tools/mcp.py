@@ -13,7 +13,9 @@ task, so calls run concurrently) and, on `close()`, exits them: the session ends
 server's process is stopped (stdin closed, then SIGTERM, then SIGKILL).
 
 A stdio server's stderr is read by Podium: its lines go to the `podium.tools.mcp` logger
-(DEBUG) and the last of them are quoted when the server cannot be reached.
+(DEBUG), and the last of them are logged (WARNING) when the server cannot be reached; they
+never go into an answer, which says only that the server could not be started. An HTTP
+server is reached through the egress policy (`podium.egress`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Implementation
 from mcp_types import Tool as MCPTool
 
+from podium.egress import guarded_client
 from podium.errors import PodiumError
 from podium.tools.base import NAME_PATTERN, Tool, ToolContext
 from podium.tools.mcp_config import (
@@ -49,6 +52,9 @@ from podium.tools.mcp_config import (
     MCPServerConfig,
     MCPServerUnavailable,
     MCPToolError,
+    describe_error,
+    leaves,
+    public_reason,
 )
 
 __all__ = [
@@ -69,19 +75,9 @@ _T = TypeVar("_T")
 # --- one connection ----------------------------------------------------------------------
 
 
-def _leaves(exc: BaseException) -> list[BaseException]:
-    """The exceptions inside (nested) exception groups."""
-    if isinstance(exc, BaseExceptionGroup):
-        found: list[BaseException] = []
-        for inner in exc.exceptions:
-            found += _leaves(inner)
-        return found
-    return [exc]
-
-
 def _is_connection_failure(exc: BaseException) -> bool:
     """Whether the error means the connection is gone (so a new one may succeed)."""
-    for leaf in _leaves(exc):
+    for leaf in leaves(exc):
         if isinstance(leaf, MCPServerUnavailable):
             return True
         if isinstance(leaf, MCPError) and leaf.code == CONNECTION_CLOSED:
@@ -96,20 +92,6 @@ def _is_connection_failure(exc: BaseException) -> bool:
         ):
             return True
     return False
-
-
-def _describe_error(exc: BaseException) -> str:
-    parts = []
-    for leaf in _leaves(exc):
-        if isinstance(leaf, FileNotFoundError) and leaf.filename is None:
-            text = leaf.strerror or "No such file or directory"
-        elif isinstance(leaf, OSError) and leaf.strerror:
-            text = leaf.strerror
-        else:
-            text = str(leaf) or type(leaf).__name__
-        if text not in parts:
-            parts.append(text)
-    return "; ".join(parts) or type(exc).__name__
 
 
 @dataclass(slots=True)
@@ -154,17 +136,27 @@ class _Connection:
             return
         if not done:
             await self.close(graceful=False)
-            raise MCPServerUnavailable(self._failure(f"did not answer within {timeout:g}s"))
+            raise MCPServerUnavailable(self._failure(None, f"no answer within {timeout:g}s"))
         await self.close(graceful=False)
         error = self._ready.exception() if self._ready.done() else None
-        raise MCPServerUnavailable(self._failure(_describe_error(error or EOFError()))) from error
+        raise MCPServerUnavailable(self._failure(error)) from error
 
-    def _failure(self, detail: str) -> str:
+    def _failure(self, error: BaseException | None, detail: str | None = None) -> str:
+        """A stable message for the answer; the reason, and a stdio server's stderr, go to
+        the server's log (they may hold what the answer must not: paths, the environment,
+        a remote body)."""
         config = self.config
-        verb = "start" if config.transport == "stdio" else "connect to"
-        message = f"could not {verb} MCP server {config.name!r} ({config.describe()}): {detail}"
-        tail = self.stderr_tail()
-        return f"{message}; its stderr: {tail}" if tail else message
+        logger.warning(
+            "MCP server %r could not be reached: %s%s",
+            config.name,
+            detail or describe_error(error or EOFError()),
+            f"; its stderr: {self.stderr_tail()}" if self.stderr_tail() else "",
+        )
+        if config.transport == "stdio":
+            why = detail or "the server's log says why (ask the operator)"
+            return f"could not start MCP server {config.name!r}: {why}"
+        reason = detail or public_reason(error)
+        return f"could not connect to MCP server {config.name!r} at {config.url}: {reason}"
 
     async def submit(self, run: Callable[[Client], Awaitable[_T]]) -> _T:
         """Run `run(client)` in the owner task; a cancelled caller cancels it there."""
@@ -214,7 +206,7 @@ class _Connection:
                 logger.warning(
                     "the connection to MCP server %r ended: %s",
                     self.config.name,
-                    _describe_error(exc),
+                    describe_error(exc),
                 )
         finally:
             self.broken = True
@@ -259,7 +251,7 @@ class _Connection:
         if config.transport == "http":
             assert config.url is not None
             http = await stack.enter_async_context(
-                httpx2.AsyncClient(
+                guarded_client(
                     headers=dict(config.headers),
                     timeout=httpx2.Timeout(config.timeout_seconds, read=300.0),
                 )
@@ -445,7 +437,10 @@ class MCPConnections:
             config.validate()
             tools = await self._list(config)
         except Exception as exc:
-            return False, _describe_error(exc) if not isinstance(exc, PodiumError) else exc.message
+            if isinstance(exc, PodiumError):
+                return False, exc.message
+            logger.warning("MCP server %r is not healthy: %s", config.name, describe_error(exc))
+            return False, public_reason(exc)
         names = ", ".join(t.name for t in tools[:10]) + (", …" if len(tools) > 10 else "")
         count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
         return True, f"connected; {count}" + (f": {names}" if tools else "")
@@ -525,14 +520,17 @@ class MCPConnections:
                 # Not retried: a session opened for this call, or one close() ended.
                 if attempt == 2 or fresh or closes != self._closes:
                     raise self._unavailable(config, exc) from exc
-                logger.info("reconnecting to MCP server %r: %s", config.name, _describe_error(exc))
+                logger.info("reconnecting to MCP server %r: %s", config.name, describe_error(exc))
         raise AssertionError("unreachable")
 
     def _unavailable(self, config: MCPServerConfig, exc: Exception) -> Exception:
         if isinstance(exc, MCPServerUnavailable):
             return exc
+        logger.warning(
+            "the connection to MCP server %r broke: %s", config.name, describe_error(exc)
+        )
         return MCPServerUnavailable(
-            f"the connection to MCP server {config.name!r} broke: {_describe_error(exc)}"
+            f"the connection to MCP server {config.name!r} broke: {public_reason(exc)}"
         )
 
     async def _connection(self, config: MCPServerConfig) -> tuple[_Connection, bool]:

@@ -1,15 +1,28 @@
-"""An MCP server's connection settings, as an app stores them: `stdio` (a command Podium
-starts) or `http` (a streamable HTTP URL), validated with messages that say what to fix."""
+"""An MCP server's connection settings: `http` (a streamable HTTP URL, what an app registers)
+or `stdio` (a command Podium starts: only the operator's, from `PODIUM_MCP_STDIO_SERVERS_FILE`,
+enabled for an app by a platform admin), validated with messages that say what to fix.
+
+An app stores an http server's whole configuration, and for a stdio server only the name of
+the operator's server it uses (`{"name": "files", "transport": "stdio", "operator_server":
+"files"}`): the command, its arguments and environment stay in the operator's file.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from podium.errors import InvalidInput, PodiumError
+import httpx2
+
+from podium.egress import refusal_in, status_line
+from podium.errors import InvalidInput, NotAllowed, PodiumError
 
 Transport = Literal["stdio", "http"]
 SERVER_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -26,6 +39,49 @@ class MCPServerUnavailable(PodiumError):
 
 class MCPToolError(Exception):
     """An MCP tool answered with `isError`: the message is the server's error text."""
+
+
+# --- what an error may say ------------------------------------------------------------------
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        found: list[BaseException] = []
+        for inner in exc.exceptions:
+            found += leaves(inner)
+        return found
+    return [exc]
+
+
+def describe_error(exc: BaseException) -> str:
+    """The whole reason of a failure, for the server's log only (it may hold paths, a
+    remote body, a process's words)."""
+    parts = []
+    for leaf in leaves(exc):
+        if isinstance(leaf, FileNotFoundError) and leaf.filename is None:
+            text = leaf.strerror or "No such file or directory"
+        elif isinstance(leaf, OSError) and leaf.strerror:
+            text = leaf.strerror
+        else:
+            text = str(leaf) or type(leaf).__name__
+        if text not in parts:
+            parts.append(text)
+    return "; ".join(parts) or type(exc).__name__
+
+
+def public_reason(exc: BaseException | None) -> str:
+    """What an answer may say of a failure: the egress policy's refusal, an HTTP status line,
+    a timeout; never a remote body or a local error's text."""
+    refused = refusal_in(exc)
+    if refused is not None:
+        return refused.message
+    for leaf in leaves(exc) if exc is not None else []:
+        if isinstance(leaf, httpx2.HTTPStatusError):
+            return f"it answered {status_line(leaf.response.status_code)}"
+        if isinstance(leaf, TimeoutError | httpx2.TimeoutException):
+            return "it did not answer in time"
+    return "no MCP session could be held with it (the server's log says why)"
 
 
 # --- configuration ----------------------------------------------------------------------
@@ -76,6 +132,9 @@ class MCPServerConfig:
     url: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     timeout_seconds: float = 30.0
+    # Whose session this is: an operator's stdio server enabled in two apps runs once per app
+    # (its process may keep state that one tenant must not see of another).
+    owner: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         # Lists and dicts from callers become the hashable forms.
@@ -231,3 +290,107 @@ class MCPServerConfig:
         if self.transport == "http":
             return str(self.url)
         return " ".join([str(self.command), *self.args])
+
+
+# --- what tenants may register, and the operator's stdio servers ---------------------------
+
+OPERATOR_KEY = "operator_server"
+STDIO_FILE_SETTING = "PODIUM_MCP_STDIO_SERVERS_FILE"
+
+
+def tenant_config(data: Mapping[str, Any]) -> MCPServerConfig:
+    """An MCP server an app registers itself: streamable HTTP only (`NotAllowed` for stdio,
+    `InvalidInput` for anything else wrong)."""
+    if isinstance(data, Mapping) and data.get("transport", "stdio") == "stdio":
+        raise NotAllowed(
+            f"MCP server {data.get('name')!r}: an app may register only streamable HTTP MCP "
+            "servers (transport 'http' with a url); stdio servers come from the operator: the "
+            f"ones listed in {STDIO_FILE_SETTING}, which a platform admin enables for an app",
+            details={"setting": STDIO_FILE_SETTING},
+        )
+    return MCPServerConfig.from_json(data)
+
+
+def operator_reference(name: str, server: str, timeout_seconds: float | None) -> dict[str, Any]:
+    """What an app stores for the operator's stdio server `server`, used under `name`."""
+    data: dict[str, Any] = {"name": name, "transport": "stdio", OPERATOR_KEY: server}
+    if timeout_seconds is not None:
+        data["timeout_seconds"] = timeout_seconds
+    return data
+
+
+def stored_config(
+    data: Mapping[str, Any], offered: Mapping[str, MCPServerConfig], owner: str
+) -> MCPServerConfig:
+    """The configuration an app's stored MCP server stands for: its own http server, or the
+    operator's stdio server it references (as offered now). `MCPServerUnavailable` for a
+    stdio server the operator does not offer, or one an app registered itself before stdio
+    became the operator's (Podium does not start those)."""
+    if data.get("transport") == "http":
+        return MCPServerConfig.from_json(data)
+    name = data.get("name")
+    server = data.get(OPERATOR_KEY)
+    if not isinstance(server, str):
+        raise MCPServerUnavailable(
+            f"MCP server {name!r} is a stdio server registered by an app, which Podium does "
+            "not start: stdio servers come from the operator; a platform admin can enable one "
+            f"for this app (PUT /apps/{{app_id}}/mcp-servers/{name}/stdio)"
+        )
+    config = offered.get(server)
+    if config is None:
+        raise MCPServerUnavailable(
+            f"MCP server {name!r} uses the operator's stdio server {server!r}, which is no "
+            f"longer offered ({STDIO_FILE_SETTING})"
+        )
+    timeout = data.get("timeout_seconds", config.timeout_seconds)
+    return dataclasses.replace(config, name=str(name), timeout_seconds=timeout, owner=owner)
+
+
+_LOADED: dict[str, tuple[float, dict[str, MCPServerConfig]]] = {}
+
+
+def operator_servers(path: str | None) -> dict[str, MCPServerConfig]:
+    """The operator's stdio servers, from a JSON or YAML file of `name → {command, args, env,
+    cwd, timeout_seconds}` (read again when it changes). None: no servers."""
+    if not path:
+        return {}
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError as exc:
+        raise InvalidInput(
+            f"{STDIO_FILE_SETTING}={path} cannot be read: {exc.strerror}",
+            details={"setting": STDIO_FILE_SETTING},
+        ) from None
+    cached = _LOADED.get(path)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    servers = _parse_operator_file(path)
+    _LOADED[path] = (mtime, servers)
+    return servers
+
+
+def _parse_operator_file(path: str) -> dict[str, MCPServerConfig]:
+    text = Path(path).read_text(encoding="utf-8")
+    where = f"{STDIO_FILE_SETTING}={path}"
+    import yaml
+
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{where} is not valid JSON or YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"{where} must map server names to {{command, args, env, cwd}}")
+    servers = {}
+    for name, spec in data.items():
+        if not isinstance(spec, Mapping):
+            raise InvalidInput(f"{where}: server {name!r} must be an object with a command")
+        unknown = sorted(set(spec) - {"command", "args", "env", "cwd", "timeout_seconds"})
+        if unknown:
+            raise InvalidInput(f"{where}: server {name!r} has unknown field(s) {unknown}")
+        try:
+            servers[name] = MCPServerConfig.from_json({**spec, "name": name, "transport": "stdio"})
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: {exc.message}") from None
+    return servers

@@ -3,18 +3,19 @@ reach models, outside services and MCP tools. Secrets go in and never come out."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
 from podium.api.agent_schemas import (
     IntegrationPublic,
     MCPServerPublic,
     MCPServerPut,
+    MCPStdioEnable,
     ProviderPublic,
     ProviderPut,
 )
-from podium.api.deps import AppAdmin, AppViewer, ServicesDep
+from podium.api.deps import AppAdmin, AppViewer, PlatformAdmin, ServicesDep
 
 router = APIRouter(prefix="/apps/{app_id}", tags=["providers"])
 
@@ -91,9 +92,27 @@ async def list_mcp_servers(access: AppViewer, services: ServicesDep) -> list[MCP
 async def put_mcp_server(
     body: MCPServerPut, access: AppAdmin, services: ServicesDep
 ) -> MCPServerPublic:
-    """Connect an MCP server (stdio: a command the server starts; http: a streamable HTTP
-    URL). Its tools are offered to agents that list `mcp:<name>` or `<name>__<tool>`."""
+    """Connect a streamable HTTP MCP server (its URL passes the egress policy). Its tools are
+    offered to agents that list `mcp:<name>` or `<name>__<tool>`. `stdio` is refused (422):
+    stdio servers are the operator's."""
     record = await services.agents.put_mcp_server(access.app_id, body.model_dump())
+    return MCPServerPublic.of(record)
+
+
+@router.put("/mcp-servers/{name}/stdio")
+async def enable_stdio_mcp_server(
+    app_id: Annotated[str, Path(max_length=80, description="the app's id (app_…)")],
+    name: Annotated[str, Path(max_length=32, description="the name the app uses for it")],
+    body: MCPStdioEnable,
+    _: PlatformAdmin,
+    services: ServicesDep,
+) -> MCPServerPublic:
+    """Platform admins only: let the app use the operator's stdio MCP server `server` (one
+    of `PODIUM_MCP_STDIO_SERVERS_FILE`) under `name`. The app stores the reference, never the
+    command; it runs once per app."""
+    record = await services.agents.enable_stdio_mcp_server(
+        app_id, name, body.server, body.timeout_seconds
+    )
     return MCPServerPublic.of(record)
 
 

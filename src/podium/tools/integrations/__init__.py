@@ -4,8 +4,9 @@ Every tool is registered in `DEFAULT` with the tags `("integration", <service>, 
 so an agent selects a domain with `tools_for("crm")` (or a service, `tools_for("hubspot")`).
 A tool asks its context for the app's credentials (`await ctx.credentials(service)`); when
 there are none, or the required secret is missing, it is skipped with "<service> not
-configured". A failing call becomes an error the model reads, naming the service, the HTTP
-status and the service's own message.
+configured". A failing call becomes an error the model reads, naming the service and the HTTP
+status line (the service's own words are logged, not returned). Every call passes the egress
+policy (`podium.egress`).
 
 Credentials, per service (`base_url`, and `calendar_id`, may be omitted: `with_defaults`
 fills the real endpoints):
@@ -22,11 +23,13 @@ credentials)` checks them with a cheap authenticated GET.
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-import httpx
+import httpx2
 
+from podium.egress import guarded_client, refusal_in, status_line
 from podium.tools.base import Tool, ToolContext, ToolRegistry, ToolSkipped
 
 if TYPE_CHECKING:
@@ -61,6 +64,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
 }
 CALL_TIMEOUT_SECONDS = 20.0
 PROBE_TIMEOUT_SECONDS = 5.0
+MAX_LOGGED = 500  # characters of an error answer's body that are logged
+logger = logging.getLogger(__name__)
 ProbeStatus = Literal["ok", "not_configured", "error"]
 
 
@@ -74,7 +79,7 @@ class IntegrationError(Exception):
         if status is None:
             super().__init__(f"{service}: {message}")
         else:
-            super().__init__(f"{service} answered HTTP {status}: {message}")
+            super().__init__(f"{service} answered {message}")
 
 
 def _known(service: str) -> None:
@@ -145,34 +150,14 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
 
-def error_message(service: str, response: httpx.Response) -> str:
-    """The service's own words about a failed call (its JSON error), else the reason."""
-    try:
-        body: Any = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    message: Any = None
-    if isinstance(body, dict):
-        if service == "sendgrid":
-            errors = body.get("errors")
-            if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-                message = errors[0].get("message")
-        elif service == "google_calendar":
-            error = body.get("error")
-            if isinstance(error, dict):
-                message = error.get("message")
-            elif isinstance(error, str):  # OAuth endpoints: {"error": ..., "error_description"}
-                message = body.get("error_description") or error
-        else:
-            message = body.get("message")
-        if not message:
-            message = body.get("message") or body.get("error_description")
-    if isinstance(message, str) and message.strip():
-        return message.strip()
-    text = response.text.strip()
-    if text and body is None:
-        return text[:300]
-    return response.reason_phrase or "no error message"
+def error_message(service: str, response: httpx2.Response) -> str:
+    """The answer's status line (`HTTP 401 Unauthorized`). The service's own words are
+    logged, never returned: the base URL may be a tenant's, and a body must not come back
+    through Podium."""
+    logger.info(
+        "%s answered HTTP %s: %s", service, response.status_code, response.text[:MAX_LOGGED]
+    )
+    return status_line(response.status_code)
 
 
 async def send(
@@ -184,25 +169,31 @@ async def send(
     json_body: Any = None,
     params: dict[str, str | int] | None = None,
     timeout: float = CALL_TIMEOUT_SECONDS,
-) -> httpx.Response:
-    """One HTTP call to a service; IntegrationError when it fails or answers an error."""
+) -> httpx2.Response:
+    """One HTTP call to a service, through the egress policy; IntegrationError when it is
+    refused, fails or answers an error."""
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with guarded_client(timeout=timeout) as client:
             response = await client.request(
                 method, url, headers=headers, json=json_body, params=params
             )
-    except httpx.TimeoutException:
+    except httpx2.TimeoutException:
         raise IntegrationError(service, f"no answer within {timeout:g}s") from None
-    except httpx.HTTPError as exc:
-        raise IntegrationError(
-            service, f"could not be reached ({type(exc).__name__}: {exc})"
-        ) from None
+    except Exception as exc:
+        refused = refusal_in(exc)
+        if refused is not None:
+            raise IntegrationError(service, refused.message) from None
+        if not isinstance(exc, httpx2.HTTPError):
+            raise
+        # One message whatever the reason: which ports are open must not be told apart.
+        logger.info("%s could not be reached at %s: %r", service, url, exc)
+        raise IntegrationError(service, "could not be reached") from None
     if response.status_code >= 400:
         raise IntegrationError(service, error_message(service, response), response.status_code)
     return response
 
 
-def json_of(service: str, response: httpx.Response) -> Any:
+def json_of(service: str, response: httpx2.Response) -> Any:
     """The JSON body of a successful answer (None when it is empty)."""
     if not response.content:
         return None
@@ -237,7 +228,8 @@ async def probe(service: str, credentials: dict[str, Any] | None) -> tuple[Probe
     except IntegrationError as exc:
         return "error", str(exc)
     except Exception as exc:  # e.g. a malformed base URL: a probe reports, never raises
-        return "error", f"{service}: {type(exc).__name__}: {exc}"
+        logger.info("probing %s failed: %r", service, exc)
+        return "error", f"{service}: the settings could not be used ({type(exc).__name__})"
     detail = f"{service} answered HTTP {response.status_code}"
     if service == "sendgrid":
         missing = missing_fields(service, credentials)
