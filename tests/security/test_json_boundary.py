@@ -67,6 +67,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/apps/{app_id}/providers/{name}"): {"options": {"x": BAD}},
     ("PUT", "/apps/{app_id}/integrations/{service}"): {"options": {"x": BAD}},
     ("POST", "/apps/{app_id}/mcp-servers"): {"name": "evil", "url": BAD},
+    ("PUT", "/apps/{app_id}/mcp-servers/{name}/stdio"): {"server": BAD},
     ("PUT", "/apps/{app_id}/workflow-graphs/{name}"): {"name": "evil", "workflows": [BAD]},
     ("PUT", "/apps/{app_id}/memory/{scope}/{scope_id}/{key}"): {"value": {"x": BAD}},
     ("POST", "/apps/{app_id}/runs/{run_id}/messages"): {
