@@ -25,7 +25,8 @@ from podium.storage.script import Json, Row, Script, all_rows, execute, loads, m
 
 RUN_COLUMNS = (
     "id, app_id, session_id, flow_id, status, input, options, progress, output, error, fence, "
-    "worker_id, lease_until, steps_count, elapsed, created_at, queued_at, started_at, ended_at"
+    "worker_id, lease_until, steps_count, elapsed, created_at, queued_at, started_at, ended_at, "
+    "available_at"
 )
 SESSION_STATUS = {
     "queued": "active",
@@ -65,6 +66,7 @@ def run_record(row: Row) -> RunRecord:
         queued_at=row["queued_at"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
+        available_at=row["available_at"],
     )
 
 
@@ -334,41 +336,88 @@ def enqueue_run(
     return run_id, events
 
 
-def claim_next_run(worker_id: str, lease_until: float, now: float, dialect: str) -> Script:
-    """Take the oldest queued run whose session has no other active run ahead of it; None
-    when idle.
+# The runs that hold a worker slot. Repeated word for word wherever they are counted, so that
+# SQLite reads the partial index ix_runs_busy (0006) instead of the whole runs table.
+HOLDS_SLOT = "status IN ('running', 'pausing')"
+
+
+# How many of the oldest claimable runs a claim orders by their app's share of the slots.
+FAIR_WINDOW = 16
+
+
+class ClaimRaced(Exception):
+    """PostgreSQL: a concurrent claim took the app's last slot first; claim again."""
+
+
+def claim_next_run(
+    worker_id: str, lease_until: float, now: float, dialect: str, app_cap: int | None = None
+) -> Script:
+    """Take the next queued run fairly across apps; None when idle.
+
+    A run is claimable once its not-before time (`available_at`, a retry back-off) has
+    passed, when its app holds fewer than `app_cap` slots (`running` or `pausing` runs, in
+    every process), and when its session has no other active run ahead of it. Among those
+    the app holding the fewest slots goes first, then the run queued longest.
 
     Within a session runs go in the order they were created: a run queued again (answered,
     released, its lease expired) has a new `queued_at` but keeps its place ahead of a run
     enqueued behind it meanwhile. Each claim increments the run's fencing token, so a worker
     that lost its lease can no longer write (every step commit checks the token).
     """
-    lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+    postgres = dialect == "postgresql"
+    lock = " FOR UPDATE OF r SKIP LOCKED" if postgres else ""
+    busy = f"SELECT app_id, COUNT(*) AS n FROM runs WHERE {HOLDS_SLOT} GROUP BY app_id"
+    capped = (
+        ""
+        if app_cap is None
+        else f" AND q.app_id NOT IN (SELECT app_id FROM runs WHERE {HOLDS_SLOT} GROUP BY app_id "
+        "HAVING COUNT(*) >= ?)"
+    )
+    # The window: the oldest claimable runs of the apps under their cap, read in index order
+    # (it stops after FAIR_WINDOW); the fewest-slots preference orders only those, so that
+    # a claim costs the same with a long queue. PostgreSQL locks only the row it claims.
     row = yield one(
         "UPDATE runs SET status = 'running', fence = fence + 1, worker_id = ?, lease_until = ?, "
-        "started_at = COALESCE(started_at, ?) WHERE id = (SELECT r.id FROM runs r "
-        "WHERE r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM runs o WHERE "
-        "o.session_id = r.session_id AND (o.status IN ('running', 'interrupted', 'pausing', "
-        "'paused') OR (o.status = 'queued' AND (o.created_at < r.created_at OR "
-        "(o.created_at = r.created_at AND o.id < r.id))))) "
-        f"ORDER BY r.queued_at LIMIT 1{lock}) RETURNING {RUN_COLUMNS}",
+        "started_at = COALESCE(started_at, ?), available_at = NULL WHERE status = 'queued' AND "
+        "id = (SELECT r.id FROM runs r JOIN (SELECT q.id FROM runs q WHERE q.status = 'queued' "
+        f"AND (q.available_at IS NULL OR q.available_at <= ?){capped} AND NOT EXISTS (SELECT 1 "
+        "FROM runs o WHERE o.session_id = q.session_id AND (o.status IN ('running', "
+        "'interrupted', 'pausing', 'paused') OR (o.status = 'queued' AND (o.created_at < "
+        "q.created_at OR (o.created_at = q.created_at AND o.id < q.id))))) "
+        f"ORDER BY q.queued_at LIMIT {FAIR_WINDOW}) w ON w.id = r.id LEFT JOIN ({busy}) b "
+        "ON b.app_id = r.app_id WHERE r.status = 'queued' "
+        f"ORDER BY COALESCE(b.n, 0), r.queued_at LIMIT 1{lock}) RETURNING {RUN_COLUMNS}",
         worker_id,
         lease_until,
         now,
+        now,
+        *(() if app_cap is None else (app_cap,)),
     )
     if row is None:
         return None
     run = run_record(row)
-    session = yield one("SELECT state FROM sessions WHERE id = ?", run.session_id)
-    calls = yield all_rows(
-        "SELECT node_id, iteration, key, result FROM calls WHERE run_id = ?", run.id
-    )
     events = yield from append_events(
         run.app_id,
         [Event(names.RUN_STARTED, run.app_id, run.session_id, run.id, {"attempt": run.fence})],
         now,
     )
-    more = yield one("SELECT 1 AS more FROM runs WHERE status = 'queued' LIMIT 1")
+    if postgres and app_cap is not None:
+        # Two transactions may have counted the same slots; appending the event locked the
+        # app's row, so the count is exact now: the later one of them gives its run back.
+        held = yield one(
+            f"SELECT COUNT(*) AS n FROM runs WHERE app_id = ? AND {HOLDS_SLOT}", run.app_id
+        )
+        if held["n"] > app_cap:
+            raise ClaimRaced(run.app_id)
+    session = yield one("SELECT state FROM sessions WHERE id = ?", run.session_id)
+    calls = yield all_rows(
+        "SELECT node_id, iteration, key, result FROM calls WHERE run_id = ?", run.id
+    )
+    more = yield one(
+        "SELECT 1 AS more FROM runs WHERE status = 'queued' AND "
+        "(available_at IS NULL OR available_at <= ?) LIMIT 1",
+        now,
+    )
     claim = Claim(
         run=run,
         state_json=session["state"],
@@ -376,6 +425,15 @@ def claim_next_run(worker_id: str, lease_until: float, now: float, dialect: str)
         more_queued=more is not None,
     )
     return claim, events
+
+
+def next_retry_at() -> Script:
+    """The earliest not-before time of the queued runs waiting out a back-off, or None."""
+    row = yield one(
+        "SELECT MIN(available_at) AS due FROM runs WHERE status = 'queued' "
+        "AND available_at IS NOT NULL"
+    )
+    return None if row is None else row["due"]
 
 
 def _fenced(run_id: str, fence: int, sets: str, *args: Any) -> Script:
@@ -455,12 +513,14 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             c.run_id,
             c.fence,
             "progress = ?, steps_count = ?, elapsed = ?, "
+            "available_at = CASE WHEN status = 'pausing' THEN ? ELSE available_at END, "
             "worker_id = CASE WHEN status = 'pausing' THEN NULL ELSE worker_id END, "
             "lease_until = CASE WHEN status = 'pausing' THEN NULL ELSE lease_until END, "
             "status = CASE WHEN status = 'pausing' THEN 'paused' ELSE status END",
             Json(c.progress),
             c.steps_count,
             c.elapsed,
+            c.available_at,
         )
         written = "paused" if stored == "paused" else None
     else:
@@ -471,13 +531,15 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             c.run_id,
             c.fence,
             "progress = ?, steps_count = ?, elapsed = ?, output = ?, error = ?, ended_at = ?, "
-            f"queued_at = {queued_at}, worker_id = NULL, lease_until = NULL, status = {new_status}",
+            f"available_at = ?, queued_at = {queued_at}, worker_id = NULL, lease_until = NULL, "
+            f"status = {new_status}",
             Json(c.progress),
             c.steps_count,
             c.elapsed,
             Json(c.run_output) if c.run_output is not None else None,
             c.run_error,
             now if ends else None,
+            None if ends else c.available_at,
             now if status == "queued" else None,
             status,
         )
@@ -488,6 +550,8 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             data["error"] = c.run_error
         elif written == "succeeded":
             data["output"] = c.run_output
+        if c.retry is not None and written in ("queued", "paused", "interrupted"):
+            data["retry"] = c.retry  # the node, attempt and error whose back-off it waits out
         kind = names.RUN_QUEUED if written == "queued" else names.RUN_ENDED[written]
         events.append(Event(kind, c.app_id, c.session_id, c.run_id, data))
     if c.calls:
