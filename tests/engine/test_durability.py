@@ -28,18 +28,18 @@ CHILD = Path(__file__).resolve().parent.parent / "support" / "child.py"
 LEASE = 1.0
 
 
-def child_env() -> dict[str, str]:
+def child_env(lease: float = LEASE) -> dict[str, str]:
     env = dict(os.environ)
-    env["PODIUM_LEASE_SECONDS"] = str(LEASE)
+    env["PODIUM_LEASE_SECONDS"] = str(lease)
     env["PODIUM_POLL_SECONDS"] = "0.05"
     return env
 
 
-def start_child(database_url: str, log: Path) -> subprocess.Popen[bytes]:
+def start_child(database_url: str, log: Path, lease: float = LEASE) -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
         return subprocess.Popen(
             [sys.executable, str(CHILD), database_url],
-            env=child_env(),
+            env=child_env(lease),
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -192,7 +192,8 @@ async def test_a_kill_during_a_retry_back_off_still_retries_once(
     database_url: str, settings: Settings, tmp_path: Path
 ) -> None:
     """The run waits out its back-off queued, holding no lease: the process that ran the
-    failed attempt dies meanwhile, and another runs the next attempt once, when it is due."""
+    failed attempt dies meanwhile, and another runs the next attempt once, when it is due
+    (long before the dead process's lease, a minute here, would have run out)."""
     files = {"executions_file": str(tmp_path / "executions"), "calls_file": str(tmp_path / "c")}
     retry = {"max_attempts": 2, "backoff_seconds": 2.0}
     flow = (
@@ -201,7 +202,7 @@ async def test_a_kill_during_a_retry_back_off_still_retries_once(
         .build()
     )
     run_id = await queue_run(database_url, settings, flow, files)
-    child = start_child(database_url, tmp_path / "child.log")
+    child = start_child(database_url, tmp_path / "child.log", lease=60)
     store = open_store(database_url, settings)
     await store.open(migrate=False)
     try:
@@ -213,7 +214,9 @@ async def test_a_kill_during_a_retry_back_off_still_retries_once(
         waiting = await store.get_run(run_id)
         assert (waiting.status, waiting.worker_id, waiting.lease_until) == ("queued", None, None)
         assert lines(tmp_path / "executions") == Counter({"flaky": 1})
+        started = time.monotonic()
         await Worker(store, settings, concurrency=2).run(until_idle=True)  # waits till it is due
+        assert time.monotonic() - started < 30
         run = await store.get_run(run_id)
         [step] = await store.get_steps(run_id)
     finally:
