@@ -19,6 +19,7 @@ from podium.engine.executor import REQUEUE_BACKOFF_SECONDS
 from podium.events import names
 from podium.storage.records import RunRecord
 from podium.storage.store import Store, open_store
+from podium.storage.transactions import FAIR_WINDOW
 from support import nodes
 
 BACKOFF = 1.0  # long enough to be waited out in the queue (REQUEUE_BACKOFF_SECONDS)
@@ -218,6 +219,15 @@ async def test_claims_skip_an_app_at_its_cap_and_prefer_the_app_holding_fewest(
     finally:
         await other.close()
     assert (await store.get_run(a3)).status == "queued"
+
+
+async def test_an_app_at_its_cap_does_not_hide_another_behind_a_long_queue(
+    store: Store,
+) -> None:
+    first, *_ = await queue_runs(store, "a", FAIR_WINDOW + 4)
+    [b1] = await queue_runs(store, "b", 1)
+    claimed = [await store.claim_next_run("w", 30, app_cap=1) for _ in range(3)]
+    assert [c.run.id if c else None for c in claimed] == [first, b1, None]
 
 
 async def test_concurrent_claims_never_exceed_the_cap(
