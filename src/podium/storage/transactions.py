@@ -342,7 +342,7 @@ HOLDS_SLOT = "status IN ('running', 'pausing')"
 
 
 # How many of the oldest claimable runs a claim orders by their app's share of the slots.
-FAIR_WINDOW = 16
+FAIR_WINDOW = 8
 
 
 class ClaimRaced(Exception):
@@ -366,27 +366,24 @@ def claim_next_run(
     """
     postgres = dialect == "postgresql"
     lock = " FOR UPDATE OF r SKIP LOCKED" if postgres else ""
-    busy = f"SELECT app_id, COUNT(*) AS n FROM runs WHERE {HOLDS_SLOT} GROUP BY app_id"
     capped = (
-        ""
-        if app_cap is None
-        else f" AND q.app_id NOT IN (SELECT app_id FROM runs WHERE {HOLDS_SLOT} GROUP BY app_id "
-        "HAVING COUNT(*) >= ?)"
+        "" if app_cap is None else " AND q.app_id NOT IN (SELECT app_id FROM busy WHERE n >= ?)"
     )
     # The window: the oldest claimable runs of the apps under their cap, read in index order
     # (it stops after FAIR_WINDOW); the fewest-slots preference orders only those, so that
     # a claim costs the same with a long queue. PostgreSQL locks only the row it claims.
     row = yield one(
-        "UPDATE runs SET status = 'running', fence = fence + 1, worker_id = ?, lease_until = ?, "
-        "started_at = COALESCE(started_at, ?), available_at = NULL WHERE status = 'queued' AND "
-        "id = (SELECT r.id FROM runs r JOIN (SELECT q.id FROM runs q WHERE q.status = 'queued' "
-        f"AND (q.available_at IS NULL OR q.available_at <= ?){capped} AND NOT EXISTS (SELECT 1 "
-        "FROM runs o WHERE o.session_id = q.session_id AND (o.status IN ('running', "
-        "'interrupted', 'pausing', 'paused') OR (o.status = 'queued' AND (o.created_at < "
-        "q.created_at OR (o.created_at = q.created_at AND o.id < q.id))))) "
-        f"ORDER BY q.queued_at LIMIT {FAIR_WINDOW}) w ON w.id = r.id LEFT JOIN ({busy}) b "
-        "ON b.app_id = r.app_id WHERE r.status = 'queued' "
-        f"ORDER BY COALESCE(b.n, 0), r.queued_at LIMIT 1{lock}) RETURNING {RUN_COLUMNS}",
+        f"WITH busy AS (SELECT app_id, COUNT(*) AS n FROM runs WHERE {HOLDS_SLOT} GROUP BY "
+        "app_id) UPDATE runs SET status = 'running', fence = fence + 1, worker_id = ?, "
+        "lease_until = ?, started_at = COALESCE(started_at, ?), available_at = NULL WHERE "
+        "status = 'queued' AND id = (SELECT r.id FROM runs r JOIN (SELECT q.id FROM runs q "
+        "WHERE q.status = 'queued' AND (q.available_at IS NULL OR q.available_at <= ?)"
+        f"{capped} AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.session_id = q.session_id AND "
+        "(o.status IN ('running', 'interrupted', 'pausing', 'paused') OR (o.status = 'queued' "
+        "AND (o.created_at < q.created_at OR (o.created_at = q.created_at AND o.id < q.id))))) "
+        f"ORDER BY q.queued_at LIMIT {FAIR_WINDOW}) w ON w.id = r.id LEFT JOIN busy b ON "
+        "b.app_id = r.app_id WHERE r.status = 'queued' ORDER BY COALESCE(b.n, 0), r.queued_at "
+        f"LIMIT 1{lock}) RETURNING {RUN_COLUMNS}",
         worker_id,
         lease_until,
         now,
