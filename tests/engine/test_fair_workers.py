@@ -17,9 +17,9 @@ from podium import FlowBuilder, Podium
 from podium.config import Settings
 from podium.engine.executor import REQUEUE_BACKOFF_SECONDS
 from podium.events import names
+from podium.storage.claims import FAIR_WINDOW
 from podium.storage.records import RunRecord
 from podium.storage.store import Store, open_store
-from podium.storage.transactions import FAIR_WINDOW
 from support import nodes
 
 BACKOFF = 1.0  # long enough to be waited out in the queue (REQUEUE_BACKOFF_SECONDS)

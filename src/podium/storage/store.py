@@ -15,6 +15,7 @@ from typing import Any
 from podium.config import Settings, get_settings
 from podium.errors import Conflict
 from podium.events.envelope import Event
+from podium.storage import claims
 from podium.storage import run_control as control
 from podium.storage import transactions as tx
 from podium.storage.records import (
@@ -163,17 +164,17 @@ class Store(ABC):
     async def claim_next_run(
         self, worker_id: str, lease_seconds: float, *, app_cap: int | None = None
     ) -> Claim | None:
-        """Claim the next run fairly across apps (`transactions.claim_next_run`); None when
+        """Claim the next run fairly across apps (`claims.claim_next_run`); None when
         nothing is claimable. `app_cap`: at most this many runs of one app hold slots."""
 
         def script() -> Script:
             now = time.time()
-            return tx.claim_next_run(worker_id, now + lease_seconds, now, self.dialect, app_cap)
+            return claims.claim_next_run(worker_id, now + lease_seconds, now, self.dialect, app_cap)
 
         for _ in range(3):  # a lost race for an app's last slot (PostgreSQL): claim again
             try:
                 claimed = await self.run_script(script)
-            except tx.ClaimRaced:
+            except claims.ClaimRaced:
                 continue
             except Conflict:  # another worker claimed a run of the same session at once
                 return None
@@ -187,7 +188,7 @@ class Store(ABC):
 
     async def next_retry_at(self) -> float | None:
         """When the earliest queued run waiting out a retry back-off may be claimed."""
-        due: float | None = await self.run_read(tx.next_retry_at)
+        due: float | None = await self.run_read(claims.next_retry_at)
         return due
 
     async def renew_lease(self, run_id: str, fence: int, lease_seconds: float) -> None:
