@@ -160,6 +160,11 @@ def start_podium(workdir: Path, workers: int, password: str) -> Server:
         "PODIUM_SECRET_KEY": secrets.token_hex(32),
         "PODIUM_RATE_LIMIT": "100000/minute",
         "PODIUM_ACCESS_TOKEN_MINUTES": "240",
+        # One app runs every workload: it may use every slot (the default per-app cap of half
+        # the slots is a multi-tenant policy, not an engine cost).
+        "PODIUM_APP_MAX_CONCURRENT_RUNS": os.environ.get(
+            "PODIUM_APP_MAX_CONCURRENT_RUNS", str(workers)
+        ),
     }
     admin = [podium, "users", "create-admin", "--email", "a@example.com", "--username", "admin"]
     done = subprocess.run(

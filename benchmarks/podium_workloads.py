@@ -127,6 +127,14 @@ def _settings(base: Settings, **changes: Any) -> Settings:
     return base.model_copy(update=changes)
 
 
+def _one_app(base: Settings, workers: int) -> Settings:
+    """Every workload runs one app: unless told otherwise, it may use every slot (the default
+    per-app cap of half the slots is a multi-tenant policy, not an engine cost)."""
+    if base.app_max_concurrent_runs:
+        return base
+    return _settings(base, app_max_concurrent_runs=workers)
+
+
 async def _check_runs(
     podium: Podium, handles: Sequence[RunHandle], expected: Sequence[str], status: str
 ) -> None:
@@ -196,6 +204,7 @@ async def _w3_concurrent(
     path: Path, settings: Settings, sessions: int, workers: int
 ) -> tuple[float, float]:
     flow = pause_flow()
+    settings = _one_app(settings, workers)
     async with Podium.open(_url(path), workers=workers, settings=settings) as podium:
         await podium.register_flow(flow)
 
@@ -276,6 +285,7 @@ def w3_pause_resume(
 async def _w4(path: Path, settings: Settings, runs: int, nodes: int, workers: int) -> float:
     flow = chain_flow(nodes)
     expected = [f"n{i}" for i in range(nodes)]
+    settings = _one_app(settings, workers)
     async with Podium.open(_url(path), workers=workers, settings=settings) as podium:
         await podium.register_flow(flow)
         start = time.perf_counter()

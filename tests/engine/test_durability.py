@@ -28,18 +28,18 @@ CHILD = Path(__file__).resolve().parent.parent / "support" / "child.py"
 LEASE = 1.0
 
 
-def child_env() -> dict[str, str]:
+def child_env(lease: float = LEASE) -> dict[str, str]:
     env = dict(os.environ)
-    env["PODIUM_LEASE_SECONDS"] = str(LEASE)
+    env["PODIUM_LEASE_SECONDS"] = str(lease)
     env["PODIUM_POLL_SECONDS"] = "0.05"
     return env
 
 
-def start_child(database_url: str, log: Path) -> subprocess.Popen[bytes]:
+def start_child(database_url: str, log: Path, lease: float = LEASE) -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
         return subprocess.Popen(
             [sys.executable, str(CHILD), database_url],
-            env=child_env(),
+            env=child_env(lease),
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -186,3 +186,46 @@ async def test_a_question_outlives_its_process_and_is_answered_from_another(
     assert run.status == "succeeded"
     assert session.state["greeting"] == "Hello Ada"
     assert lines(tmp_path / "executions") == Counter({"before": 1})
+
+
+async def test_a_kill_during_a_retry_back_off_still_retries_once(
+    database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """The run waits out its back-off queued, holding no lease: the process that ran the
+    failed attempt dies meanwhile, and another runs the next attempt once, when it is due
+    (long before the dead process's lease, a minute here, would have run out)."""
+    files = {"executions_file": str(tmp_path / "executions"), "calls_file": str(tmp_path / "c")}
+    retry = {"max_attempts": 2, "backoff_seconds": 2.0}
+    flow = (
+        FlowBuilder("retry_across", reducers={"visited": "append"})
+        .python("flaky", nodes.counted_fails_first, retry=retry)
+        .build()
+    )
+    run_id = await queue_run(database_url, settings, flow, files)
+    child = start_child(database_url, tmp_path / "child.log", lease=60)
+    store = open_store(database_url, settings)
+    await store.open(migrate=False)
+    try:
+        deadline = time.monotonic() + 30
+        while (await store.get_run(run_id)).available_at is None:
+            assert time.monotonic() < deadline, "the run never went into its back-off"
+            await asyncio.sleep(0.02)
+        kill(child)
+        waiting = await store.get_run(run_id)
+        assert (waiting.status, waiting.worker_id, waiting.lease_until) == ("queued", None, None)
+        assert lines(tmp_path / "executions") == Counter({"flaky": 1})
+        started = time.monotonic()
+        await Worker(store, settings, concurrency=2).run(until_idle=True)  # waits till it is due
+        assert time.monotonic() - started < 30
+        run = await store.get_run(run_id)
+        [step] = await store.get_steps(run_id)
+    finally:
+        if child.poll() is None:
+            kill(child)
+        await store.close()
+    assert run.status == "succeeded", run.error
+    assert run.ended_at is not None and waiting.available_at is not None
+    assert run.ended_at >= waiting.available_at
+    assert (step.attempt, run.fence) == (2, 2)
+    assert lines(tmp_path / "executions") == Counter({"flaky": 2})
+    assert lines(tmp_path / "c") == Counter({"flaky": 1})  # the finished call did not repeat

@@ -52,6 +52,15 @@ async def counted(ctx: Context) -> dict[str, Any]:
     return {"visited": [ctx.node_id], f"{ctx.node_id}_call": value}
 
 
+async def counted_fails_first(ctx: Context) -> dict[str, Any]:
+    """Counts its executions and one recorded call; its first execution fails after the call."""
+    executions = _count(ctx.state["executions_file"], ctx.node_id)
+    value = await ctx.step("side_effect", _count, ctx.state["calls_file"], ctx.node_id)
+    if executions == 1:
+        raise RuntimeError(f"{ctx.node_id} failed its first attempt")
+    return {"visited": [ctx.node_id], f"{ctx.node_id}_call": value}
+
+
 async def counted_then_block(ctx: Context) -> dict[str, Any]:
     """Finishes one recorded call, then blocks until the marker file is gone (or killed)."""
     _count(ctx.state["executions_file"], ctx.node_id)

@@ -393,6 +393,10 @@ class RunPublic(BaseModel):
     created_at: float
     started_at: float | None
     ended_at: float | None
+    available_at: float | None = Field(
+        default=None,
+        description="a queued run waiting out a node's retry back-off: not claimed before then",
+    )
     steps: list[StepPublic] | None = Field(
         default=None, description="a page of the run's steps, in order (GET /runs/{id} only)"
     )
@@ -423,6 +427,7 @@ class RunPublic(BaseModel):
             created_at=run.created_at,
             started_at=run.started_at,
             ended_at=run.ended_at,
+            available_at=run.available_at,
             steps=None if steps is None else [StepPublic.of(s) for s in steps],
             steps_next_cursor=steps_next_cursor,
             pending_questions=None if questions is None else [Question.of(q) for q in questions],

@@ -30,6 +30,14 @@ from podium.storage.store import Store
 
 YIELD_EVERY = 8
 EMITTED = "__emitted__:"  # the recorded call that counts a waiting step's written events
+# A recorded call per failed attempt whose retry waits out a long back-off, so that the
+# attempts go on counting when another claim of the run retries the step.
+FAILED_ATTEMPT = "__attempt__:"
+# A retry back-off at least this long gives the worker slot back: the run is queued again
+# with a not-before time (docs/engine.md, Retries). A shorter one sleeps in place: it holds the
+# slot no longer than a slow node would, and spares a commit, a claim (which reads the state
+# and every recorded call again) and a wait behind the queue.
+REQUEUE_BACKOFF_SECONDS = 0.5
 
 
 @dataclass(slots=True)
@@ -41,6 +49,7 @@ class NodeOutcome:
     result: NodeResult | None = None
     error: str | None = None
     suspend: Suspend | None = None
+    retry_at: float | None = None  # the attempt failed; the next may start then
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     emitted: int = 0  # events emitted by the step so far, counting those written before
 
@@ -71,6 +80,12 @@ class RunExecution:
         self._clock_start = time.monotonic()
         # Learnt from the commits: the run was asked to pause, so no new node starts.
         self._pause_requested = False
+        # Steps waiting out a retry back-off: node → when its next attempt may start.
+        self.backoff: dict[str, float] = {}
+        self.failed_attempts = failed_attempts(self.calls)
+        self._unsaved_calls: list[tuple[str, int, str, Any]] = []
+        self._retry: dict[str, Any] | None = None  # the latest retry, for run.queued
+        self.retry_at: float | None = None  # set when the run was queued to wait out a retry
         self.steps_count = self.run.steps_count
         if self.run.progress is None:
             self.progress = scheduler.Progress.start(graph)
@@ -121,7 +136,8 @@ class RunExecution:
 
     async def _loop(self, running: dict[asyncio.Task[NodeOutcome], str]) -> str:
         while True:
-            names_running = set(running.values())
+            self._end_due_backoffs()
+            names_running = set(running.values()) | self.backoff.keys()
             if self._pause_requested:
                 # The nodes still executing finish and are committed; none starts meanwhile.
                 if not running:
@@ -163,16 +179,25 @@ class RunExecution:
                 names_running.add(node_id)
             else:
                 if not running:
+                    if self.backoff:
+                        status = await self._wait_out_backoff()
+                        if status is not None:
+                            return status
+                        continue
                     outcome = scheduler.run_outcome(self.graph, self.progress, frozenset())
                     if outcome is not None:
                         return await self._end_without_step(outcome)
                     continue
                 remaining = self.timeout - self._elapsed()
+                until_retry = self._until_next_retry()
+                wait = remaining if until_retry is None else min(remaining, until_retry)
                 done, _ = await asyncio.wait(
-                    running, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
+                    running, timeout=max(wait, 0), return_when=asyncio.FIRST_COMPLETED
                 )
                 if not done:
-                    return await self._fail_timeout()
+                    if until_retry is None or remaining <= until_retry:
+                        return await self._fail_timeout()
+                    continue  # a retry is due: the loop starts it
                 for task in done:
                     running.pop(task)
                 # Steps that finished together are committed together, in graph order; each
@@ -203,8 +228,9 @@ class RunExecution:
         assert node_type is not None  # compile_flow checked it
         config = self.graph.config(node_id, node_type)
         iteration = self.progress.iteration(node_id)
-        outcome = NodeOutcome(node_id, iteration, time.time(), 1)
-        for attempt in range(1, node.retry.max_attempts + 1):
+        first = min(self.failed_attempts.get((node_id, iteration), 0) + 1, node.retry.max_attempts)
+        outcome = NodeOutcome(node_id, iteration, time.time(), first)
+        for attempt in range(first, node.retry.max_attempts + 1):
             outcome.attempt = attempt
             ctx = Context(self, node_id, iteration, node.config, self.state_json)
             try:
@@ -229,8 +255,59 @@ class RunExecution:
             except Exception as exc:
                 outcome.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if attempt < node.retry.max_attempts and node.retry.backoff_seconds:
-                await asyncio.sleep(node.retry.backoff_seconds * 2 ** (attempt - 1))
+                delay = node.retry.backoff_seconds * 2 ** (attempt - 1)
+                if delay >= REQUEUE_BACKOFF_SECONDS:
+                    outcome.retry_at = time.time() + delay
+                    return outcome
+                await asyncio.sleep(delay)
         return outcome
+
+    # --- retries that wait out a back-off without holding the slot --------------------
+
+    def _wait_for_retry(self, outcome: NodeOutcome) -> None:
+        """A failed attempt whose retry comes after a long back-off: recorded with the next
+        commit, and the node starts again once the back-off has passed (here, or after the run
+        was queued again)."""
+        assert outcome.retry_at is not None
+        key = (outcome.node_id, outcome.iteration)
+        self.failed_attempts[key] = outcome.attempt
+        self.backoff[outcome.node_id] = outcome.retry_at
+        self._retry = {
+            "node_id": outcome.node_id,
+            "attempt": outcome.attempt,
+            "error": outcome.error,
+        }
+        self._unsaved_calls.append(
+            (*key, f"{FAILED_ATTEMPT}{outcome.attempt}", {"error": outcome.error})
+        )
+
+    def _end_due_backoffs(self) -> None:
+        if self.backoff:
+            now = time.time()
+            for node_id, due in list(self.backoff.items()):
+                if due <= now:
+                    del self.backoff[node_id]
+
+    def _until_next_retry(self) -> float | None:
+        return min(self.backoff.values()) - time.time() if self.backoff else None
+
+    async def _wait_out_backoff(self) -> str | None:
+        """Only retries are left to start: sleep a short back-off in place; after a long one
+        the run gives its slot back, queued until the earliest retry is due (still waiting
+        for an answer if another branch asked one). The back-off counts towards the run's
+        timeout, as it did when it slept in place. Returns the run's status when it stopped."""
+        due = min(self.backoff.values())
+        delay = due - time.time()
+        if self._elapsed() + max(delay, 0) > self.timeout:
+            return await self._fail_timeout()
+        if delay < REQUEUE_BACKOFF_SECONDS:
+            await asyncio.sleep(max(delay, 0))
+            return None
+        waiting = scheduler.WAITING in self.progress.nodes.values()
+        self.retry_at = due
+        return await self._commit(
+            [], [], "interrupted" if waiting else "queued", None, [], available_at=due
+        )
 
     async def _finish(self, outcomes: list[NodeOutcome], running: set[str]) -> str | None:
         """Apply finished nodes to the progress and state, and commit them in one transaction."""
@@ -239,6 +316,9 @@ class RunExecution:
         interrupts: list[InterruptRecord] = []
         failure: str | None = None
         for outcome in outcomes:
+            if outcome.retry_at is not None:
+                self._wait_for_retry(outcome)
+                continue
             limit_error = self._apply(outcome, steps, events, interrupts)
             failure = failure or limit_error
         calls = [
@@ -247,12 +327,16 @@ class RunExecution:
             if o.suspend is not None and o.emitted
         ]
         if failure is not None:
-            for task_node in running:
+            for task_node in running | self.backoff.keys():
                 self.progress.errors.setdefault(task_node, "stopped: the run failed")
             return await self._commit(steps, events, "failed", failure, interrupts, calls)
         run_status = None
-        if not running:
+        if not running and not self.backoff:
             run_status = scheduler.run_outcome(self.graph, self.progress, frozenset())
+        if not (steps or events or calls or interrupts or run_status):
+            # Only retries that wait out a back-off: their failed attempts are written with
+            # the next commit (the one that queues the run, or the next step's end).
+            return None
         return await self._commit(steps, events, run_status, self._run_error(), interrupts, calls)
 
     def _apply(
@@ -392,11 +476,17 @@ class RunExecution:
         run_error: str | None,
         interrupts: list[InterruptRecord],
         calls: list[tuple[str, int, str, Any]] | None = None,
+        available_at: float | None = None,
     ) -> str | None:
         """Commit the steps; returns the run's status when it ended, waits or paused (a pause
-        request wins over waiting), None while it goes on."""
+        request wins over waiting), None while it goes on. `available_at`: the run stops to
+        wait out a retry back-off until then."""
         if run_status is not None and run_status != "failed":
             run_error = None
+        if available_at is None and run_status == "paused" and self.backoff:
+            available_at = min(self.backoff.values())  # resumed, it still waits out its retry
+        waited = 0.0 if available_at is None else max(available_at - time.time(), 0)
+        calls = [*self._unsaved_calls, *(calls or [])]
         commit = StepCommit(
             run_id=self.run.id,
             app_id=self.run.app_id,
@@ -404,20 +494,23 @@ class RunExecution:
             fence=self.run.fence,
             progress=self.progress.to_json(),
             steps_count=self.steps_count,
-            elapsed=self._elapsed(),
+            elapsed=self._elapsed() + waited,
             steps=steps,
             state_json=None,
             events=events,
             interrupts=interrupts,
-            calls=calls or [],
+            calls=calls,
             run_status=run_status,
             run_output=self.progress.output if run_status == "succeeded" else None,
             run_error=run_error,
+            available_at=available_at,
+            retry=self._retry if available_at is not None else None,
         )
         if self._state_dirty:
             self.state_json = dumps(self.state)
             commit.state_json = self.state_json
         committed = await self.store.commit_step(commit)
+        self._unsaved_calls.clear()
         self._state_dirty = False
         self._pause_requested = committed.pause_requested
         return committed.run_status
@@ -428,3 +521,13 @@ class RunExecution:
     def _live(self, kind: str, node_id: str) -> None:
         if self.publish_live is not None:
             self.publish_live(self._event(kind, {"node_id": node_id}))
+
+
+def failed_attempts(calls: dict[tuple[str, int, str], Any]) -> dict[tuple[str, int], int]:
+    """(node, iteration) → the attempts that failed before the run was queued to retry."""
+    failed: dict[tuple[str, int], int] = {}
+    for node_id, iteration, key in calls:
+        if key.startswith(FAILED_ATTEMPT):
+            number = int(key.removeprefix(FAILED_ATTEMPT))
+            failed[(node_id, iteration)] = max(failed.get((node_id, iteration), 0), number)
+    return failed

@@ -2,6 +2,11 @@
 
 `Worker` runs N concurrent slots in this process. A sweeper re-queues runs whose lease ran
 out (their worker died) at start-up and then every half lease.
+
+Slots are shared fairly across apps: a claim skips an app that already holds its cap of slots
+(`PODIUM_APP_MAX_CONCURRENT_RUNS`, counted over every process on the database) and prefers
+the app holding the fewest. A run waiting out a long retry back-off, an answer or a resume is
+queued or waiting, not running: it holds no slot.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,6 +96,8 @@ class Worker:
         self.graphs = graphs or GraphCache(store)
         self.publish_live = publish_live
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{new_id('wrk')[-8:]}"
+        # At most this many runs of one app hold a slot at once, across processes.
+        self.app_cap = settings.app_max_concurrent_runs or max(self.concurrency // 2, 1)
         # Set (and replaced) whenever a run is queued: a slot takes the current one before it
         # claims, so a run queued during the claim still wakes it.
         self._wake = asyncio.Event()
@@ -133,7 +141,9 @@ class Worker:
     async def _slot(self, until_idle: bool) -> None:
         while not self._stopping:
             wake = self._wake
-            claim = await self.store.claim_next_run(self.worker_id, self.settings.lease_seconds)
+            claim = await self.store.claim_next_run(
+                self.worker_id, self.settings.lease_seconds, app_cap=self.app_cap
+            )
             if claim is not None:
                 self._busy += 1
                 try:
@@ -142,7 +152,7 @@ class Worker:
                     self._busy -= 1
                 if claim.more_queued or until_idle:
                     continue  # claim again at once; otherwise wait for a run.queued
-            elif until_idle and self._busy == 0:
+            elif until_idle and self._busy == 0 and await self.store.next_retry_at() is None:
                 self.wake()  # let the other idle slots see it too
                 return
             await wait_for_event(wake, self.settings.poll_seconds)
@@ -160,7 +170,11 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat(claim, task))
         self.store.active_runs += 1
         try:
-            return await task
+            status = await task
+            if execution.retry_at is not None:  # claim it again as soon as it is due
+                delay = max(execution.retry_at - time.time(), 0)
+                asyncio.get_running_loop().call_later(delay, self.wake)
+            return status
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():

@@ -60,6 +60,8 @@ class RunRecord:
     queued_at: float | None
     started_at: float | None
     ended_at: float | None
+    # A queued run waiting out a node's retry back-off: no worker claims it before this time.
+    available_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -127,6 +129,10 @@ class StepCommit:
     run_status: str | None = None  # set when the run ends, waits or pauses
     run_output: dict[str, Any] | None = None
     run_error: str | None = None
+    # The run stops to wait out a retry back-off (run_status `queued`, or `paused` or
+    # `interrupted`): no worker claims it before `available_at`; `retry` says why, in its event.
+    available_at: float | None = None
+    retry: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from typing import Any
 from podium.config import Settings, get_settings
 from podium.errors import Conflict
 from podium.events.envelope import Event
+from podium.storage import claims
 from podium.storage import run_control as control
 from podium.storage import transactions as tx
 from podium.storage.records import (
@@ -160,19 +161,35 @@ class Store(ABC):
         self._published(events)
         return str(run_id)
 
-    async def claim_next_run(self, worker_id: str, lease_seconds: float) -> Claim | None:
-        now = time.time()
-        try:
-            claimed = await self.run_script(
-                lambda: tx.claim_next_run(worker_id, now + lease_seconds, now, self.dialect)
-            )
-        except Conflict:  # another worker claimed a run of the same session at the same time
-            return None
-        if claimed is None:
-            return None
-        claim, events = claimed
-        self._published(events)
-        return claim  # type: ignore[no-any-return]
+    async def claim_next_run(
+        self, worker_id: str, lease_seconds: float, *, app_cap: int | None = None
+    ) -> Claim | None:
+        """Claim the next run fairly across apps (`claims.claim_next_run`); None when
+        nothing is claimable. `app_cap`: at most this many runs of one app hold slots."""
+
+        def script() -> Script:
+            now = time.time()
+            return claims.claim_next_run(worker_id, now + lease_seconds, now, self.dialect, app_cap)
+
+        for _ in range(3):  # a lost race for an app's last slot (PostgreSQL): claim again
+            try:
+                claimed = await self.run_script(script)
+            except claims.ClaimRaced:
+                continue
+            except Conflict:  # another worker claimed a run of the same session at once
+                return None
+            if claimed is None:
+                return None
+            claim: Claim
+            claim, events = claimed
+            self._published(events)
+            return claim
+        return None
+
+    async def next_retry_at(self) -> float | None:
+        """When the earliest queued run waiting out a retry back-off may be claimed."""
+        due: float | None = await self.run_read(claims.next_retry_at)
+        return due
 
     async def renew_lease(self, run_id: str, fence: int, lease_seconds: float) -> None:
         await self.run_script(lambda: tx.renew_lease(run_id, fence, time.time() + lease_seconds))

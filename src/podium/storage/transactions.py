@@ -12,7 +12,6 @@ from podium.events.envelope import Event
 from podium.ids import new_id, step_id
 from podium.storage.records import (
     ACTIVE_RUN_STATUSES,
-    Claim,
     FlowRecord,
     InterruptRecord,
     RunRecord,
@@ -25,7 +24,8 @@ from podium.storage.script import Json, Row, Script, all_rows, execute, loads, m
 
 RUN_COLUMNS = (
     "id, app_id, session_id, flow_id, status, input, options, progress, output, error, fence, "
-    "worker_id, lease_until, steps_count, elapsed, created_at, queued_at, started_at, ended_at"
+    "worker_id, lease_until, steps_count, elapsed, created_at, queued_at, started_at, ended_at, "
+    "available_at"
 )
 SESSION_STATUS = {
     "queued": "active",
@@ -65,6 +65,7 @@ def run_record(row: Row) -> RunRecord:
         queued_at=row["queued_at"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
+        available_at=row["available_at"],
     )
 
 
@@ -334,50 +335,6 @@ def enqueue_run(
     return run_id, events
 
 
-def claim_next_run(worker_id: str, lease_until: float, now: float, dialect: str) -> Script:
-    """Take the oldest queued run whose session has no other active run ahead of it; None
-    when idle.
-
-    Within a session runs go in the order they were created: a run queued again (answered,
-    released, its lease expired) has a new `queued_at` but keeps its place ahead of a run
-    enqueued behind it meanwhile. Each claim increments the run's fencing token, so a worker
-    that lost its lease can no longer write (every step commit checks the token).
-    """
-    lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
-    row = yield one(
-        "UPDATE runs SET status = 'running', fence = fence + 1, worker_id = ?, lease_until = ?, "
-        "started_at = COALESCE(started_at, ?) WHERE id = (SELECT r.id FROM runs r "
-        "WHERE r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM runs o WHERE "
-        "o.session_id = r.session_id AND (o.status IN ('running', 'interrupted', 'pausing', "
-        "'paused') OR (o.status = 'queued' AND (o.created_at < r.created_at OR "
-        "(o.created_at = r.created_at AND o.id < r.id))))) "
-        f"ORDER BY r.queued_at LIMIT 1{lock}) RETURNING {RUN_COLUMNS}",
-        worker_id,
-        lease_until,
-        now,
-    )
-    if row is None:
-        return None
-    run = run_record(row)
-    session = yield one("SELECT state FROM sessions WHERE id = ?", run.session_id)
-    calls = yield all_rows(
-        "SELECT node_id, iteration, key, result FROM calls WHERE run_id = ?", run.id
-    )
-    events = yield from append_events(
-        run.app_id,
-        [Event(names.RUN_STARTED, run.app_id, run.session_id, run.id, {"attempt": run.fence})],
-        now,
-    )
-    more = yield one("SELECT 1 AS more FROM runs WHERE status = 'queued' LIMIT 1")
-    claim = Claim(
-        run=run,
-        state_json=session["state"],
-        calls={(c["node_id"], c["iteration"], c["key"]): loads(c["result"]) for c in calls},
-        more_queued=more is not None,
-    )
-    return claim, events
-
-
 def _fenced(run_id: str, fence: int, sets: str, *args: Any) -> Script:
     """Update the run only while this worker still holds it (running, or asked to pause);
     returns its status as updated, raises LeaseLost otherwise.
@@ -455,12 +412,14 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             c.run_id,
             c.fence,
             "progress = ?, steps_count = ?, elapsed = ?, "
+            "available_at = CASE WHEN status = 'pausing' THEN ? ELSE available_at END, "
             "worker_id = CASE WHEN status = 'pausing' THEN NULL ELSE worker_id END, "
             "lease_until = CASE WHEN status = 'pausing' THEN NULL ELSE lease_until END, "
             "status = CASE WHEN status = 'pausing' THEN 'paused' ELSE status END",
             Json(c.progress),
             c.steps_count,
             c.elapsed,
+            c.available_at,
         )
         written = "paused" if stored == "paused" else None
     else:
@@ -471,13 +430,15 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             c.run_id,
             c.fence,
             "progress = ?, steps_count = ?, elapsed = ?, output = ?, error = ?, ended_at = ?, "
-            f"queued_at = {queued_at}, worker_id = NULL, lease_until = NULL, status = {new_status}",
+            f"available_at = ?, queued_at = {queued_at}, worker_id = NULL, lease_until = NULL, "
+            f"status = {new_status}",
             Json(c.progress),
             c.steps_count,
             c.elapsed,
             Json(c.run_output) if c.run_output is not None else None,
             c.run_error,
             now if ends else None,
+            None if ends else c.available_at,
             now if status == "queued" else None,
             status,
         )
@@ -488,6 +449,8 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             data["error"] = c.run_error
         elif written == "succeeded":
             data["output"] = c.run_output
+        if c.retry is not None and written in ("queued", "paused", "interrupted"):
+            data["retry"] = c.retry  # the node, attempt and error whose back-off it waits out
         kind = names.RUN_QUEUED if written == "queued" else names.RUN_ENDED[written]
         events.append(Event(kind, c.app_id, c.session_id, c.run_id, data))
     if c.calls:
