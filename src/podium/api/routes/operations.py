@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from podium import __version__
-from podium.api.deps import ServicesDep
+from podium.api.deps import Operator, OperatorOrAnyone, ServicesDep
 from podium.api.metrics import render_metrics
 from podium.engine.node_types import catalogue
 from podium.storage import queries
@@ -47,23 +47,26 @@ async def ready(services: ServicesDep) -> JSONResponse:
 
 
 @router.get("/status")
-async def status(services: ServicesDep) -> dict[str, Any]:
-    """Version, mode and counts of apps, users, sessions and runs by status."""
+async def status(services: ServicesDep, operator: OperatorOrAnyone) -> dict[str, Any]:
+    """Version and mode; for platform admins and the scrape token (PODIUM_METRICS_TOKEN) also
+    the open sockets and the counts of apps, users, sessions and runs by status."""
     podium = services.podium
-    counts = await podium.store.run_read(queries.counts)
-    return {
+    answer: dict[str, Any] = {
         "version": __version__,
         "mode": "embedded" if podium.worker.concurrency else "api-only",
         "database": podium.store.dialect,
         "workers": podium.worker.concurrency,
-        "open_sockets": services.sockets.open,
-        "counts": counts,
     }
+    if operator:
+        answer["open_sockets"] = services.sockets.open
+        answer["counts"] = await podium.store.run_read(queries.counts)
+    return answer
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(services: ServicesDep) -> Response:
-    """Prometheus metrics: runs by status, step durations, queue depth, open sockets."""
+async def metrics(services: ServicesDep, _: Operator) -> Response:
+    """Prometheus metrics: runs by status, step durations, queue depth, open sockets (platform
+    admins, or a scraper with `Authorization: Bearer <PODIUM_METRICS_TOKEN>`)."""
     body, content_type = await render_metrics(services)
     return Response(body, media_type=content_type)
 
