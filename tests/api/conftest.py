@@ -27,6 +27,8 @@ def api_settings(database_url: str, **overrides: Any) -> Settings:
         "secret_key": "test-secret-key-that-is-long-enough-for-hs256",
         "rate_limit": "100000/minute",
         "ws_rate_limit": "100000/minute",
+        "login_rate_limit": "100000/minute",
+        "login_address_rate_limit": "100000/minute",
     }
     values.update(overrides)
     return fast_settings(**values)

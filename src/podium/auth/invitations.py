@@ -14,7 +14,7 @@ import time
 from podium.auth.service import normalize_identifier
 from podium.auth.tenancy import Principal, Tenancy
 from podium.config import Settings
-from podium.errors import Forbidden, InvalidInput
+from podium.errors import Forbidden, InvalidInput, NotFound
 from podium.storage import invitations
 from podium.storage.accounts import MemberRecord, UserRecord
 from podium.storage.invitations import InvitationRecord
@@ -68,6 +68,8 @@ class Invitations:
         self, principal: Principal, invitation_id: str, *, accept: bool
     ) -> MemberRecord | None:
         """Accept (the membership) or decline (None) one of the caller's invitations."""
+        if principal.user_id is None:  # a key is invited to nothing: as for another's id
+            raise NotFound(f"invitation {invitation_id!r} does not exist")
         user = await self._user(principal)
         now = time.time()
         member: MemberRecord | None = await self.store.run_script(
