@@ -9,12 +9,15 @@ from fastapi.responses import JSONResponse
 
 from podium import __version__
 from podium.api.deps import Operator, OperatorOrAnyone, ServicesDep
+from podium.api.errors import ERROR_RESPONSES
 from podium.api.metrics import render_metrics
 from podium.engine.node_types import catalogue
 from podium.storage import queries
 from podium.storage.migrate import head_revision
 
 router = APIRouter(tags=["operations"])
+# The routes that take a credential: a bad one is 401, a tenant's 403, too many 429.
+CREDENTIAL_ERRORS = {status: ERROR_RESPONSES[status] for status in (401, 403, 429)}
 
 
 @router.get("/health")
@@ -46,7 +49,7 @@ async def ready(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/status")
+@router.get("/status", responses=CREDENTIAL_ERRORS)
 async def status(services: ServicesDep, operator: OperatorOrAnyone) -> dict[str, Any]:
     """Version and mode; for platform admins and the scrape token (PODIUM_METRICS_TOKEN) also
     the open sockets and the counts of apps, users, sessions and runs by status."""
@@ -63,7 +66,7 @@ async def status(services: ServicesDep, operator: OperatorOrAnyone) -> dict[str,
     return answer
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses=CREDENTIAL_ERRORS)
 async def metrics(services: ServicesDep, _: Operator) -> Response:
     """Prometheus metrics: runs by status, step durations, queue depth, open sockets (platform
     admins, or a scraper with `Authorization: Bearer <PODIUM_METRICS_TOKEN>`)."""
