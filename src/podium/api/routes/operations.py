@@ -17,7 +17,9 @@ from podium.storage.migrate import head_revision
 
 router = APIRouter(tags=["operations"])
 # The routes that take a credential: a bad one is 401, a tenant's 403, too many 429.
-CREDENTIAL_ERRORS = {status: ERROR_RESPONSES[status] for status in (401, 403, 429)}
+CREDENTIAL_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: ERROR_RESPONSES[status] for status in (401, 403, 429)
+}
 
 
 @router.get("/health")
