@@ -26,7 +26,7 @@ BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 TABLES = (
     "workflow_graphs, agent_messages, memory, session_artifacts, artifact_versions, artifacts, "
     "agent_activity, tool_calls, mcp_servers, integrations, providers, agents, "
-    "events, interrupts, calls, steps, runs, sessions, flows, api_keys, memberships, "
+    "events, interrupts, calls, steps, runs, sessions, flows, api_keys, invitations, memberships, "
     "refresh_tokens, users, apps"
 )
 

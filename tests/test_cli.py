@@ -595,7 +595,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = podium("db", "upgrade", "--db", db)
 
     assert result.exit_code == 0
-    assert result.stdout == f"database sqlite:///{db} is at revision 0006\n"
+    assert result.stdout == f"database sqlite:///{db} is at revision 0007\n"
     assert all_runs(db) == []
 
 

@@ -407,6 +407,7 @@ def serve(host: str, port: int, workers: int | None, db: str | None) -> None:
     """Migrate the database and serve the HTTP API (OpenAPI at /docs)."""
     import uvicorn
 
+    from podium.api.accesslog import uvicorn_log_config
     from podium.api.app import create_app
 
     settings = load_settings()
@@ -421,6 +422,7 @@ def serve(host: str, port: int, workers: int | None, db: str | None) -> None:
         host=host,
         port=port,
         log_level="info",
+        log_config=uvicorn_log_config(),  # no ?token= or ?api_key= in the logs
         # Podium bounds WebSocket messages itself (close 1009 with a reason), so the server's
         # own limit only has to be above PODIUM_WS_MAX_MESSAGE_BYTES.
         ws_max_size=max(settings.ws_max_message_bytes * 4, 1 << 20),

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # Logins per identifier and per client address (the `limits` library's notation).
     login_rate_limit: str = "10/minute"
     login_address_rate_limit: str = "60/minute"
+    # New passwords need at least this zxcvbn strength score (0-4; 0 turns the check off).
+    password_min_score: int = 3
+    # How long an invitation to an app stays open.
+    invitation_days: float = 7.0
     # A token that lets a scraper read /metrics and /api/v1/status (else platform admins only).
     metrics_token: str | None = None
 

@@ -32,6 +32,7 @@ PREFIXES = frozenset(
         "mcp",
         "tcl",
         "msg",
+        "inv",
     }
 )
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"

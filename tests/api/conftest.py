@@ -27,6 +27,8 @@ def api_settings(database_url: str, **overrides: Any) -> Settings:
         "secret_key": "test-secret-key-that-is-long-enough-for-hs256",
         "rate_limit": "100000/minute",
         "ws_rate_limit": "100000/minute",
+        "login_rate_limit": "100000/minute",
+        "login_address_rate_limit": "100000/minute",
     }
     values.update(overrides)
     return fast_settings(**values)
@@ -134,3 +136,12 @@ CHAIN_FLOW = {
     ],
     "edges": [{"source": f"n{i}", "target": f"n{i + 1}"} for i in range(2)],
 }
+
+
+def add_member(owner: Actor, base: str, member: Actor, role: str) -> None:
+    """`owner` invites `member` (by id) to the app at `base` and `member` accepts: members of
+    an app join by invitation (only platform admins add them directly)."""
+    invited = owner.post(f"{base}/members", {"user": member.user["id"], "role": role})
+    assert invited.status_code == 202, invited.text
+    accepted = member.post(f"/api/v1/invitations/{invited.json()['id']}/accept")
+    assert accepted.status_code == 200, accepted.text

@@ -39,6 +39,8 @@ def server_env(secret: str | None = SECRET, **extra: str) -> dict[str, str]:
         PODIUM_POLL_SECONDS="0.1",
         PODIUM_LEASE_SECONDS="3",
         PODIUM_RATE_LIMIT="1000000/minute",
+        PODIUM_LOGIN_RATE_LIMIT="1000000/minute",
+        PODIUM_LOGIN_ADDRESS_RATE_LIMIT="1000000/minute",
     )
     if secret is not None:
         env["PODIUM_SECRET_KEY"] = secret

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.api.conftest import ASK_FLOW, Actor, api_settings
+from tests.api.conftest import ASK_FLOW, Actor, add_member, api_settings
 
 from podium.config import Settings
 
@@ -130,8 +130,7 @@ def test_each_message_is_an_agent_message_event_logged_and_live(run: Run) -> Non
 
 def test_viewers_read_and_members_send(run: Run, make_user: Any) -> None:
     viewer = make_user("vera")
-    added = run.owner.post(f"{run.base}/members", {"user": viewer.user["id"], "role": "viewer"})
-    assert added.status_code == 201
+    add_member(run.owner, run.base, viewer, "viewer")
     assert run.send({"to": "b", "type": "request"}, viewer).status_code == 403
     assert run.send({"to": "b", "type": "request"}).status_code == 201
     assert len(viewer.get(run.messages).json()["items"]) == 1

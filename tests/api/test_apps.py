@@ -16,6 +16,16 @@ def assert_error(response: Any, status: int, code: str) -> None:
     assert error["code"] == code
 
 
+def join(inviter: Actor, base: str, ref: str, role: str, invitee: Actor) -> None:
+    """`inviter` invites `ref` to the app (202, an invitation) and `invitee` accepts it."""
+    invited = inviter.post(f"{base}/members", {"user": ref, "role": role})
+    assert invited.status_code == 202, invited.text
+    mine = [i for i in invitee.get("/api/v1/invitations").json() if i["id"] == invited.json()["id"]]
+    assert [(i["role"], i["invited_by"]) for i in mine] == [(role, inviter.user["username"])]
+    accepted = invitee.post(f"/api/v1/invitations/{invited.json()['id']}/accept")
+    assert accepted.status_code == 200 and accepted.json()["role"] == role, accepted.text
+
+
 def test_an_owner_creates_renames_lists_and_deletes_an_app(api: TestClient, make_user: Any) -> None:
     alice: Actor = make_user("alice")
     created = alice.post("/api/v1/apps", {"name": "support", "description": "tickets"})
@@ -43,16 +53,13 @@ def test_what_a_viewer_a_member_and_an_admin_may_do(api: TestClient, make_user: 
     app_id = alice.create_app("team")
     base = f"/api/v1/apps/{app_id}"
     assert alice.post(f"{base}/flows", CHAIN_FLOW).status_code == 201
-    assert (
-        alice.post(f"{base}/members", {"user": "bob@example.com", "role": "viewer"}).status_code
-        == 201
-    )
-    added = alice.post(f"{base}/members", {"user": "carol", "role": "member"})
-    assert added.status_code == 201, added.text
+    join(alice, base, "bob@example.com", "viewer", bob)
+    join(alice, base, "carol", "member", carol)
     members = {m["username"]: m["role"] for m in bob.get(f"{base}/members").json()}
     assert members == {"alice": "owner", "bob": "viewer", "carol": "member"}
     assert_error(alice.post(f"{base}/members", {"user": "carol"}), 409, "conflict")
-    assert_error(alice.post(f"{base}/members", {"user": "nobody@example.com"}), 404, "not_found")
+    # An unknown user is invited the same way (nothing tells whether the account exists).
+    assert alice.post(f"{base}/members", {"user": "nobody@example.com"}).status_code == 202
 
     # A viewer reads, and writes nothing.
     assert bob.get(f"{base}/sessions").status_code == 200
@@ -109,7 +116,7 @@ def test_the_last_owner_cannot_be_removed_or_demoted(api: TestClient, make_user:
     assert_error(alice.delete(f"{base}/members/{alice.user['id']}"), 409, "conflict")
     assert alice.get(base).json()["role"] == "owner"
 
-    assert alice.post(f"{base}/members", {"user": "bob", "role": "owner"}).status_code == 201
+    join(alice, base, "bob", "owner", bob)
     demoted = alice.patch(f"{base}/members/{alice.user['id']}", {"role": "admin"})
     assert demoted.status_code == 200, demoted.text
     assert_error(bob.delete(f"{base}/members/{bob.user['id']}"), 409, "conflict")
@@ -172,3 +179,44 @@ def test_api_keys_are_shown_once_act_in_their_app_and_stop_when_revoked(
     revoked = next(k for k in alice.get(f"{base}/api-keys").json() if k["id"] == member_key["id"])
     assert revoked["revoked_at"] is not None
     assert as_key(viewer_secret, "GET", base).status_code == 200  # the other key still works
+
+
+def test_invitations_are_accepted_declined_or_withdrawn_and_emails_stay_with_admins(
+    api: TestClient, admin: Actor, make_user: Any
+) -> None:
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    base = f"/api/v1/apps/{alice.create_app('club')}"
+    # Invited by email: nobody joins without accepting.
+    invited = alice.post(f"{base}/members", {"user": " Bob@Example.COM ", "role": "member"})
+    assert invited.status_code == 202, invited.text
+    invitation = invited.json()
+    assert (invitation["invitee"], invitation["status"]) == ("bob@example.com", "pending")
+    assert_error(bob.get(base), 404, "not_found")
+    assert [i["id"] for i in alice.get(f"{base}/invitations").json()] == [invitation["id"]]
+    # Another user cannot see, accept or decline it.
+    assert carol.get("/api/v1/invitations").json() == []
+    assert_error(carol.post(f"/api/v1/invitations/{invitation['id']}/accept"), 404, "not_found")
+    assert_error(carol.post(f"/api/v1/invitations/{invitation['id']}/decline"), 404, "not_found")
+    # Bob declines: still not a member; the invitation is spent.
+    assert bob.post(f"/api/v1/invitations/{invitation['id']}/decline").status_code == 204
+    assert_error(bob.post(f"/api/v1/invitations/{invitation['id']}/accept"), 409, "conflict")
+    assert_error(bob.get(base), 404, "not_found")
+    assert alice.get(f"{base}/invitations").json() == []
+
+    # Withdrawn before it is accepted: gone for the invitee.
+    again = alice.post(f"{base}/members", {"user": "bob", "role": "viewer"}).json()
+    assert alice.delete(f"{base}/invitations/{again['id']}").status_code == 204
+    assert bob.get("/api/v1/invitations").json() == []
+    assert_error(bob.post(f"/api/v1/invitations/{again['id']}/accept"), 409, "conflict")
+
+    # Accepted: a member; emails are shown to the app's admins and owners only.
+    join(alice, base, bob.user["id"], "viewer", bob)
+    seen_by_bob = {m["username"]: m["email"] for m in bob.get(f"{base}/members").json()}
+    assert seen_by_bob == {"alice": None, "bob": None}
+    seen_by_alice = {m["username"]: m["email"] for m in alice.get(f"{base}/members").json()}
+    assert seen_by_alice == {"alice": "alice@example.com", "bob": "bob@example.com"}
+
+    # A platform administrator adds a user at once (201), and an unknown one is 404 for them.
+    added = admin.post(f"{base}/members", {"user": "carol", "role": "viewer"})
+    assert added.status_code == 201 and added.json()["email"] == "carol@example.com", added.text
+    assert_error(admin.post(f"{base}/members", {"user": "nobody"}), 404, "not_found")

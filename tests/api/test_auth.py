@@ -193,6 +193,14 @@ def test_logout_revokes_the_family(api: TestClient, admin: Actor) -> None:
     assert response.status_code == 204
     assert_unauthorized(api.post("/api/v1/auth/refresh", json={"refresh_token": latest}))
     assert_unauthorized(api.post("/api/v1/auth/logout", json={"refresh_token": "not-a-token"}))
+    # The access tokens of the login are refused too (the first and the rotated one), while
+    # another login of the same user goes on.
+    other = login(api, "root")
+    for token in (admin.access_token, rotated.json()["access_token"]):
+        refused = api.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert_unauthorized(refused)
+        assert "logged out" in refused.json()["error"]["message"]
+    assert other.get("/api/v1/auth/me").status_code == 200
 
 
 # --- login and sign-up -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.api.conftest import Actor
+from tests.api.conftest import Actor, add_member
 
 PACK = {
     "name": "appbuilder_pack",
@@ -70,8 +70,7 @@ def shop(api: TestClient, make_user: Any) -> Shop:
     alice, carol = make_user("alice"), make_user("carol")
     app_id = alice.create_app("shop")
     shop = Shop(api, alice, carol, app_id)
-    added = alice.post(f"{shop.base}/members", {"user": carol.user["id"], "role": "member"})
-    assert added.status_code == 201, added.text
+    add_member(alice, shop.base, carol, "member")
     for flow in FLOWS:
         assert alice.post(f"{shop.base}/flows", done_flow(flow)).status_code == 201
     put = api.put(f"{shop.base}/workflow-graphs/appbuilder_pack", json=PACK, headers=alice.headers)

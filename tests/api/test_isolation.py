@@ -27,7 +27,7 @@ import fastapi.routing
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, PASSWORD, Actor, api_settings
+from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, PASSWORD, Actor, api_settings, login
 
 from podium.api.app import create_app
 from podium.config import Settings
@@ -69,6 +69,8 @@ class Tenant:
     key_id: str = ""
     key_secret: str = ""
     member_id: str = ""
+    invitation_id: str = ""  # the app's pending invitation (of someone else)
+    incoming_invitation_id: str = ""  # an invitation of the owner to another app
     agent_name: str = ""
     provider_name: str = ""
     mcp_name: str = ""
@@ -119,6 +121,11 @@ class Tenant:
             ],
             "key": [self.memory_key],
             "artifact_id": [self.artifact_id],
+            "invitation_id": [
+                self.incoming_invitation_id
+                if path.startswith("/api/v1/invitations")
+                else self.invitation_id
+            ],
         }[param]
 
     def secrets(self) -> set[str]:
@@ -138,6 +145,8 @@ class Tenant:
             self.key_secret,
             self.key_secret[:10],
             self.member_id,
+            self.invitation_id,
+            self.incoming_invitation_id,
             self.agent_name,
             self.provider_name,
             self.mcp_name,
@@ -159,7 +168,7 @@ def wait_run(owner: Actor, base: str, run_id: str, status: str) -> dict[str, Any
     return dict(run)
 
 
-def populate(tenant: Tenant, member_id: str, extra_data: list[str], admin: Actor) -> Tenant:
+def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin: Actor) -> Tenant:
     """An app with a flow, a session waiting at a question, a finished run, a member, a key."""
     tag, owner = tenant.tag, tenant.owner
     tenant.app_name = f"{tag}-private-app"
@@ -197,10 +206,19 @@ def populate(tenant: Tenant, member_id: str, extra_data: list[str], admin: Actor
     key = owner.post(f"{tenant.base}/api-keys", {"name": f"{tag}-key", "role": "admin"})
     assert key.status_code == 201, key.text
     tenant.key_id, tenant.key_secret = key.json()["id"], key.json()["key"]
-    if member_id != owner.user["id"]:
-        added = owner.post(f"{tenant.base}/members", {"user": member_id, "role": "member"})
-        assert added.status_code == 201, added.text
-    tenant.member_id = member_id
+    if member is not None:  # invited by id; joins by accepting
+        invited = owner.post(
+            f"{tenant.base}/members", {"user": member.user["id"], "role": "member"}
+        )
+        assert invited.status_code == 202, invited.text
+        accepted = member.post(f"/api/v1/invitations/{invited.json()['id']}/accept")
+        assert accepted.status_code == 200, accepted.text
+    tenant.member_id = member.user["id"] if member is not None else owner.user["id"]
+    pending = owner.post(
+        f"{tenant.base}/members", {"user": f"{tag}-invitee@example.com", "role": "viewer"}
+    )
+    assert pending.status_code == 202, pending.text
+    tenant.invitation_id = pending.json()["id"]
 
     # Agents and what they reach: an agent, a provider with a key, an integration's
     # credentials, an MCP server, a chat.
@@ -281,6 +299,7 @@ def populate(tenant: Tenant, member_id: str, extra_data: list[str], admin: Actor
         f"{tag}-secret-memory",
         f"{tag}-secret-artifact",
         f"{tag}-secret-message",
+        f"{tag}-invitee@example.com",
         f"{tag}_planner",
         message.json()["id"],
         f"{tag}_gated",
@@ -324,8 +343,15 @@ def world(api: TestClient, admin: Actor, make_user: Any) -> World:
         {"email": "carol@example.com", "username": "carol", "password": PASSWORD},
     )
     assert carol.status_code == 201, carol.text
-    a = populate(Tenant("alice", alice), carol.json()["id"], ["carol@example.com", "carol"], admin)
-    b = populate(Tenant("bob", bob), bob.user["id"], [], admin)
+    a = populate(Tenant("alice", alice), login(api, "carol"), ["carol@example.com", "carol"], admin)
+    b = populate(Tenant("bob", bob), None, [], admin)
+    # Dave's app invites alice and bob: each owner has an invitation of their own to answer.
+    dave = make_user("dave")
+    dave_app = f"/api/v1/apps/{dave.create_app('dave-app')}"
+    for tenant in (a, b):
+        invited = dave.post(f"{dave_app}/members", {"user": tenant.tag, "role": "viewer"})
+        assert invited.status_code == 202, invited.text
+        tenant.incoming_invitation_id = invited.json()["id"]
     return World(api, admin, bob, a, b)
 
 
@@ -371,6 +397,12 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", f"{APPS}/api-keys"): Probe(lambda t: {"name": "bobs-key", "role": "admin"}),
     ("GET", f"{APPS}/api-keys"): Probe(),
     ("DELETE", f"{APPS}/api-keys/{{key_id}}"): Probe(),
+    ("GET", f"{APPS}/invitations"): Probe(),
+    ("DELETE", f"{APPS}/invitations/{{invitation_id}}"): Probe(),
+    # The invitee's side: another user's invitation is 404 to bob (his own: accepted, or 409
+    # once answered).
+    ("POST", "/api/v1/invitations/{invitation_id}/accept"): Probe(),
+    ("POST", "/api/v1/invitations/{invitation_id}/decline"): Probe(),
     ("POST", f"{APPS}/flows"): Probe(lambda t: t.flow()),
     ("GET", f"{APPS}/flows"): Probe(),
     ("GET", f"{APPS}/flows/{{name}}"): Probe(),
@@ -472,6 +504,8 @@ UNSCOPED = {
     ("POST", "/api/v1/auth/logout"),
     ("POST", "/api/v1/auth/signup"),
     ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/password"),
+    ("GET", "/api/v1/invitations"),
     ("POST", "/api/v1/users"),
     ("GET", "/api/v1/users"),
     ("POST", "/api/v1/apps"),
@@ -648,6 +682,8 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1
     members = {m["username"]: m["role"] for m in alice.get(f"{a.base}/members").json()}
     assert members == {"alice": "owner", "carol": "member"}
+    assert [i["id"] for i in alice.get(f"{a.base}/invitations").json()] == [a.invitation_id]
+    assert [i["id"] for i in alice.get("/api/v1/invitations").json()] == [a.incoming_invitation_id]
     keys = alice.get(f"{a.base}/api-keys").json()
     assert [(k["id"], k["revoked_at"]) for k in keys] == [(a.key_id, None)]
     assert world.api.get(a.base, headers={"X-API-Key": a.key_secret}).status_code == 200

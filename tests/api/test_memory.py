@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.api.conftest import ASK_FLOW, Actor, api_settings
+from tests.api.conftest import ASK_FLOW, Actor, add_member, api_settings
 
 from podium.config import Settings
 
@@ -194,8 +194,7 @@ def test_writes_are_memory_updated_events_without_the_value(a: Tenant) -> None:
 def test_viewers_read_and_members_write(a: Tenant, make_user: Any) -> None:
     viewer, member = make_user("vera"), make_user("mo")
     for actor, role in ((viewer, "viewer"), (member, "member")):
-        added = a.owner.post(f"{a.base}/members", {"user": actor.user["id"], "role": role})
-        assert added.status_code == 201, added.text
+        add_member(a.owner, a.base, actor, role)
     path = f"{a.memory('app', '-')}/k"
     assert a.put(path, {"value": 1}, viewer).status_code == 403
     assert viewer.delete(path).status_code == 403

@@ -50,7 +50,7 @@ def test_metrics_are_prometheus_text(admin: Actor) -> None:
     assert admin.get(f"{base}/runs/{run_id}/wait?timeout=20").json()["status"] == "succeeded"
     with admin.client.websocket_connect(f"/api/v1/ws?token={admin.access_token}") as ws:
         assert ws.receive_json()["type"] == "connection.ready"
-        response = admin.client.get("/api/v1/metrics")
+        response = admin.get("/api/v1/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -60,9 +60,41 @@ def test_metrics_are_prometheus_text(admin: Actor) -> None:
     assert _sample(text, "podium_open_websockets") == 1
     assert _sample(text, "podium_step_duration_seconds_count", '{status="succeeded"}') == 3
     assert "# TYPE podium_step_duration_seconds histogram" in text
-    assert admin.client.get("/metrics").text.count("podium_queue_depth") >= 1
-    after = admin.client.get("/api/v1/metrics").text
+    assert admin.get("/metrics").text.count("podium_queue_depth") >= 1
+    after = admin.get("/api/v1/metrics").text
     assert _sample(after, "podium_open_websockets") == 0
+
+
+class TestOperatorsOnly:
+    @pytest.fixture
+    def api_config(self, database_url: str) -> Settings:
+        return api_settings(database_url, metrics_token="scrape-token-of-the-operator")
+
+    def test_counts_are_for_platform_admins_and_the_scrape_token(
+        self, api: TestClient, admin: Actor, make_user: object
+    ) -> None:
+        tenant: Actor = make_user("tenant")  # type: ignore[operator]
+        anonymous = api.get("/api/v1/status")
+        assert anonymous.status_code == 200
+        assert "counts" not in anonymous.json() and "open_sockets" not in anonymous.json()
+        refused = tenant.get("/api/v1/status")
+        assert refused.status_code == 403
+        assert "PODIUM_METRICS_TOKEN" in refused.json()["error"]["message"]
+        for path in ("/metrics", "/api/v1/metrics"):
+            nobody = api.get(path)
+            assert nobody.status_code == 401, nobody.text
+            assert "PODIUM_METRICS_TOKEN" in nobody.json()["error"]["message"]
+            assert tenant.get(path).status_code == 403
+            wrong = api.get(path, headers={"Authorization": "Bearer scrape-token-of-another"})
+            assert wrong.status_code == 401
+            scraped = api.get(
+                path, headers={"Authorization": "Bearer scrape-token-of-the-operator"}
+            )
+            assert scraped.status_code == 200 and "podium_runs" in scraped.text
+        assert admin.get("/api/v1/status").json()["counts"]["users"] == 2
+        for path in ("/health", "/ready", "/api/v1/health", "/api/v1/ready"):
+            assert api.get(path).status_code == 200
+            assert "counts" not in api.get(path).json()
 
 
 class TestBounds:

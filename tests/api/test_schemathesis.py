@@ -110,7 +110,11 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         call(
             "POST",
             "/users",
-            {"email": f"victim{i}@example.com", "username": f"victim{i}", "password": "x" * 12},
+            {
+                "email": f"victim{i}@example.com",
+                "username": f"victim{i}",
+                "password": "violet tractor harbor",
+            },
             token,
         )["id"]
         for i in range(2)

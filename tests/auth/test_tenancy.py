@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 import pytest
 
+from podium.auth.invitations import Invitations
 from podium.auth.service import AuthService
 from podium.auth.tenancy import Principal, Tenancy, hash_key
 from podium.config import Settings
 from podium.errors import Conflict, Forbidden, NotFound, Unauthorized
 from podium.storage import accounts
-from podium.storage.accounts import SHIPPED_APP
+from podium.storage.accounts import SHIPPED_APP, MemberRecord
 from podium.storage.script import Script, all_rows
 from podium.storage.store import Store
 
@@ -27,6 +28,14 @@ class World:
     root: Principal  # platform admin, member of nothing
     a: str
     b: str
+    invitations: Invitations
+
+    async def join(
+        self, inviter: Principal, app_id: str, ref: str, who: Principal, role: str
+    ) -> MemberRecord | None:
+        """`inviter` invites `ref` (an email or username of `who`), and `who` accepts."""
+        invitation = await self.invitations.invite(inviter, app_id, ref, role)
+        return await self.invitations.answer(who, invitation.id, accept=True)
 
 
 @pytest.fixture
@@ -46,7 +55,7 @@ async def world(store: Store, settings: Settings) -> AsyncIterator[World]:
     alice, bob, root = principals
     a = (await tenancy.create_app(alice, "a", None)).id
     b = (await tenancy.create_app(bob, "b", None)).id
-    yield World(tenancy, alice, bob, root, a, b)
+    yield World(tenancy, alice, bob, root, a, b, Invitations(tenancy, settings))
 
 
 async def test_an_outsider_is_told_the_app_does_not_exist(world: World) -> None:
@@ -59,7 +68,7 @@ async def test_an_outsider_is_told_the_app_does_not_exist(world: World) -> None:
 
 async def test_roles_rank_viewer_member_admin_owner(world: World) -> None:
     t = world.tenancy
-    await t.add_member(world.alice, world.a, "bob@example.com", "viewer")
+    await world.join(world.alice, world.a, "bob@example.com", world.bob, "viewer")
     assert await t.require(world.bob, world.a, "viewer") == "viewer"
     with pytest.raises(Forbidden, match="member role"):
         await t.require(world.bob, world.a, "member")
@@ -71,7 +80,7 @@ async def test_roles_rank_viewer_member_admin_owner(world: World) -> None:
 
 async def test_an_admin_cannot_grant_change_or_remove_an_owner(world: World) -> None:
     t = world.tenancy
-    await t.add_member(world.alice, world.a, "bob", "admin")
+    await world.join(world.alice, world.a, "bob", world.bob, "admin")
     with pytest.raises(Forbidden):
         await t.set_role(world.bob, world.a, world.bob.id, "owner")
     with pytest.raises(Forbidden):
@@ -89,7 +98,7 @@ async def test_the_last_owner_stays(world: World) -> None:
         await t.set_role(world.alice, world.a, world.alice.id, "admin")
     with pytest.raises(Conflict, match="at least one owner"):
         await t.remove_member(world.alice, world.a, world.alice.id)
-    await t.add_member(world.alice, world.a, "bob", "owner")
+    await world.join(world.alice, world.a, "bob", world.bob, "owner")
     await t.remove_member(world.bob, world.a, world.alice.id)  # two owners: one may go
     with pytest.raises(NotFound):
         await t.require(world.alice, world.a, "viewer")
@@ -143,3 +152,14 @@ async def test_no_credential_or_a_bad_one_is_unauthorized(world: World) -> None:
         await world.tenancy.authenticate(None, "pk_made_up")
     with pytest.raises(Unauthorized):
         await world.tenancy.authenticate("not-a-token", None)
+
+
+async def test_only_a_platform_admin_adds_a_member_without_an_invitation(world: World) -> None:
+    t = world.tenancy
+    with pytest.raises(Forbidden, match="invite the user"):
+        await t.add_member(world.alice, world.a, "bob", "viewer")
+    with pytest.raises(NotFound):
+        await t.require(world.bob, world.a, "viewer")
+    member = await t.add_member(world.root, world.a, "  BOB@Example.com ", "viewer")
+    assert member.user_id == world.bob.id
+    assert await t.require(world.bob, world.a, "viewer") == "viewer"

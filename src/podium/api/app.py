@@ -26,6 +26,7 @@ from podium.api.routes import (
     chat,
     events,
     flows,
+    invitations,
     memory,
     operations,
     providers,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     routers = (auth, users, apps, flows, sessions, runs, events, agents, chat, providers)
     for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)
     # Probes where orchestrators look for them, too.
     for path, endpoint in (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -11,12 +12,13 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from podium.agents.messages import AgentMessageService
 from podium.agents.service import AgentService
 from podium.api.metrics import Metrics
-from podium.api.ratelimit import RateLimiter
+from podium.api.ratelimit import LoginLimiter, RateLimiter
+from podium.auth.invitations import Invitations
 from podium.auth.service import AuthService
 from podium.auth.tenancy import Principal, Role, Tenancy
 from podium.config import Settings
 from podium.engine.runtime import Podium
-from podium.errors import Forbidden
+from podium.errors import Forbidden, Unauthorized
 from podium.memory.service import MemoryService
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
@@ -47,6 +49,16 @@ class Services:
     agent_messages: AgentMessageService
     artifacts: ArtifactService
     workflows: WorkflowService
+    # Made from the others here, so that api/app.py need not know them.
+    login_limiter: LoginLimiter = field(init=False)
+    invitations: Invitations = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.login_limiter = LoginLimiter(
+            settings.login_rate_limit, settings.login_address_rate_limit
+        )
+        self.invitations = Invitations(self.tenancy, settings)
 
 
 async def get_services(request: Request) -> Services:  # async: no thread-pool hop
@@ -80,6 +92,40 @@ async def get_admin(principal: CurrentPrincipal) -> Principal:
 
 
 PlatformAdmin = Annotated[Principal, Depends(get_admin)]
+
+OPERATORS = (
+    "platform administrators, or a scraper sending 'Authorization: Bearer <PODIUM_METRICS_TOKEN>'"
+)
+
+
+async def is_operator(
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> bool:
+    """Whether the caller may see server-wide counts: a platform admin or the scrape token.
+    False for a caller with no credential; 401/403 for a bad or a tenant's credential."""
+    token = bearer.credentials if bearer else None
+    scrape = services.settings.metrics_token
+    if scrape and token and hmac.compare_digest(token.encode(), scrape.encode()):
+        return True
+    if not token and not api_key:
+        return False
+    principal = await get_principal(services, bearer, api_key)
+    if not principal.is_admin:
+        raise Forbidden(f"server-wide counts are for {OPERATORS}")
+    return True
+
+
+OperatorOrAnyone = Annotated[bool, Depends(is_operator)]
+
+
+async def get_operator(operator: OperatorOrAnyone) -> None:
+    if not operator:
+        raise Unauthorized(f"metrics are for {OPERATORS}")
+
+
+Operator = Annotated[None, Depends(get_operator)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium.auth.service import EMAIL_PATTERN, USERNAME_PATTERN, TokenPair
 from podium.sessions.service import SessionView
-from podium.storage.accounts import ApiKeyRecord, AppRecord, MemberRecord, UserRecord
+from podium.storage.accounts import ApiKeyRecord, AppRecord, UserRecord
 from podium.storage.records import FlowRecord, InterruptRecord, RunRecord, StepRecord
 
 RoleName = Literal["owner", "admin", "member", "viewer"]
@@ -149,24 +149,6 @@ class MemberCreate(Body):
 
 class MemberUpdate(Body):
     role: RoleName
-
-
-class MemberPublic(BaseModel):
-    user_id: str
-    email: str
-    username: str
-    role: RoleName
-    created_at: float
-
-    @classmethod
-    def of(cls, member: MemberRecord) -> MemberPublic:
-        return cls(
-            user_id=member.user_id,
-            email=member.email,
-            username=member.username,
-            role=member.role,  # type: ignore[arg-type]
-            created_at=member.created_at,
-        )
 
 
 class ApiKeyCreate(Body):

@@ -2,7 +2,9 @@
 
 The refresh tokens of one login form a family. Refreshing spends the presented token and
 issues the next; a spent token presented again means it was stolen (or replayed), so the
-whole family is revoked and both holders must log in again.
+whole family is revoked and both holders must log in again. Access tokens name their family
+(`fam`), so logging out (or a detected reuse) refuses them too, and closes the streams they
+opened (`podium.auth.revocation`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,17 @@ from __future__ import annotations
 import re
 import secrets
 import time
+import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from podium.auth.passwords import MIN_LENGTH, hash_password, verify_password
+from podium.auth.passwords import (
+    check_password_strength,
+    hash_password_off_loop,
+    verify_password_off_loop,
+)
+from podium.auth.revocation import RevocationSignal, RevokedFamilies
 from podium.auth.tokens import TokenCodec
 from podium.config import Settings
 from podium.errors import InvalidInput, Unauthorized
@@ -28,6 +36,12 @@ USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{2,80}$"
 EMAIL = re.compile(EMAIL_PATTERN)
 USERNAME = re.compile(USERNAME_PATTERN)
 VERIFIED_TOKENS = 4096  # access tokens remembered as verified (least recently used go first)
+
+
+def normalize_identifier(identifier: str) -> str:
+    """An email or username as it is looked up and rate-limited: NFKC (so a full-width or
+    compatibility spelling is the same name), without surrounding spaces, in lower case."""
+    return unicodedata.normalize("NFKC", identifier).strip().lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +70,10 @@ class AuthService:
         self.settings = settings
         self.codec: TokenCodec | None = None
         self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.revocations = RevocationSignal()
+        self.revoked_families = RevokedFamilies(
+            settings.stream_recheck_seconds, self._family_revoked_in_database
+        )
 
     async def open(self) -> None:
         """Pick the signing key: the configured one, else the one kept in the database."""
@@ -72,7 +90,7 @@ class AuthService:
     async def create_user(
         self, email: str, username: str, password: str, *, is_admin: bool = False
     ) -> UserRecord:
-        email = email.strip().lower()
+        email = normalize_identifier(email)
         if not EMAIL.match(email):
             raise InvalidInput(f"{email!r} is not an email address", details={"field": "email"})
         if not USERNAME.match(username):
@@ -80,15 +98,33 @@ class AuthService:
                 "a username is 2 to 80 letters, digits, '_', '.' or '-'",
                 details={"field": "username"},
             )
-        if len(password) < MIN_LENGTH:
-            raise InvalidInput(
-                f"a password has at least {MIN_LENGTH} characters", details={"field": "password"}
-            )
-        hashed = hash_password(password)
+        self.check_new_password(password, email, username)
+        hashed = await hash_password_off_loop(password)
         record: UserRecord = await self.store.run_script(
             lambda: accounts.create_user(email, username, hashed, is_admin, time.time())
         )
         return record
+
+    def check_new_password(self, password: str, email: str, username: str) -> None:
+        """Refuse a short or common password (`PODIUM_PASSWORD_MIN_SCORE`)."""
+        check_password_strength(
+            password, self.settings.password_min_score, [email, email.split("@")[0], username]
+        )
+
+    async def change_password(self, user_id: str, current: str, new: str) -> None:
+        """Set a new password after checking the current one; every login of the user is
+        revoked (their other devices, and whoever else held a token, must log in again)."""
+        user = await self.get_user(user_id)
+        if not await verify_password_off_loop(user.password_hash, current):
+            raise Unauthorized("the current password is wrong")
+        self.check_new_password(new, user.email, user.username)
+        hashed = await hash_password_off_loop(new)
+        families: list[str] = await self.store.run_script(
+            lambda: accounts.set_password(user_id, hashed)
+        )
+        for family in families:
+            self.revoked_families.mark(family)
+        self.revocations.notify()
 
     async def get_user(self, user_id: str) -> UserRecord:
         record: UserRecord = await self.store.run_read(lambda: accounts.get_user(user_id))
@@ -102,14 +138,16 @@ class AuthService:
 
     async def delete_user(self, user_id: str) -> None:
         await self.store.run_script(lambda: accounts.delete_user(user_id))
+        self.revocations.notify()  # the user's open streams end now
 
     # --- tokens ---------------------------------------------------------------------
 
     async def login(self, identifier: str, password: str) -> TokenPair:
-        user: UserRecord | None = await self.store.run_read(
-            lambda: accounts.find_user(identifier.strip())
-        )
-        if not verify_password(user.password_hash if user else None, password) or user is None:
+        """Tokens for the user whose email or username (in any case) is `identifier`."""
+        name = normalize_identifier(identifier)
+        user: UserRecord | None = await self.store.run_read(lambda: accounts.find_user(name))
+        verified = await verify_password_off_loop(user.password_hash if user else None, password)
+        if not verified or user is None:
             raise Unauthorized("wrong email, username or password")
         return await self._issue(user, new_id("fam"))
 
@@ -120,6 +158,7 @@ class AuthService:
         )
         if user_id is None:
             if family is not None:
+                self._revoke_family(family)
                 raise Unauthorized(
                     "this refresh token was already used; every token of this login is now "
                     "revoked, log in again"
@@ -128,12 +167,34 @@ class AuthService:
         return await self._issue(await self.get_user(user_id), family)
 
     async def logout(self, refresh_token: str) -> None:
+        """Revoke the login of `refresh_token`: its refresh tokens, its access tokens and the
+        streams they opened."""
         claims = self.tokens.decode(refresh_token, "refresh")
-        await self.store.run_script(lambda: accounts.revoke_family(claims["jti"]))
+        family: str | None = await self.store.run_script(
+            lambda: accounts.revoke_family(claims["jti"])
+        )
+        if family is not None:
+            self._revoke_family(family)
+
+    def _revoke_family(self, family: str) -> None:
+        self.revoked_families.mark(family)
+        self.revocations.notify()
+
+    async def _family_revoked_in_database(self, family: str) -> bool:
+        revoked: bool = await self.store.run_read(lambda: accounts.family_revoked(family))
+        return revoked
+
+    async def access_family_revoked(self, claims: dict[str, Any], *, fresh: bool = False) -> bool:
+        """Whether the login of an access token was logged out: known at once in this process,
+        from another process within PODIUM_STREAM_RECHECK_SECONDS (`fresh`: ask the database)."""
+        family = claims.get("fam")
+        if not isinstance(family, str):
+            return False  # a token made before access tokens named their login
+        return await self.revoked_families.is_revoked(family, fresh=fresh)
 
     async def _issue(self, user: UserRecord, family: str) -> TokenPair:
         access_seconds = self.settings.access_token_minutes * 60
-        access, _ = self.tokens.encode("access", user.id, new_id("rtk"), access_seconds)
+        access, _ = self.tokens.encode("access", user.id, new_id("rtk"), access_seconds, fam=family)
         token_id = new_id("rtk")
         refresh, expires = self.tokens.encode(
             "refresh", user.id, token_id, self.settings.refresh_token_days * 86400, fam=family
@@ -146,7 +207,8 @@ class AuthService:
     def access_claims(self, token: str) -> dict[str, Any]:
         """The claims of a valid access token. A token verified once is remembered until it
         expires (verifying the signature was 6 % of a request's cost); the user is still read
-        on every request, so a deleted user's tokens stop working at once."""
+        on every request and the login checked against the revoked families, so a deleted
+        user's or a logged-out login's tokens stop working at once."""
         claims = self._verified.get(token)
         if claims is not None and claims["exp"] > time.time():
             self._verified.move_to_end(token)

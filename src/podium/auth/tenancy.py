@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from podium.auth.service import AuthService
+from podium.auth.service import AuthService, normalize_identifier
 from podium.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from podium.storage import accounts
 from podium.storage.accounts import ROLES, ApiKeyRecord, AppRecord, MemberRecord
@@ -23,6 +23,7 @@ RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
 KEY_PREFIX = "pk_"
 # A key's last_used_at is written at most this often (seconds): not a write per request.
 KEY_USE_RESOLUTION = 60.0
+LOGGED_OUT = "this login was logged out (or its password changed); log in again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Principal:
     app_id: str | None = None  # an API key's app
     role: str | None = None  # an API key's role in its app
     expires_at: float | None = None  # an access token's expiry
+    family: str | None = None  # an access token's login (refresh-token family)
 
     @property
     def user_id(self) -> str | None:
@@ -72,7 +74,16 @@ class Tenancy:
             user = await self.auth.get_user(str(claims["sub"]))
         except NotFound:
             raise Unauthorized("the user of this token no longer exists") from None
-        return Principal("user", user.id, user.is_admin, expires_at=float(claims["exp"]))
+        if await self.auth.access_family_revoked(claims):
+            raise Unauthorized(LOGGED_OUT)
+        family = claims.get("fam")
+        return Principal(
+            "user",
+            user.id,
+            user.is_admin,
+            expires_at=float(claims["exp"]),
+            family=family if isinstance(family, str) else None,
+        )
 
     async def principal_from_key(self, key: str) -> Principal:
         record: ApiKeyRecord | None = await self.store.run_read(
@@ -84,6 +95,22 @@ class Tenancy:
         if record.last_used_at is None or now - record.last_used_at > KEY_USE_RESOLUTION:
             await self.store.run_script(lambda: accounts.touch_api_key(record.id, now))
         return Principal("api_key", record.id, False, record.app_id, record.role)
+
+    async def recheck(self, principal: Principal) -> None:
+        """`Unauthorized` when the credential of an open stream no longer holds: its API key
+        was revoked, its user deleted or its login logged out (read now, not remembered)."""
+        if principal.kind == "api_key":
+            live = await self.store.run_read(lambda: accounts.live_api_key(principal.id))
+            if live is None:
+                raise Unauthorized("the API key was revoked")
+            return
+        try:
+            await self.auth.get_user(principal.id)
+        except NotFound:
+            raise Unauthorized("the user was deleted") from None
+        family = principal.family
+        if family is not None and await self.auth.revoked_families.is_revoked(family, fresh=True):
+            raise Unauthorized(LOGGED_OUT)
 
     async def role_in(self, principal: Principal, app_id: str) -> str:
         """The caller's role in `app_id`; `NotFound` when it has none (or the app is gone)."""
@@ -150,21 +177,31 @@ class Tenancy:
     async def delete_app(self, principal: Principal, app_id: str) -> None:
         await self.require(principal, app_id, "owner")
         await self.store.run_script(lambda: accounts.delete_app(app_id))
+        self.auth.revocations.notify()
 
     # --- members --------------------------------------------------------------------
 
-    async def list_members(self, principal: Principal, app_id: str) -> list[MemberRecord]:
-        await self.require(principal, app_id, "viewer")
+    async def list_members(
+        self, principal: Principal, app_id: str
+    ) -> tuple[list[MemberRecord], bool]:
+        """The app's members, and whether the caller may see their emails (admins and owners
+        of the app; members and viewers see usernames only)."""
+        role = await self.require(principal, app_id, "viewer")
         records: list[MemberRecord] = await self.store.run_read(
             lambda: accounts.list_members(app_id)
         )
-        return records
+        return records, RANK[role] >= RANK["admin"]
 
     async def add_member(
         self, principal: Principal, app_id: str, user_ref: str, role: str
     ) -> MemberRecord:
-        await self._check_grant(principal, app_id, role)
-        user = await self.store.run_read(lambda: accounts.find_user(user_ref))
+        """Make a user a member at once: platform admins only (others invite,
+        `podium.auth.invitations`), since it needs looking the account up."""
+        await self.check_grant(principal, app_id, role)
+        if not principal.is_admin:
+            raise Forbidden("only platform administrators add members directly; invite the user")
+        user_ref = user_ref.strip()
+        user = await self.store.run_read(lambda: accounts.find_user(normalize_identifier(user_ref)))
         if user is None:
             try:
                 user = await self.auth.get_user(user_ref)
@@ -179,17 +216,19 @@ class Tenancy:
     async def set_role(
         self, principal: Principal, app_id: str, user_id: str, role: str
     ) -> MemberRecord:
-        await self._check_grant(principal, app_id, role)
+        await self.check_grant(principal, app_id, role)
         await self._check_outranks(principal, app_id, user_id)
         record: MemberRecord = await self.store.run_script(
             lambda: accounts.put_member(app_id, user_id, role, time.time(), create=False)
         )
+        self.auth.revocations.notify()  # a lowered role may end the member's open streams
         return record
 
     async def remove_member(self, principal: Principal, app_id: str, user_id: str) -> None:
         await self.require(principal, app_id, "admin")
         await self._check_outranks(principal, app_id, user_id)
         await self.store.run_script(lambda: accounts.remove_member(app_id, user_id))
+        self.auth.revocations.notify()
 
     async def _check_outranks(self, principal: Principal, app_id: str, user_id: str) -> None:
         # Without this an admin, who cannot grant the owner role, could demote or remove owners.
@@ -198,7 +237,7 @@ class Tenancy:
         if theirs is not None and RANK[theirs] > RANK[mine]:
             raise Forbidden(f"an {mine} cannot change or remove an {theirs}; ask an owner")
 
-    async def _check_grant(self, principal: Principal, app_id: str, role: str) -> None:
+    async def check_grant(self, principal: Principal, app_id: str, role: str) -> None:
         if role not in ROLES:
             raise InvalidInput(f"role {role!r} is unknown; use one of {', '.join(ROLES)}")
         mine = await self.require(principal, app_id, "admin")
@@ -211,7 +250,7 @@ class Tenancy:
         self, principal: Principal, app_id: str, name: str, role: str
     ) -> tuple[ApiKeyRecord, str]:
         """A new key of the app and its secret, which is shown this once and stored hashed."""
-        await self._check_grant(principal, app_id, role)
+        await self.check_grant(principal, app_id, role)
         if role == "owner":
             raise InvalidInput("an API key's role is admin, member or viewer")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -233,3 +272,4 @@ class Tenancy:
     async def revoke_api_key(self, principal: Principal, app_id: str, key_id: str) -> None:
         await self.require(principal, app_id, "admin")
         await self.store.run_script(lambda: accounts.revoke_api_key(app_id, key_id, time.time()))
+        self.auth.revocations.notify()

@@ -101,8 +101,11 @@ def _key(row: Row) -> ApiKeyRecord:
 def create_user(
     email: str, username: str, password_hash: str, is_admin: bool, now: float
 ) -> Script:
+    # Usernames are unique regardless of case: a login lowers what it is given.
     taken = yield one(
-        "SELECT email, username FROM users WHERE email = ? OR username = ?", email, username
+        "SELECT email, username FROM users WHERE email = ? OR lower(username) = ?",
+        email,
+        username.lower(),
     )
     if taken is not None:
         which = "email" if taken["email"] == email else "username"
@@ -132,9 +135,11 @@ def get_user(user_id: str) -> Script:
 
 
 def find_user(identifier: str) -> Script:
-    """The user whose email or username is `identifier`, or None."""
+    """The user whose email or username (in any case) is `identifier`, or None.
+
+    `identifier` is normalized already (`podium.auth.service.normalize_identifier`)."""
     row = yield one(
-        "SELECT * FROM users WHERE email = ? OR username = ?", identifier.lower(), identifier
+        "SELECT * FROM users WHERE email = ? OR lower(username) = ?", identifier, identifier
     )
     return None if row is None else _user(row)
 
@@ -151,6 +156,24 @@ def delete_user(user_id: str) -> Script:
     if not changed:
         raise NotFound(f"user {user_id!r} does not exist")
     return None
+
+
+def set_password(user_id: str, password_hash: str) -> Script:
+    """Set the user's password hash and revoke every login of the user; the revoked families."""
+    changed = yield execute(
+        "UPDATE users SET password_hash = ? WHERE id = ?", password_hash, user_id
+    )
+    if not changed:
+        raise NotFound(f"user {user_id!r} does not exist")
+    rows = yield all_rows(
+        "SELECT DISTINCT family_id FROM refresh_tokens WHERE user_id = ? AND status <> 'revoked'",
+        user_id,
+    )
+    yield execute(
+        "UPDATE refresh_tokens SET status = 'revoked' WHERE user_id = ? AND status <> 'revoked'",
+        user_id,
+    )
+    return [row["family_id"] for row in rows]
 
 
 def count_users() -> Script:
@@ -197,12 +220,24 @@ def spend_refresh_token(token_id: str, now: float) -> Script:
 
 
 def revoke_family(token_id: str) -> Script:
+    """Revoke the family of `token_id`; its id (None for an unknown token)."""
     row = yield one("SELECT family_id FROM refresh_tokens WHERE id = ?", token_id)
-    if row is not None:
-        yield execute(
-            "UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = ?", row["family_id"]
-        )
-    return None
+    if row is None:
+        return None
+    yield execute(
+        "UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = ?", row["family_id"]
+    )
+    return row["family_id"]
+
+
+def family_revoked(family_id: str) -> Script:
+    """Whether the login `family_id` was logged out (or its reuse detected)."""
+    row = yield one(
+        "SELECT 1 AS revoked FROM refresh_tokens WHERE family_id = ? AND status = 'revoked' "
+        "LIMIT 1",
+        family_id,
+    )
+    return row is not None
 
 
 # --- apps -----------------------------------------------------------------------------
@@ -286,7 +321,15 @@ def delete_app(app_id: str) -> Script:
     if row is None:
         raise NotFound(f"app {app_id!r} does not exist")
     yield execute("DELETE FROM events WHERE app_num = ?", row["num"])
-    for table in ("interrupts", "runs", "sessions", "flows", "api_keys", "memberships"):
+    for table in (
+        "interrupts",
+        "runs",
+        "sessions",
+        "flows",
+        "api_keys",
+        "memberships",
+        "invitations",
+    ):
         yield execute(f"DELETE FROM {table} WHERE app_id = ?", app_id)
     yield execute("DELETE FROM apps WHERE id = ?", app_id)
     return None
@@ -401,6 +444,12 @@ def create_api_key(
 def find_api_key(key_hash: str) -> Script:
     """The live key with this hash, or None (revoked keys are not found)."""
     row = yield one("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", key_hash)
+    return None if row is None else _key(row)
+
+
+def live_api_key(key_id: str) -> Script:
+    """The key `key_id` while it is not revoked, or None."""
+    row = yield one("SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL", key_id)
     return None if row is None else _key(row)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
+from podium.api.account_schemas import InvitationPublic, MemberView
 from podium.api.deps import AppAdmin, AppViewer, CurrentPrincipal, ServicesDep
 from podium.api.schemas import (
     ApiKeyCreate,
@@ -16,7 +18,6 @@ from podium.api.schemas import (
     AppPublic,
     AppUpdate,
     MemberCreate,
-    MemberPublic,
     MemberUpdate,
 )
 
@@ -64,26 +65,39 @@ async def delete_app(access: AppAdmin, services: ServicesDep) -> Response:
 
 
 @router.get("/{app_id}/members")
-async def list_members(access: AppViewer, services: ServicesDep) -> list[MemberPublic]:
-    members = await services.tenancy.list_members(access.principal, access.app_id)
-    return [MemberPublic.of(m) for m in members]
+async def list_members(access: AppViewer, services: ServicesDep) -> list[MemberView]:
+    """The members; their emails only for the app's admins and owners."""
+    members, with_email = await services.tenancy.list_members(access.principal, access.app_id)
+    return [MemberView.of(m, with_email=with_email) for m in members]
 
 
-@router.post("/{app_id}/members", status_code=201)
-async def add_member(body: MemberCreate, access: AppAdmin, services: ServicesDep) -> MemberPublic:
-    """Add a user (by id, email or username) with a role."""
-    member = await services.tenancy.add_member(
+@router.post(
+    "/{app_id}/members",
+    status_code=201,
+    response_model=MemberView,
+    responses={202: {"model": InvitationPublic, "description": "the user was invited"}},
+)
+async def add_member(body: MemberCreate, access: AppAdmin, services: ServicesDep) -> Any:
+    """Invite a user (by email, username or id) with a role: 202 with the invitation, which the
+    user accepts (`POST /invitations/{id}/accept`). The answer is the same whether or not such
+    an account exists. A platform administrator adds the user at once (201, the member)."""
+    if access.principal.is_admin:
+        member = await services.tenancy.add_member(
+            access.principal, access.app_id, body.user, body.role
+        )
+        return MemberView.of(member, with_email=True)
+    invitation = await services.invitations.invite(
         access.principal, access.app_id, body.user, body.role
     )
-    return MemberPublic.of(member)
+    return JSONResponse(InvitationPublic.of(invitation).model_dump(mode="json"), status_code=202)
 
 
 @router.patch("/{app_id}/members/{user_id}")
 async def set_role(
     user_id: str, body: MemberUpdate, access: AppAdmin, services: ServicesDep
-) -> MemberPublic:
+) -> MemberView:
     member = await services.tenancy.set_role(access.principal, access.app_id, user_id, body.role)
-    return MemberPublic.of(member)
+    return MemberView.of(member, with_email=True)
 
 
 @router.delete("/{app_id}/members/{user_id}", status_code=204)

@@ -2,10 +2,17 @@
 
 An SSE client that reconnects sends `Last-Event-ID` (the `seq` of the last event it saw) and
 gets every event after it from the log, then the live stream: nothing lost, nothing twice.
+
+A stream lasts only while its caller may read the app: its `StreamGuard` re-checks the
+credential and the membership every PODIUM_STREAM_RECHECK_SECONDS (and at once on a
+revocation in this process); when they are gone it sends one `error` event (the envelope of
+DESIGN §6, code `forbidden`) and ends the stream.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -15,6 +22,7 @@ from sse_starlette import EventSourceResponse
 
 from podium.api.deps import AppViewer, ServicesDep
 from podium.api.schemas import EventPage, EventPublic
+from podium.auth.streams import StreamGuard
 from podium.errors import InvalidInput
 
 router = APIRouter(prefix="/apps/{app_id}/events", tags=["events"])
@@ -51,7 +59,11 @@ async def events(
         stream = services.podium.subscribe(
             access.app_id, since, session_id=session_id, run_id=run_id, artifact_id=artifact_id
         )
-        return EventSourceResponse(_sse(stream), ping=15, send_timeout=30)
+        guard = StreamGuard(
+            services.tenancy, access.principal, services.settings.stream_recheck_seconds
+        )
+        guard.reads["sse"] = (access.app_id, "viewer")
+        return EventSourceResponse(_sse(stream, guard), ping=15, send_timeout=30)
     page = await services.podium.store.read_events(
         access.app_id,
         after=since,
@@ -64,14 +76,34 @@ async def events(
     return EventPage(items=[EventPublic(**e.to_json()) for e in page], next_since=last)
 
 
-async def _sse(stream: AsyncIterator[Any]) -> AsyncIterator[dict[str, Any]]:
+async def _sse(stream: AsyncIterator[Any], guard: StreamGuard) -> AsyncIterator[dict[str, Any]]:
+    """The stream's events while its guard holds; then one `error` event, and the end."""
+    events = aiter(stream)
+    withdrawn = asyncio.ensure_future(guard.watch())
+    following: asyncio.Future[Any] | None = None
     try:
-        async for event in stream:
+        while True:
+            following = following or asyncio.ensure_future(anext(events))
+            await asyncio.wait({following, withdrawn}, return_when=asyncio.FIRST_COMPLETED)
+            if withdrawn.done():
+                error = {"code": "forbidden", "message": withdrawn.result(), "details": {}}
+                yield {"event": "error", "data": json.dumps({"error": error})}
+                return
+            try:
+                event = following.result()
+            except StopAsyncIteration:
+                return
+            following = None
             message: dict[str, Any] = {"event": event.type, "data": json.dumps(event.to_json())}
             if event.seq is not None:  # live-only events carry no id: a resume skips them
                 message["id"] = str(event.seq)
             yield message
     finally:
+        for task in (withdrawn, following):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()

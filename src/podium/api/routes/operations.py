@@ -8,13 +8,18 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from podium import __version__
-from podium.api.deps import ServicesDep
+from podium.api.deps import Operator, OperatorOrAnyone, ServicesDep
+from podium.api.errors import ERROR_RESPONSES
 from podium.api.metrics import render_metrics
 from podium.engine.node_types import catalogue
 from podium.storage import queries
 from podium.storage.migrate import head_revision
 
 router = APIRouter(tags=["operations"])
+# The routes that take a credential: a bad one is 401, a tenant's 403, too many 429.
+CREDENTIAL_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: ERROR_RESPONSES[status] for status in (401, 403, 429)
+}
 
 
 @router.get("/health")
@@ -46,24 +51,27 @@ async def ready(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/status")
-async def status(services: ServicesDep) -> dict[str, Any]:
-    """Version, mode and counts of apps, users, sessions and runs by status."""
+@router.get("/status", responses=CREDENTIAL_ERRORS)
+async def status(services: ServicesDep, operator: OperatorOrAnyone) -> dict[str, Any]:
+    """Version and mode; for platform admins and the scrape token (PODIUM_METRICS_TOKEN) also
+    the open sockets and the counts of apps, users, sessions and runs by status."""
     podium = services.podium
-    counts = await podium.store.run_read(queries.counts)
-    return {
+    answer: dict[str, Any] = {
         "version": __version__,
         "mode": "embedded" if podium.worker.concurrency else "api-only",
         "database": podium.store.dialect,
         "workers": podium.worker.concurrency,
-        "open_sockets": services.sockets.open,
-        "counts": counts,
     }
+    if operator:
+        answer["open_sockets"] = services.sockets.open
+        answer["counts"] = await podium.store.run_read(queries.counts)
+    return answer
 
 
-@router.get("/metrics", response_class=Response)
-async def metrics(services: ServicesDep) -> Response:
-    """Prometheus metrics: runs by status, step durations, queue depth, open sockets."""
+@router.get("/metrics", response_class=Response, responses=CREDENTIAL_ERRORS)
+async def metrics(services: ServicesDep, _: Operator) -> Response:
+    """Prometheus metrics: runs by status, step durations, queue depth, open sockets (platform
+    admins, or a scraper with `Authorization: Bearer <PODIUM_METRICS_TOKEN>`)."""
     body, content_type = await render_metrics(services)
     return Response(body, media_type=content_type)
 

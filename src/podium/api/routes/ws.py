@@ -13,8 +13,10 @@ event envelope in `data`, with the `subscription_id`), `execution.started`,
 workflow's nodes and edges with their statuses, sent at once and whenever one changes, with
 the `subscription_id`), `error` `{code, message, details}`.
 
-Close codes: 4001 no valid credential (or it expired), 4003 origin not allowed, 1009 a
-message over the size limit, 1008 too many messages.
+Close codes: 4001 no valid credential (or it expired), 4003 origin not allowed or access
+withdrawn while open (the API key revoked, the user deleted, the login logged out, the member
+removed from an app the socket reads; the reason says which), 1009 a message over the size
+limit, 1008 too many messages.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from podium import jsonvalue
 from podium.api.chatstream import start_chat_turn
 from podium.api.deps import Services
 from podium.api.workflow_schemas import WorkflowVisualization
+from podium.auth.streams import StreamGuard
 from podium.auth.tenancy import Principal
 from podium.errors import InvalidInput, JSONValueInvalid, PodiumError, Unauthorized
 from podium.events import names
@@ -45,6 +48,7 @@ router = APIRouter(tags=["live"])
 
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_ORIGIN = 4003
+CLOSE_WITHDRAWN = 4003  # forbidden from now on: the credential or the membership was revoked
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
 AUTH_TIMEOUT_SECONDS = 10.0
@@ -65,6 +69,7 @@ class Connection:
         self.services = services
         self.settings = services.settings
         self.principal: Principal | None = None
+        self.guard: StreamGuard | None = None
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
         self._send_lock = asyncio.Lock()
         self._limit = parse(self.settings.ws_rate_limit)
@@ -141,7 +146,16 @@ class Connection:
         except Unauthorized as exc:
             await self.close(CLOSE_UNAUTHORIZED, exc.message)
             return False
+        interval = self.settings.stream_recheck_seconds
+        self.guard = StreamGuard(tenancy, self.principal, interval)
         return True
+
+    async def close_when_withdrawn(self) -> None:
+        """Close with 4003 as soon as the caller's access is withdrawn (`StreamGuard`)."""
+        assert self.guard is not None
+        reason = await self.guard.watch()
+        await self.close(CLOSE_WITHDRAWN, reason)
+        await self.stop()
 
     def check_expiry(self) -> None:
         assert self.principal is not None
@@ -162,6 +176,11 @@ class Connection:
         data = message.get("data") or {}
         if not isinstance(data, dict):
             await self.error(InvalidInput("data is a JSON object"), request_id)
+            return
+        assert self.guard is not None
+        reason = await self.guard.withdrawn()
+        if reason is not None:
+            await self.close(CLOSE_WITHDRAWN, reason)
             return
         try:
             self.check_expiry()
@@ -186,6 +205,7 @@ class Connection:
         if kind == "unsubscribe":
             subscription_id = _text(data, "subscription_id")
             task = self.subscriptions.pop(subscription_id, None)
+            self.guard_reads(subscription_id, None)
             if task is None:
                 raise InvalidInput(f"no subscription {subscription_id!r} on this connection")
             task.cancel()
@@ -209,6 +229,7 @@ class Connection:
             stream = self.services.podium.subscribe(
                 app_id, since, session_id=session_id, run_id=run_id, artifact_id=artifact_id
             )
+            self.guard_reads(subscription_id, app_id)
             self.subscriptions[subscription_id] = asyncio.create_task(
                 self.forward(subscription_id, stream)
             )
@@ -228,6 +249,7 @@ class Connection:
             subscription_id = f"sub_{self._next_subscription}"
             # Registered before the first drawing is made: no change in between is missed.
             stream = self.services.podium.subscribe(app_id, 0, run_id=run_id)
+            self.guard_reads(subscription_id, app_id)
             self.subscriptions[subscription_id] = asyncio.create_task(
                 self.forward_workflow(subscription_id, app_id, run_id, stream)
             )
@@ -303,6 +325,7 @@ class Connection:
             )
             self._next_subscription += 1
             subscription_id = f"sub_{self._next_subscription}"
+            self.guard_reads(subscription_id, app_id)
             self.subscriptions[subscription_id] = asyncio.create_task(
                 self.forward_chat(subscription_id, events)
             )
@@ -326,6 +349,7 @@ class Connection:
             pass
         finally:
             self.subscriptions.pop(subscription_id, None)
+            self.guard_reads(subscription_id, None)
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):
@@ -395,6 +419,14 @@ class Connection:
                 with contextlib.suppress(Exception):
                     await aclose()
 
+    def guard_reads(self, subscription_id: str, app_id: str | None) -> None:
+        """Record (or with None forget) that a subscription reads an app, for the guard."""
+        assert self.guard is not None
+        if app_id is None:
+            self.guard.reads.pop(subscription_id, None)
+        else:
+            self.guard.reads[subscription_id] = (app_id, "viewer")
+
     def ready_data(self) -> dict[str, Any]:
         assert self.principal is not None
         return {
@@ -438,12 +470,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     connection = Connection(websocket, services)
     services.sockets.open += 1
     expiry: asyncio.Task[None] | None = None
+    withdrawal: asyncio.Task[None] | None = None
     try:
         params = websocket.query_params
         if not await connection.authenticate(params.get("token"), params.get("api_key")):
             return
         await connection.send("connection.ready", connection.ready_data())
         expiry = asyncio.create_task(connection.expire_at_token_end())
+        withdrawal = asyncio.create_task(connection.close_when_withdrawn())
         while not connection.closed:
             message = await connection.receive()
             if message is None:
@@ -454,6 +488,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         pass
     finally:
         services.sockets.open -= 1
-        if expiry is not None:
-            expiry.cancel()
+        for task in (expiry, withdrawal):
+            if task is not None:
+                task.cancel()
         await connection.stop()
