@@ -38,6 +38,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/auth/login"): {"identifier": BAD, "password": PASSWORD},
     ("POST", "/auth/refresh"): {"refresh_token": BAD},
     ("POST", "/auth/logout"): {"refresh_token": BAD},
+    ("POST", "/auth/password"): {"current_password": BAD, "new_password": PASSWORD},
     ("POST", "/auth/signup"): {"email": "eve@example.com", "username": BAD, "password": PASSWORD},
     ("POST", "/users"): {"email": "eve@example.com", "username": BAD, "password": PASSWORD},
     ("POST", "/apps"): {"name": BAD},
