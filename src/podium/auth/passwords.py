@@ -10,22 +10,27 @@ blocking the event loop and every other request with it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
 
 from podium.errors import InvalidInput
 
 _HASHER = PasswordHasher()
-# Verified against when the user does not exist, so both answers take the same time.
-_DUMMY = _HASHER.hash("podium-no-such-user")
 MIN_LENGTH = 8
 # zxcvbn refuses longer input (its matching is superlinear): the first 72 characters are scored.
 STRENGTH_CHARS = 72
 # Two threads: logins can take at most two cores, and the rest of the server keeps the others.
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="podium-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both answers take the same time.
+    Made on first use: the engine imports this module (the server secret) but never logs in."""
+    return _HASHER.hash("podium-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -35,7 +40,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether `password` matches; with no hash, still spends the time of a check."""
     try:
-        return _HASHER.verify(password_hash or _DUMMY, password) and bool(password_hash)
+        return _HASHER.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -60,6 +65,9 @@ def check_password_strength(password: str, min_score: int, user_inputs: list[str
         )
     if min_score <= 0:
         return
+    # Imported here: its word lists take ~15 MiB, which only a server setting passwords needs.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:STRENGTH_CHARS], user_inputs=[u for u in user_inputs if u])
     score = int(result["score"])
     if score >= min_score:
