@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from podium import Podium
 from podium.config import Settings
-from podium.engine.runtime import Podium
 from podium.storage.migrate import upgrade
 from podium.storage.store import Store, open_store
 from podium.storage.urls import sqlite_url

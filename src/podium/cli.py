@@ -21,7 +21,7 @@ import click
 import pydantic
 import sqlalchemy.exc
 
-from podium import __version__
+from podium.assembly import Podium, default_registry, read_flow_file
 from podium.cli_display import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -40,13 +40,12 @@ from podium.cli_display import (
 )
 from podium.config import Settings, get_settings
 from podium.engine.flow import Flow
-from podium.engine.loader import read_flow_file
-from podium.engine.runtime import Podium
 from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound, PodiumError
 from podium.events import names
 from podium.events.envelope import Event
 from podium.storage.records import ENDED_RUN_STATUSES, RUN_STATUSES
 from podium.storage.urls import dialect, sqlite_path, sqlite_url
+from podium.version import __version__
 
 FLOW_SUFFIXES = (".json", ".yaml", ".yml")
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -353,8 +352,6 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     A run is taken over when the lease of its worker expired. Stops with Ctrl-C, or with
     --until-idle once nothing is left to do.
     """
-    from podium.engine.worker import Worker
-
     settings = load_settings()
     url = database_url(db, settings)
     ended: dict[str, int] = {}
@@ -372,7 +369,12 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
         opened = True
         try:
             store.add_listener(count)
-            slots = Worker(store, settings, concurrency=concurrency)
+            # A runtime for its services (agents, artifacts) and its worker slots.
+            runtime = Podium(
+                store, settings, workers=concurrency, registry=default_registry(settings)
+            )
+            runtime.bus.close()
+            slots = runtime.worker
             err.print(
                 f"worker {slots.worker_id}: processing runs in {display_url(url)} "
                 f"({plural(slots.concurrency, 'slot')})",
@@ -408,7 +410,7 @@ def serve(host: str, port: int, workers: int | None, db: str | None) -> None:
     import uvicorn
 
     from podium.api.accesslog import uvicorn_log_config
-    from podium.api.app import create_app
+    from podium.assembly import create_app
 
     settings = load_settings()
     settings = settings.model_copy(update={"database_url": database_url(db, settings)})
