@@ -4,7 +4,8 @@ application (DESIGN §9).
 `default_registry()` is the registry of a Podium server: the engine's node types and the
 agents' (`agent`, `tool`, `collaboration_turn`), the services node code reaches through
 `ctx` (`artifacts`, `sessions`, `memory`, `agent_messages`), the services made once per
-runtime (`agents`, `artifacts`), and the installed packs. It is handed down to
+runtime (`agents`, `artifacts`), and the installed packs (`podium.packs.loader`) with the
+node types, tools and migrations they bring. It is handed down to
 `Podium.open(...)`, `create_app(...)` and the CLI; nothing below finds a layer above it by
 module name.
 
@@ -32,9 +33,12 @@ from podium.engine.graph import Graph
 from podium.engine.nodes import ENGINE_NODE_TYPES
 from podium.engine.registry import Registry
 from podium.memory.context import NodeMemory
+from podium.packs.base import Pack
+from podium.packs.loader import PackLoadError, discover
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.context import NodeArtifacts, NodeSessions
 from podium.sessions.service import SessionService
+from podium.tools.base import DEFAULT
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -54,13 +58,13 @@ def _artifact_service(runtime: engine_runtime.Podium) -> ArtifactService:
 
 def default_registry(settings: Settings | None = None) -> Registry:
     """The assembled registry for `settings` (the environment's by default): one per
-    configuration of packs, shared by every runtime of the process."""
+    configuration of packs (PODIUM_PACKS), shared by every runtime of the process."""
     settings = settings or get_settings()
-    return _assemble()
+    return _assemble(tuple(settings.packs))
 
 
 @functools.cache
-def _assemble() -> Registry:
+def _assemble(pack_specs: tuple[str, ...]) -> Registry:
     registry = Registry()
     registry.add_node_types(ENGINE_NODE_TYPES)
     registry.add_node_types(AGENT_NODE_TYPES)
@@ -71,7 +75,27 @@ def _assemble() -> Registry:
         agent_messages=NodeAgentMessages,
     )
     registry.runtime_services.update(agents=_agent_services, artifacts=_artifact_service)
+    install_packs(registry, discover(list(pack_specs)))
     return registry
+
+
+def install_packs(registry: Registry, packs: list[Pack]) -> None:
+    """Add what the packs contribute that the engine and the agents need before any app
+    enables them: node types, tools, migrations; the rest is applied per app on enabling."""
+    registry.packs = (*registry.packs, *packs)
+    for pack in packs:
+        for node_type in pack.node_types:
+            if node_type.name in registry.node_types:
+                raise PackLoadError(
+                    f"pack {pack.name!r} defines node type {node_type.name!r}, which another "
+                    "type already has; rename it (e.g. prefix it with the pack's name)"
+                )
+        registry.add_node_types(pack.node_types)
+        for item in pack.tools:
+            if DEFAULT.get(item.name) is not item:
+                DEFAULT.add(item)
+        if pack.migrations is not None:
+            registry.migrations = (*registry.migrations, Path(pack.migrations))
 
 
 class Podium(engine_runtime.Podium):

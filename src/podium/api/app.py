@@ -28,6 +28,7 @@ from podium.api.routes import (
     invitations,
     memory,
     operations,
+    packs,
     providers,
     runs,
     sessions,
@@ -36,6 +37,7 @@ from podium.api.routes import (
     workflows,
     ws,
 )
+from podium.api.routes.packs import mount_pack_routers
 from podium.auth.service import AuthService
 from podium.auth.tenancy import Tenancy
 from podium.config import Settings
@@ -44,6 +46,8 @@ from podium.engine.runtime import Podium
 from podium.jsonvalue import JSONLimits
 from podium.llm.providers import close_providers
 from podium.memory.service import MemoryService
+from podium.packs.handlers import HandlerRunner
+from podium.packs.service import PackService
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
 from podium.tools.mcp import close_connections
@@ -70,6 +74,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
             artifact_service = ArtifactService(session_service)
             # Node code of runs in this process acts through the API's own services.
             podium.services.provide("artifacts", artifact_service)
+            pack_service = PackService(podium, session_service, agent_service)
             podium.store.add_step_listener(metrics.observe_steps)
             app.state.podium = podium
             app.state.services = Services(
@@ -86,11 +91,17 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
                 agent_messages=AgentMessageService(podium.store),
                 artifacts=artifact_service,
                 workflows=WorkflowService(session_service, agent_service),
+                packs=pack_service,
             )
             memory_service.start_sweeper()  # expired entries: invisible at once, swept later
+            # Packs' event handlers run in every server process (a lease per cursor keeps
+            # them from running twice at once).
+            handler_runner = HandlerRunner(pack_service.services, registry.packs)
+            handler_runner.start()
             try:
                 yield
             finally:
+                await handler_runner.stop()
                 await memory_service.close()
                 await close_connections()
                 await close_providers()
@@ -111,6 +122,8 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)
+    app.include_router(packs.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    mount_pack_routers(app, PREFIX, registry.packs)
     # Probes where orchestrators look for them, too.
     for path, endpoint in (
         ("/health", operations.health),

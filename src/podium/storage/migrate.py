@@ -22,7 +22,7 @@ def alembic_config(database_url: str, extra_locations: Sequence[Path] = ()) -> C
     config.set_main_option("sqlalchemy.url", async_url(database_url).replace("%", "%%"))
     if extra_locations:
         locations = [str(MIGRATIONS / "versions"), *(str(p) for p in extra_locations)]
-        config.set_main_option("version_path_separator", "os")
+        config.set_main_option("path_separator", "os")
         config.set_main_option("version_locations", os.pathsep.join(locations).replace("%", "%%"))
     return config
 
