@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from podium.agents.loop import run_agent
 from podium.agents.messages import AgentMessageService
 from podium.agents.nodes import template_problems
-from podium.agents.services import AgentServices
-from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.agents.services import agent_services
+from podium.engine.node_types import NodeResult, NodeType
 from podium.engine.nodes.template import TemplateBudget, render_async
 from podium.memory.service import MemoryService
 from podium.storage.memory import Origin
@@ -60,7 +60,6 @@ def _check_agents(node: Node) -> list[str]:
     return []
 
 
-@register_node_type
 class CollaborationTurnNode(NodeType):
     name = "collaboration_turn"
     description = (
@@ -82,7 +81,7 @@ class CollaborationTurnNode(NodeType):
 
     async def run(self, ctx: Context, config: Any) -> NodeResult:
         state = ctx.state
-        services = AgentServices.for_store(ctx.store, ctx.settings)
+        services = agent_services(ctx)
         messages = AgentMessageService(ctx.store)
         memory = MemoryService(ctx.store)
         previous = state.get(config.state_key)
