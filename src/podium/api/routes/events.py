@@ -24,7 +24,7 @@ from podium.api.deps import AppViewer, ServicesDep
 from podium.api.schemas import EventPage, EventPublic
 from podium.auth.streams import StreamGuard
 from podium.errors import InvalidInput
-from podium.events.bus import Subscription
+from podium.live.bus import Subscription
 
 router = APIRouter(prefix="/apps/{app_id}/events", tags=["events"])
 MAX_SEQ = 2**63 - 1  # a seq is a BIGINT: anything above it is no position in the log
