@@ -21,7 +21,9 @@ sent on to the next agent as a notification is clipped to `NOTIFICATION_CHARS`. 
 said comes in a message of its own before the turn's, so that an agent that repeats its
 prompt (the offline echo model) repeats the turn, not the discussion: quoting the whole
 discussion every turn doubled the prompt each time, and the notification soon passed the
-64 KiB an agent message may hold. The transcript in the state keeps every answer whole.
+64 KiB an agent message may hold. The transcript in the state keeps each answer up to
+`TRANSCRIPT_CHARS` (the session's transcript, `message.created`, has it whole), so that the
+discussion stays far under PODIUM_MAX_STATE_BYTES at any number of rounds the cap allows.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ MESSAGE_CHARS = 1_000  # of each message's content (as JSON)
 FACTS_SHOWN = 20  # shared-memory entries shown
 FACT_CHARS = 500  # of each entry's value (as JSON)
 NOTIFICATION_CHARS = 4_000  # of the answer sent on to the next agent
+TRANSCRIPT_CHARS = 8_000  # of each answer kept in the state (150 turns: about 1.2 MB)
 
 
 class CollaborationConfig(BaseModel):
@@ -131,7 +134,8 @@ class CollaborationTurnNode(NodeType):
                 services=services,
                 extra_tools=tools,
             )
-            transcript.append({"turn": turn, "agent": name, "text": result.text})
+            text, length = clip(result.text, TRANSCRIPT_CHARS), len(result.text)
+            transcript.append({"turn": turn, "agent": name, "text": text, "length": length})
             turn += 1
             following = agents[turn % len(agents)]
             if len(agents) > 1:
@@ -191,11 +195,13 @@ async def _context(
     }
 
 
-def clip(text: str, limit: int) -> str:
-    """`text`, cut at `limit` characters with a note of how many were left out."""
+def clip(text: str, limit: int, length: int | None = None) -> str:
+    """`text`, cut at `limit` characters with a note of how many were left out (of
+    `length`: the whole answer's, when `text` was clipped before)."""
+    length = max(length or 0, len(text))
     if len(text) <= limit:
         return text
-    return f"{text[:limit]} … ({len(text) - limit} more characters)"
+    return f"{text[:limit]} … ({length - limit} more characters)"
 
 
 def digest(transcript: list[dict[str, Any]]) -> str:
@@ -209,7 +215,10 @@ def digest(transcript: list[dict[str, Any]]) -> str:
             counts[entry["agent"]] = counts.get(entry["agent"], 0) + 1
         by_agent = ", ".join(f"{agent} {count}" for agent, count in counts.items())
         lines.append(f"({len(earlier)} earlier turns are not shown: {by_agent})")
-    lines += [f"[{entry['agent']}] {clip(entry['text'], TURN_CHARS)}" for entry in shown]
+    lines += [
+        f"[{entry['agent']}] {clip(entry['text'], TURN_CHARS, entry.get('length'))}"
+        for entry in shown
+    ]
     return "\n".join(lines)
 
 

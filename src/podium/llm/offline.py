@@ -91,7 +91,7 @@ def script_problems(turns: Any) -> list[str]:
                 f"{where} has the unknown key{'s' if len(unknown) > 1 else ''} "
                 f"{', '.join(map(repr, unknown))}; a turn's keys are {allowed}"
             )
-        if not any(key in turn for key in TURN_KEYS):
+        elif not any(key in turn for key in TURN_KEYS):
             problems.append(f"{where} says nothing: give it at least one of {allowed}")
         if "text" in turn and not isinstance(turn["text"], str):
             problems.append(f"{where}: text is a string")
