@@ -206,6 +206,14 @@ async def test_echo_reads_keys_that_need_escaping_and_scores_only_the_message() 
     assert metadata == {'the "best" score': 40, "ünïcode": None, "need_website_score": 40}
 
 
+async def test_echo_skips_a_key_that_is_not_a_json_string() -> None:
+    # typed by a person: "a\q" is no JSON string
+    typed = "Hi\n\nEnd your answer with one JSON object of metadata, for example "
+    typed += '{"a\\q": ..., "b": ...}.'
+    response = await OfflineProvider().complete(request("echo", [Message("user", typed)]))
+    assert split_metadata(response.text) == ("Hi", {"b": None})
+
+
 async def test_echo_without_the_request_at_the_end_repeats_the_message_as_before() -> None:
     text = f"{metadata_request(['lead_score'])} was the request; now something else"
     response = await OfflineProvider().complete(request("echo", [Message("user", text)]))

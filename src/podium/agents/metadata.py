@@ -51,7 +51,11 @@ def split_metadata(text: str) -> tuple[str, dict[str, Any] | None]:
 def metadata_request(keys: list[str] | None) -> str:
     """What the agent is told to add to its answer. It starts with METADATA_REQUEST, and its
     example names each key as a JSON string: the offline echo model reads the keys from it."""
-    example = ", ".join(f"{json.dumps(key)}: ..." for key in keys) if keys else '"key": "value"'
+    example = (
+        ", ".join(f"{json.dumps(key, ensure_ascii=False)}: ..." for key in keys)
+        if keys
+        else '"key": "value"'
+    )
     named = f" with the keys {', '.join(keys)}" if keys else ""
     return f"{METADATA_REQUEST}{named} on its own line, for example {{{example}}}."
 

@@ -169,10 +169,20 @@ def _echo(text: str) -> str:
     if asked is None:
         return text
     message = text[: asked.start()]
-    keys = [json.loads(f'"{key}"') for key in _EXAMPLE_KEY.findall(asked.group("example"))]
+    keys = [key for key in map(_json_string, _EXAMPLE_KEY.findall(asked.group("example"))) if key]
     score = lead_score(message)
     metadata = {key: score if "score" in key.lower() else None for key in keys}
     return _with_metadata(message, metadata or {"lead_score": score})
+
+
+def _json_string(body: str) -> str | None:
+    """The key a JSON string's body spells; None for one that is not JSON (a user can type
+    the request sentence too)."""
+    try:
+        key = json.loads(f'"{body}"')
+    except json.JSONDecodeError:
+        return None
+    return key if isinstance(key, str) else None
 
 
 def _with_metadata(text: str, metadata: dict[str, Any]) -> str:
