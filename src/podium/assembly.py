@@ -95,7 +95,7 @@ def install_packs(registry: Registry, packs: list[Pack]) -> None:
             if DEFAULT.get(item.name) is not item:
                 DEFAULT.add(item)
         if pack.migrations is not None:
-            registry.migrations = (*registry.migrations, Path(pack.migrations))
+            registry.migrations = (*registry.migrations, (pack.name, Path(pack.migrations)))
 
 
 class Podium(engine_runtime.Podium):

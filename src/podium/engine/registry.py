@@ -37,8 +37,8 @@ class Registry:
     runtime_services: dict[str, RuntimeServiceFactory] = field(default_factory=dict)
     # Installed packs (`podium.packs.base.Pack`); the engine only carries them.
     packs: tuple[Any, ...] = ()
-    # The packs' Alembic versions directories (their tables), upgraded with the core's.
-    migrations: tuple[Path, ...] = ()
+    # The packs' migrations (name, Alembic versions directory), upgraded after the core's.
+    migrations: tuple[tuple[str, Path], ...] = ()
     _catalogue: list[dict[str, Any]] | None = field(default=None, repr=False)
     _catalogue_size: int = field(default=-1, repr=False)
 
