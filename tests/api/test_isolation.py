@@ -711,7 +711,8 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     assert [m["name"] for m in alice.get(f"{a.base}/mcp-servers").json()] == [a.mcp_name]
     entries = alice.get(f"{a.base}/packs/guestbook/entries").json()
     assert [e["id"] for e in entries] == [a.guestbook_entry]
-    assert [p["enabled"] for p in alice.get(f"{a.base}/packs").json()] == [True]
+    packs = {p["name"]: p["enabled"] for p in alice.get(f"{a.base}/packs").json()}
+    assert packs["guestbook"] is True
     graph = alice.get(f"{a.base}/workflow-graphs/{a.graph_name}").json()
     assert graph["gates"] == [{"flow": "alice_gated", "requires": [a.flow_name], "message": None}]
     assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1
