@@ -379,7 +379,9 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
             runtime.bus.close()
             slots = runtime.worker
             # Packs' event handlers run in worker processes too (one process per cursor).
-            handlers = HandlerRunner(PackServices(runtime), runtime.registry.packs)
+            pack_services = PackServices(runtime)
+            await pack_services.sessions.open()
+            handlers = HandlerRunner(pack_services, runtime.registry.packs)
             handlers.start()
             err.print(
                 f"worker {slots.worker_id}: processing runs in {display_url(url)} "
