@@ -110,3 +110,28 @@ async def test_enabling_a_pack_brings_its_parts_to_one_app(database_url: str) ->
         assert [v.enabled for v in await packs.list(other)] == [False]
         assert await podium.store.find_flow(other, "helpers_shout_flow") is None
         assert "helpers_agent" not in await podium.service("agents").all_definitions(other)
+
+
+async def test_a_seed_cannot_emit_an_event_over_the_cap_and_leaves_the_pack_disabled(
+    database_url: str,
+) -> None:
+    from podium.errors import LimitExceeded
+
+    async def big_seed(ctx: PackContext) -> None:
+        await ctx.emit("helpers.big", {"blob": "x" * 2_000})
+
+    settings = fast_settings(max_event_bytes=1_000)
+    registry = registry_with(Pack(name="bigseed", seed=big_seed))
+    async with Podium.open(database_url, settings=settings, registry=registry) as podium:
+        sessions = SessionService(podium)
+        await sessions.open()
+        packs = PackService(podium, sessions)
+        app_id = await podium.store.ensure_app("mine")
+        try:
+            await packs.enable(app_id, "bigseed", actor=None)
+        except LimitExceeded as exc:
+            assert exc.message.startswith("event 'helpers.big' data is 2011 bytes, over the cap")
+        else:
+            raise AssertionError("the seed's event was not refused")
+        assert [e for e in await podium.store.read_events(app_id) if e.type == "helpers.big"] == []
+        assert [view.enabled for view in await packs.list(app_id)] == [False]

@@ -142,8 +142,10 @@ class PackService:
         return enabled
 
     async def enable(self, app_id: str, name: str, actor: str | None) -> PackView:
-        """Enable the pack for the app: its flows and agents registered there, its workflow
-        graph applied, its seed run. Idempotent: enabling again updates and seeds again."""
+        """Enable the pack for the app: its flows and agents registered there, its seed run,
+        its workflow graph applied. Idempotent: enabling again updates and seeds again. A seed
+        that fails leaves the pack disabled (what it registered stays, as after a disable);
+        the handlers see the events the seed emitted."""
         pack = self.get(name)
         for flow, base_path in pack_flows(pack):
             await self.podium.register_flow(flow, app_id=app_id, base_path=base_path)
@@ -151,12 +153,15 @@ class PackService:
             await self.agents.define_agent(
                 app_id, agent, actor, what=f"agent of pack {pack.name!r}"
             )
+        start: int = await self.store.run_read(lambda: tx.app_last_seq(app_id))
+        if pack.seed is not None:
+            await pack.seed(self.services.context(app_id, pack.name))
         if pack.workflow_graph is not None:
             await self.sessions.gates.put_graph(app_id, pack.name, workflow_graph(pack))
         handlers = [subscription_of(handler).name for handler in pack.handlers]
-        await self.store.run_script(lambda: tx.enable_pack(app_id, name, handlers, time.time()))
-        if pack.seed is not None:
-            await pack.seed(self.services.context(app_id, pack.name))
+        await self.store.run_script(
+            lambda: tx.enable_pack(app_id, name, handlers, time.time(), start)
+        )
         return PackView(pack, True)
 
     async def disable(self, app_id: str, name: str) -> None:
