@@ -121,6 +121,18 @@ def enablements() -> Script:
 # --- handler cursors -----------------------------------------------------------------------
 
 
+def cursors_behind() -> Script:
+    """(app, pack, handler) of every enabled pack's handler whose app has events after its
+    cursor: one read, so an idle server writes nothing."""
+    rows = yield all_rows(
+        "SELECT c.app_id, c.pack, c.handler FROM pack_handler_cursors c "
+        "JOIN pack_enablements e ON e.app_id = c.app_id AND e.pack = c.pack "
+        "JOIN apps a ON a.id = c.app_id WHERE c.last_seq < a.last_seq "
+        "ORDER BY c.app_id, c.pack, c.handler"
+    )
+    return [(row["app_id"], row["pack"], row["handler"]) for row in rows]
+
+
 def claim_cursor(
     pack: str, handler: str, app_id: str, owner: str, lease_seconds: float, now: float
 ) -> Script:
