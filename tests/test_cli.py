@@ -23,6 +23,7 @@ from podium import Podium, __version__
 from podium.assembly import default_registry
 from podium.cli import main
 from podium.engine.loader import read_flow_file
+from podium.events.envelope import Event
 from podium.storage.records import RunRecord
 from podium.storage.urls import sqlite_url
 
@@ -639,6 +640,39 @@ def test_packs_list_and_db_upgrade_with_the_example_pack(
     assert "guestbook_sign, guestbook_thanks" in listed[1]
     assert "greet, moderate" in listed[1]
     assert listed[1].endswith(f"{app_id}  {ROOT / 'examples' / 'guestbook'}")
+
+
+def test_the_worker_runs_the_packs_handlers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PODIUM_PACKS", str(ROOT / "examples" / "guestbook"))
+    db = tmp_path / "p.db"
+
+    async def sign(runtime: Podium) -> tuple[str, str]:
+        from guestbook.entries import add_entry
+
+        from podium.packs.service import PackService
+        from podium.sessions.service import SessionService
+
+        app_id = await runtime.default_app()
+        sessions = SessionService(runtime)
+        await sessions.open()
+        await PackService(runtime, sessions).enable(app_id, "guestbook", actor=None)
+        entry = await runtime.store.run_script(lambda: add_entry(app_id, "Ada", "hi"))
+        data = {"entry_id": entry["id"], "name": "Ada"}
+        await runtime.store.append_events(
+            app_id, [Event("guestbook.signed", app_id, None, None, data)]
+        )
+        return app_id, entry["id"]
+
+    app_id, entry_id = run_api(db, sign)
+    assert podium("worker", "--until-idle", "--db", db).exit_code == 0
+    with sqlite3.connect(db) as connection:
+        row = connection.execute(
+            "SELECT greeting, handled FROM guestbook_entries WHERE id = ? AND app_id = ?",
+            (entry_id, app_id),
+        ).fetchone()
+    assert row == ("Welcome, Ada!", 1)
 
 
 def test_unsupported_database_url_is_one_line(tmp_path: Path) -> None:
