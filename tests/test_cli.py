@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from podium import Podium, __version__
 from podium.assembly import default_registry
 from podium.cli import main
 from podium.engine.loader import read_flow_file
+from podium.events.envelope import Event
 from podium.storage.records import RunRecord
 from podium.storage.urls import sqlite_url
 
@@ -594,8 +596,83 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = podium("db", "upgrade", "--db", db)
 
     assert result.exit_code == 0
-    assert result.stdout == f"database sqlite:///{db} is at revision 0007\n"
+    assert result.stdout == f"database sqlite:///{db} is at revision 0008\n"
     assert all_runs(db) == []
+
+
+def test_packs_list_and_db_upgrade_with_the_example_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "p.db"
+    assert podium("packs", "list", "--db", db).stdout == (
+        "no packs installed; install one with PODIUM_PACKS=<module or package directory> or a "
+        "package with a podium.packs entry point\n"
+    )
+    monkeypatch.setenv("PODIUM_PACKS", str(ROOT / "examples" / "guestbook"))
+    upgraded = podium("db", "upgrade", "--db", db)
+    assert upgraded.stdout == (
+        f"database sqlite:///{db} is at revision 0008 (and the tables of packs guestbook)\n"
+    )
+    with sqlite3.connect(db) as connection:
+        [(version,)] = connection.execute("SELECT version_num FROM alembic_version_guestbook")
+        assert version == "guestbook_0001"
+        assert connection.execute("SELECT COUNT(*) FROM guestbook_entries").fetchone() == (0,)
+
+    async def enable(runtime: Podium) -> str:
+        from podium.storage import packs as tx
+
+        app_id = await runtime.default_app()
+        await runtime.store.run_script(lambda: tx.enable_pack(app_id, "guestbook", [], 0.0))
+        return app_id
+
+    app_id = run_api(db, enable)
+    listed = podium("packs", "list", "--db", db).stdout.splitlines()
+    assert listed[0].split() == [
+        "pack",
+        "description",
+        "flows",
+        "handlers",
+        "enabled",
+        "in",
+        "from",
+    ]
+    assert listed[1].startswith("guestbook  Sign a guestbook")
+    assert "guestbook_sign, guestbook_thanks" in listed[1]
+    assert "greet, moderate" in listed[1]
+    assert listed[1].endswith(f"{app_id}  {ROOT / 'examples' / 'guestbook'}")
+
+
+def test_the_worker_runs_the_packs_handlers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PODIUM_PACKS", str(ROOT / "examples" / "guestbook"))
+    db = tmp_path / "p.db"
+
+    async def sign(runtime: Podium) -> tuple[str, str]:
+        from guestbook.entries import add_entry
+
+        from podium.packs.service import PackService
+        from podium.sessions.service import SessionService
+
+        app_id = await runtime.default_app()
+        sessions = SessionService(runtime)
+        await sessions.open()
+        await PackService(runtime, sessions).enable(app_id, "guestbook", actor=None)
+        entry = await runtime.store.run_script(lambda: add_entry(app_id, "Ada", "hi"))
+        data = {"entry_id": entry["id"], "name": "Ada"}
+        await runtime.store.append_events(
+            app_id, [Event("guestbook.signed", app_id, None, None, data)]
+        )
+        return app_id, entry["id"]
+
+    app_id, entry_id = run_api(db, sign)
+    assert podium("worker", "--until-idle", "--db", db).exit_code == 0
+    with sqlite3.connect(db) as connection:
+        row = connection.execute(
+            "SELECT greeting, handled FROM guestbook_entries WHERE id = ? AND app_id = ?",
+            (entry_id, app_id),
+        ).fetchone()
+    assert row == ("Welcome, Ada!", 1)
 
 
 def test_unsupported_database_url_is_one_line(tmp_path: Path) -> None:

@@ -25,12 +25,15 @@ class EntryCreate(BaseModel):
 
 @router.post("/entries", status_code=201)
 async def sign(body: EntryCreate, access: AppMember, services: ServicesDep) -> dict[str, Any]:
-    """Sign the guestbook: the entry is stored and `guestbook.signed` is emitted."""
+    """Sign the guestbook: the entry is stored and `guestbook.signed` is emitted (its `seq`
+    in the app's log is returned as `event_seq`)."""
     store = services.podium.store
     entry = await store.run_script(lambda: add_entry(access.app_id, body.name, body.message))
     data = {"entry_id": entry["id"], "name": body.name}
-    await store.append_events(access.app_id, [Event(SIGNED, access.app_id, None, None, data)])
-    return entry  # type: ignore[no-any-return]
+    [event] = await store.append_events(
+        access.app_id, [Event(SIGNED, access.app_id, None, None, data)]
+    )
+    return {**entry, "event_seq": event.seq}
 
 
 @router.get("/entries")

@@ -3,7 +3,8 @@
 The public API; everything not listed in `__all__` may change.
 """
 
-from podium.assembly import Podium, default_registry, read_flow_file
+from typing import TYPE_CHECKING, Any
+
 from podium.config import Settings
 from podium.engine.builder import FlowBuilder
 from podium.engine.context import Context
@@ -22,6 +23,22 @@ from podium.errors import (
     StateNotJSON,
 )
 from podium.version import __version__
+
+if TYPE_CHECKING:
+    from podium.assembly import Podium, default_registry, read_flow_file
+
+# The composition root imports every layer: made on first use, so that importing one module
+# of podium (a worker's engine, a CLI command) does not import all of them.
+_ASSEMBLED = ("Podium", "default_registry", "read_flow_file")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ASSEMBLED:
+        from podium import assembly
+
+        return getattr(assembly, name)
+    raise AttributeError(f"module 'podium' has no attribute {name!r}")
+
 
 __all__ = [
     "Conflict",

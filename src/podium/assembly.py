@@ -38,7 +38,6 @@ from podium.packs.loader import PackLoadError, discover
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.context import NodeArtifacts, NodeSessions
 from podium.sessions.service import SessionService
-from podium.tools.base import DEFAULT
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -47,7 +46,7 @@ AGENT_NODE_TYPES = (AgentNode, ToolNode, CollaborationTurnNode)
 
 
 def _agent_services(runtime: engine_runtime.Podium) -> AgentServices:
-    return AgentServices(runtime.store, runtime.settings)
+    return AgentServices(runtime.store, runtime.settings, runtime.registry.tools)
 
 
 def _artifact_service(runtime: engine_runtime.Podium) -> ArtifactService:
@@ -92,10 +91,10 @@ def install_packs(registry: Registry, packs: list[Pack]) -> None:
                 )
         registry.add_node_types(pack.node_types)
         for item in pack.tools:
-            if DEFAULT.get(item.name) is not item:
-                DEFAULT.add(item)
+            if registry.tools.get(item.name) is not item:
+                registry.tools.add(item)
         if pack.migrations is not None:
-            registry.migrations = (*registry.migrations, Path(pack.migrations))
+            registry.migrations = (*registry.migrations, (pack.name, Path(pack.migrations)))
 
 
 class Podium(engine_runtime.Podium):

@@ -347,10 +347,10 @@ def runs_cancel(run_id: str, db: str | None) -> None:
 )
 @db_option
 def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
-    """Process queued runs, and runs whose worker died.
+    """Process queued runs, and runs whose worker died; run the packs' event handlers.
 
     A run is taken over when the lease of its worker expired. Stops with Ctrl-C, or with
-    --until-idle once nothing is left to do.
+    --until-idle once nothing is left to do (the handlers having caught up with the log).
     """
     from podium.packs.handlers import HandlerRunner
     from podium.packs.service import PackServices
@@ -379,8 +379,11 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
             runtime.bus.close()
             slots = runtime.worker
             # Packs' event handlers run in worker processes too (one process per cursor).
-            handlers = HandlerRunner(PackServices(runtime), runtime.registry.packs)
-            handlers.start()
+            pack_services = PackServices(runtime)
+            await pack_services.sessions.open()
+            handlers = HandlerRunner(pack_services, runtime.registry.packs)
+            if not until_idle:
+                handlers.start()
             err.print(
                 f"worker {slots.worker_id}: processing runs in {display_url(url)} "
                 f"({plural(slots.concurrency, 'slot')})",
@@ -388,6 +391,9 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
             )
             try:
                 await slots.run(until_idle=until_idle)
+                if until_idle and handlers.needed:
+                    # The handlers catch up with the log too (retries not yet due wait).
+                    await handlers.run_once()
             finally:
                 await handlers.stop()
         finally:

@@ -34,6 +34,8 @@ from podium.config import Settings
 
 PARAM = re.compile(r"\{(\w+)\}")
 MCP_SERVER = Path(__file__).parent.parent / "support" / "mcp_server.py"
+# The example pack is installed, so that its mounted routes are probed like core ones.
+EXAMPLE_PACK = Path(__file__).parents[2] / "examples" / "guestbook"
 
 
 def route_table(app: FastAPI) -> list[tuple[str, str]]:
@@ -79,6 +81,7 @@ class Tenant:
     memory_scope_id: str = ""
     memory_key: str = ""
     artifact_id: str = ""
+    guestbook_entry: str = ""  # a row of the example pack's table
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -101,6 +104,7 @@ class Tenant:
                 ("/providers/", self.provider_name),
                 ("/mcp-servers/", self.mcp_name),
                 ("/workflow-graphs/", self.graph_name),
+                ("/packs/", "guestbook"),
             ):
                 if prefix in path:
                     return [value]
@@ -121,6 +125,7 @@ class Tenant:
             ],
             "key": [self.memory_key],
             "artifact_id": [self.artifact_id],
+            "entry_id": [self.guestbook_entry],
             "invitation_id": [
                 self.incoming_invitation_id
                 if path.startswith("/api/v1/invitations")
@@ -153,6 +158,7 @@ class Tenant:
             self.graph_name,
             self.memory_key,
             self.artifact_id,
+            self.guestbook_entry,
             self.owner.user["id"],
             *self.step_ids,
             *self.data,
@@ -285,6 +291,15 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         },
     )
     assert message.status_code == 201, message.text
+    # The example pack, enabled, with an entry in its table.
+    enabled = owner.client.put(f"{tenant.base}/packs/guestbook", headers=owner.headers)
+    assert enabled.status_code == 200, enabled.text
+    signed = owner.post(
+        f"{tenant.base}/packs/guestbook/entries",
+        {"name": f"{tag}-guest", "message": f"{tag}-secret-guestbook"},
+    )
+    assert signed.status_code == 201, signed.text
+    tenant.guestbook_entry = signed.json()["id"]
     chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
     assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
@@ -299,6 +314,8 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         f"{tag}-secret-memory",
         f"{tag}-secret-artifact",
         f"{tag}-secret-message",
+        f"{tag}-guest",
+        f"{tag}-secret-guestbook",
         f"{tag}-invitee@example.com",
         f"{tag}_planner",
         message.json()["id"],
@@ -322,7 +339,10 @@ def api_config(database_url: str, tmp_path: Path) -> Settings:
     }
     offered.write_text(json.dumps({"support": support}))
     return api_settings(
-        database_url, egress_allow=["127.0.0.1"], mcp_stdio_servers_file=str(offered)
+        database_url,
+        egress_allow=["127.0.0.1"],
+        mcp_stdio_servers_file=str(offered),
+        packs=[str(EXAMPLE_PACK)],
     )
 
 
@@ -491,6 +511,17 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", WORKFLOW): Probe(),
     ("PATCH", f"{WORKFLOW}/state"): Probe(lambda t: {"action": "pause"}),
     ("GET", f"{WORKFLOW}/visualization"): Probe(),
+    ("GET", f"{APPS}/packs"): Probe(),
+    # A pack's name is what every app may enable, not A's object: only A's app is an attack.
+    ("PUT", f"{APPS}/packs/{{name}}"): Probe(app_only=True),
+    ("GET", f"{APPS}/packs/{{name}}/handlers"): Probe(app_only=True),
+    ("DELETE", f"{APPS}/packs/{{name}}"): Probe(app_only=True),
+    # The example pack's own routes, mounted with the member and enabled checks.
+    ("GET", f"{APPS}/packs/guestbook/entries"): Probe(),
+    ("POST", f"{APPS}/packs/guestbook/entries"): Probe(
+        lambda t: {"name": "bob", "message": "bob-was-here"}
+    ),
+    ("GET", f"{APPS}/packs/guestbook/entries/{{entry_id}}"): Probe(),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -594,7 +625,8 @@ def destructive_last(route: tuple[str, str]) -> tuple[bool, int]:
 
 
 def test_every_route_is_in_the_isolation_tables() -> None:
-    table = set(route_table(create_app(api_settings("sqlite:///unused.db"))))
+    settings = api_settings("sqlite:///unused.db", packs=[str(EXAMPLE_PACK)])
+    table = set(route_table(create_app(settings)))
     with_ids = {route for route in table if PARAM.search(route[1])}
     assert with_ids - set(PROBES) == set(), "routes with ids not in PROBES: add them"
     assert set(PROBES) - with_ids == set(), "PROBES lists routes that no longer exist"
@@ -677,6 +709,10 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     integrations = {i["service"]: i["source"] for i in alice.get(f"{a.base}/integrations").json()}
     assert integrations["hubspot"] == "app"
     assert [m["name"] for m in alice.get(f"{a.base}/mcp-servers").json()] == [a.mcp_name]
+    entries = alice.get(f"{a.base}/packs/guestbook/entries").json()
+    assert [e["id"] for e in entries] == [a.guestbook_entry]
+    packs = {p["name"]: p["enabled"] for p in alice.get(f"{a.base}/packs").json()}
+    assert packs["guestbook"] is True
     graph = alice.get(f"{a.base}/workflow-graphs/{a.graph_name}").json()
     assert graph["gates"] == [{"flow": "alice_gated", "requires": [a.flow_name], "message": None}]
     assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1

@@ -10,7 +10,7 @@ from alembic import op
 revision = "guestbook_0001"
 down_revision = None
 branch_labels = ("guestbook",)
-depends_on = "0001"  # the core's apps table
+depends_on = None
 
 ID = sa.String(40)
 

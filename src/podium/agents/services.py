@@ -31,7 +31,7 @@ from podium.secretbox import SecretBox
 from podium.storage import agents as tx
 from podium.storage.agents import MCPServerRecord, ToolCallRecord
 from podium.storage.store import Store
-from podium.tools.base import DEFAULT, Tool, ToolSet
+from podium.tools.base import DEFAULT, Tool, ToolRegistry, ToolSet
 from podium.tools.mcp_config import MCPServerConfig
 
 if TYPE_CHECKING:
@@ -41,9 +41,10 @@ MCP_PREFIX = "mcp:"
 
 
 class AgentServices:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, tools: ToolRegistry = DEFAULT) -> None:
         self.store = store
         self.settings = settings
+        self.tools = tools
         self._box: SecretBox | None = None
         load_tool_modules(settings.tool_modules)
         # Every outbound request an app can aim passes the egress policy of these settings.
@@ -148,7 +149,7 @@ class AgentServices:
         wanted_servers = {n[len(MCP_PREFIX) :] for n in agent.tools if n.startswith(MCP_PREFIX)}
         plain = [n for n in agent.tools if not n.startswith(MCP_PREFIX)]
         for name in plain:
-            found = DEFAULT.get(name)
+            found = self.tools.get(name)
             if found is not None:
                 tools[name] = found
         missing = [n for n in plain if n not in tools]

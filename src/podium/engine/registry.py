@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podium.engine.node_types import NodeType, user_node_types
+from podium.tools.base import DEFAULT, ToolRegistry
 
 if TYPE_CHECKING:
     from podium.engine.context import Context
@@ -35,10 +36,13 @@ class Registry:
     node_types: dict[str, NodeType] = field(default_factory=dict)
     context_services: dict[str, ContextServiceFactory] = field(default_factory=dict)
     runtime_services: dict[str, RuntimeServiceFactory] = field(default_factory=dict)
+    # The tools agents may be given: `@tool` functions and the packs' (the process's
+    # `podium.tools.base.DEFAULT` unless a registry of its own is given).
+    tools: ToolRegistry = field(default_factory=lambda: DEFAULT)
     # Installed packs (`podium.packs.base.Pack`); the engine only carries them.
     packs: tuple[Any, ...] = ()
-    # The packs' Alembic versions directories (their tables), upgraded with the core's.
-    migrations: tuple[Path, ...] = ()
+    # The packs' migrations (name, Alembic versions directory), upgraded after the core's.
+    migrations: tuple[tuple[str, Path], ...] = ()
     _catalogue: list[dict[str, Any]] | None = field(default=None, repr=False)
     _catalogue_size: int = field(default=-1, repr=False)
 

@@ -154,11 +154,21 @@ class PackContext:
     async def emit(
         self, type: str, data: dict[str, Any] | None = None, *, session_id: str | None = None
     ) -> int:
-        """Append an event to the app's durable log now; its `seq`."""
+        """Append an event to the app's durable log now; its `seq`. The data passes the JSON
+        boundary and `PODIUM_MAX_EVENT_BYTES`, as a node's `ctx.emit` does."""
         from podium import jsonvalue
+        from podium.errors import LimitExceeded
+        from podium.storage.script import dumps
 
         payload = data or {}
         jsonvalue.check_value(payload, f"event {type!r} data")
+        size, cap = len(dumps(payload).encode()), self.settings.max_event_bytes
+        if size > cap:
+            raise LimitExceeded(
+                f"event {type!r} data is {size} bytes, over the cap of {cap} "
+                "(PODIUM_MAX_EVENT_BYTES); send a smaller event, e.g. an id to read the data by",
+                details={"setting": "PODIUM_MAX_EVENT_BYTES", "cap": cap, "bytes": size},
+            )
         [event] = await self.store.append_events(
             self.app_id, [Event(type, self.app_id, session_id, None, payload)]
         )

@@ -49,6 +49,11 @@ class HandlerRunner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._types = [t for p in self.packs.values() for h in p.handlers
                        for t in subscription_of(h).event_types]  # fmt: skip
+        self._handlers = {
+            (pack.name, subscription_of(handler).name): handler
+            for pack in self.packs.values()
+            for handler in pack.handlers
+        }
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -87,17 +92,18 @@ class HandlerRunner:
             await wait_for_event(self._wake, wait)
 
     async def run_once(self) -> float | None:
-        """One pass over every (app, pack, handler); when the next retry is due, if any."""
-        pairs = await self.store.run_read(tx.enablements)
+        """One pass over the handlers that have events to handle; when the next retry is
+        due, if any."""
+        behind = await self.store.run_read(tx.cursors_behind)
         next_due: float | None = None
-        for app_id, pack_name in pairs:
+        for app_id, pack_name, handler_name in behind:
             pack = self.packs.get(pack_name)
-            if pack is None:
+            handler = self._handlers.get((pack_name, handler_name))
+            if pack is None or handler is None:  # a pack or handler no longer installed
                 continue
-            for handler in pack.handlers:
-                due = await self._work(pack, handler, app_id)
-                if due is not None:
-                    next_due = due if next_due is None else min(next_due, due)
+            due = await self._work(pack, handler, app_id)
+            if due is not None:
+                next_due = due if next_due is None else min(next_due, due)
         return next_due
 
     async def _work(self, pack: Pack, handler: Handler, app_id: str) -> float | None:

@@ -13,11 +13,14 @@ from typing import Any
 import yaml
 
 from podium.agents.service import AgentService
+from podium.agents.services import AgentServices
 from podium.engine.flow import Flow
 from podium.engine.loader import parse_flow
 from podium.engine.runtime import Podium
 from podium.errors import InvalidInput, NotFound
+from podium.memory.service import MemoryService
 from podium.packs.base import Pack, PackContext, subscription_of
+from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
 from podium.storage import packs as tx
 
@@ -82,23 +85,26 @@ def flow_names(pack: Pack) -> list[str]:
 class PackServices:
     """The runtime's services as a pack's seed and handlers see them (`ctx.services`)."""
 
-    def __init__(self, podium: Podium, sessions: SessionService | None = None) -> None:
+    def __init__(
+        self,
+        podium: Podium,
+        sessions: SessionService | None = None,
+        agents: AgentService | None = None,
+    ) -> None:
         self.podium = podium
         self.store = podium.store
         self.settings = podium.settings
         self.sessions = sessions or SessionService(podium)
-        self.agents = podium.service("agents")  # podium.agents.services.AgentServices
-        self.artifacts = podium.service("artifacts")  # podium.sessions.artifacts.ArtifactService
-
-    @property
-    def memory(self) -> Any:
-        from podium.memory.service import MemoryService
-
-        return MemoryService(self.store)
+        # Agents as the API has them (define, get, invoke…); `agent_runtime` is what the
+        # agent loop uses (definitions, tools, providers, credentials).
+        self.agents = agents or AgentService(self.sessions)
+        self.agent_runtime: AgentServices = podium.service("agents")
+        self.artifacts: ArtifactService = podium.service("artifacts")
+        self.memory = MemoryService(self.store)
 
     def context(self, app_id: str, pack: str) -> PackContext:
         async def credentials(service: str) -> dict[str, Any] | None:
-            found: dict[str, Any] | None = await self.agents.credentials(app_id, service)
+            found: dict[str, Any] | None = await self.agent_runtime.credentials(app_id, service)
             return found
 
         return PackContext(app_id, self.store, self.settings, self, credentials, pack)
@@ -115,7 +121,7 @@ class PackService:
         self.sessions = sessions
         self.agents = agents or AgentService(sessions)
         self.packs: dict[str, Pack] = {pack.name: pack for pack in podium.registry.packs}
-        self.services = PackServices(podium, sessions)
+        self.services = PackServices(podium, sessions, self.agents)
 
     def get(self, name: str) -> Pack:
         pack = self.packs.get(name)
@@ -136,8 +142,10 @@ class PackService:
         return enabled
 
     async def enable(self, app_id: str, name: str, actor: str | None) -> PackView:
-        """Enable the pack for the app: its flows and agents registered there, its workflow
-        graph applied, its seed run. Idempotent: enabling again updates and seeds again."""
+        """Enable the pack for the app: its flows and agents registered there, its seed run,
+        its workflow graph applied. Idempotent: enabling again updates and seeds again. A seed
+        that fails leaves the pack disabled (what it registered stays, as after a disable);
+        the handlers see the events the seed emitted."""
         pack = self.get(name)
         for flow, base_path in pack_flows(pack):
             await self.podium.register_flow(flow, app_id=app_id, base_path=base_path)
@@ -145,12 +153,15 @@ class PackService:
             await self.agents.define_agent(
                 app_id, agent, actor, what=f"agent of pack {pack.name!r}"
             )
+        start: int = await self.store.run_read(lambda: tx.app_last_seq(app_id))
+        if pack.seed is not None:
+            await pack.seed(self.services.context(app_id, pack.name))
         if pack.workflow_graph is not None:
             await self.sessions.gates.put_graph(app_id, pack.name, workflow_graph(pack))
         handlers = [subscription_of(handler).name for handler in pack.handlers]
-        await self.store.run_script(lambda: tx.enable_pack(app_id, name, handlers, time.time()))
-        if pack.seed is not None:
-            await pack.seed(self.services.context(app_id, pack.name))
+        await self.store.run_script(
+            lambda: tx.enable_pack(app_id, name, handlers, time.time(), start)
+        )
         return PackView(pack, True)
 
     async def disable(self, app_id: str, name: str) -> None:

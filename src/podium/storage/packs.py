@@ -57,9 +57,16 @@ def _failure(row: Row) -> HandlerFailure:
 # --- enablement ----------------------------------------------------------------------------
 
 
-def enable_pack(app_id: str, pack: str, handlers: list[str], now: float) -> Script:
+def app_last_seq(app_id: str) -> Script:
+    row = yield one("SELECT last_seq FROM apps WHERE id = ?", app_id)
+    return int(row["last_seq"]) if row is not None else 0
+
+
+def enable_pack(
+    app_id: str, pack: str, handlers: list[str], now: float, start_seq: int | None = None
+) -> Script:
     """Enable the pack for the app (True when it was not enabled). Its handlers start after
-    the app's last event: what happened before the pack was enabled is not theirs."""
+    `start_seq` (default: the app's last event): what happened before is not theirs."""
     changed = yield execute(
         "INSERT INTO pack_enablements (app_id, pack, enabled_at) VALUES (?, ?, ?) "
         "ON CONFLICT (app_id, pack) DO NOTHING",
@@ -67,8 +74,10 @@ def enable_pack(app_id: str, pack: str, handlers: list[str], now: float) -> Scri
         pack,
         now,
     )
-    row = yield one("SELECT last_seq FROM apps WHERE id = ?", app_id)
-    last_seq = int(row["last_seq"]) if row is not None else 0
+    last_seq = start_seq
+    if last_seq is None:
+        row = yield one("SELECT last_seq FROM apps WHERE id = ?", app_id)
+        last_seq = int(row["last_seq"]) if row is not None else 0
     for handler in handlers:
         yield execute(
             "INSERT INTO pack_handler_cursors (pack, handler, app_id, last_seq, lease_until) "
@@ -110,6 +119,18 @@ def enablements() -> Script:
 
 
 # --- handler cursors -----------------------------------------------------------------------
+
+
+def cursors_behind() -> Script:
+    """(app, pack, handler) of every enabled pack's handler whose app has events after its
+    cursor: one read, so an idle server writes nothing."""
+    rows = yield all_rows(
+        "SELECT c.app_id, c.pack, c.handler FROM pack_handler_cursors c "
+        "JOIN pack_enablements e ON e.app_id = c.app_id AND e.pack = c.pack "
+        "JOIN apps a ON a.id = c.app_id WHERE c.last_seq < a.last_seq "
+        "ORDER BY c.app_id, c.pack, c.handler"
+    )
+    return [(row["app_id"], row["pack"], row["handler"]) for row in rows]
 
 
 def claim_cursor(

@@ -47,8 +47,8 @@ class Store(ABC):
         self._step_listeners: list[Callable[[list[StepRecord]], None]] = []
         # Runs executing in this process (kept by the workers): a hint for the backend.
         self.active_runs = 0
-        # Packs' Alembic versions directories, upgraded with the core's when the store opens.
-        self.migrations: tuple[Path, ...] = ()
+        # Packs' migrations (name, versions directory), upgraded after the core's on open.
+        self.migrations: tuple[tuple[str, Path], ...] = ()
 
     @abstractmethod
     async def open(self, *, migrate: bool = True) -> None:

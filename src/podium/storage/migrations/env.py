@@ -10,7 +10,14 @@ config = context.config
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=None, render_as_batch=True)
+    # A pack's migrations keep their own version table (podium.storage.migrate).
+    version_table = config.get_main_option("version_table") or "alembic_version"
+    context.configure(
+        connection=connection,
+        target_metadata=None,
+        render_as_batch=True,
+        version_table=version_table,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
