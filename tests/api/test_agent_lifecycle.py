@@ -199,7 +199,8 @@ def test_bad_history_queries_are_refused(app: App, query: dict[str, Any], status
 
 
 def test_the_history_of_an_unknown_agent_is_not_found(app: App) -> None:
-    assert error_of(app.get("/agents/nobody/messages"), 404) == "no agent named 'nobody' in this app"
+    missing = app.get("/agents/nobody/messages")
+    assert error_of(missing, 404) == "no agent named 'nobody' in this app"
 
 
 # --- the WebSocket --------------------------------------------------------------------------

@@ -11,9 +11,9 @@ from sse_starlette import EventSourceResponse
 from podium.agents.definition import AgentDefinition
 from podium.api.agent_schemas import (
     AgentGenerate,
-    AgentInvoke,
-    AgentHistoryPage,
     AgentHistoryItem,
+    AgentHistoryPage,
+    AgentInvoke,
     AgentPublic,
     ChatTurnPublic,
     ToolCallPage,
