@@ -166,12 +166,26 @@ def test_the_domain_agents_list_the_integration_tools() -> None:
     ]
     assert EMAIL_TOOLS == ["email_send"]
     assert CALENDAR_TOOLS == ["calendar_create_event", "calendar_list_events"]
-    assert BUILTIN_AGENTS["lead_qualification"].tools == CRM_TOOLS
-    assert BUILTIN_AGENTS["web_development"].tools == CALENDAR_TOOLS + EMAIL_TOOLS
+    # and the seed's per-agent tools (podium.tools.integrations.leads)
+    assert BUILTIN_AGENTS["lead_qualification"].tools == [
+        *CRM_TOOLS,
+        "sync_lead_to_crm",
+        "send_qualification_notification",
+        "schedule_qualification_call",
+    ]
+    assert BUILTIN_AGENTS["web_development"].tools == [
+        *CALENDAR_TOOLS,
+        *EMAIL_TOOLS,
+        "create_project_lead",
+        "schedule_technical_consultation",
+    ]
     assert BUILTIN_AGENTS["digital_marketing"].tools == [
         "email_send",
         "crm_search_contacts",
         "crm_create_contact",
+        "create_marketing_lead",
+        "send_marketing_proposal",
+        "schedule_strategy_session",
     ]
     assert BUILTIN_AGENTS["driver"].tools == ["delegate"]
     for name in ("chat", "creator", "generator"):

@@ -1,16 +1,29 @@
 """The agents every app has: a general assistant, a driver that delegates, a creator of new
 agents, a generator of content and code, and three domain agents with integration tools.
 
-An app may define an agent of the same name to replace one of these.
+An app may define an agent of the same name to replace one of these. An app disables a
+built-in by storing a marker version `{"name", "builtin": true, "enabled": false}` (and
+enables it again with another, `"enabled": true`): the marker names the shipped definition
+instead of copying it, so a built-in disabled and enabled again is the one this release ships.
 """
 
 from __future__ import annotations
 
-from podium.agents.definition import AgentDefinition, Capabilities
+from typing import Any
+
+from podium.agents.definition import AgentDefinition, Capabilities, parse_definition
 
 CRM_TOOLS = ["crm_create_contact", "crm_search_contacts", "crm_create_deal", "crm_list_deals"]
 EMAIL_TOOLS = ["email_send"]
 CALENDAR_TOOLS = ["calendar_create_event", "calendar_list_events"]
+# The seed's per-agent tools (podium.tools.integrations.leads).
+WEB_DEVELOPMENT_TOOLS = ["create_project_lead", "schedule_technical_consultation"]
+MARKETING_TOOLS = ["create_marketing_lead", "send_marketing_proposal", "schedule_strategy_session"]
+QUALIFICATION_TOOLS = [
+    "sync_lead_to_crm",
+    "send_qualification_notification",
+    "schedule_qualification_call",
+]
 
 CREATOR_INSTRUCTIONS = """You design new AI agents. You are given a draft agent definition as
 JSON, with the role, capabilities and reason it was made from. Improve its description and
@@ -87,11 +100,12 @@ BUILTIN_AGENTS: dict[str, AgentDefinition] = {
             description="Qualifies sales leads and keeps the CRM up to date.",
             instructions=(
                 "You qualify sales leads: ask for or infer budget, authority, need and "
-                "timeline, score the lead from 0 to 100, and record contacts and deals in the "
-                "CRM with your tools. If a tool reports it was skipped, say the CRM is not "
-                "connected and go on."
+                "timeline, score the lead from 0 to 100 (hot, warm or cold), record it in the "
+                "CRM (sync_lead_to_crm), notify the sales team and propose a qualification "
+                "call with your tools. If a tool reports it was skipped, say which "
+                "integration is not connected and go on."
             ),
-            tools=CRM_TOOLS,
+            tools=CRM_TOOLS + QUALIFICATION_TOOLS,
             capabilities=Capabilities(
                 tags=["sales", "leads", "crm", "qualification"],
                 description="Scores leads and records them in the CRM (HubSpot).",
@@ -105,7 +119,7 @@ BUILTIN_AGENTS: dict[str, AgentDefinition] = {
                 "stack, write the code asked for, and schedule reviews with the client "
                 "(calendar) and send summaries (e-mail) with your tools."
             ),
-            tools=CALENDAR_TOOLS + EMAIL_TOOLS,
+            tools=CALENDAR_TOOLS + EMAIL_TOOLS + WEB_DEVELOPMENT_TOOLS,
             capabilities=Capabilities(
                 tags=["web", "development", "code", "websites"],
                 description="Builds websites and web apps; schedules reviews.",
@@ -119,7 +133,7 @@ BUILTIN_AGENTS: dict[str, AgentDefinition] = {
                 "contacts in the CRM and send e-mails with your tools. If a tool reports it "
                 "was skipped, say which integration is missing and go on."
             ),
-            tools=[*EMAIL_TOOLS, "crm_search_contacts", "crm_create_contact"],
+            tools=[*EMAIL_TOOLS, "crm_search_contacts", "crm_create_contact", *MARKETING_TOOLS],
             capabilities=Capabilities(
                 tags=["marketing", "campaigns", "email", "seo"],
                 description="Plans campaigns and sends e-mail (SendGrid, HubSpot contacts).",
@@ -127,3 +141,21 @@ BUILTIN_AGENTS: dict[str, AgentDefinition] = {
         ),
     ]
 }
+
+
+def builtin_marker(name: str, *, enabled: bool) -> dict[str, Any]:
+    """The stored version that turns the built-in agent `name` off (or on again)."""
+    return {"name": name, "builtin": True, "enabled": enabled}
+
+
+def is_builtin_marker(data: dict[str, Any]) -> bool:
+    return data.get("builtin") is True and data.get("name") in BUILTIN_AGENTS
+
+
+def stored_definition(data: dict[str, Any]) -> AgentDefinition:
+    """The agent a stored version stands for: a built-in's marker is the shipped definition
+    with the marker's `enabled`; anything else is an app's own definition."""
+    if is_builtin_marker(data):
+        builtin = BUILTIN_AGENTS[data["name"]]
+        return builtin.model_copy(update={"enabled": data.get("enabled") is not False})
+    return parse_definition(data)

@@ -29,7 +29,8 @@ class AgentDefinition(BaseModel):
     """A named agent. `tools` is its allow-list: tool names, or `mcp:<server>` for every tool
     of an app's MCP server. `model` is `provider/model`; none means the flow's, the app's
     or the server's default (DESIGN §3.13). `script` holds the turns `offline/script` plays
-    (checked when a definition is saved: `parse_definition(caps=...)`)."""
+    (checked when a definition is saved: `parse_definition(caps=...)`). `enabled: false`
+    keeps it from running (POST …/disable)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -51,6 +52,11 @@ class AgentDefinition(BaseModel):
     token_budget: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
     script: list[dict[str, Any]] | None = None
+    enabled: bool = Field(
+        default=True,
+        strict=True,
+        description="a disabled agent cannot be invoked, chatted with or run in a flow",
+    )
 
     @field_validator("name")
     @classmethod
@@ -89,7 +95,10 @@ class AgentDefinition(BaseModel):
         return tools
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        data = self.model_dump(mode="json", exclude_none=True)
+        if data.get("enabled") is True:
+            del data["enabled"]  # the default: definitions stored before it stay the same
+        return data
 
 
 def parse_definition(

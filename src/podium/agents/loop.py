@@ -6,6 +6,11 @@ scope, the turn and the call's place in it, so a step that runs again after a cr
 answer replays what had finished and repeats none of it. Tool calls a model asks for at once
 run concurrently. A tool outside the agent's allow-list is never run: the model is told it is
 not available. A tool that `requires_approval` asks the user first (approve / deny).
+
+`ask_user` (a session tool, `podium.tools.session`) is a question the model asks: its calls
+run first, one at a time, before the answer's other calls, and each waits for the user like
+an approval does. After the answer the step runs again and replays every recorded call, so
+nothing the agent did before the question (LLM calls included) is done twice.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from podium import jsonvalue
 from podium.agents.definition import AgentDefinition
 from podium.agents.services import AgentServices, agent_services
+from podium.agents.session_access import RunSessionAccess, session_artifact_ids
 from podium.engine.context import Suspend
 from podium.errors import JSONValueInvalid, LimitExceeded
 from podium.events import names
@@ -26,6 +32,7 @@ from podium.ids import new_id
 from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall
 from podium.storage.agents import ToolCallRecord
 from podium.tools.base import Tool, ToolContext, ToolOutcome, ToolSet
+from podium.tools.session import ASK_USER  # (registers the session tools)
 
 if TYPE_CHECKING:
     from podium.engine.context import Context
@@ -172,8 +179,9 @@ async def _tool_round(
     turn: int,
     response: ModelResponse,
 ) -> list[ToolOutcome]:
-    """Run one answer's tool calls: approvals first (one question at a time), then the calls
-    concurrently. Returns an outcome per call, in the model's order."""
+    """Run one answer's tool calls: approvals first (one question at a time), then the
+    model's own questions (`ask_user`, one at a time), then the other calls concurrently.
+    Returns an outcome per call, in the model's order."""
     denied: set[int] = set()
     for index, tool_call in enumerate(response.tool_calls):
         tool = toolset.get(tool_call.name)
@@ -186,14 +194,21 @@ async def _tool_round(
             )
             if answer != APPROVE:
                 denied.add(index)
-    return await gather_or_cancel(
-        [
-            _one_call(
-                ctx, services, agent, toolset, f"{scope}.t{turn}.{index}", call, index in denied
-            )
-            for index, call in enumerate(response.tool_calls)
-        ]
-    )
+
+    def call(index: int) -> Coroutine[Any, Any, ToolOutcome]:
+        tool_call = response.tool_calls[index]
+        key = f"{scope}.t{turn}.{index}"
+        return _one_call(ctx, services, agent, toolset, key, tool_call, index in denied)
+
+    outcomes: dict[int, ToolOutcome] = {}
+    asking = ASK_USER in toolset.tools
+    for index, tool_call in enumerate(response.tool_calls):
+        if asking and tool_call.name == ASK_USER:
+            outcomes[index] = await call(index)
+    rest = [index for index in range(len(response.tool_calls)) if index not in outcomes]
+    for index, outcome in zip(rest, await gather_or_cancel([call(i) for i in rest]), strict=True):
+        outcomes[index] = outcome
+    return [outcomes[index] for index in range(len(response.tool_calls))]
 
 
 async def _one_call(
@@ -260,6 +275,8 @@ async def recorded_tool_call(
                 agent=agent,
                 call_key=key,
                 credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
+                artifact_ids=await session_artifact_ids(ctx),
+                session=RunSessionAccess(ctx, agent or ctx.node_id, key),
             )
             outcome = await tool.execute(
                 arguments, tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
@@ -332,7 +349,9 @@ async def delegate_tool(
     from pydantic import BaseModel, Field
 
     agents = await services.all_definitions(ctx.app_id)
-    choices = {name: a for name, a in agents.items() if name not in (driver.name, "creator")}
+    choices = {
+        name: a for name, a in agents.items() if name not in (driver.name, "creator") and a.enabled
+    }
     listing = "; ".join(
         f"{name}: {a.capabilities.description or a.description} [{', '.join(a.capabilities.tags)}]"
         for name, a in sorted(choices.items())

@@ -15,12 +15,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podium import jsonvalue
-from podium.agents.builtin import BUILTIN_AGENTS
+from podium.agents.builtin import (
+    BUILTIN_AGENTS,
+    builtin_marker,
+    is_builtin_marker,
+    stored_definition,
+)
 from podium.agents.definition import AgentDefinition, parse_definition
 from podium.agents.services import MCP_PREFIX, AgentServices
 from podium.egress import EgressPolicy
 from podium.engine.caps import Caps
-from podium.errors import AgentInvalid, InvalidInput, JSONValueInvalid, NotFound, PodiumError
+from podium.errors import (
+    AgentInvalid,
+    Conflict,
+    InvalidInput,
+    JSONValueInvalid,
+    NotFound,
+    PodiumError,
+)
 from podium.events.envelope import Event
 from podium.llm.base import ModelNotConfigured
 from podium.llm.providers import (
@@ -39,6 +51,7 @@ from podium.tools.base import DEFAULT
 CHAT_FLOW = "chat"
 # How long a chat request waits for the agent's answer before answering 202 with the run.
 CHAT_WAIT_SECONDS = 120.0
+MAX_HISTORY_LIMIT = 200  # messages in one page of an agent's history
 
 
 @dataclass(slots=True)
@@ -101,14 +114,67 @@ class AgentService:
     async def define_agent(
         self, app_id: str, data: Any, created_by: str | None, *, what: str = "agent definition"
     ) -> AgentView:
-        """Validate and store a definition (a new version when it changed)."""
+        """Validate and store a definition (a new version when it changed). A disabled agent
+        stays disabled unless the definition says `enabled`."""
         agent = parse_definition(data, what=what, caps=Caps.from_settings(self.settings))
         await self.check_definition(app_id, agent, what=what)
+        if "enabled" not in data:
+            current = await self.store.run_read(lambda: tx.get_agent(app_id, agent.name))
+            if current is not None and not stored_definition(current.definition).enabled:
+                agent = agent.model_copy(update={"enabled": False})
         definition = agent.to_json()
         record = await self.store.run_script(
             lambda: tx.save_agent(app_id, agent.name, definition, created_by, time.time())
         )
         return _view(record)
+
+    async def set_enabled(
+        self, app_id: str, name: str, enabled: bool, created_by: str | None
+    ) -> AgentView:
+        """Disable (or enable) an agent: its next version says so. A built-in's version is a
+        marker naming it (`builtin_marker`); the same state again stores nothing."""
+        record = await self.store.run_read(lambda: tx.get_agent(app_id, name))
+        if record is not None and not is_builtin_marker(record.definition):
+            definition = parse_definition(record.definition).model_copy(update={"enabled": enabled})
+            data = definition.to_json()
+        elif name in BUILTIN_AGENTS:
+            data = builtin_marker(name, enabled=enabled)
+        else:
+            raise NotFound(f"no agent named {name!r} in this app")
+        await self.store.run_script(
+            lambda: tx.save_agent(app_id, name, data, created_by, time.time())
+        )
+        return await self.get_agent(app_id, name)
+
+    async def delete_agent(self, app_id: str, name: str) -> None:
+        """Remove an app's agent, every version; a built-in can only be disabled (an app's
+        agent that replaced a built-in is removed, and the built-in is back)."""
+        record = await self.store.run_read(lambda: tx.get_agent(app_id, name))
+        if record is None and name not in BUILTIN_AGENTS:
+            raise NotFound(f"no agent named {name!r} in this app")
+        if record is None or is_builtin_marker(record.definition):
+            raise Conflict(
+                f"{name!r} is a built-in agent: it cannot be deleted; disable it with "
+                f"POST /api/v1/apps/{app_id}/agents/{name}/disable",
+                details={"agent": name, "source": "builtin"},
+            )
+        await self.store.run_script(lambda: tx.delete_agent(app_id, name))
+
+    async def agent_history(
+        self, app_id: str, name: str, *, limit: int, before: int | None
+    ) -> tuple[list[Event], int | None]:
+        """A page of the agent's messages, newest first (see `tx.agent_history`), and the
+        seq to read the older page before (None when this page is the oldest)."""
+        if not 1 <= limit <= MAX_HISTORY_LIMIT:
+            raise InvalidInput(f"limit is from 1 to {MAX_HISTORY_LIMIT}, not {limit}")
+        await self.get_agent(app_id, name)  # 404 for a name the app does not have
+        dialect = self.store.dialect
+        # One more than a page: whether there is an older page (a full last page has none).
+        events: list[Event] = await self.store.run_read(
+            lambda: tx.agent_history(app_id, name, limit + 1, before, dialect)
+        )
+        more, events = len(events) > limit, events[:limit]
+        return events, (events[-1].seq if more and events else None)
 
     async def check_definition(
         self, app_id: str, agent: AgentDefinition, *, what: str = "agent definition"
@@ -490,6 +556,8 @@ class AgentService:
 
 
 def _view(record: AgentRecord) -> AgentView:
+    if is_builtin_marker(record.definition):  # a built-in, turned off or on by the app
+        return AgentView(stored_definition(record.definition), "builtin", None, "idle")
     return AgentView(
         parse_definition(record.definition), "app", record.version, "idle", [], record.created_at
     )

@@ -13,11 +13,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from podium import egress
-from podium.agents.builtin import BUILTIN_AGENTS
-from podium.agents.definition import AgentDefinition, parse_definition
+from podium.agents.builtin import BUILTIN_AGENTS, stored_definition
+from podium.agents.definition import AgentDefinition
 from podium.auth.service import server_secret
 from podium.config import Settings
-from podium.errors import NotFound
+from podium.errors import Conflict, NotFound
 from podium.events import names
 from podium.events.envelope import Event
 from podium.llm.base import Provider
@@ -58,10 +58,18 @@ class AgentServices:
     # --- definitions ------------------------------------------------------------------
 
     async def definition(self, app_id: str, name: str) -> AgentDefinition:
-        """The app's agent of that name (its latest version), else the built-in one."""
+        """The app's agent of that name (its latest version), else the built-in one;
+        Conflict when it is disabled."""
         record = await self.store.run_read(lambda: tx.get_agent(app_id, name))
         if record is not None:
-            return parse_definition(record.definition)
+            agent = stored_definition(record.definition)
+            if not agent.enabled:
+                raise Conflict(
+                    f"agent {name!r} is disabled in this app; an admin enables it with "
+                    f"POST /api/v1/apps/{app_id}/agents/{name}/enable",
+                    details={"agent": name, "enabled": False},
+                )
+            return agent
         builtin = BUILTIN_AGENTS.get(name)
         if builtin is None:
             raise NotFound(
@@ -71,11 +79,12 @@ class AgentServices:
         return builtin
 
     async def all_definitions(self, app_id: str) -> dict[str, AgentDefinition]:
-        """Built-in agents, overridden by the app's own of the same name."""
+        """Built-in agents, overridden by the app's own of the same name (disabled ones
+        included, `enabled: false`: a caller offering choices leaves them out)."""
         records = await self.store.run_read(lambda: tx.list_agents(app_id))
         found = dict(BUILTIN_AGENTS)
         for record in records:
-            found[record.name] = parse_definition(record.definition)
+            found[record.name] = stored_definition(record.definition)
         return found
 
     # --- models -----------------------------------------------------------------------

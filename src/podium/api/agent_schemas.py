@@ -21,6 +21,7 @@ class AgentPublic(BaseModel):
     source: Literal["builtin", "app"]
     version: int | None
     status: Literal["idle", "busy"]
+    enabled: bool
     active_runs: list[str]
     definition: dict[str, Any]
     created_at: float | None
@@ -33,10 +34,32 @@ class AgentPublic(BaseModel):
             source=view.source,  # type: ignore[arg-type]
             version=view.version,
             status=view.status,  # type: ignore[arg-type]
+            enabled=view.definition.enabled,
             active_runs=view.active_runs,
             definition=view.definition.to_json(),
             created_at=view.created_at,
         )
+
+
+class AgentHistoryItem(BaseModel):
+    """One message of an agent's history: a persisted event, `message.created` (its
+    transcript: `data.role`, `data.content`) or `agent.message` (`data.from`, `data.to`,
+    `data.type`, `data.content`)."""
+
+    seq: int
+    id: str
+    type: str
+    session_id: str | None
+    run_id: str | None
+    ts: float
+    data: dict[str, Any]
+
+
+class AgentHistoryPage(BaseModel):
+    """Newest first; `next_cursor` gives the older page (none when this is the oldest)."""
+
+    items: list[AgentHistoryItem]
+    next_cursor: str | None
 
 
 class AgentGenerate(Body):

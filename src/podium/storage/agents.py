@@ -181,6 +181,48 @@ def list_agents(app_id: str) -> Script:
     return [_agent(row) for row in rows]
 
 
+def delete_agent(app_id: str, name: str) -> Script:
+    """Remove every version of the app's agent; NotFound when the app has none."""
+    changed = yield execute("DELETE FROM agents WHERE app_id = ? AND name = ?", app_id, name)
+    if not changed:
+        raise NotFound(f"no agent named {name!r} is defined in this app")
+    return None
+
+
+def agent_history(
+    app_id: str, agent: str, limit: int, before: int | None, dialect: str = "sqlite"
+) -> Script:
+    """The agent's messages, newest first: its transcript (`message.created` naming it) and
+    the agent messages it sent or received (`agent.message`); `before` is a seq."""
+    if dialect == "postgresql":
+        named, sender, recipient = "data->>'agent'", "data->>'from'", "data->>'to'"
+    else:
+        named = "json_extract(data, '$.agent')"
+        sender, recipient = "json_extract(data, '$.from')", "json_extract(data, '$.to')"
+    sql = (
+        "SELECT * FROM events WHERE app_num = (SELECT num FROM apps WHERE id = ?) "
+        f"AND ((type = ? AND {named} = ?) OR (type = ? AND ({sender} = ? OR {recipient} = ?)))"
+    )
+    args: list[Any] = [app_id, names.MESSAGE_CREATED, agent, names.AGENT_MESSAGE, agent, agent]
+    if before is not None:
+        sql += " AND seq < ?"
+        args.append(before)
+    rows = yield all_rows(sql + " ORDER BY seq DESC LIMIT ?", *args, limit)
+    return [event_record(row, app_id) for row in rows]
+
+
+def session_artifact_ids(app_id: str, session_id: str, limit: int) -> Script:
+    """The ids of the app's artifacts attached to the session, oldest first, at most `limit`."""
+    rows = yield all_rows(
+        "SELECT a.id FROM artifacts a JOIN session_artifacts sa ON sa.artifact_id = a.id "
+        "WHERE a.app_id = ? AND sa.session_id = ? ORDER BY a.created_at, a.id LIMIT ?",
+        app_id,
+        session_id,
+        limit,
+    )
+    return [row["id"] for row in rows]
+
+
 # --- providers ------------------------------------------------------------------------
 
 

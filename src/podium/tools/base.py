@@ -26,13 +26,25 @@ import time
 import types
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+    overload,
+)
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from podium import jsonvalue
 from podium.errors import JSONValueInvalid
 from podium.llm.base import ToolSpec
+
+if TYPE_CHECKING:
+    from podium.tools.session import SessionAccess
 
 ToolStatus = Literal["ok", "error", "skipped"]
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what every provider accepts
@@ -45,7 +57,8 @@ class ToolSkipped(Exception):
 
 @dataclass(slots=True)
 class ToolContext:
-    """What a tool may know of the call: who calls it, and the app's integration settings."""
+    """What a tool may know of the call: who calls it, the app's integration settings, and
+    in a run the session's artifact ids and `session` (what the session tools act through)."""
 
     app_id: str
     session_id: str | None = None
@@ -54,6 +67,8 @@ class ToolContext:
     agent: str | None = None
     call_key: str | None = None  # the recorded call that runs the tool
     credentials_lookup: CredentialsLookup | None = None
+    artifact_ids: tuple[str, ...] = ()  # the artifacts attached to the session
+    session: SessionAccess | None = None
 
     async def credentials(self, service: str) -> dict[str, Any] | None:
         """The app's (or the server's) settings for an integration, or None when it has none."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from podium.agents.definition import AgentDefinition
 from podium.api.agent_schemas import (
     AgentGenerate,
+    AgentHistoryItem,
+    AgentHistoryPage,
     AgentInvoke,
     AgentPublic,
     ChatTurnPublic,
@@ -19,6 +21,7 @@ from podium.api.agent_schemas import (
 )
 from podium.api.chatstream import sse_turn, start_chat_turn
 from podium.api.deps import AppAdmin, AppMember, AppViewer, ServicesDep
+from podium.errors import InvalidInput
 from podium.storage.agents import ToolCallFilter
 
 router = APIRouter(prefix="/apps/{app_id}", tags=["agents"])
@@ -56,15 +59,58 @@ async def get_agent(name: str, access: AppViewer, services: ServicesDep) -> Agen
     return AgentPublic.of(await services.agents.get_agent(access.app_id, name))
 
 
+@router.delete("/agents/{name}", status_code=204)
+async def delete_agent(name: str, access: AppAdmin, services: ServicesDep) -> Response:
+    """Remove an app's agent, every version of it (204). A built-in agent cannot be deleted
+    (409: disable it); an app's agent that replaced a built-in gives the built-in back."""
+    await services.agents.delete_agent(access.app_id, name)
+    return Response(status_code=204)
+
+
+@router.post("/agents/{name}/disable")
+async def disable_agent(name: str, access: AppAdmin, services: ServicesDep) -> AgentPublic:
+    """Disable an agent (built-in or the app's): invoking it, chatting with it and flows
+    that run it are refused with 409 until it is enabled again."""
+    user_id = access.principal.user_id
+    return AgentPublic.of(await services.agents.set_enabled(access.app_id, name, False, user_id))
+
+
+@router.post("/agents/{name}/enable")
+async def enable_agent(name: str, access: AppAdmin, services: ServicesDep) -> AgentPublic:
+    """Enable a disabled agent again."""
+    user_id = access.principal.user_id
+    return AgentPublic.of(await services.agents.set_enabled(access.app_id, name, True, user_id))
+
+
+@router.get("/agents/{name}/messages")
+async def agent_messages(
+    name: str,
+    access: AppViewer,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=20, pattern="^[0-9]+$")] = None,
+) -> AgentHistoryPage:
+    """The agent's messages across the app's sessions, newest first: what it was told and
+    answered (`message.created`) and the agent messages it sent or received."""
+    before = int(cursor) if cursor is not None else None
+    if before is not None and before >= 2**63:
+        raise InvalidInput("cursor is the next_cursor of a page")
+    events, older = await services.agents.agent_history(
+        access.app_id, name, limit=limit, before=before
+    )
+    items = [AgentHistoryItem.model_validate(event.to_json()) for event in events]
+    return AgentHistoryPage(items=items, next_cursor=None if older is None else str(older))
+
+
 @router.post("/agents", status_code=201)
 async def define_agent(
     body: AgentDefinition, access: AppAdmin, services: ServicesDep
 ) -> AgentPublic:
     """Define an agent (or a new version of it): name, description, instructions, model,
     tools, capabilities, max_turns, temperature, token_budget."""
-    view = await services.agents.define_agent(
-        access.app_id, body.to_json(), access.principal.user_id
-    )
+    # Only the fields given: `enabled` left out keeps a disabled agent disabled.
+    given = body.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    view = await services.agents.define_agent(access.app_id, given, access.principal.user_id)
     return AgentPublic.of(view)
 
 

@@ -4,12 +4,14 @@ Client → server: `auth` (when the token was not in the query), `ping`, `subscr
 `{app_id, session_id?, run_id?, artifact_id?, since?}`, `unsubscribe` `{subscription_id}`,
 `execution.start` `{app_id, flow | session_id, input, metadata?}`, `session.input`
 `{app_id, session_id, interrupt_id, answer}`, `artifact.action` `{app_id, artifact_id,
-action, payload?}`, `workflow.subscribe` `{app_id, run_id}`. A message may carry an `id`; the
-reply to it carries the same `id`.
+action, payload?}`, `workflow.subscribe` `{app_id, run_id}`, `chat.send`, `agent.status`
+`{app_id, agent?}`. A message may carry an `id`; the reply to it carries the same `id`.
 
 Server → client: `connection.ready`, `pong`, `subscribed`, `unsubscribed`, `event` (one
 event envelope in `data`, with the `subscription_id`), `execution.started`,
-`session.input.accepted`, `artifact.action.accepted`, `workflow.visualization` (a
+`session.input.accepted`, `artifact.action.accepted`, `agent.statuses` (the answer to
+`agent.status`: `{app_id, agents: [{name, status, enabled, active_runs}]}`, every agent of
+the app or the one named), `workflow.visualization` (a
 workflow's nodes and edges with their statuses, sent at once and whenever one changes, with
 the `subscription_id`), `error` `{code, message, details}`.
 
@@ -311,6 +313,25 @@ class Connection:
                 "run_id": outcome.run_id,
                 "runs": outcome.runs,
             }
+        if kind == "agent.status":
+            await tenancy.require(self.principal, app_id, "viewer")
+            agents = self.services.agents
+            name = _optional(data, "agent")
+            views = (
+                [await agents.get_agent(app_id, name)] if name else await agents.list_agents(app_id)
+            )
+            return "agent.statuses", {
+                "app_id": app_id,
+                "agents": [
+                    {
+                        "name": view.definition.name,
+                        "status": view.status,
+                        "enabled": view.definition.enabled,
+                        "active_runs": view.active_runs,
+                    }
+                    for view in views
+                ],
+            }
         if kind == "chat.send":
             await tenancy.require(self.principal, app_id, "member")
             model = _optional(data, "model")
@@ -336,7 +357,8 @@ class Connection:
             }
         raise InvalidInput(
             f"unknown message type {kind!r}; use ping, subscribe, unsubscribe, "
-            "execution.start, session.input, artifact.action, chat.send or workflow.subscribe"
+            "execution.start, session.input, artifact.action, chat.send, workflow.subscribe or "
+            "agent.status"
         )
 
     async def forward_chat(self, subscription_id: str, events: AsyncIterator[Event]) -> None:

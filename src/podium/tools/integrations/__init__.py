@@ -248,6 +248,10 @@ from podium.tools.integrations import google_calendar, hubspot, sendgrid  # noqa
 
 TOOLS: list[Tool] = [*hubspot.TOOLS, *sendgrid.TOOLS, *google_calendar.TOOLS]
 
+# The seed's per-agent tools, made of the ones above (registered too; not in TOOLS, which
+# are one service's each).
+from podium.tools.integrations import leads  # noqa: E402, F401
+
 
 def tools_for(name: str) -> list[Tool]:
     """The integration tools of a service ("hubspot") or a domain ("crm"), by name."""
