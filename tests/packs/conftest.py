@@ -1,0 +1,86 @@
+"""A live `podium serve` for the packs' acceptance tests, on every backend, with a platform
+admin signed in. Until packs are enabled through their own route, a test registers a pack's
+flows and workflow graph through the public API (POST /flows, PUT /workflow-graphs), which
+is what enabling a pack does for an app."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.api.live import LiveServer, create_admin, login, server_env
+
+
+@dataclass
+class Client:
+    """The admin of one app on the live server."""
+
+    server: LiveServer
+    token: str
+    app_id: str
+
+    @property
+    def base(self) -> str:
+        return f"/apps/{self.app_id}"
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """(status, body) of a call under the app (`path` relative to /apps/{app_id})."""
+        return self.server.request(method, f"{self.base}{path}", body, self.token)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        status, answer = self.request(method, path, body)
+        assert 200 <= status < 300, f"{method} {path} -> {status} {answer}"
+        return answer
+
+    def wait(self, run_id: str) -> dict[str, Any]:
+        run: dict[str, Any] = self.call("GET", f"/runs/{run_id}/wait?timeout=20")
+        return run
+
+    def install_flows(self, pack_dir: Path) -> list[str]:
+        """POST every flow file of the pack and PUT its workflow graph."""
+        names = []
+        for path in sorted((pack_dir / "flows").glob("*.json")):
+            flow = json.loads(path.read_text())
+            self.call("POST", "/flows", flow)
+            names.append(flow["name"])
+        graph_file = pack_dir / "workflow_graph.json"
+        if graph_file.exists():
+            graph = json.loads(graph_file.read_text())
+            self.call("PUT", f"/workflow-graphs/{graph['name']}", graph)
+        return names
+
+
+def start_server(database_url: str, tmp_path: Path, **env: str) -> LiveServer:
+    db = tmp_path / "podium.db"
+    url = None if database_url.startswith("sqlite") else database_url
+    environment = server_env(**env)
+    create_admin(url or db, environment)
+    return LiveServer(db=db, env=environment, database_url=url).start()
+
+
+@pytest.fixture
+def pack_env() -> dict[str, str]:
+    """Override in a module: the server's extra settings."""
+    return {}
+
+
+@pytest.fixture
+def live(database_url: str, tmp_path: Path, pack_env: dict[str, str]) -> Iterator[LiveServer]:
+    server = start_server(database_url, tmp_path, **pack_env)
+    try:
+        yield server
+    finally:
+        if server.process is not None:
+            server.stop()
+    assert "Traceback" not in server.output(), server.output()
+
+
+@pytest.fixture
+def client(live: LiveServer) -> Client:
+    token = login(live)
+    app = live.call("POST", "/apps", {"name": "packs"}, token)
+    return Client(live, token, str(app["id"]))
