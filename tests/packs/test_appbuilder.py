@@ -291,7 +291,10 @@ async def test_a_challenge_advances_live_with_each_button_press(shop: Client) ->
     progress = []
     actions = f"/artifacts/{artifact['id']}/actions"
     for _ in steps:
-        await call(shop, "POST", actions, {"action": "complete_step"})
+        # An action reaches the runs waiting for it when it is sent: click once the run waits.
+        assert (await wait(shop, session["run_id"]))["status"] == "interrupted"
+        sent = await call(shop, "POST", actions, {"action": "complete_step"})
+        assert sent["runs"] == [session["run_id"]]
         while True:  # the update arrives live, pushed by the server
             message = await socket.receive()
             if message["type"] == "event" and message["data"]["type"] == "artifact.state.updated":
