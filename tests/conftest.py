@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from podium import Podium
 from podium.config import Settings
-from podium.engine.runtime import Podium
 from podium.storage.migrate import upgrade
 from podium.storage.store import Store, open_store
 from podium.storage.urls import sqlite_url
@@ -27,7 +27,7 @@ TABLES = (
     "workflow_graphs, agent_messages, memory, session_artifacts, artifact_versions, artifacts, "
     "agent_activity, tool_calls, mcp_servers, integrations, providers, agents, "
     "events, interrupts, calls, steps, runs, sessions, flows, api_keys, invitations, memberships, "
-    "refresh_tokens, users, apps"
+    "refresh_tokens, pack_handler_failures, pack_handler_cursors, pack_enablements, users, apps"
 )
 
 

@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from podium import __version__
+from podium import Podium, __version__
+from podium.assembly import default_registry
 from podium.cli import main
 from podium.engine.loader import read_flow_file
-from podium.engine.node_types import node_type_names
-from podium.engine.runtime import Podium
 from podium.storage.records import RunRecord
 from podium.storage.urls import sqlite_url
 
@@ -560,7 +559,7 @@ def test_flows_validate_broken_files(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [
         f"{dangling}: edge a → ghost points to unknown node 'ghost'",
         f"{unknown_type}: node 'b' has unknown type 'magic' "
-        f"(known types: {', '.join(node_type_names())})",
+        f"(known types: {', '.join(default_registry().node_type_names())})",
         f"{cycle}: flow 'cyclic' has a cycle a → b → a; "
         "mark the edge b → a with loop: true and max_iterations",
         f"{bad_json}: not valid JSON (line 3, column 1: Expecting value)",

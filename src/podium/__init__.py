@@ -3,13 +3,14 @@
 The public API; everything not listed in `__all__` may change.
 """
 
+from podium.assembly import Podium, default_registry, read_flow_file
 from podium.config import Settings
 from podium.engine.builder import FlowBuilder
 from podium.engine.context import Context
 from podium.engine.flow import Edge, Flow, Node, Rule
-from podium.engine.loader import read_flow_file
 from podium.engine.node_types import NodeResult, NodeType, register_node_type
-from podium.engine.runtime import Podium, RunHandle
+from podium.engine.registry import Registry
+from podium.engine.runtime import RunHandle
 from podium.errors import (
     Conflict,
     FlowInvalid,
@@ -20,8 +21,7 @@ from podium.errors import (
     PodiumError,
     StateNotJSON,
 )
-
-__version__ = "0.1.0"
+from podium.version import __version__
 
 __all__ = [
     "Conflict",
@@ -39,11 +39,13 @@ __all__ = [
     "NotFound",
     "Podium",
     "PodiumError",
+    "Registry",
     "Rule",
     "RunHandle",
     "Settings",
     "StateNotJSON",
     "__version__",
+    "default_registry",
     "read_flow_file",
     "register_node_type",
 ]

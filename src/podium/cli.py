@@ -21,7 +21,7 @@ import click
 import pydantic
 import sqlalchemy.exc
 
-from podium import __version__
+from podium.assembly import Podium, default_registry, read_flow_file
 from podium.cli_display import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -40,13 +40,12 @@ from podium.cli_display import (
 )
 from podium.config import Settings, get_settings
 from podium.engine.flow import Flow
-from podium.engine.loader import read_flow_file
-from podium.engine.runtime import Podium
 from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound, PodiumError
 from podium.events import names
 from podium.events.envelope import Event
 from podium.storage.records import ENDED_RUN_STATUSES, RUN_STATUSES
 from podium.storage.urls import dialect, sqlite_path, sqlite_url
+from podium.version import __version__
 
 FLOW_SUFFIXES = (".json", ".yaml", ".yml")
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -353,7 +352,8 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     A run is taken over when the lease of its worker expired. Stops with Ctrl-C, or with
     --until-idle once nothing is left to do.
     """
-    from podium.engine.worker import Worker
+    from podium.packs.handlers import HandlerRunner
+    from podium.packs.service import PackServices
 
     settings = load_settings()
     url = database_url(db, settings)
@@ -372,13 +372,24 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
         opened = True
         try:
             store.add_listener(count)
-            slots = Worker(store, settings, concurrency=concurrency)
+            # A runtime for its services (agents, artifacts) and its worker slots.
+            runtime = Podium(
+                store, settings, workers=concurrency, registry=default_registry(settings)
+            )
+            runtime.bus.close()
+            slots = runtime.worker
+            # Packs' event handlers run in worker processes too (one process per cursor).
+            handlers = HandlerRunner(PackServices(runtime), runtime.registry.packs)
+            handlers.start()
             err.print(
                 f"worker {slots.worker_id}: processing runs in {display_url(url)} "
                 f"({plural(slots.concurrency, 'slot')})",
                 markup=False,
             )
-            await slots.run(until_idle=until_idle)
+            try:
+                await slots.run(until_idle=until_idle)
+            finally:
+                await handlers.stop()
         finally:
             await store.close()
 
@@ -408,7 +419,7 @@ def serve(host: str, port: int, workers: int | None, db: str | None) -> None:
     import uvicorn
 
     from podium.api.accesslog import uvicorn_log_config
-    from podium.api.app import create_app
+    from podium.assembly import create_app
 
     settings = load_settings()
     settings = settings.model_copy(update={"database_url": database_url(db, settings)})
@@ -530,4 +541,53 @@ def db_upgrade(db: str | None) -> None:
         await store.close()
 
     asyncio.run(migrate())
-    out.print(f"database {display_url(url)} is at revision {head_revision()}", markup=False)
+    packs = [p.name for p in default_registry(settings).packs if p.migrations is not None]
+    tables = f" (and the tables of packs {', '.join(packs)})" if packs else ""
+    out.print(f"database {display_url(url)} is at revision {head_revision()}{tables}", markup=False)
+
+
+# --- podium packs ----------------------------------------------------------------------------
+
+
+@main.group("packs")
+def packs() -> None:
+    """Packs: bundles of flows, agents, routes, tables and handlers (docs/packs.md)."""
+
+
+@packs.command("list")
+@db_option
+def packs_list(db: str | None) -> None:
+    """The installed packs (entry points and PODIUM_PACKS), and the apps that enabled each."""
+    from podium.packs.base import subscription_of
+    from podium.packs.service import flow_names
+    from podium.storage import packs as tx
+
+    settings = load_settings()
+    registry = default_registry(settings)
+    if not registry.packs:
+        out.print(
+            "no packs installed; install one with PODIUM_PACKS=<module or package directory> "
+            "or a package with a podium.packs entry point",
+            markup=False,
+        )
+        return
+
+    async def enabled(podium: Podium) -> list[tuple[str, str]]:
+        pairs: list[tuple[str, str]] = await podium.store.run_read(tx.enablements)
+        return pairs
+
+    pairs = with_podium(database_url(db, settings), settings, enabled)
+    rows = []
+    for pack in registry.packs:
+        apps = sorted(app for app, name in pairs if name == pack.name)
+        rows.append(
+            [
+                pack.name,
+                pack.description,
+                ", ".join(flow_names(pack)) or "-",
+                ", ".join(subscription_of(h).name for h in pack.handlers) or "-",
+                ", ".join(apps) or "-",
+                pack.source,
+            ]
+        )
+    print_table(out, ["pack", "description", "flows", "handlers", "enabled in", "from"], rows)

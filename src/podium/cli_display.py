@@ -22,8 +22,8 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from podium.assembly import Podium, default_registry
 from podium.config import Settings
-from podium.engine.runtime import Podium
 from podium.errors import Conflict, PodiumError
 from podium.events import names
 from podium.events.envelope import Event
@@ -226,8 +226,10 @@ class DatabaseUnavailable(PodiumError):
 
 
 async def open_database(url: str, settings: Settings, *, migrate: bool) -> Store:
-    """The store at `url`, migrated; a server that does not answer is one clear error."""
+    """The store at `url`, migrated (with the installed packs' tables); a server that does
+    not answer is one clear error."""
     store = open_store(url, settings)
+    store.migrations = default_registry(settings).migrations
     try:
         await store.open(migrate=migrate)
     except OSError as exc:  # refused, unknown host, timed out
@@ -250,7 +252,7 @@ async def idle_podium(
 ) -> AsyncIterator[Podium]:
     """`Podium.open` with `workers` slots that the caller starts with `podium.worker.run()`."""
     store = await open_database(url, settings, migrate=migrate)
-    podium = Podium(store, settings, workers=workers)
+    podium = Podium(store, settings, workers=workers, registry=default_registry(settings))
     try:
         yield podium
     finally:

@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     # Modules imported when agents first run in a process, so that their `@tool` functions
     # are registered (comma-separated, e.g. "myapp.tools,shared.crm").
     tool_modules: Annotated[list[str], NoDecode] = []
+    # Packs to install besides those of the `podium.packs` entry points (comma-separated
+    # module names or package directories, e.g. "mypack,/srv/packs/guestbook"); apps enable
+    # them one by one (docs/packs.md).
+    packs: Annotated[list[str], NoDecode] = []
+    # A pack's event handler that raises is tried again after 1, 2, 4… times this many
+    # seconds, at most this many times in all; then the failure is kept for
+    # GET /apps/{app}/packs/{name}/handlers and the handler goes on with the next event.
+    pack_handler_backoff_seconds: float = 1.0
+    pack_handler_max_attempts: int = 5
 
     # --- security (docs/security.md) ---
     # Hosts and networks (CIDR) that outbound requests a tenant can aim (providers,
@@ -120,7 +129,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "allowed_origins", "api_python_modules", "tool_modules", "egress_allow", mode="before"
+        "allowed_origins",
+        "api_python_modules",
+        "tool_modules",
+        "egress_allow",
+        "packs",
+        mode="before",
     )
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -16,8 +16,8 @@ import pytest
 from tests.conftest import fast_settings
 
 import podium
+from podium import Podium
 from podium.engine.flow import Flow
-from podium.engine.runtime import Podium
 from podium.events import names
 from podium.events.envelope import Event
 from podium.llm.base import DeltaSink, ModelRequest, ModelResponse

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import fast_settings
 
-from podium.api.app import create_app
+from podium.assembly import create_app
 from podium.config import Settings
 
 PASSWORD = "correct horse battery"

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from tests.api.conftest import PASSWORD, Actor, api_settings, login
 
-from podium.api.app import create_app
+from podium.assembly import create_app
 from podium.cli import main
 from podium.config import Settings
 from podium.storage import accounts

@@ -29,7 +29,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, PASSWORD, Actor, api_settings, login
 
-from podium.api.app import create_app
+from podium.assembly import create_app
 from podium.config import Settings
 
 PARAM = re.compile(r"\{(\w+)\}")

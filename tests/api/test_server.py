@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from podium.api.app import create_app
+from podium.assembly import create_app
 from podium.config import Settings
 
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, Actor, _create_admin, api_settings, login
 from tests.api.threaded_server import threaded_server
 
-from podium.api.app import create_app
+from podium.assembly import create_app
 from podium.config import Settings
 
 WAIT = "?timeout=20"

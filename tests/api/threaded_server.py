@@ -22,7 +22,7 @@ import httpx2
 import uvicorn
 from tests.api.conftest import PASSWORD
 
-from podium.api.app import create_app
+from podium.assembly import create_app
 from podium.config import Settings
 
 T = TypeVar("T")

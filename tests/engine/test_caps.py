@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.conftest import fast_settings
 
-from podium import FlowBuilder, Podium
+from podium import FlowBuilder, Podium, default_registry
 from podium.config import Settings
 from podium.engine.caps import Caps, check_flow_caps, run_limits
 from podium.engine.flow import Flow
@@ -26,7 +26,7 @@ def one_node(**parts: Any) -> Flow:
 
 def refusal(flow: Flow, caps: Caps | None = None) -> LimitTooHigh:
     with pytest.raises(LimitTooHigh) as raised:
-        check_flow_caps(flow, caps or Caps())
+        check_flow_caps(flow, caps or Caps(), default_registry())
     return raised.value
 
 

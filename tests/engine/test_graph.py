@@ -10,7 +10,8 @@ from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
 from podium.errors import FlowInvalid
 
-KNOWN = "agent, collaboration_turn, human, output, python, router, template, tool"
+# compile_flow without a registry knows the engine's own types only (DESIGN §9)
+KNOWN = "human, output, python, router, template"
 FUNCTION = "podium.engine.reducers:merge_into_state"  # importable, so python nodes check out
 
 

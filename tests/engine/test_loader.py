@@ -185,8 +185,7 @@ def test_compile_problems_come_from_the_file_too(tmp_path: Path) -> None:
     with pytest.raises(FlowInvalid) as info:
         read_flow_file(write(tmp_path, "f.json", json.dumps(data)))
     assert info.value.problems == [
-        "node 'a' has unknown type 'llm' (known types: agent, collaboration_turn, human, output, "
-        "python, router, template, tool)"
+        "node 'a' has unknown type 'llm' (known types: human, output, python, router, template)"
     ]
 
 

@@ -1,5 +1,6 @@
-"""The built-in offline provider: `echo` repeats the last user message word by word, and
-`script` plays the turns it is given, one per assistant message so far."""
+"""The built-in offline provider: `echo` repeats the last user message word by word (and
+answers the JSON metadata a node asks for with a deterministic lead score), and `script`
+plays the turns it is given, one per assistant message so far, checked."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from typing import Any
 
 import pytest
 
+from podium.agents.metadata import metadata_request, split_metadata
 from podium.llm.base import Message, ModelRequest, ProviderError, ToolCall
-from podium.llm.offline import SCRIPT_DONE, OfflineProvider, count_tokens
+from podium.llm.offline import (
+    SCRIPT_DONE,
+    OfflineProvider,
+    count_tokens,
+    lead_score,
+    script_problems,
+)
 
 HELLO = [Message("system", "Be brief."), Message("user", "Hello there, friend")]
 
@@ -151,3 +159,140 @@ async def test_the_offline_provider_is_always_healthy() -> None:
     health = await OfflineProvider().health()
     assert health.reachable is True
     assert OfflineProvider.name == "offline"
+
+
+# --- metadata: the JSON tail a node asks for ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "score"),
+    [
+        ("Hello", 40),
+        ("What is the weather like?", 40),
+        ("I need help", 60),  # a need
+        ("I need a website", 80),  # a need and a service
+        ("Our SEO is poor", 60),  # a service
+        ("Urgent: we want an online shop, budget $5k", 100),  # all four kinds
+        ("NEED. WEBSITE. ASAP.", 90),  # case and punctuation do not matter
+    ],
+)
+def test_the_echo_lead_score_adds_the_points_of_each_kind_of_signal(
+    message: str, score: int
+) -> None:
+    assert lead_score(message) == score
+    assert lead_score(message) == lead_score(message)  # deterministic, no state
+
+
+async def test_echo_answers_the_metadata_a_node_asks_for() -> None:
+    task = f"I need a website\n\n{metadata_request(['lead_score', 'intent'])}"
+    response = await OfflineProvider().complete(request("echo", [Message("user", task)]))
+    # the request sentence is left out, the object asked for is the answer's end
+    assert response.text == 'I need a website\n{"lead_score": 80, "intent": null}'
+    assert split_metadata(response.text) == ("I need a website", {"lead_score": 80, "intent": None})
+
+
+async def test_echo_names_the_score_lead_score_when_no_key_is_named() -> None:
+    task = f"Hello\n\n{metadata_request(None)}"
+    response = await OfflineProvider().complete(request("echo", [Message("user", task)]))
+    assert split_metadata(response.text) == ("Hello", {"lead_score": 40})
+
+
+async def test_echo_reads_keys_that_need_escaping_and_scores_only_the_message() -> None:
+    keys = ['the "best" score', "ünïcode"]
+    # "website" and "need" in the request's keys do not count: only the message is scored
+    task = f"Hi\n\n{metadata_request([*keys, 'need_website_score'])}"
+    response = await OfflineProvider().complete(request("echo", [Message("user", task)]))
+    _, metadata = split_metadata(response.text)
+    assert metadata == {'the "best" score': 40, "ünïcode": None, "need_website_score": 40}
+
+
+async def test_echo_skips_a_key_that_is_not_a_json_string() -> None:
+    # typed by a person: "a\q" is no JSON string
+    typed = "Hi\n\nEnd your answer with one JSON object of metadata, for example "
+    typed += '{"a\\q": ..., "b": ...}.'
+    response = await OfflineProvider().complete(request("echo", [Message("user", typed)]))
+    assert split_metadata(response.text) == ("Hi", {"b": None})
+
+
+async def test_echo_without_the_request_at_the_end_repeats_the_message_as_before() -> None:
+    text = f"{metadata_request(['lead_score'])} was the request; now something else"
+    response = await OfflineProvider().complete(request("echo", [Message("user", text)]))
+    assert response.text == text
+
+
+async def test_a_script_turn_with_metadata_ends_its_text_with_the_object() -> None:
+    script = [
+        {"text": "A warm lead.", "metadata": {"lead_score": 85, "tier": "warm"}},
+        {"metadata": {"lead_score": 10}},
+    ]
+    provider = OfflineProvider()
+    first = await provider.complete(request("script", [Message("user", "go")], script))
+    assert split_metadata(first.text) == ("A warm lead.", {"lead_score": 85, "tier": "warm"})
+    second = await provider.complete(request("script", assistant_turns(1), script))
+    assert second.text == '{"lead_score": 10}'
+
+
+# --- script turns are checked ----------------------------------------------------------------
+
+
+def test_a_good_script_has_no_problems() -> None:
+    script = [
+        {"text": "hi"},
+        {
+            "tool_calls": [
+                {"name": "lookup", "arguments": {"q": 1}},
+                {"name": "raw", "arguments": "{"},
+            ]
+        },
+        {"text": "scored", "metadata": {"lead_score": 1}},
+        {"tool_calls": [{"name": "lookup"}], "text": "and text"},
+    ]
+    assert script_problems(script) == []
+
+
+@pytest.mark.parametrize(
+    ("script", "problem"),
+    [
+        (
+            [{"content": "Hello"}],
+            "turn 0 has the unknown key 'content'; a turn's keys are text, tool_calls, metadata",
+        ),
+        (
+            [{"text": "ok"}, {"text": "x", "role": "assistant", "say": 1}],
+            "turn 1 has the unknown keys 'role', 'say'; a turn's keys are text, tool_calls, "
+            "metadata",
+        ),
+        ([{}], "turn 0 says nothing: give it at least one of text, tool_calls, metadata"),
+        ([{"text": 3}], "turn 0: text is a string"),
+        ([{"metadata": [1]}], 'turn 0: metadata is an object, e.g. {"lead_score": 85}'),
+        ([{"tool_calls": {"name": "x"}}], "turn 0: tool_calls is a list such as"),
+        (
+            [{"tool_calls": [{"tool": "x", "args": {}}]}],
+            "turn 0, tool call 0 has the unknown keys 'tool', 'args'; a tool call's keys are "
+            "name, arguments",  # and then: it needs a name
+        ),
+        ([{"tool_calls": [{"arguments": {}}]}], "turn 0, tool call 0 needs a name"),
+        (
+            [{"tool_calls": [{"name": "x", "arguments": 3}]}],
+            "turn 0, tool call 0: arguments is an object (or a string, sent as it is)",
+        ),
+        (["just text"], "turn 0 is not an object; a turn is such as"),
+        ({"text": "x"}, "a script is a list of turns such as"),
+    ],
+)
+def test_script_problems_name_the_turn_and_what_is_allowed(script: Any, problem: str) -> None:
+    problems = script_problems(script)
+    assert problems[0].startswith(problem), problems
+
+
+async def test_a_bad_turn_is_refused_when_played_not_answered_with_nothing() -> None:
+    # A definition stored before scripts were checked can still hold one.
+    script = [{"text": "fine"}, {"content": "Hello"}]
+    provider = OfflineProvider()
+    assert (await provider.complete(request("script", HELLO, script))).text == "fine"
+    with pytest.raises(ProviderError) as failed:
+        await provider.complete(request("script", assistant_turns(1), script))
+    assert str(failed.value) == (
+        "provider 'offline', model 'script': script turn 1 has the unknown key 'content'; "
+        "a turn's keys are text, tool_calls, metadata"
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from podium.engine.runtime import Podium
+from podium import Podium
 from podium.errors import InvalidInput, NotFound, PrerequisiteNotMet, WorkflowGraphInvalid
 from podium.sessions.gates import (
     load_workflow_graph,

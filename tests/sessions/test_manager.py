@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from podium import Podium
 from podium.engine.flow import Flow
-from podium.engine.runtime import Podium
 from podium.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from podium.events import names
 from podium.sessions.artifacts import ArtifactService
@@ -200,12 +200,12 @@ async def test_node_code_in_a_process_without_the_api_makes_its_own_services(
     podium: Podium, app_id: str
 ) -> None:
     """A `podium worker` process has no API: ctx.sessions makes the services it needs."""
-    assert ArtifactService.registered(podium.store) is None
+    assert not podium.services.made("artifacts")
     run = await podium.run(
         python_flow("launcher", "launch", flow="RevenueDashboard"), app_id=app_id, user_id=USER
     )
     assert run.status == "succeeded", run.error
-    assert ArtifactService.registered(podium.store) is not None
+    assert podium.services.made("artifacts")
     launched = (await podium.store.get_session(run.session_id)).state["launched"]
     assert (await podium.store.get_session(launched, app_id=app_id)).user_id == USER
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from podium.assembly import default_registry
 from podium.engine.caps import Caps
 from podium.engine.graph import compile_flow
 from podium.errors import LimitTooHigh, WorkflowInvalid
@@ -29,7 +30,7 @@ RULES = {
 
 def test_sequential_chains_the_agents_and_gives_each_the_previous_answer() -> None:
     flow = build_flow("sequential", None, {})
-    graph = compile_flow(flow)
+    graph = compile_flow(flow, registry=default_registry())
     assert graph.order == ["chat", "recommendations", "lead_qualification", "result"]
     second = flow.node("recommendations").config
     assert "{{ state['chat_answer'] }}" in second["input"]
@@ -43,7 +44,7 @@ def test_sequential_chains_the_agents_and_gives_each_the_previous_answer() -> No
 
 def test_conditional_routes_on_the_classifiers_metadata() -> None:
     flow = build_flow("conditional", ["chat", "lead_qualification", "web_development"], RULES)
-    compile_flow(flow)
+    compile_flow(flow, registry=default_registry())
     classify = flow.node("lead_qualification").config
     assert classify["metadata_key"] == "metadata" and classify["metadata_keys"] == ["lead_score"]
     assert flow.node("route").config == {
@@ -69,12 +70,12 @@ def test_a_classifier_that_is_also_a_target_gets_its_own_node() -> None:
         "chat",
         "result",
     ]
-    compile_flow(flow)
+    compile_flow(flow, registry=default_registry())
 
 
 def test_collaborative_loops_the_turn_until_done_then_routes_on_how_it_ended() -> None:
     flow = build_flow("collaborative", ["a", "b", "c"], {"max_rounds": 4})
-    graph = compile_flow(flow)
+    graph = compile_flow(flow, registry=default_registry())
     loop = next(iter(graph.loops.values()))
     assert (loop.source, loop.target, loop.max_iterations) == ("discussion", "discussion", 12)
     assert flow.node("discussion").config["agents"] == ["a", "b", "c"]

@@ -12,6 +12,18 @@ then sets `done` and `ended_by` (`handoff` or `round_limit`) for a router to act
 Every turn is its own step: a turn that finished is never run again, and a run can be paused
 between turns. The reads a turn's prompt is made of are recorded calls, so a turn that runs
 again (after a crash) sees what it saw the first time.
+
+A prompt stays the same size however long the discussion and its answers get: an agent is
+shown the last `WINDOW_TURNS` turns, each clipped to `TURN_CHARS` characters, and a count of
+the earlier ones (`digest`, also what the agent that finishes after a handoff reads); the
+last messages sent to it and the shared memory are clipped the same way, and the answer
+sent on to the next agent as a notification is clipped to `NOTIFICATION_CHARS`. What was
+said comes in a message of its own before the turn's, so that an agent that repeats its
+prompt (the offline echo model) repeats the turn, not the discussion: quoting the whole
+discussion every turn doubled the prompt each time, and the notification soon passed the
+64 KiB an agent message may hold. The transcript in the state keeps each answer up to
+`TRANSCRIPT_CHARS` (the session's transcript, `message.created`, has it whole), so that the
+discussion stays far under PODIUM_MAX_STATE_BYTES at any number of rounds the cap allows.
 """
 
 from __future__ import annotations
@@ -25,9 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from podium.agents.loop import run_agent
 from podium.agents.messages import AgentMessageService
 from podium.agents.nodes import template_problems
-from podium.agents.services import AgentServices
-from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.agents.services import agent_services
+from podium.engine.node_types import NodeResult, NodeType
 from podium.engine.nodes.template import TemplateBudget, render_async
+from podium.llm.base import Message
 from podium.memory.service import MemoryService
 from podium.storage.memory import Origin
 from podium.tools.base import Tool, ToolContext
@@ -38,6 +51,14 @@ if TYPE_CHECKING:
 
 SHARED_PREFIX = "shared:"
 MESSAGE_KINDS = ("request", "response", "notification")
+WINDOW_TURNS = 6  # the last turns an agent is shown
+TURN_CHARS = 1_500  # of each turn shown
+MESSAGES_SHOWN = 10  # the last messages to the agent that it is shown
+MESSAGE_CHARS = 1_000  # of each message's content (as JSON)
+FACTS_SHOWN = 20  # shared-memory entries shown
+FACT_CHARS = 500  # of each entry's value (as JSON)
+NOTIFICATION_CHARS = 4_000  # of the answer sent on to the next agent
+TRANSCRIPT_CHARS = 8_000  # of each answer kept in the state (150 turns: about 1.2 MB)
 
 
 class CollaborationConfig(BaseModel):
@@ -60,7 +81,6 @@ def _check_agents(node: Node) -> list[str]:
     return []
 
 
-@register_node_type
 class CollaborationTurnNode(NodeType):
     name = "collaboration_turn"
     description = (
@@ -82,7 +102,7 @@ class CollaborationTurnNode(NodeType):
 
     async def run(self, ctx: Context, config: Any) -> NodeResult:
         state = ctx.state
-        services = AgentServices.for_store(ctx.store, ctx.settings)
+        services = agent_services(ctx)
         messages = AgentMessageService(ctx.store)
         memory = MemoryService(ctx.store)
         previous = state.get(config.state_key)
@@ -102,18 +122,19 @@ class CollaborationTurnNode(NodeType):
             task = await render_async(
                 config.task, state, TemplateBudget.from_settings(ctx.settings)
             )
-            prompt = _prompt(task, name, agents, turn, limit, transcript, context)
+            history, prompt = _prompt(task, name, agents, turn, limit, transcript, context)
             tools = _tools(ctx, messages, memory, name, agents)
             result = await run_agent(
                 ctx,
                 agent,
-                [],
+                history,
                 prompt,
                 scope=f"{name}.turn{turn}",
                 services=services,
                 extra_tools=tools,
             )
-            transcript.append({"turn": turn, "agent": name, "text": result.text})
+            text, length = clip(result.text, TRANSCRIPT_CHARS), len(result.text)
+            transcript.append({"turn": turn, "agent": name, "text": text, "length": length})
             turn += 1
             following = agents[turn % len(agents)]
             if len(agents) > 1:
@@ -125,10 +146,15 @@ class CollaborationTurnNode(NodeType):
                     name,
                     following,
                     "notification",
-                    {"turn": turn - 1, "text": result.text},
+                    {"turn": turn - 1, "text": clip(result.text, NOTIFICATION_CHARS)},
                 )
             handoff = await ctx.step("collaboration.handoff_after", _handoff, messages, ctx)
-        discussion |= {"turn": turn, "rounds": -(-turn // len(agents)), "transcript": transcript}
+        discussion |= {
+            "turn": turn,
+            "rounds": -(-turn // len(agents)),
+            "transcript": transcript,
+            "digest": digest(transcript),
+        }
         if handoff is not None:
             discussion |= {"done": True, "ended_by": "handoff", "handoff": handoff}
         elif turn >= limit:
@@ -148,14 +174,51 @@ async def _handoff(messages: AgentMessageService, ctx: Context) -> dict[str, Any
 async def _context(
     messages: AgentMessageService, memory: MemoryService, ctx: Context, name: str
 ) -> dict[str, Any]:
+    """What the agent is shown of its messages and the shared memory, already clipped (it is
+    a recorded call's result: stored, so kept small)."""
     received = [
-        {"from": m.sender, "type": m.type, "content": m.content}
+        {"from": m.sender, "type": m.type, "content": clip(json.dumps(m.content), MESSAGE_CHARS)}
         for m in await messages.messages(ctx.app_id, ctx.run_id, agent=name, limit=500)
         if m.recipient == name and m.type != "notification"
     ]
     page = await memory.list(ctx.app_id, "run", ctx.run_id, prefix=SHARED_PREFIX, limit=200)
-    shared = {entry.key[len(SHARED_PREFIX) :]: entry.value for entry in page.items}
-    return {"messages": received, "memory": shared}
+    shared = {
+        entry.key[len(SHARED_PREFIX) :]: clip(json.dumps(entry.value), FACT_CHARS)
+        for entry in page.items[:FACTS_SHOWN]
+    }
+    return {
+        "messages": received[-MESSAGES_SHOWN:],
+        "earlier_messages": max(0, len(received) - MESSAGES_SHOWN),
+        "memory": shared,
+        "more_facts": max(0, len(page.items) - FACTS_SHOWN),
+    }
+
+
+def clip(text: str, limit: int, length: int | None = None) -> str:
+    """`text`, cut at `limit` characters with a note of how many were left out (of
+    `length`: the whole answer's, when `text` was clipped before)."""
+    length = max(length or 0, len(text))
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]} … ({length - limit} more characters)"
+
+
+def digest(transcript: list[dict[str, Any]]) -> str:
+    """The discussion as an agent is shown it: the last WINDOW_TURNS turns, each clipped to
+    TURN_CHARS, after a count of the earlier turns by agent."""
+    earlier, shown = transcript[:-WINDOW_TURNS], transcript[-WINDOW_TURNS:]
+    lines = []
+    if earlier:
+        counts: dict[str, int] = {}
+        for entry in earlier:
+            counts[entry["agent"]] = counts.get(entry["agent"], 0) + 1
+        by_agent = ", ".join(f"{agent} {count}" for agent, count in counts.items())
+        lines.append(f"({len(earlier)} earlier turns are not shown: {by_agent})")
+    lines += [
+        f"[{entry['agent']}] {clip(entry['text'], TURN_CHARS, entry.get('length'))}"
+        for entry in shown
+    ]
+    return "\n".join(lines)
 
 
 async def _send(
@@ -178,32 +241,42 @@ def _prompt(
     limit: int,
     transcript: list[dict[str, Any]],
     context: dict[str, Any],
-) -> str:
-    others = [agent for agent in agents if agent != name]
-    lines = [f"Task: {task}", ""]
-    lines.append(
-        f"You are {name}, working on this task with {', '.join(others) or 'nobody else'}. "
-        f"This is turn {turn + 1} of at most {limit}."
-    )
+) -> tuple[list[Message], str]:
+    """The turn's messages: what was said so far (a first user message, when anything was),
+    then the turn itself. Apart, so that an agent that repeats its prompt (the offline echo
+    model) repeats the turn, not the whole discussion again."""
+    lines: list[str] = []
     if transcript:
-        lines += ["", "The discussion so far:"]
-        lines += [f"[{entry['agent']}] {entry['text']}" for entry in transcript]
+        lines += ["The discussion so far:", digest(transcript), ""]
     if context["messages"]:
-        lines += ["", "Messages to you:"]
+        lines.append("Messages to you:")
+        if context.get("earlier_messages"):
+            lines.append(f"({context['earlier_messages']} earlier messages are not shown)")
         lines += [
-            f"- from {m['from'] or 'someone'} ({m['type']}): {json.dumps(m['content'])}"
+            f"- from {m['from'] or 'someone'} ({m['type']}): {m['content']}"
             for m in context["messages"]
         ]
+        lines.append("")
     if context["memory"]:
-        lines += ["", "Shared memory:"]
-        lines += [f"- {key}: {json.dumps(value)}" for key, value in context["memory"].items()]
-    lines += [
-        "",
-        "Contribute your part. With send_message you can ask or tell another agent "
-        "something, with remember you share a fact with everyone, and with handoff you pass "
-        "control to the agent who should finish the task.",
-    ]
-    return "\n".join(lines)
+        lines.append("Shared memory:")
+        lines += [f"- {key}: {value}" for key, value in context["memory"].items()]
+        if context.get("more_facts"):
+            lines.append(f"({context['more_facts']} more facts are not shown)")
+    history = [Message("user", "\n".join(lines).strip())] if lines else []
+    others = [agent for agent in agents if agent != name]
+    turn_text = "\n".join(
+        [
+            f"Task: {task}",
+            "",
+            f"You are {name}, working on this task with {', '.join(others) or 'nobody else'}. "
+            f"This is turn {turn + 1} of at most {limit}.",
+            "",
+            "Contribute your part. With send_message you can ask or tell another agent "
+            "something, with remember you share a fact with everyone, and with handoff you pass "
+            "control to the agent who should finish the task.",
+        ]
+    )
+    return history, turn_text
 
 
 class _MessageArguments(BaseModel):

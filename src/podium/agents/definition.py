@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from podium.engine.caps import Caps, over_cap, refuse
 from podium.errors import AgentInvalid
+from podium.llm.offline import script_problems
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 MODEL_PATTERN = r"^[A-Za-z0-9_.-]+/.+$"
@@ -27,7 +28,8 @@ class Capabilities(BaseModel):
 class AgentDefinition(BaseModel):
     """A named agent. `tools` is its allow-list: tool names, or `mcp:<server>` for every tool
     of an app's MCP server. `model` is `provider/model`; none means the flow's, the app's
-    or the server's default (DESIGN §3.13). `script` holds the turns `offline/script` plays."""
+    or the server's default (DESIGN §3.13). `script` holds the turns `offline/script` plays
+    (checked when a definition is saved: `parse_definition(caps=...)`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -108,6 +110,14 @@ def parse_definition(
             f"the {what} is not valid: " + "; ".join(problems), details={"problems": problems}
         ) from None
     if caps is not None:
+        # Checked on the way in, not when a stored definition is read back: one stored before
+        # scripts were checked must not make the app's agents unreadable (the offline model
+        # refuses its bad turn when it plays it).
+        problems = [f"script: {problem}" for problem in script_problems(agent.script or [])]
+        if problems:
+            raise AgentInvalid(
+                f"the {what} is not valid: " + "; ".join(problems), details={"problems": problems}
+            )
         refuse([p for p in [over_cap("max_turns", agent.max_turns, "max_turns", caps)] if p],
                hint=f" in the {what}")  # fmt: skip
     return agent

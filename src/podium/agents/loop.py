@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from podium import jsonvalue
 from podium.agents.definition import AgentDefinition
-from podium.agents.services import AgentServices
+from podium.agents.services import AgentServices, agent_services
 from podium.engine.context import Suspend
 from podium.errors import JSONValueInvalid, LimitExceeded
 from podium.events import names
@@ -65,7 +65,7 @@ async def run_agent(
     a delegated agent's answer goes to the agent that delegated instead. `extra_tools` are
     offered on top of the agent's own (a collaboration's `handoff`, `send_message`, …).
     """
-    services = services or AgentServices.for_store(ctx.store, ctx.settings)
+    services = services or agent_services(ctx)
     scope = scope or agent.name
     model_ref = await services.model_ref(ctx.app_id, agent, model, ctx.flow_default_model)
     provider, config, model_name = await services.provider(ctx.app_id, model_ref)

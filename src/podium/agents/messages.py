@@ -11,13 +11,16 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium.errors import InvalidInput
 from podium.memory.service import encodable, storable_json
 from podium.storage import agent_messages as tx
 from podium.storage.agent_messages import AgentMessageRecord, MessageFilter
 from podium.storage.store import Store
+
+if TYPE_CHECKING:
+    from podium.engine.context import Context
 
 MESSAGE_TYPES = ("request", "response", "notification", "handoff")
 # An agent name, a node id, `user`…: anything short without control characters.
@@ -107,3 +110,27 @@ class AgentMessageService:
             lambda: tx.latest_message(app_id, run_id, "handoff")
         )
         return record
+
+
+class NodeAgentMessages:
+    """What `ctx.send_agent_message` calls (`podium.types.NodeAgentMessages`): a message in
+    this run, recorded once."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._service = AgentMessageService(ctx.store)
+
+    async def send(
+        self, to: str, type: str, content: Any, *, sender: str | None = None
+    ) -> dict[str, Any]:
+        """Send; `sender` defaults to the node's id. Returns the message as JSON."""
+        ctx = self._ctx
+
+        async def deliver() -> dict[str, Any]:
+            record = await self._service.send(
+                ctx.app_id, ctx.run_id, to, type, content, sender=sender or ctx.node_id[:64]
+            )
+            return record.to_json()
+
+        message: dict[str, Any] = await ctx.step(f"agent_message:{to}", deliver)
+        return message

@@ -13,6 +13,7 @@ from typing import Any
 
 from podium import jsonvalue
 from podium.errors import JSONValueInvalid
+from podium.llm.offline import METADATA_REQUEST
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*\})\s*```\s*$", re.DOTALL | re.IGNORECASE)
 MAX_CANDIDATES = 64  # opening braces tried, from the end, before giving up
@@ -48,13 +49,15 @@ def split_metadata(text: str) -> tuple[str, dict[str, Any] | None]:
 
 
 def metadata_request(keys: list[str] | None) -> str:
-    """What the agent is told to add to its answer."""
-    example = ", ".join(f'"{key}": ...' for key in keys) if keys else '"key": "value"'
-    named = f" with the keys {', '.join(keys)}" if keys else ""
-    return (
-        f"End your answer with one JSON object of metadata{named} on its own line, "
-        f"for example {{{example}}}."
+    """What the agent is told to add to its answer. It starts with METADATA_REQUEST, and its
+    example names each key as a JSON string: the offline echo model reads the keys from it."""
+    example = (
+        ", ".join(f"{json.dumps(key, ensure_ascii=False)}: ..." for key in keys)
+        if keys
+        else '"key": "value"'
     )
+    named = f" with the keys {', '.join(keys)}" if keys else ""
+    return f"{METADATA_REQUEST}{named} on its own line, for example {{{example}}}."
 
 
 def describe_missing(agent: str, key: str, text: str) -> str:

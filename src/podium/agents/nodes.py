@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium.agents.loop import recorded_tool_call, run_agent
 from podium.agents.metadata import describe_missing, metadata_request, split_metadata
-from podium.agents.services import AgentServices
-from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.agents.services import agent_services
+from podium.engine.node_types import NodeResult, NodeType
 from podium.engine.nodes.template import TemplateBudget, parse_template, render_async
 from podium.errors import InvalidInput, NotFound
 from podium.events import names
@@ -72,7 +72,6 @@ class AgentNodeConfig(BaseModel):
     )
 
 
-@register_node_type
 class AgentNode(NodeType):
     name = "agent"
     description = (
@@ -87,7 +86,7 @@ class AgentNode(NodeType):
 
     async def run(self, ctx: Context, config: Any) -> NodeResult:
         state = ctx.state
-        services = AgentServices.for_store(ctx.store, ctx.settings)
+        services = agent_services(ctx)
         budget = TemplateBudget.from_settings(ctx.settings)
         agent_name = (await render_async(config.agent, state, budget)).strip()
         agent = await services.definition(ctx.app_id, agent_name)
@@ -145,7 +144,6 @@ class ToolNodeConfig(BaseModel):
     output_key: str = Field(default="result", description="state key of the tool's result")
 
 
-@register_node_type
 class ToolNode(NodeType):
     name = "tool"
     description = "Calls one tool with arguments from the state; the call is logged and recorded."
@@ -168,7 +166,7 @@ class ToolNode(NodeType):
 
     async def run(self, ctx: Context, config: Any) -> NodeResult:
         _load_integrations()
-        services = AgentServices.for_store(ctx.store, ctx.settings)
+        services = agent_services(ctx)
         tool = DEFAULT.get(config.tool)
         if tool is None:
             for candidate in await services.mcp_tools(ctx.app_id):

@@ -68,7 +68,7 @@ class AgentService:
         self.sessions = sessions
         self.store = sessions.store
         self.settings = sessions.podium.settings
-        self.runtime = AgentServices.for_store(self.store, self.settings)
+        self.runtime: AgentServices = sessions.podium.service("agents")
 
     # --- agents -----------------------------------------------------------------------
 

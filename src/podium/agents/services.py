@@ -1,17 +1,16 @@
-"""What an agent needs at run time, per store: definitions, tools, providers, credentials.
+"""What an agent needs at run time: definitions, tools, providers, credentials.
 
-One `AgentServices` per store (`for_store`), shared by the agent loop in workers and by the
-API. It reads an app's stored agents, provider configurations (keys decrypted with the
-server secret), integration settings and MCP servers, and writes the tool-call log and
-which agents are busy.
+One `AgentServices` per runtime (the composition root's `agents` runtime service), shared by
+the agent loop in workers and by the API. It reads an app's stored agents, provider
+configurations (keys decrypted with the server secret), integration settings and MCP
+servers, and writes the tool-call log and which agents are busy.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
-import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium import egress
 from podium.agents.builtin import BUILTIN_AGENTS
@@ -35,6 +34,9 @@ from podium.storage.store import Store
 from podium.tools.base import DEFAULT, Tool, ToolSet
 from podium.tools.mcp_config import MCPServerConfig
 
+if TYPE_CHECKING:
+    from podium.engine.context import Context
+
 MCP_PREFIX = "mcp:"
 
 
@@ -46,13 +48,6 @@ class AgentServices:
         load_tool_modules(settings.tool_modules)
         # Every outbound request an app can aim passes the egress policy of these settings.
         egress.configure(settings)
-
-    @classmethod
-    def for_store(cls, store: Store, settings: Settings) -> AgentServices:
-        services = _BY_STORE.get(store)
-        if services is None:
-            services = _BY_STORE[store] = cls(store, settings)
-        return services
 
     async def box(self) -> SecretBox:
         if self._box is None:
@@ -230,4 +225,7 @@ def load_tool_modules(modules: list[str]) -> None:
             ) from exc
 
 
-_BY_STORE: weakref.WeakKeyDictionary[Store, AgentServices] = weakref.WeakKeyDictionary()
+def agent_services(ctx: Context) -> AgentServices:
+    """The runtime's agent services, as node code reaches them."""
+    found: AgentServices = ctx.runtime_service("agents")
+    return found

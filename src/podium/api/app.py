@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from podium import __version__
 from podium.agents.messages import AgentMessageService
 from podium.agents.service import AgentService
 from podium.api import errors
@@ -29,6 +28,7 @@ from podium.api.routes import (
     invitations,
     memory,
     operations,
+    packs,
     providers,
     runs,
     sessions,
@@ -37,28 +37,33 @@ from podium.api.routes import (
     workflows,
     ws,
 )
+from podium.api.routes.packs import mount_pack_routers
 from podium.auth.service import AuthService
 from podium.auth.tenancy import Tenancy
-from podium.config import Settings, get_settings
+from podium.config import Settings
+from podium.engine.registry import Registry
 from podium.engine.runtime import Podium
 from podium.jsonvalue import JSONLimits
 from podium.llm.providers import close_providers
 from podium.memory.service import MemoryService
+from podium.packs.handlers import HandlerRunner
+from podium.packs.service import PackService
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
 from podium.tools.mcp import close_connections
+from podium.version import __version__
 from podium.workflows.service import WorkflowService
 
 PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings | None = None, *, workers: int | None = None) -> FastAPI:
-    """The API over a `Podium` opened (migrated, with `workers` slots) while the app runs."""
-    settings = settings or get_settings()
+def create_app(settings: Settings, *, workers: int | None = None, registry: Registry) -> FastAPI:
+    """The API over a `Podium` opened (migrated, with `workers` slots) while the app runs,
+    made of `registry` (`podium.assembly.create_app` gives the default one)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with Podium.open(settings=settings, workers=workers) as podium:
+        async with Podium.open(settings=settings, workers=workers, registry=registry) as podium:
             auth_service = AuthService(podium.store, settings)
             await auth_service.open()
             session_service = SessionService(podium)
@@ -66,6 +71,10 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
             agent_service = AgentService(session_service)
             metrics = Metrics()
             memory_service = MemoryService(podium.store)
+            artifact_service = ArtifactService(session_service)
+            # Node code of runs in this process acts through the API's own services.
+            podium.services.provide("artifacts", artifact_service)
+            pack_service = PackService(podium, session_service, agent_service)
             podium.store.add_step_listener(metrics.observe_steps)
             app.state.podium = podium
             app.state.services = Services(
@@ -80,13 +89,19 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
                 sockets=OpenSockets(),
                 memory=memory_service,
                 agent_messages=AgentMessageService(podium.store),
-                artifacts=ArtifactService(session_service),
+                artifacts=artifact_service,
                 workflows=WorkflowService(session_service, agent_service),
+                packs=pack_service,
             )
             memory_service.start_sweeper()  # expired entries: invisible at once, swept later
+            # Packs' event handlers run in every server process (a lease per cursor keeps
+            # them from running twice at once).
+            handler_runner = HandlerRunner(pack_service.services, registry.packs)
+            handler_runner.start()
             try:
                 yield
             finally:
+                await handler_runner.stop()
                 await memory_service.close()
                 await close_connections()
                 await close_providers()
@@ -107,6 +122,8 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)
+    app.include_router(packs.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    mount_pack_routers(app, PREFIX, registry.packs)
     # Probes where orchestrators look for them, too.
     for path, endpoint in (
         ("/health", operations.health),

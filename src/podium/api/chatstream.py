@@ -10,8 +10,8 @@ from typing import Any
 
 from podium.api.deps import Services
 from podium.events import names
-from podium.events.bus import Subscription
 from podium.events.envelope import Event
+from podium.live.bus import Subscription
 
 # The events a chat client is shown; the rest of the run's (node.*) are left out.
 CHAT_EVENTS = frozenset(

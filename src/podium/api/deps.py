@@ -20,6 +20,7 @@ from podium.config import Settings
 from podium.engine.runtime import Podium
 from podium.errors import Forbidden, Unauthorized
 from podium.memory.service import MemoryService
+from podium.packs.service import PackService
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
 from podium.workflows.service import WorkflowService
@@ -49,6 +50,7 @@ class Services:
     agent_messages: AgentMessageService
     artifacts: ArtifactService
     workflows: WorkflowService
+    packs: PackService
     # Made from the others here, so that api/app.py need not know them.
     login_limiter: LoginLimiter = field(init=False)
     invitations: Invitations = field(init=False)

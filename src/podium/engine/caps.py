@@ -16,6 +16,7 @@ from podium.errors import LimitTooHigh
 if TYPE_CHECKING:
     from podium.config import Settings
     from podium.engine.flow import Flow
+    from podium.engine.registry import Registry
 
 # cap → the environment variable that sets it
 SETTINGS = {
@@ -100,7 +101,7 @@ def refuse(problems: list[OverCap], *, hint: str = "") -> None:
     )
 
 
-def flow_over_caps(flow: Flow, caps: Caps) -> list[OverCap]:
+def flow_over_caps(flow: Flow, caps: Caps, registry: Registry | None = None) -> list[OverCap]:
     """Every limit of `flow` over its cap: run limits, node timeouts and back-off, loop
     iterations, fan-out, and what each node type asks for (`NodeType.limit_requests`)."""
     from podium.engine.node_types import get_node_type
@@ -124,16 +125,16 @@ def flow_over_caps(flow: Flow, caps: Caps) -> list[OverCap]:
                               "run_timeout_seconds", caps))  # fmt: skip
         found.append(over_cap(f"{where} outgoing edges", outgoing.get(node.id, 0),
                               "max_fan_out", caps))  # fmt: skip
-        node_type = get_node_type(node.type)
+        node_type = get_node_type(node.type, registry)
         if node_type is not None:
             for field, (asked, cap_name) in node_type.limit_requests(node).items():
                 found.append(over_cap(f"{where} {field}", asked, cap_name, caps))
     return [problem for problem in found if problem is not None]
 
 
-def check_flow_caps(flow: Flow, caps: Caps) -> None:
+def check_flow_caps(flow: Flow, caps: Caps, registry: Registry | None = None) -> None:
     """Refuse `flow` (LimitTooHigh) when it asks for more than a cap allows."""
-    refuse(flow_over_caps(flow, caps), hint=f" in flow {flow.name!r}")
+    refuse(flow_over_caps(flow, caps, registry), hint=f" in flow {flow.name!r}")
 
 
 def run_limits(flow: Flow, settings: Settings) -> tuple[int, float]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import json
 from collections.abc import Awaitable, Callable
@@ -15,6 +14,7 @@ from podium.engine.reducers import merge_into_state
 from podium.errors import JSONValueInvalid, LimitExceeded, StateNotJSON
 from podium.events.envelope import Event
 from podium.storage.script import dumps
+from podium.types import NodeAgentMessages, NodeArtifacts, NodeMemory, NodeSessions
 
 if TYPE_CHECKING:
     from podium.config import Settings
@@ -221,34 +221,39 @@ class Context:
 
     def service(self, name: str) -> Any:
         """A service offered to node code by a layer above the engine (`artifacts`,
-        `sessions`, `memory`, `agent_messages`), made for this context."""
-        factory = context_service(name)
-        return factory(self)
+        `sessions`, `memory`, `agent_messages`), made for this context by the registry."""
+        return self._execution.services.registry.context_service(name)(self)
+
+    def runtime_service(self, name: str) -> Any:
+        """A service made once per runtime (`agents`, `artifacts`), shared by every run."""
+        return self._execution.services.get(name)
 
     @property
-    def artifacts(self) -> Any:
+    def artifacts(self) -> NodeArtifacts:
         """The app's artifacts (`create`, `get`, `update`, `attach`…), as this run."""
-        return self.service("artifacts")
+        found: NodeArtifacts = self.service("artifacts")
+        return found
 
     @property
-    def sessions(self) -> Any:
+    def sessions(self) -> NodeSessions:
         """The app's workflow sessions (`create_workflow_session`, `complete_…`, `get_…`)."""
-        return self.service("sessions")
+        found: NodeSessions = self.service("sessions")
+        return found
 
     @property
-    def memory(self) -> Any:
+    def memory(self) -> NodeMemory:
         """Shared memory: `get`, `set`, `delete`, `list` in the `session`, `run`, `app` and
         `user` scopes."""
-        return self.service("memory")
+        found: NodeMemory = self.service("memory")
+        return found
 
     async def send_agent_message(
         self, to: str, type: str, content: Any, *, sender: str | None = None
     ) -> dict[str, Any]:
         """Send an agent message (`request`, `response`, `notification`, `handoff`) in this
         run; stored and streamed as `agent.message`."""
-        result: dict[str, Any] = await self.service("agent_messages").send(
-            to, type, content, sender=sender
-        )
+        messages: NodeAgentMessages = self.service("agent_messages")
+        result: dict[str, Any] = await messages.send(to, type, content, sender=sender)
         return result
 
     @property
@@ -289,32 +294,3 @@ class Context:
 
 
 MISSING = _MISSING
-
-# Services above the engine offer themselves to node code (`ctx.memory`, `ctx.artifacts`…):
-# a module registers a factory, and is named here so that the engine does not import it.
-ServiceFactory = Callable[[Context], Any]
-SERVICE_MODULES = ("podium.sessions.context", "podium.memory.context")
-_SERVICES: dict[str, ServiceFactory] = {}
-_SERVICES_LOADED = False
-
-
-def register_context_service(name: str, factory: ServiceFactory) -> None:
-    _SERVICES[name] = factory
-
-
-def context_service(name: str) -> ServiceFactory:
-    global _SERVICES_LOADED
-    if not _SERVICES_LOADED:
-        _SERVICES_LOADED = True
-        for module in SERVICE_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
-    factory = _SERVICES.get(name)
-    if factory is None:
-        raise LookupError(
-            f"no service {name!r} is offered to node code; known: {sorted(_SERVICES)}"
-        )
-    return factory

@@ -18,8 +18,9 @@ from podium.engine import scheduler
 from podium.engine.caps import run_limits
 from podium.engine.context import MISSING, Context, Suspend, check_node_result
 from podium.engine.graph import Graph
-from podium.engine.node_types import NodeResult, get_node_type
+from podium.engine.node_types import NodeResult
 from podium.engine.reducers import merge_into_state
+from podium.engine.registry import RuntimeServices, engine_registry
 from podium.errors import LeaseLost, RunCancelled
 from podium.events import names
 from podium.events.envelope import Event
@@ -66,8 +67,11 @@ class RunExecution:
         settings: Settings,
         cached_outputs: dict[str, dict[str, Any]] | None = None,
         publish_live: Any = None,
+        services: RuntimeServices | None = None,
     ) -> None:
         self.store = store
+        # What node code reaches beyond the engine (`ctx.memory`, the agent runtime…).
+        self.services = services or RuntimeServices(engine_registry(), None)
         self.run = claim.run
         self.graph = graph
         self.settings = settings
@@ -224,8 +228,7 @@ class RunExecution:
 
     async def _run_node(self, node_id: str) -> NodeOutcome:
         node = self.graph.nodes[node_id]
-        node_type = get_node_type(node.type)
-        assert node_type is not None  # compile_flow checked it
+        node_type = self.graph.node_types[node_id]  # compile_flow found it
         config = self.graph.config(node_id, node_type)
         iteration = self.progress.iteration(node_id)
         first = min(self.failed_attempts.get((node_id, iteration), 0) + 1, node.retry.max_attempts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import graphlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium.engine.caps import Caps, check_flow_caps
 from podium.engine.conditions import check_rule
@@ -16,6 +16,9 @@ from podium.engine.flow import Edge, Flow, Node
 from podium.engine.node_types import NodeType, config_problems, get_node_type, node_type_names
 from podium.engine.reducers import REDUCERS
 from podium.errors import FlowInvalid
+
+if TYPE_CHECKING:
+    from podium.engine.registry import Registry
 
 
 @dataclass(slots=True)
@@ -45,6 +48,8 @@ class Graph:
     rank: dict[str, int] = field(default_factory=dict)  # each node's place in `order`
     _descendants: dict[str, frozenset[str]] = field(default_factory=dict)
     _configs: dict[str, Any] = field(default_factory=dict)
+    # Each node's type, resolved once when the flow is compiled.
+    node_types: dict[str, NodeType] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rank = {node_id: index for index, node_id in enumerate(self.order)}
@@ -71,27 +76,36 @@ class Graph:
         return self._descendants[node_id]
 
 
-def compile_flow(flow: Flow, base_path: Path | None = None, *, caps: Caps | None = None) -> Graph:
+def compile_flow(
+    flow: Flow,
+    base_path: Path | None = None,
+    *,
+    caps: Caps | None = None,
+    registry: Registry | None = None,
+) -> Graph:
     """Validate `flow` and compile it; raises FlowInvalid listing every problem, and
     LimitTooHigh when `caps` are given and the flow asks for more (a flow being registered;
-    a stored one is compiled without them and runs within the caps)."""
+    a stored one is compiled without them and runs within the caps). Node types are looked
+    up in `registry` (the engine's own types when none is given)."""
     if caps is not None:
-        check_flow_caps(flow, caps)
+        check_flow_caps(flow, caps, registry)
     problems: list[str] = []
     ids = [node.id for node in flow.nodes]
     node_ids = set(ids)
     for node_id in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"node id {node_id!r} is used more than once")
 
-    known_types = node_type_names()
+    known_types = node_type_names(registry)
+    node_types: dict[str, NodeType] = {}
     for node in flow.nodes:
-        node_type = get_node_type(node.type)
+        node_type = get_node_type(node.type, registry)
         if node_type is None:
             problems.append(
                 f"node {node.id!r} has unknown type {node.type!r} "
                 f"(known types: {', '.join(known_types)})"
             )
             continue
+        node_types[node.id] = node_type
         errors = config_problems(node_type, node)
         problems.extend(errors)
         if not errors:
@@ -159,6 +173,7 @@ def compile_flow(flow: Flow, base_path: Path | None = None, *, caps: Caps | None
         order=order,
         nodes={node.id: node for node in flow.nodes},
         base_path=base_path,
+        node_types=node_types,
     )
     if order:
         for index in loop_edges:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -14,6 +14,9 @@ from podium.engine.caps import Caps
 from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
 from podium.errors import FlowInvalid, InvalidInput
+
+if TYPE_CHECKING:
+    from podium.engine.registry import Registry
 
 
 def parse_flow(data: Any, *, source: str = "flow") -> Flow:
@@ -30,9 +33,12 @@ def parse_flow(data: Any, *, source: str = "flow") -> Flow:
         raise FlowInvalid(str(data.get("name", source)), problems) from None
 
 
-def read_flow_file(path: Path | str, settings: Settings | None = None) -> tuple[Flow, Graph]:
+def read_flow_file(
+    path: Path | str, settings: Settings | None = None, *, registry: Registry | None = None
+) -> tuple[Flow, Graph]:
     """Load, validate and compile a `.json`, `.yaml` or `.yml` flow file (within the server
-    caps of `settings`, by default those of the environment)."""
+    caps of `settings`, by default those of the environment; node types of `registry`, by
+    default the engine's own)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -53,4 +59,4 @@ def read_flow_file(path: Path | str, settings: Settings | None = None) -> tuple[
         raise InvalidInput(f"{path}: not valid YAML ({exc})") from None
     flow = parse_flow(data, source=path.name)
     caps = Caps.from_settings(settings or get_settings())
-    return flow, compile_flow(flow, path.resolve().parent, caps=caps)
+    return flow, compile_flow(flow, path.resolve().parent, caps=caps, registry=registry)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 if TYPE_CHECKING:
     from podium.engine.context import Context
     from podium.engine.flow import Flow, Node
+    from podium.engine.registry import Registry
 
 
 @dataclass(slots=True)
@@ -64,36 +64,41 @@ class NodeType:
         }
 
 
-_REGISTRY: dict[str, NodeType] = {}
-_CATALOGUE: list[dict[str, Any]] | None = None
+# Types users register with the decorator (`podium.register_node_type`); every registry
+# offers them besides its own.
+_USER_TYPES: dict[str, NodeType] = {}
 
 
 def register_node_type(node_type: type[NodeType]) -> type[NodeType]:
     """Class decorator: make a node type available to flows under its `name`."""
-    global _CATALOGUE
-    _REGISTRY[node_type.name] = node_type()
-    _CATALOGUE = None
+    _USER_TYPES[node_type.name] = node_type()
     return node_type
 
 
-def get_node_type(name: str) -> NodeType | None:
-    _ensure_builtins()
-    return _REGISTRY.get(name)
+def user_node_types() -> dict[str, NodeType]:
+    return _USER_TYPES
 
 
-def node_type_names() -> list[str]:
-    _ensure_builtins()
-    return sorted(_REGISTRY)
+def get_node_type(name: str, registry: Registry | None = None) -> NodeType | None:
+    """The type of that name in `registry` (the engine's own types when none is given)."""
+    return _registry(registry).node_type(name)
 
 
-def catalogue() -> list[dict[str, Any]]:
-    """Every registered type's entry; built once until a type is registered (JSON schemas
-    are costly to make)."""
-    global _CATALOGUE
-    _ensure_builtins()
-    if _CATALOGUE is None:
-        _CATALOGUE = [_REGISTRY[name].catalogue_entry() for name in sorted(_REGISTRY)]
-    return _CATALOGUE
+def node_type_names(registry: Registry | None = None) -> list[str]:
+    return _registry(registry).node_type_names()
+
+
+def catalogue(registry: Registry | None = None) -> list[dict[str, Any]]:
+    """Every type's entry in `GET /api/v1/node-types` (what a visual editor reads)."""
+    return _registry(registry).catalogue()
+
+
+def _registry(registry: Registry | None) -> Registry:
+    if registry is not None:
+        return registry
+    from podium.engine.registry import engine_registry  # it imports this module
+
+    return engine_registry()
 
 
 def config_problems(node_type: NodeType, node: Node) -> list[str]:
@@ -108,18 +113,3 @@ def config_problems(node_type: NodeType, node: Node) -> list[str]:
             problems.append(f"node {node.id!r} config{suffix}: {error['msg']}")
         return problems
     return []
-
-
-# Modules whose import registers node types. By name, so that the engine does not import
-# the services above it (agents register `agent` and `tool`).
-BUILTIN_MODULES = ("podium.engine.nodes", "podium.agents.nodes", "podium.agents.collaboration")
-_LOADED = False
-
-
-def _ensure_builtins() -> None:
-    # Imported lazily: the built-in types import the context, which imports this module.
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        for module in BUILTIN_MODULES:
-            importlib.import_module(module)

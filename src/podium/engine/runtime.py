@@ -20,12 +20,13 @@ from podium.config import Settings, get_settings
 from podium.engine.caps import Caps
 from podium.engine.flow import Flow
 from podium.engine.graph import compile_flow
+from podium.engine.registry import Registry, RuntimeServices, engine_registry
 from podium.engine.worker import GraphCache, Worker
 from podium.errors import InvalidInput, NotFound
 from podium.events import names
-from podium.events.bus import EventBus, Subscription
 from podium.events.envelope import Event
 from podium.events.waiting import wait_for_event
+from podium.live.bus import EventBus, Subscription
 from podium.storage.records import FlowRecord, InterruptRecord, RunRecord
 from podium.storage.store import Store, open_store
 
@@ -42,19 +43,31 @@ class RunHandle:
 class Podium:
     """The engine as a library: register flows, start sessions and runs, answer, watch."""
 
-    def __init__(self, store: Store, settings: Settings, *, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        workers: int | None = None,
+        registry: Registry | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
+        # What the application is made of (`podium.assembly.default_registry()`); the engine's
+        # own node types only when none is given.
+        self.registry = registry or engine_registry()
+        self.services = RuntimeServices(self.registry, self)
         # The JSON boundary's caps for every value node code and services store.
         jsonvalue.configure(jsonvalue.JSONLimits.from_settings(settings))
         self.bus = EventBus(store, poll_seconds=settings.poll_seconds)
-        self.graphs = GraphCache(store)
+        self.graphs = GraphCache(store, self.registry)
         self.worker = Worker(
             store,
             settings,
             concurrency=workers if workers is not None else settings.workers,
             graphs=self.graphs,
             publish_live=self.bus.publish_live,
+            services=self.services,
         )
         self._worker_task: asyncio.Task[None] | None = None
         # Every waiter of a run has its own flag, so that concurrent waits do not end each other's.
@@ -71,12 +84,19 @@ class Podium:
         workers: int | None = None,
         settings: Settings | None = None,
         migrate: bool = True,
+        registry: Registry | None = None,
     ) -> AsyncIterator[Podium]:
-        """Open the store, start `workers` in-process worker slots (0 for none), and clean up."""
+        """Open the store, start `workers` in-process worker slots (0 for none), and clean up.
+
+        `registry` is what the application is made of; `podium.Podium` (the public one)
+        gives the assembled default when none is given, this engine class its own node
+        types only."""
         settings = settings or get_settings()
         store = open_store(database_url, settings)
+        if registry is not None:
+            store.migrations = registry.migrations
         await store.open(migrate=migrate)
-        podium = cls(store, settings, workers=workers)
+        podium = cls(store, settings, workers=workers, registry=registry)
         try:
             if podium.worker.concurrency > 0:
                 podium.start_workers()
@@ -85,6 +105,10 @@ class Podium:
             await podium.stop_workers()
             podium.bus.close()
             await store.close()
+
+    def service(self, name: str) -> Any:
+        """A service made once for this runtime (`agents`, `artifacts`), from the registry."""
+        return self.services.get(name)
 
     def start_workers(self) -> None:
         self._worker_task = asyncio.create_task(self.worker.run())
@@ -112,7 +136,9 @@ class Podium:
         self, flow: Flow, *, app_id: str | None = None, base_path: Path | None = None
     ) -> FlowRecord:
         """Validate and store a flow (a new version when it changed); returns the record."""
-        graph = compile_flow(flow, base_path, caps=Caps.from_settings(self.settings))
+        graph = compile_flow(
+            flow, base_path, caps=Caps.from_settings(self.settings), registry=self.registry
+        )
         app_id = app_id or await self.default_app()
         record = await self.store.save_flow(
             app_id, flow.definition(), str(base_path) if base_path else None

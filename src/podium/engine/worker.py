@@ -25,6 +25,7 @@ from podium.config import Settings
 from podium.engine.executor import RunExecution
 from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
+from podium.engine.registry import Registry, RuntimeServices, engine_registry
 from podium.errors import LeaseLost, NotFound, PodiumError, RunCancelled
 from podium.events.envelope import Event
 from podium.events.waiting import wait_for_event
@@ -38,8 +39,9 @@ log = logging.getLogger("podium.worker")
 class GraphCache:
     """Compiled flows by flow id (a flow version never changes once stored)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, registry: Registry | None = None) -> None:
         self.store = store
+        self.registry = registry
         self._graphs: dict[str, Graph] = {}
 
     def put(self, flow_id: str, graph: Graph) -> None:
@@ -50,7 +52,9 @@ class GraphCache:
         if graph is None:
             record = await self.store.get_flow(flow_id)
             base = Path(record.base_path) if record.base_path else None
-            graph = compile_flow(Flow.model_validate(record.definition), base)
+            graph = compile_flow(
+                Flow.model_validate(record.definition), base, registry=self.registry
+            )
             self._graphs[flow_id] = graph
         return graph
 
@@ -89,11 +93,14 @@ class Worker:
         concurrency: int | None = None,
         graphs: GraphCache | None = None,
         publish_live: Callable[[Event], None] | None = None,
+        services: RuntimeServices | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.concurrency = concurrency if concurrency is not None else settings.workers
-        self.graphs = graphs or GraphCache(store)
+        # The services node code reaches; the engine's own node types only, when none given.
+        self.services = services or RuntimeServices(engine_registry(), None)
+        self.graphs = graphs or GraphCache(store, self.services.registry)
         self.publish_live = publish_live
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{new_id('wrk')[-8:]}"
         # At most this many runs of one app hold a slot at once, across processes.
@@ -165,7 +172,9 @@ class Worker:
             cache = await cached_outputs(self.store, graph, run)
         except (PodiumError, ImportError) as exc:  # the flow cannot run any more: say why
             return await self._fail_unrunnable(claim, str(exc))
-        execution = RunExecution(self.store, claim, graph, self.settings, cache, self.publish_live)
+        execution = RunExecution(
+            self.store, claim, graph, self.settings, cache, self.publish_live, self.services
+        )
         task = asyncio.create_task(execution.execute())
         heartbeat = asyncio.create_task(self._heartbeat(claim, task))
         self.store.active_runs += 1

@@ -1,1 +1,1 @@
-"""Events: names, the envelope, and the in-process bus that follows the durable log."""
+"""Events: names and the envelope (the bus that follows the durable log is `podium.live`)."""

@@ -1,10 +1,15 @@
 """`offline`: the built-in provider. Deterministic, no network, no weights.
 
-- `offline/echo` answers with the last user message, streamed word by word.
+- `offline/echo` answers with the last user message, streamed word by word. When that
+  message asks for JSON metadata (the sentence an `agent` node with `metadata_key` appends,
+  `METADATA_REQUEST`), the sentence is left out and the answer ends with the object asked
+  for: each key with "score" in its name gets `lead_score(message)`, any other key `null`.
 - `offline/script` plays the turns listed in the agent's configuration (`script`), one per
-  model call: `{"text": "..."}` or `{"tool_calls": [{"name": "...", "arguments": {...}}]}`.
-  The turn played is the number of assistant messages so far, so a replayed conversation
-  gets the same answer and a chat goes on through the script across messages.
+  model call. A turn is an object with the keys of `TURN_KEYS`: `{"text": "..."}`,
+  `{"tool_calls": [{"name": "...", "arguments": {...}}]}`, and `metadata` (an object put
+  at the end of the text as its JSON tail). The turn played is the number of assistant
+  messages so far, so a replayed conversation gets the same answer and a chat goes on
+  through the script across messages.
 
 Token usage counts words, so that budgets and usage reports behave as with a real model.
 """
@@ -27,11 +32,99 @@ from podium.llm.base import (
 
 MODELS = ("echo", "script")
 SCRIPT_DONE = "(the script has no more turns)"
+TURN_KEYS = ("text", "tool_calls", "metadata")
+TOOL_CALL_KEYS = ("name", "arguments")
+TURN_EXAMPLE = (
+    '{"text": "Hello"}, {"tool_calls": [{"name": "lookup", "arguments": {"q": "x"}}]} or '
+    '{"text": "A warm lead.", "metadata": {"lead_score": 85}}'
+)
+# The sentence that asks a model for JSON metadata (podium.agents.metadata writes it): the
+# echo model recognises it by this start and reads the keys from its example object.
+METADATA_REQUEST = "End your answer with one JSON object of metadata"
+_REQUEST = re.compile(
+    r"\s*" + re.escape(METADATA_REQUEST) + r"[^\n]*?for example (?P<example>\{.*\})\.\s*\Z",
+    re.DOTALL,
+)
+_EXAMPLE_KEY = re.compile(r'"((?:[^"\\]|\\.)*)": \.\.\.')
 _WORDS = re.compile(r"\S+\s*")
+
+# The echo model's lead score: 40, plus the points of each kind of signal the message has.
+# Few words, so that a reader can say why a message got its score.
+SCORE_BASE = 40
+SCORE_SIGNALS: tuple[tuple[str, int, str], ...] = (
+    ("a need", 20, "need needs needed want wants looking build create hire help require "
+     "redesign launch improve grow"),
+    ("a service", 20, "website websites site web app apps application shop store ecommerce "
+     "e-commerce seo marketing campaign ads branding brand design logo"),
+    ("a budget", 10, "budget quote price pricing cost invest $ € £ usd eur"),
+    ("urgency", 10, "asap urgent urgently soon deadline immediately today tomorrow"),
+)  # fmt: skip
+_TOKEN = re.compile(r"[$€£]|[a-z][a-z0-9-]*")
 
 
 def count_tokens(text: str) -> int:
     return len(text.split())
+
+
+def lead_score(text: str) -> int:
+    """The echo model's deterministic score of a message, 40 to 100 (see SCORE_SIGNALS)."""
+    words = set(_TOKEN.findall(text.lower()))
+    return SCORE_BASE + sum(
+        points for _, points, signal in SCORE_SIGNALS if words.intersection(signal.split())
+    )
+
+
+def script_problems(turns: Any) -> list[str]:
+    """What is wrong with an `offline/script` script, one sentence per problem ([] if none)."""
+    if not isinstance(turns, list):
+        return [f"a script is a list of turns such as {TURN_EXAMPLE}"]
+    problems: list[str] = []
+    allowed = ", ".join(TURN_KEYS)
+    for index, turn in enumerate(turns):
+        where = f"turn {index}"
+        if not isinstance(turn, dict):
+            problems.append(f"{where} is not an object; a turn is such as {TURN_EXAMPLE}")
+            continue
+        unknown = [key for key in turn if key not in TURN_KEYS]
+        if unknown:
+            problems.append(
+                f"{where} has the unknown key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}; a turn's keys are {allowed}"
+            )
+        elif not any(key in turn for key in TURN_KEYS):
+            problems.append(f"{where} says nothing: give it at least one of {allowed}")
+        if "text" in turn and not isinstance(turn["text"], str):
+            problems.append(f"{where}: text is a string")
+        if "metadata" in turn and not isinstance(turn["metadata"], dict):
+            problems.append(f'{where}: metadata is an object, e.g. {{"lead_score": 85}}')
+        problems += _tool_call_problems(where, turn.get("tool_calls"))
+    return problems
+
+
+def _tool_call_problems(where: str, calls: Any) -> list[str]:
+    if calls is None:
+        return []
+    if not isinstance(calls, list):
+        return [f'{where}: tool_calls is a list such as [{{"name": "lookup", "arguments": {{}}}}]']
+    problems = []
+    for index, call in enumerate(calls):
+        at = f"{where}, tool call {index}"
+        if not isinstance(call, dict):
+            problems.append(f"{at} is not an object with {', '.join(TOOL_CALL_KEYS)}")
+            continue
+        unknown = [key for key in call if key not in TOOL_CALL_KEYS]
+        if unknown:
+            problems.append(
+                f"{at} has the unknown key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}; a tool call's keys are "
+                f"{', '.join(TOOL_CALL_KEYS)}"
+            )
+        if not isinstance(call.get("name"), str) or not call["name"]:
+            problems.append(f"{at} needs a name (the tool's)")
+        arguments = call.get("arguments", {})
+        if not isinstance(arguments, dict | str):
+            problems.append(f"{at}: arguments is an object (or a string, sent as it is)")
+    return problems
 
 
 class OfflineProvider:
@@ -41,7 +134,7 @@ class OfflineProvider:
         self, request: ModelRequest, on_delta: DeltaSink | None = None
     ) -> ModelResponse:
         if request.model == "echo":
-            response = ModelResponse(text=_last_user_text(request), finish_reason="stop")
+            response = ModelResponse(text=_echo(_last_user_text(request)), finish_reason="stop")
         elif request.model == "script":
             response = _scripted(request)
         else:
@@ -70,33 +163,65 @@ def _last_user_text(request: ModelRequest) -> str:
     return ""
 
 
+def _echo(text: str) -> str:
+    """The message; when it ends by asking for metadata, the message and the metadata."""
+    asked = _REQUEST.search(text)
+    if asked is None:
+        return text
+    message = text[: asked.start()]
+    keys = [key for key in map(_json_string, _EXAMPLE_KEY.findall(asked.group("example"))) if key]
+    score = lead_score(message)
+    metadata = {key: score if "score" in key.lower() else None for key in keys}
+    return _with_metadata(message, metadata or {"lead_score": score})
+
+
+def _json_string(body: str) -> str | None:
+    """The key a JSON string's body spells; None for one that is not JSON (a user can type
+    the request sentence too)."""
+    try:
+        key = json.loads(f'"{body}"')
+    except json.JSONDecodeError:
+        return None
+    return key if isinstance(key, str) else None
+
+
+def _with_metadata(text: str, metadata: dict[str, Any]) -> str:
+    tail = json.dumps(metadata, ensure_ascii=False)
+    return f"{text.rstrip()}\n{tail}" if text.strip() else tail
+
+
 def _scripted(request: ModelRequest) -> ModelResponse:
     turns = request.options.get("script")
     if not isinstance(turns, list):
         raise ProviderError(
             "offline",
             "script",
-            "offline/script needs the agent's `script`: a list of turns such as "
-            '{"text": "Hello"} or {"tool_calls": [{"name": "lookup", "arguments": {}}]}',
+            f"offline/script needs the agent's `script`: a list of turns such as {TURN_EXAMPLE}",
         )
     played = sum(1 for message in request.messages if message.role == "assistant")
     if played >= len(turns):
         return ModelResponse(text=SCRIPT_DONE, finish_reason="stop")
     turn = turns[played]
-    if not isinstance(turn, dict):
-        raise ProviderError("offline", "script", f"script turn {played} is not an object")
+    # A definition stored before scripts were checked may hold a turn that plays nothing
+    # (`{"content": ...}`): refused when played, rather than answered with "".
+    problems = script_problems([turn])
+    if problems:
+        raise ProviderError(
+            "offline", "script", f"script {problems[0].replace('turn 0', f'turn {played}', 1)}"
+        )
     calls = [
         ToolCall(
             id=f"call_{played}_{index}",
-            name=str(call.get("name", "")),
+            name=str(call["name"]),
             arguments=_arguments_text(call.get("arguments", {})),
         )
         for index, call in enumerate(turn.get("tool_calls") or [])
     ]
+    text = str(turn.get("text", ""))
+    if "metadata" in turn:
+        text = _with_metadata(text, turn["metadata"])
     return ModelResponse(
-        text=str(turn.get("text", "")),
-        tool_calls=calls,
-        finish_reason="tool_calls" if calls else "stop",
+        text=text, tool_calls=calls, finish_reason="tool_calls" if calls else "stop"
     )
 
 

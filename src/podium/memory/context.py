@@ -1,5 +1,4 @@
-"""Shared memory and agent messages offered to node code: `ctx.memory` and
-`ctx.send_agent_message`.
+"""Shared memory offered to node code: `ctx.memory`.
 
 Every operation is a recorded call (`ctx.step`): a write takes effect at once (other runs see
 it before this step ends) and is not made again when the step runs again after a crash or an
@@ -12,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podium.agents.messages import AgentMessageService
-from podium.engine.context import Context, register_context_service
+from podium.engine.context import Context
 from podium.errors import InvalidInput
 from podium.memory.service import MemoryService, check_scope
 from podium.storage.memory import Origin
@@ -123,30 +121,3 @@ class NodeMemory:
 
         entries: dict[str, Any] = await self._ctx.step(f"memory.list:{scope}:{prefix}", read)
         return entries
-
-
-class NodeAgentMessages:
-    """What `ctx.send_agent_message` calls: a message in this run, recorded once."""
-
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-        self._service = AgentMessageService(ctx.store)
-
-    async def send(
-        self, to: str, type: str, content: Any, *, sender: str | None = None
-    ) -> dict[str, Any]:
-        """Send; `sender` defaults to the node's id. Returns the message as JSON."""
-        ctx = self._ctx
-
-        async def deliver() -> dict[str, Any]:
-            record = await self._service.send(
-                ctx.app_id, ctx.run_id, to, type, content, sender=sender or ctx.node_id[:64]
-            )
-            return record.to_json()
-
-        message: dict[str, Any] = await ctx.step(f"agent_message:{to}", deliver)
-        return message
-
-
-register_context_service("memory", NodeMemory)
-register_context_service("agent_messages", NodeAgentMessages)

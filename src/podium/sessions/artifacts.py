@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +22,9 @@ from podium.sessions.service import Page, SessionService, decode_cursor, encode_
 from podium.storage import artifacts as tx
 from podium.storage.artifacts import ArtifactRecord, ArtifactVersionRecord
 from podium.storage.script import dumps
-from podium.storage.store import Store
 
 LAUNCH_WORKFLOW = "launch_workflow"
 ARTIFACT_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
-_BY_STORE: weakref.WeakKeyDictionary[Store, ArtifactService] = weakref.WeakKeyDictionary()
 
 
 @dataclass(slots=True)
@@ -66,13 +63,6 @@ class ArtifactService:
     def __init__(self, sessions: SessionService) -> None:
         self.sessions = sessions
         self.store = sessions.store
-        # Node code of runs in this process reaches the app's artifacts through this one.
-        _BY_STORE[self.store] = self
-
-    @classmethod
-    def registered(cls, store: Store) -> ArtifactService | None:
-        """The service last made over `store` in this process, if any."""
-        return _BY_STORE.get(store)
 
     def _publish(self, events: list[Event]) -> None:
         self.store._published(events)

@@ -6,8 +6,8 @@ again — after a crash, or after the answer to a question it asked — a call t
 returns its recorded result instead of acting twice, so an artifact made before
 `ctx.wait_for_action` is not made again when the action arrives. Results are JSON objects.
 
-The services come from the process: the API's when it runs here, else (a `podium worker`
-process) ones made over the run's store on first use.
+The services come from the runtime (`ctx.runtime_service("artifacts")`): the API's when it
+runs in this process, else one the composition root's factory made on first use.
 """
 
 from __future__ import annotations
@@ -15,24 +15,15 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from podium.engine.context import Context, register_context_service
-from podium.engine.runtime import Podium
+from podium.engine.context import Context
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.manager import SessionManager, artifact_json
-from podium.sessions.service import SessionService
 
 
 async def artifact_service(ctx: Context) -> ArtifactService:
-    """The process's artifact service over the run's store (made on first use if none)."""
-    service = ArtifactService.registered(ctx.store)
-    if service is None:
-        # A worker process without the API: a runtime with no worker slots of its own, only
-        # for what SessionService needs of one (the store, the settings, flow registration).
-        runtime = Podium(ctx.store, ctx.settings, workers=0)
-        runtime.bus.close()
-        sessions = SessionService(runtime)
-        await sessions.open()
-        service = ArtifactService(sessions)
+    """The runtime's artifact service (the API's when it runs in this process)."""
+    service: ArtifactService = ctx.runtime_service("artifacts")
+    await service.sessions.open()  # the shipped flows a launched session may name
     return service
 
 
@@ -276,7 +267,3 @@ class NodeSessions:
             return await manager.get_artifact_instance(artifact_id, ctx.app_id)
 
         return await self._recorded("get_artifact_instance", get)
-
-
-register_context_service("artifacts", NodeArtifacts)
-register_context_service("sessions", NodeSessions)

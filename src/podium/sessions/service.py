@@ -95,9 +95,12 @@ class SessionService:
         self.gates = Gates(self.store)
 
     async def open(self) -> None:
-        """Register the shipped flows (idempotent: unchanged flows keep their version)."""
+        """Register the shipped flows (idempotent: unchanged flows keep their version); once
+        per service."""
+        if self.shipped_app_id:
+            return
         self.shipped_app_id = await self.store.ensure_app(SHIPPED_APP)
-        for flow in shipped_flows():
+        for flow in shipped_flows(self.podium.registry):
             await self.podium.register_flow(flow, app_id=self.shipped_app_id)
 
     # --- flows ----------------------------------------------------------------------

@@ -37,7 +37,7 @@ class PostgresStore(Store):
 
     async def open(self, *, migrate: bool = True) -> None:
         if migrate:
-            await asyncio.to_thread(upgrade, self.url)
+            await asyncio.to_thread(upgrade, self.url, "heads", self.migrations)
         self._pool = await asyncpg.create_pool(asyncpg_dsn(self.url), min_size=1, max_size=10)
 
     async def close(self) -> None:

@@ -47,7 +47,7 @@ class SQLiteStore(Store):
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         if migrate:
-            await asyncio.to_thread(upgrade, self.url)
+            await asyncio.to_thread(upgrade, self.url, "heads", self.migrations)
         self._jobs = queue.SimpleQueue()
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._thread = threading.Thread(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from podium.config import Settings, get_settings
@@ -46,6 +47,8 @@ class Store(ABC):
         self._step_listeners: list[Callable[[list[StepRecord]], None]] = []
         # Runs executing in this process (kept by the workers): a hint for the backend.
         self.active_runs = 0
+        # Packs' Alembic versions directories, upgraded with the core's when the store opens.
+        self.migrations: tuple[Path, ...] = ()
 
     @abstractmethod
     async def open(self, *, migrate: bool = True) -> None:

@@ -224,10 +224,8 @@ def _collaborative(agents: list[str], config: CollaborativeConfig) -> Flow:
         "max_rounds": config.max_rounds,
         "task": CONVERSATION + "{{ message }}",
     }
-    discussion = (
-        "{{ message }}\n\nThe discussion:\n{% for t in collaboration.transcript %}"
-        "[{{ t.agent }}] {{ t.text }}\n{% endfor %}"
-    )
+    # The digest, not the whole transcript: the last turns, clipped (collaboration.py).
+    discussion = "{{ message }}\n\nThe discussion:\n{{ collaboration.digest }}\n"
     handoff = _agent_node(
         "handoff",
         "{{ collaboration.handoff.to }}",

@@ -59,7 +59,7 @@ class WorkflowService:
         """Build the pattern's flow, check its agents exist, and start it."""
         caps = Caps.from_settings(self.podium.settings)
         flow = build_flow(workflow_type, participating_agents, workflow_config, caps)
-        services = AgentServices.for_store(self.store, self.podium.settings)
+        services: AgentServices = self.podium.service("agents")
         known = await services.all_definitions(app_id)
         named = list(participating_agents or DEFAULT_AGENTS[workflow_type])
         missing = [name for name in named if name not in known]

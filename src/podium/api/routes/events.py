@@ -24,6 +24,7 @@ from podium.api.deps import AppViewer, ServicesDep
 from podium.api.schemas import EventPage, EventPublic
 from podium.auth.streams import StreamGuard
 from podium.errors import InvalidInput
+from podium.live.bus import Subscription
 
 router = APIRouter(prefix="/apps/{app_id}/events", tags=["events"])
 MAX_SEQ = 2**63 - 1  # a seq is a BIGINT: anything above it is no position in the log
@@ -76,34 +77,27 @@ async def events(
     return EventPage(items=[EventPublic(**e.to_json()) for e in page], next_since=last)
 
 
-async def _sse(stream: AsyncIterator[Any], guard: StreamGuard) -> AsyncIterator[dict[str, Any]]:
-    """The stream's events while its guard holds; then one `error` event, and the end."""
-    events = aiter(stream)
+async def _sse(stream: Subscription, guard: StreamGuard) -> AsyncIterator[dict[str, Any]]:
+    """The stream's events while its guard holds; then one `error` event, and the end.
+
+    The guard watches beside the stream and ends it when the caller loses access, so that
+    each event goes straight from the subscription to the client (no task per event)."""
     withdrawn = asyncio.ensure_future(guard.watch())
-    following: asyncio.Future[Any] | None = None
+    withdrawn.add_done_callback(lambda _: stream.end())
     try:
-        while True:
-            following = following or asyncio.ensure_future(anext(events))
-            await asyncio.wait({following, withdrawn}, return_when=asyncio.FIRST_COMPLETED)
+        async for event in stream:
             if withdrawn.done():
-                error = {"code": "forbidden", "message": withdrawn.result(), "details": {}}
-                yield {"event": "error", "data": json.dumps({"error": error})}
-                return
-            try:
-                event = following.result()
-            except StopAsyncIteration:
-                return
-            following = None
+                break
             message: dict[str, Any] = {"event": event.type, "data": json.dumps(event.to_json())}
             if event.seq is not None:  # live-only events carry no id: a resume skips them
                 message["id"] = str(event.seq)
             yield message
+        if withdrawn.done() and not withdrawn.cancelled():
+            error = {"code": "forbidden", "message": withdrawn.result(), "details": {}}
+            yield {"event": "error", "data": json.dumps({"error": error})}
     finally:
-        for task in (withdrawn, following):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        if not withdrawn.done():
+            withdrawn.cancel()
+            with contextlib.suppress(BaseException):
+                await withdrawn
+        await stream.aclose()

@@ -7,13 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from podium import __version__
 from podium.api.deps import Operator, OperatorOrAnyone, ServicesDep
 from podium.api.errors import ERROR_RESPONSES
 from podium.api.metrics import render_metrics
-from podium.engine.node_types import catalogue
 from podium.storage import queries
 from podium.storage.migrate import head_revision
+from podium.version import __version__
 
 router = APIRouter(tags=["operations"])
 # The routes that take a credential: a bad one is 401, a tenant's 403, too many 429.
@@ -77,6 +76,6 @@ async def metrics(services: ServicesDep, _: Operator) -> Response:
 
 
 @router.get("/node-types", tags=["flows"])
-async def node_types() -> list[dict[str, Any]]:
+async def node_types(services: ServicesDep) -> list[dict[str, Any]]:
     """Every node type: its config schema, ports and output schema."""
-    return catalogue()
+    return services.podium.registry.catalogue()

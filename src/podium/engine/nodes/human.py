@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.engine.node_types import NodeResult, NodeType
 
 if TYPE_CHECKING:
     from podium.engine.context import Context
@@ -21,7 +21,6 @@ class HumanConfig(BaseModel):
     output_key: str = "answer"
 
 
-@register_node_type
 class HumanNode(NodeType):
     name = "human"
     description = "Asks a person a question and waits, holding no memory; outputs the answer."

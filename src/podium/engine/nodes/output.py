@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.engine.node_types import NodeResult, NodeType
 
 if TYPE_CHECKING:
     from podium.engine.context import Context
@@ -18,7 +18,6 @@ class OutputConfig(BaseModel):
     keys: list[str] | None = None
 
 
-@register_node_type
 class OutputNode(NodeType):
     name = "output"
     description = "Makes the named state keys (all when none are named) the run's output."

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.engine.node_types import NodeResult, NodeType
 
 if TYPE_CHECKING:
     from podium.engine.context import Context
@@ -51,7 +51,6 @@ def resolve_function(ref: str, base_path: Path | str | None = None) -> Callable[
 _FUNCTIONS: dict[tuple[str, Path | None], Callable[..., Any]] = {}
 
 
-@register_node_type
 class PythonNode(NodeType):
     name = "python"
     description = "Runs a Python function `async def name(ctx) -> dict | None`."

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from podium.engine.conditions import check_rule, evaluate
-from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.engine.node_types import NodeResult, NodeType
 
 if TYPE_CHECKING:
     from podium.engine.context import Context
@@ -31,7 +31,6 @@ class RouterConfig(BaseModel):
     default: str | None = None
 
 
-@register_node_type
 class RouterNode(NodeType):
     name = "router"
     description = "Fires the target of the first rule that holds (over `{state}`), else default."

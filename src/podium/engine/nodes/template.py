@@ -20,7 +20,7 @@ from jinja2 import TemplateRuntimeError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from pydantic import BaseModel, ConfigDict
 
-from podium.engine.node_types import NodeResult, NodeType, register_node_type
+from podium.engine.node_types import NodeResult, NodeType
 from podium.engine.template_pool import RenderFailed, RenderPool
 from podium.engine.templating import (
     OutputTooLong,
@@ -170,7 +170,6 @@ class TemplateConfig(BaseModel):
     output_key: str = "text"
 
 
-@register_node_type
 class TemplateNode(NodeType):
     name = "template"
     description = "Renders a Jinja2 template over the state (`{{ name }}` or `{{ state.name }}`)."

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from podium.events import names
-from podium.events.bus import EventBus
 from podium.events.envelope import Event
+from podium.live.bus import EventBus
 from podium.storage.store import Store
 
 FLOW = {"name": "f", "nodes": [{"id": "a", "type": "output"}], "edges": []}

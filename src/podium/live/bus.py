@@ -26,6 +26,7 @@ class _Subscriber:
     run_id: str | None
     artifact_id: str | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False  # `Subscription.end()`: stop after the events already read
     # Live-only events with the app's last committed seq when each was published, so they
     # are delivered in their place among the persisted ones.
     live: list[tuple[int, Event]] = field(default_factory=list)
@@ -113,7 +114,11 @@ class EventBus:
                     continue
                 while live:
                     yield live.pop(0)[1]
+                if subscriber.ended:
+                    return
                 await wait_for_event(subscriber.wake, self.poll_seconds)
+                if subscriber.ended:
+                    return
         finally:
             self._subscribers.discard(subscriber)
 
@@ -132,6 +137,12 @@ class Subscription:
 
     async def __anext__(self) -> Event:
         return await self._events.__anext__()
+
+    def end(self) -> None:
+        """Stop the iteration from outside it (`aclose` cannot while it waits): the events
+        already read are still delivered, then `async for` ends."""
+        self._subscriber.ended = True
+        self._subscriber.wake.set()
 
     async def aclose(self) -> None:
         self._bus._subscribers.discard(self._subscriber)

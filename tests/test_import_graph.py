@@ -1,0 +1,178 @@
+"""The package import graph of `src/podium` follows the layers of DESIGN §2.
+
+Every import counts: at module level, inside functions, under `TYPE_CHECKING`, and module
+names in strings handed to `importlib` (`import_module("podium.x")`, `__import__`) or kept
+in module-level tuples of names. An import may point to its own layer or below, never up;
+and no two packages may import each other, directly or through others. The composition
+root (`podium.assembly`) and the public API (`podium/__init__.py`) are the only modules
+that may reach every layer.
+"""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from pathlib import Path
+
+import pytest
+
+SOURCE = Path(__file__).resolve().parents[1] / "src" / "podium"
+
+# DESIGN §2, bottom to top. A top-level module is its own package.
+LAYERS: dict[str, int] = {
+    # foundation
+    "types": 0,
+    "errors": 0,
+    "config": 0,
+    "ids": 0,
+    "jsonvalue": 0,
+    "egress": 0,
+    "secretbox": 0,
+    "version": 0,
+    # infrastructure
+    "storage": 1,
+    "events": 1,
+    "live": 1,
+    "queue": 1,
+    # providers
+    "llm": 2,
+    "tools": 2,
+    # services
+    "engine": 3,
+    "agents": 3,
+    "sessions": 3,
+    "memory": 3,
+    "auth": 3,
+    "workflows": 3,
+    "flows": 3,
+    "packs": 3,
+    # transport
+    "api": 4,
+    "cli": 4,
+    "cli_display": 4,
+    "console": 4,
+    "__main__": 4,
+}
+LAYER_NAMES = ["foundation", "infrastructure", "providers", "services", "transport"]
+# The composition root and the public API assemble every layer; nothing names them but the
+# CLI, the process's entry point, which hands the assembled registry down.
+EXEMPT = {"assembly", "__init__"}
+ENTRY_POINTS = {"cli", "cli_display", "__main__"}
+
+IMPORT_FUNCTIONS = {"import_module", "__import__"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SOURCE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def package_of(module: str) -> str:
+    """`podium.engine.context` → `engine`; `podium.config` → `config`."""
+    parts = module.split(".")
+    if parts[0] != "podium":
+        raise ValueError(module)
+    if len(parts) == 1:
+        return "__init__"
+    return parts[1]
+
+
+def resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = current.split(".")
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every `podium…` module the file names, by import statement or by string."""
+    tree = ast.parse(path.read_text(), str(path))
+    current = module_name(path)
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = resolve(current, is_package, node)
+            for alias in node.names:  # `from podium import jsonvalue` names the module
+                name = f"{base}.{alias.name}"
+                found.add(name if existing(name) else base)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            # A module name in a string (an importlib argument, a tuple of module names):
+            # only strings that are whole dotted names count, not prose mentioning one.
+            text = node.value.split(":")[0]
+            if text.startswith("podium.") and all(p.isidentifier() for p in text.split(".")):
+                found.add(text)
+    return {name for name in found if name == "podium" or name.startswith("podium.")}
+
+
+def existing(name: str) -> bool:
+    relative = Path(*name.split(".")[1:]) if "." in name else Path()
+    return (SOURCE / relative).with_suffix(".py").exists() or (SOURCE / relative).is_dir()
+
+
+def package_edges() -> dict[tuple[str, str], list[str]]:
+    """(from package, to package) → the `module → module` lines that make that edge."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(SOURCE.rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        source = module_name(path)
+        for target in sorted(imported_modules(path)):
+            if not existing(target):
+                continue
+            a, b = package_of(source), package_of(target)
+            if a != b:
+                edges.setdefault((a, b), []).append(f"{source} → {target}")
+    return edges
+
+
+def test_every_package_has_a_layer() -> None:
+    packages = {package_of(module_name(p)) for p in SOURCE.rglob("*.py")}
+    unknown = sorted(packages - set(LAYERS) - EXEMPT)
+    assert not unknown, f"give these packages a layer in LAYERS (DESIGN §2): {unknown}"
+
+
+def test_no_import_points_up() -> None:
+    upward = []
+    for (a, b), why in sorted(package_edges().items()):
+        if a in EXEMPT:
+            continue
+        if b in EXEMPT:
+            if a not in ENTRY_POINTS:
+                upward.append(f"{a} → {b} (only the CLI names the composition root): {why[0]}")
+            continue
+        if LAYERS[b] > LAYERS[a]:
+            layer_a, layer_b = LAYER_NAMES[LAYERS[a]], LAYER_NAMES[LAYERS[b]]
+            upward.append(f"{a} ({layer_a}) → {b} ({layer_b}): {why[0]}")
+    assert not upward, "imports that point up a layer:\n" + "\n".join(upward)
+
+
+def test_no_package_cycles() -> None:
+    graph: dict[str, set[str]] = {}
+    for a, b in package_edges():
+        if a in EXEMPT or b in EXEMPT:
+            continue
+        graph.setdefault(a, set()).add(b)
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        cycle = exc.args[1]
+        pytest.fail("package cycle: " + " → ".join(cycle))
+
+
+def test_engine_and_storage_name_nothing_above_them() -> None:
+    """The acceptance line of issue 13, said plainly."""
+    offenders = [
+        line
+        for (a, b), why in package_edges().items()
+        if a in {"engine", "storage"} and (b in EXEMPT or LAYERS[b] > LAYERS[a])
+        for line in why
+    ]
+    assert not offenders, offenders
