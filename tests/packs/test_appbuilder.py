@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 from tests.packs.conftest import Client
 
-import podium.packs.appbuilder as appbuilder
 from podium.errors import InvalidInput
 from podium.packs.appbuilder import journey
 
-PACK_DIR = Path(appbuilder.__file__).parent
 GATE_REFUSAL = {
     "code": "prerequisite_not_met",
     "message": "Please complete AppBuilder first",
@@ -108,20 +105,25 @@ def test_campaigns_split_the_budget_to_the_cent() -> None:
 
 
 @pytest.fixture
-def pack_env() -> dict[str, str]:
-    # Flows sent over HTTP may name only the modules the operator lists.
-    return {"PODIUM_API_PYTHON_MODULES": "podium.packs.appbuilder.nodes"}
-
-
-@pytest.fixture
 def shop(client: Client) -> Client:
-    names = client.install_flows(PACK_DIR)
-    assert names == [
+    status, _ = client.request("POST", "/sessions", {"flow": "AppBuilder"})
+    assert status == 404  # nothing of the pack until the app enables it
+    enabled = client.enable("appbuilder")
+    assert enabled["enabled"] is True
+    assert enabled["flows"] == [
         "AppBuilder",
         "ChallengeTracker",
         "InvestmentMarketplace",
         "MarketingAutomation",
         "RevenueDashboard",
+    ]
+    graph = client.call("GET", "/workflow-graphs/appbuilder")
+    assert graph["gates"] == [
+        {
+            "flow": "MarketingAutomation",
+            "requires": ["AppBuilder"],
+            "message": "Please complete AppBuilder first",
+        }
     ]
     return client
 

@@ -6,15 +6,16 @@ per event when a handler runs again."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from tests.conftest import fast_settings
 
 from podium import egress
 from podium.config import Settings
 from podium.events.envelope import Event
+from podium.packs.base import HandlerContext, PackContext
 from podium.packs.leads import handlers
 from podium.packs.leads.schemas import LeadCreate
 from podium.packs.leads.service import ANALYZED, SUBMITTED, Leads
@@ -37,18 +38,10 @@ def svc() -> Iterator[FakeService]:
         yield fake
 
 
-@dataclass
-class HandlerCtx:
-    """The names a handler uses of the core's HandlerContext (PACK_CONTRACT.md)."""
-
-    app_id: str
-    store: Store
-    event_id: str
-    lookup: Any
-
-    async def credentials(self, service: str) -> dict[str, Any] | None:
-        result: dict[str, Any] | None = await self.lookup(service)
-        return result
+def context(store: Store, event: Event, lookup: Any) -> HandlerContext:
+    """The context the handler runner gives with an event (its id is the idempotency key)."""
+    base = PackContext(event.app_id, store, fast_settings(), None, lookup, "leads")
+    return HandlerContext(base, event, "test", 1)
 
 
 async def unconfigured(service: str) -> dict[str, Any] | None:
@@ -81,7 +74,7 @@ async def test_a_submitted_lead_becomes_a_contact_and_a_deal_once(
     leads_store: Store, svc: FakeService
 ) -> None:
     app_id, event = await submitted(leads_store)
-    ctx = HandlerCtx(app_id, leads_store, "evt_1", svc.credentials_lookup())
+    ctx = context(leads_store, event, svc.credentials_lookup())
     await handlers.sync_to_crm(event, ctx)
     (contact,) = svc.contacts
     assert {k: contact["properties"][k] for k in ("email", "firstname", "lastname", "company")} == {
@@ -94,7 +87,7 @@ async def test_a_submitted_lead_becomes_a_contact_and_a_deal_once(
     assert deal["properties"]["dealname"] == "Analytical Engines: web_development"
     assert deal["properties"]["amount"] == "60000"
     crm = (await Leads(leads_store).get(app_id, event.data["lead_id"])).followups["crm"]
-    assert crm["status"] == "ok" and crm["event_id"] == "evt_1"
+    assert crm["status"] == "ok" and crm["event_id"] == event.id
     assert (crm["contact_id"], crm["deal_id"]) == (contact["id"], deal["id"])
 
     requests = len(svc.requests)
@@ -102,7 +95,8 @@ async def test_a_submitted_lead_becomes_a_contact_and_a_deal_once(
     assert len(svc.requests) == requests
 
     # Another event for the same e-mail finds the contact instead of making a second one.
-    await handlers.sync_to_crm(event, HandlerCtx(app_id, leads_store, "evt_2", ctx.lookup))
+    other = Event(SUBMITTED, app_id, None, None, event.data, seq=1000, ts=event.ts)
+    await handlers.sync_to_crm(other, context(leads_store, other, svc.credentials_lookup()))
     assert len(svc.contacts) == 1 and len(svc.deals) == 2
 
 
@@ -113,7 +107,7 @@ async def test_an_analyzed_hot_lead_is_mailed_to_the_team_and_offered_a_call(
     lead_id = event.data["lead_id"]
     done = await analyzed(leads_store, app_id, lead_id)
     assert done.data["tier"] == "hot"
-    ctx = HandlerCtx(app_id, leads_store, "evt_9", svc.credentials_lookup())
+    ctx = context(leads_store, done, svc.credentials_lookup())
     await handlers.notify_by_email(done, ctx)
     await handlers.propose_call(done, ctx)
 
@@ -143,9 +137,7 @@ async def test_a_cold_lead_gets_no_call(leads_store: Store, svc: FakeService) ->
     )
     done = await analyzed(leads_store, app_id, event.data["lead_id"])
     assert done.data["tier"] == "cold"
-    await handlers.propose_call(
-        done, HandlerCtx(app_id, leads_store, "e", svc.credentials_lookup())
-    )
+    await handlers.propose_call(done, context(leads_store, done, svc.credentials_lookup()))
     assert svc.requests == []
     calendar = (await Leads(leads_store).get(app_id, event.data["lead_id"])).followups["calendar"]
     assert calendar["status"] == "not_needed" and calendar["reason"] == "a cold lead gets no call"
@@ -156,10 +148,9 @@ async def test_unconfigured_integrations_are_skipped_and_said_so(
 ) -> None:
     app_id, event = await submitted(leads_store)
     done = await analyzed(leads_store, app_id, event.data["lead_id"])
-    ctx = HandlerCtx(app_id, leads_store, "evt_1", unconfigured)
-    await handlers.sync_to_crm(event, ctx)
-    await handlers.notify_by_email(done, ctx)
-    await handlers.propose_call(done, ctx)
+    await handlers.sync_to_crm(event, context(leads_store, event, unconfigured))
+    await handlers.notify_by_email(done, context(leads_store, done, unconfigured))
+    await handlers.propose_call(done, context(leads_store, done, unconfigured))
     assert svc.requests == []
     followups = (await Leads(leads_store).get(app_id, event.data["lead_id"])).followups
     assert {kind: (f["status"], f["reason"]) for kind, f in followups.items()} == {
@@ -173,7 +164,7 @@ async def test_an_error_is_recorded_and_raised_so_the_handler_is_retried(
     leads_store: Store, svc: FakeService
 ) -> None:
     app_id, event = await submitted(leads_store)
-    ctx = HandlerCtx(app_id, leads_store, "evt_1", svc.credentials_lookup())
+    ctx = context(leads_store, event, svc.credentials_lookup())
     svc.fail_next(503)
     with pytest.raises(handlers.FollowupFailed) as failed:
         await handlers.sync_to_crm(event, ctx)

@@ -1,4 +1,5 @@
-"""Follow-ups of a lead, run by the pack's event handlers (`@subscribe`, see pack.py):
+"""Follow-ups of a lead: the pack's event handlers (`@subscribe`), run durably from the app's
+event log once the pack is enabled:
 
 - `sync_to_crm` (lead.submitted): the contact (found by e-mail, else created) and a deal in
   HubSpot;
@@ -23,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from podium.events.envelope import Event
-from podium.packs.leads.service import Leads
+from podium.packs.base import subscribe
+from podium.packs.leads.service import ANALYZED, SUBMITTED, Leads
 from podium.packs.leads.tables import LeadRecord
 from podium.storage.store import Store
 from podium.tools.base import Tool, ToolContext, ToolOutcome
@@ -39,20 +41,16 @@ class FollowupFailed(Exception):
 
 
 class FollowupContext(Protocol):
-    """What a follow-up needs of the handler's context (the core's HandlerContext)."""
+    """What a follow-up uses of its `HandlerContext` (podium.packs.base)."""
 
-    @property
-    def app_id(self) -> str: ...
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def event_id(self) -> str: ...
+    app_id: str
+    store: Store
+    event_id: str | None
 
     async def credentials(self, service: str) -> dict[str, Any] | None: ...
 
 
+@subscribe(SUBMITTED)
 async def sync_to_crm(event: Event, ctx: FollowupContext) -> None:
     """lead.submitted → the contact and a deal in the CRM."""
     leads, lead = await _lead(event, ctx)
@@ -90,6 +88,7 @@ async def sync_to_crm(event: Event, ctx: FollowupContext) -> None:
     await _settle(leads, ctx, lead, "crm", deal, done)
 
 
+@subscribe(ANALYZED)
 async def notify_by_email(event: Event, ctx: FollowupContext) -> None:
     """lead.analyzed → an e-mail to the team with the analysis."""
     leads, lead = await _lead(event, ctx)
@@ -106,6 +105,7 @@ async def notify_by_email(event: Event, ctx: FollowupContext) -> None:
     await _settle(leads, ctx, lead, "email", sent, {"to": team} if sent.status == "ok" else None)
 
 
+@subscribe(ANALYZED)
 async def propose_call(event: Event, ctx: FollowupContext) -> None:
     """lead.analyzed → for a hot or warm lead, a qualification call in the calendar."""
     leads, lead = await _lead(event, ctx)
@@ -170,7 +170,7 @@ async def _lead(event: Event, ctx: FollowupContext) -> tuple[Leads, LeadRecord]:
     return leads, await leads.get(ctx.app_id, str(event.data["lead_id"]))
 
 
-def _done(lead: LeadRecord, kind: str, event_id: str) -> bool:
+def _done(lead: LeadRecord, kind: str, event_id: str | None) -> bool:
     """Whether this event's follow-up of this kind is already recorded (not as an error)."""
     previous = lead.followups.get(kind) or {}
     return bool(previous.get("event_id") == event_id and previous.get("status") != "error")
