@@ -1,26 +1,22 @@
 """The leads routes over HTTP, in-process on every backend, on the offline model: submit
 (and the 422s a form sees, with nothing stored), analyze (the rubric and the
 lead_qualification agent through the leads_qualify flow), get, and list with filters and
-pages. The router is mounted here the way the pack mount does it."""
+pages. The pack is installed (entry point or PODIUM_PACKS) and enabled for the app."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import fast_settings
-from tests.packs.conftest import LEADS_MIGRATIONS, downgrade_pack, upgrade_pack
+from tests.packs.conftest import LEADS_MIGRATIONS, downgrade_pack, shipped_pack_specs
 
-import podium.packs.leads as leads_pack
 from podium.api.app import create_app
-from podium.packs.leads.routes import router
+from podium.assembly import default_registry
 
 PASSWORD = "correct horse battery"
-FLOW = json.loads((Path(leads_pack.__file__).parent / "flows/leads_qualify.json").read_text())
 FORM = {
     "name": "Ada Lovelace",
     "email": "ada@analytical.example",
@@ -59,21 +55,24 @@ def shop(database_url: str) -> Iterator[Leads]:
         database_url=database_url,
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
         rate_limit="100000/minute",
-        api_python_modules=["podium.packs.leads.nodes"],
+        packs=shipped_pack_specs(),
     )
-    app = create_app(settings, workers=2)
-    app.include_router(router, prefix="/api/v1/apps/{app_id}/packs/leads")
+    app = create_app(settings, workers=2, registry=default_registry(settings))
     with TestClient(app) as client:
-        # Until the server migrates packs itself: the table after the server's own upgrade
-        # (which would not know the pack's revision), by Alembic directly.
-        upgrade_pack(database_url, LEADS_MIGRATIONS, "leads")
         client.portal.call(_create_admin, client)  # type: ignore[union-attr]
         login = client.post("/api/v1/auth/login", json={"identifier": "root", "password": PASSWORD})
         token = login.json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         app_id = client.post("/api/v1/apps", json={"name": "shop"}, headers=headers).json()["id"]
         shop = Leads(client, token, app_id)
-        assert shop.post(f"{shop.base}/flows", FLOW).status_code == 201
+        refused = shop.get(shop.leads)
+        assert refused.status_code == 404
+        assert refused.json()["error"]["message"] == (
+            f"pack 'leads' is not enabled for this app; PUT /api/v1/apps/{app_id}/packs/leads"
+        )
+        enabled = client.put(f"{shop.base}/packs/leads", headers=headers)
+        assert enabled.status_code == 200, enabled.text
+        assert enabled.json()["flows"] == ["leads_qualify"]
         yield shop
     if not database_url.startswith("sqlite"):
         downgrade_pack(database_url, LEADS_MIGRATIONS, "leads")
