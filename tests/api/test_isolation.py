@@ -28,6 +28,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, PASSWORD, Actor, api_settings, login
+from tests.packs.conftest import shipped_pack_specs
 
 from podium.assembly import create_app
 from podium.config import Settings
@@ -79,6 +80,7 @@ class Tenant:
     memory_scope_id: str = ""
     memory_key: str = ""
     artifact_id: str = ""
+    lead_id: str = ""  # a lead of the leads pack, analyzed
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -101,6 +103,7 @@ class Tenant:
                 ("/providers/", self.provider_name),
                 ("/mcp-servers/", self.mcp_name),
                 ("/workflow-graphs/", self.graph_name),
+                ("/packs/", "leads"),  # a pack's name: every app has the same packs
             ):
                 if prefix in path:
                     return [value]
@@ -121,6 +124,7 @@ class Tenant:
             ],
             "key": [self.memory_key],
             "artifact_id": [self.artifact_id],
+            "lead_id": [self.lead_id],
             "invitation_id": [
                 self.incoming_invitation_id
                 if path.startswith("/api/v1/invitations")
@@ -153,6 +157,7 @@ class Tenant:
             self.graph_name,
             self.memory_key,
             self.artifact_id,
+            self.lead_id,
             self.owner.user["id"],
             *self.step_ids,
             *self.data,
@@ -166,6 +171,15 @@ def wait_run(owner: Actor, base: str, run_id: str, status: str) -> dict[str, Any
     run = response.json()
     assert run["status"] == status, run
     return dict(run)
+
+
+def lead_form(tag: str) -> dict[str, Any]:
+    return {
+        "name": f"{tag} Secret Lead",
+        "email": f"{tag}-secret-lead@example.com",
+        "message": f"{tag}-secret-lead-message",
+        "service": "seo",
+    }
 
 
 def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin: Actor) -> Tenant:
@@ -285,6 +299,14 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         },
     )
     assert message.status_code == 201, message.text
+    # The leads pack, enabled, with a lead analyzed (its follow-ups skipped: no CRM here).
+    enabled = owner.client.put(f"{tenant.base}/packs/leads", headers=owner.headers)
+    assert enabled.status_code == 200, enabled.text
+    lead = owner.post(f"{tenant.base}/packs/leads/leads", lead_form(tag))
+    assert lead.status_code == 201, lead.text
+    tenant.lead_id = lead.json()["id"]
+    analyzed = owner.post(f"{tenant.base}/packs/leads/leads/{tenant.lead_id}/analyze")
+    assert analyzed.status_code == 200, analyzed.text
     chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
     assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
@@ -299,6 +321,9 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         f"{tag}-secret-memory",
         f"{tag}-secret-artifact",
         f"{tag}-secret-message",
+        f"{tag}-secret-lead@example.com",
+        f"{tag} Secret Lead",
+        f"{tag}-secret-lead-message",
         f"{tag}-invitee@example.com",
         f"{tag}_planner",
         message.json()["id"],
@@ -322,7 +347,10 @@ def api_config(database_url: str, tmp_path: Path) -> Settings:
     }
     offered.write_text(json.dumps({"support": support}))
     return api_settings(
-        database_url, egress_allow=["127.0.0.1"], mcp_stdio_servers_file=str(offered)
+        database_url,
+        egress_allow=["127.0.0.1"],
+        mcp_stdio_servers_file=str(offered),
+        packs=shipped_pack_specs(),
     )
 
 
@@ -379,6 +407,8 @@ RUN = f"{APPS}/runs/{{run_id}}"
 MEMORY = f"{APPS}/memory/{{scope}}/{{scope_id}}"
 WORKFLOW = f"{APPS}/workflows/{{run_id}}"
 ARTIFACT = f"{APPS}/artifacts/{{artifact_id}}"
+PACK = f"{APPS}/packs/{{name}}"
+LEADS = f"{APPS}/packs/leads/leads"
 MEMORY_SCOPE = {"scope": "memory_scope", "scope_id": "memory_scope_id"}
 MEMORY_KEY = {**MEMORY_SCOPE, "key": "memory_key"}
 
@@ -491,6 +521,17 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", WORKFLOW): Probe(),
     ("PATCH", f"{WORKFLOW}/state"): Probe(lambda t: {"action": "pause"}),
     ("GET", f"{WORKFLOW}/visualization"): Probe(),
+    # Packs: which are installed and enabled, enabling and disabling one (a pack's name, not
+    # A's object), its handlers' state.
+    ("GET", f"{APPS}/packs"): Probe(),
+    ("PUT", PACK): Probe(app_only=True),
+    ("DELETE", PACK): Probe(app_only=True),
+    ("GET", f"{PACK}/handlers"): Probe(app_only=True),
+    # The leads pack's routes.
+    ("POST", LEADS): Probe(lambda t: lead_form("bob")),
+    ("GET", LEADS): Probe(),
+    ("GET", f"{LEADS}/{{lead_id}}"): Probe(),
+    ("POST", f"{LEADS}/{{lead_id}}/analyze"): Probe(params={"wait": 0}),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -594,7 +635,8 @@ def destructive_last(route: tuple[str, str]) -> tuple[bool, int]:
 
 
 def test_every_route_is_in_the_isolation_tables() -> None:
-    table = set(route_table(create_app(api_settings("sqlite:///unused.db"))))
+    settings = api_settings("sqlite:///unused.db", packs=shipped_pack_specs())
+    table = set(route_table(create_app(settings)))
     with_ids = {route for route in table if PARAM.search(route[1])}
     assert with_ids - set(PROBES) == set(), "routes with ids not in PROBES: add them"
     assert set(PROBES) - with_ids == set(), "PROBES lists routes that no longer exist"
@@ -670,13 +712,20 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     session = alice.get(f"{a.base}/sessions/{a.waiting_session}").json()
     assert session["status"] == "waiting"
     assert session["pending_question"]["interrupt_id"] == a.interrupt_id
-    assert len(alice.get(f"{a.base}/sessions").json()["items"]) == 3  # with the chat
+    assert len(alice.get(f"{a.base}/sessions").json()["items"]) == 4  # the chat, the analysis
     assert alice.get(f"{a.base}/agents/{a.agent_name}").json()["version"] == 1
     provider = alice.get(f"{a.base}/providers/{a.provider_name}").json()
     assert (provider["base_url"], provider["has_api_key"]) == ("http://127.0.0.1:9/v1", True)
     integrations = {i["service"]: i["source"] for i in alice.get(f"{a.base}/integrations").json()}
     assert integrations["hubspot"] == "app"
     assert [m["name"] for m in alice.get(f"{a.base}/mcp-servers").json()] == [a.mcp_name]
+    lead = alice.get(f"{a.base}/packs/leads/leads/{a.lead_id}").json()
+    assert (lead["status"], lead["name"]) == ("analyzed", "alice Secret Lead")
+    leads = alice.get(f"{a.base}/packs/leads/leads").json()["items"]
+    assert [item["id"] for item in leads] == [a.lead_id]
+    assert [p["enabled"] for p in alice.get(f"{a.base}/packs").json() if p["name"] == "leads"] == [
+        True
+    ]
     graph = alice.get(f"{a.base}/workflow-graphs/{a.graph_name}").json()
     assert graph["gates"] == [{"flow": "alice_gated", "requires": [a.flow_name], "message": None}]
     assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1
