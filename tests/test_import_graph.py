@@ -53,11 +53,7 @@ LAYERS: dict[str, int] = {
     "console": 4,
     "__main__": 4,
 }
-LAYER_NAMES = ["foundation", "infrastructure", "providers", "services", "transport", "packs"]
-# A shipped pack (`src/podium/packs/<name>/`) is built as a user's own pack would be (DESIGN
-# §9): on top of everything, its routes on the API's dependencies. Each is a package of its
-# own above the transport layer, and nothing of Podium names one (entry points find them).
-SHIPPED_PACK_LAYER = 5
+LAYER_NAMES = ["foundation", "infrastructure", "providers", "services", "transport"]
 # The composition root and the public API assemble every layer; nothing names them but the
 # CLI, the process's entry point, which hands the assembled registry down.
 EXEMPT = {"assembly", "__init__"}
@@ -80,13 +76,9 @@ def package_of(module: str) -> str:
         raise ValueError(module)
     if len(parts) == 1:
         return "__init__"
-    if parts[1] == "packs" and len(parts) > 2 and (SOURCE / "packs" / parts[2]).is_dir():
-        return f"packs.{parts[2]}"
+    if len(parts) >= 3 and parts[1] == "packs" and (SOURCE / "packs" / parts[2]).is_dir():
+        return f"packs.{parts[2]}"  # a shipped pack: its own package, above transport
     return parts[1]
-
-
-def layer_of(package: str) -> int:
-    return SHIPPED_PACK_LAYER if package.startswith("packs.") else LAYERS[package]
 
 
 def resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
@@ -143,6 +135,15 @@ def package_edges() -> dict[tuple[str, str], list[str]]:
     return edges
 
 
+def layer(package: str) -> int:
+    # A shipped pack (`podium.packs.leads`) is built on the public surface, routes included,
+    # as a user's own pack is: above transport, and named by nothing (entry points find it).
+    return PACK_LAYER if package.startswith("packs.") else LAYERS[package]
+
+
+PACK_LAYER = len(LAYER_NAMES)
+
+
 def test_every_package_has_a_layer() -> None:
     packages = {package_of(module_name(p)) for p in SOURCE.rglob("*.py")}
     unknown = sorted(p for p in packages - set(LAYERS) - EXEMPT if not p.startswith("packs."))
@@ -158,8 +159,9 @@ def test_no_import_points_up() -> None:
             if a not in ENTRY_POINTS:
                 upward.append(f"{a} → {b} (only the CLI names the composition root): {why[0]}")
             continue
-        if layer_of(b) > layer_of(a):
-            layer_a, layer_b = LAYER_NAMES[layer_of(a)], LAYER_NAMES[layer_of(b)]
+        if layer(b) > layer(a):
+            names = [*LAYER_NAMES, "shipped packs"]
+            layer_a, layer_b = names[layer(a)], names[layer(b)]
             upward.append(f"{a} ({layer_a}) → {b} ({layer_b}): {why[0]}")
     assert not upward, "imports that point up a layer:\n" + "\n".join(upward)
 
@@ -182,7 +184,7 @@ def test_engine_and_storage_name_nothing_above_them() -> None:
     offenders = [
         line
         for (a, b), why in package_edges().items()
-        if a in {"engine", "storage"} and (b in EXEMPT or layer_of(b) > layer_of(a))
+        if a in {"engine", "storage"} and (b in EXEMPT or layer(b) > layer(a))
         for line in why
     ]
     assert not offenders, offenders

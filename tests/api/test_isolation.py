@@ -35,6 +35,8 @@ from podium.config import Settings
 
 PARAM = re.compile(r"\{(\w+)\}")
 MCP_SERVER = Path(__file__).parent.parent / "support" / "mcp_server.py"
+# The example pack is installed, so that its mounted routes are probed like core ones.
+EXAMPLE_PACK = Path(__file__).parents[2] / "examples" / "guestbook"
 
 
 def route_table(app: FastAPI) -> list[tuple[str, str]]:
@@ -80,7 +82,8 @@ class Tenant:
     memory_scope_id: str = ""
     memory_key: str = ""
     artifact_id: str = ""
-    lead_id: str = ""  # a lead of the leads pack, analyzed
+    guestbook_entry: str = ""  # a row of the example pack's table
+    lead_id: str = ""  # a lead of the shipped leads pack, analyzed
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -103,7 +106,7 @@ class Tenant:
                 ("/providers/", self.provider_name),
                 ("/mcp-servers/", self.mcp_name),
                 ("/workflow-graphs/", self.graph_name),
-                ("/packs/", "leads"),  # a pack's name: every app has the same packs
+                ("/packs/", "guestbook"),
             ):
                 if prefix in path:
                     return [value]
@@ -124,6 +127,7 @@ class Tenant:
             ],
             "key": [self.memory_key],
             "artifact_id": [self.artifact_id],
+            "entry_id": [self.guestbook_entry],
             "lead_id": [self.lead_id],
             "invitation_id": [
                 self.incoming_invitation_id
@@ -157,6 +161,7 @@ class Tenant:
             self.graph_name,
             self.memory_key,
             self.artifact_id,
+            self.guestbook_entry,
             self.lead_id,
             self.owner.user["id"],
             *self.step_ids,
@@ -299,7 +304,17 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         },
     )
     assert message.status_code == 201, message.text
-    # The leads pack, enabled, with a lead analyzed (its follow-ups skipped: no CRM here).
+    # The example pack, enabled, with an entry in its table.
+    enabled = owner.client.put(f"{tenant.base}/packs/guestbook", headers=owner.headers)
+    assert enabled.status_code == 200, enabled.text
+    signed = owner.post(
+        f"{tenant.base}/packs/guestbook/entries",
+        {"name": f"{tag}-guest", "message": f"{tag}-secret-guestbook"},
+    )
+    assert signed.status_code == 201, signed.text
+    tenant.guestbook_entry = signed.json()["id"]
+    # The shipped leads pack, enabled, with a lead analyzed (its follow-ups skipped or
+    # failing: no CRM answers here).
     enabled = owner.client.put(f"{tenant.base}/packs/leads", headers=owner.headers)
     assert enabled.status_code == 200, enabled.text
     lead = owner.post(f"{tenant.base}/packs/leads/leads", lead_form(tag))
@@ -321,6 +336,8 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         f"{tag}-secret-memory",
         f"{tag}-secret-artifact",
         f"{tag}-secret-message",
+        f"{tag}-guest",
+        f"{tag}-secret-guestbook",
         f"{tag}-secret-lead@example.com",
         f"{tag} Secret Lead",
         f"{tag}-secret-lead-message",
@@ -350,7 +367,7 @@ def api_config(database_url: str, tmp_path: Path) -> Settings:
         database_url,
         egress_allow=["127.0.0.1"],
         mcp_stdio_servers_file=str(offered),
-        packs=shipped_pack_specs(),
+        packs=[str(EXAMPLE_PACK), *shipped_pack_specs()],
     )
 
 
@@ -407,7 +424,6 @@ RUN = f"{APPS}/runs/{{run_id}}"
 MEMORY = f"{APPS}/memory/{{scope}}/{{scope_id}}"
 WORKFLOW = f"{APPS}/workflows/{{run_id}}"
 ARTIFACT = f"{APPS}/artifacts/{{artifact_id}}"
-PACK = f"{APPS}/packs/{{name}}"
 LEADS = f"{APPS}/packs/leads/leads"
 MEMORY_SCOPE = {"scope": "memory_scope", "scope_id": "memory_scope_id"}
 MEMORY_KEY = {**MEMORY_SCOPE, "key": "memory_key"}
@@ -521,13 +537,18 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", WORKFLOW): Probe(),
     ("PATCH", f"{WORKFLOW}/state"): Probe(lambda t: {"action": "pause"}),
     ("GET", f"{WORKFLOW}/visualization"): Probe(),
-    # Packs: which are installed and enabled, enabling and disabling one (a pack's name, not
-    # A's object), its handlers' state.
     ("GET", f"{APPS}/packs"): Probe(),
-    ("PUT", PACK): Probe(app_only=True),
-    ("DELETE", PACK): Probe(app_only=True),
-    ("GET", f"{PACK}/handlers"): Probe(app_only=True),
-    # The leads pack's routes.
+    # A pack's name is what every app may enable, not A's object: only A's app is an attack.
+    ("PUT", f"{APPS}/packs/{{name}}"): Probe(app_only=True),
+    ("GET", f"{APPS}/packs/{{name}}/handlers"): Probe(app_only=True),
+    ("DELETE", f"{APPS}/packs/{{name}}"): Probe(app_only=True),
+    # The example pack's own routes, mounted with the member and enabled checks.
+    ("GET", f"{APPS}/packs/guestbook/entries"): Probe(),
+    ("POST", f"{APPS}/packs/guestbook/entries"): Probe(
+        lambda t: {"name": "bob", "message": "bob-was-here"}
+    ),
+    ("GET", f"{APPS}/packs/guestbook/entries/{{entry_id}}"): Probe(),
+    # The shipped leads pack's routes.
     ("POST", LEADS): Probe(lambda t: lead_form("bob")),
     ("GET", LEADS): Probe(),
     ("GET", f"{LEADS}/{{lead_id}}"): Probe(),
@@ -635,7 +656,7 @@ def destructive_last(route: tuple[str, str]) -> tuple[bool, int]:
 
 
 def test_every_route_is_in_the_isolation_tables() -> None:
-    settings = api_settings("sqlite:///unused.db", packs=shipped_pack_specs())
+    settings = api_settings("sqlite:///unused.db", packs=[str(EXAMPLE_PACK), *shipped_pack_specs()])
     table = set(route_table(create_app(settings)))
     with_ids = {route for route in table if PARAM.search(route[1])}
     assert with_ids - set(PROBES) == set(), "routes with ids not in PROBES: add them"
@@ -719,13 +740,14 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     integrations = {i["service"]: i["source"] for i in alice.get(f"{a.base}/integrations").json()}
     assert integrations["hubspot"] == "app"
     assert [m["name"] for m in alice.get(f"{a.base}/mcp-servers").json()] == [a.mcp_name]
+    entries = alice.get(f"{a.base}/packs/guestbook/entries").json()
+    assert [e["id"] for e in entries] == [a.guestbook_entry]
+    packs = {p["name"]: p["enabled"] for p in alice.get(f"{a.base}/packs").json()}
+    assert packs["guestbook"] is True and packs["leads"] is True
     lead = alice.get(f"{a.base}/packs/leads/leads/{a.lead_id}").json()
     assert (lead["status"], lead["name"]) == ("analyzed", "alice Secret Lead")
     leads = alice.get(f"{a.base}/packs/leads/leads").json()["items"]
     assert [item["id"] for item in leads] == [a.lead_id]
-    assert [p["enabled"] for p in alice.get(f"{a.base}/packs").json() if p["name"] == "leads"] == [
-        True
-    ]
     graph = alice.get(f"{a.base}/workflow-graphs/{a.graph_name}").json()
     assert graph["gates"] == [{"flow": "alice_gated", "requires": [a.flow_name], "message": None}]
     assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1

@@ -4,6 +4,7 @@ pack's table migrated by Alembic directly, for the tests below the API."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -92,30 +93,31 @@ def client(live: LiveServer) -> Client:
 # --- a pack's tables, migrated by Alembic directly ---------------------------------------
 
 
-def pack_alembic_config(database_url: str, versions: Path) -> Any:
-    """The core's Alembic configuration with the pack's versions directory added."""
-    import os
+def pack_alembic(database_url: str, versions: Path, branch: str) -> tuple[Any, str, str]:
+    """(Alembic configuration, upgrade target, downgrade target) of a pack's migrations,
+    whichever way this version of Podium keeps them: in a version table of the pack's own
+    (`alembic_config(url, (pack, directory))`), or as a branch of the core's
+    (`alembic_config(url, [directory])`)."""
+    from podium.storage import migrate
 
-    from podium.storage.migrate import MIGRATIONS, alembic_config
-
-    config = alembic_config(database_url)
-    config.set_main_option("path_separator", "os")
-    config.set_main_option(
-        "version_locations", os.pathsep.join([str(MIGRATIONS / "versions"), str(versions)])
-    )
-    return config
+    alembic_config: Any = migrate.alembic_config
+    if "pack" in inspect.signature(alembic_config).parameters:
+        return alembic_config(database_url, (branch, versions)), "heads", "base"
+    return alembic_config(database_url, [versions]), f"{branch}@head", f"{branch}@base"
 
 
 def upgrade_pack(database_url: str, versions: Path, branch: str) -> None:
     from alembic import command
 
-    command.upgrade(pack_alembic_config(database_url, versions), f"{branch}@head")
+    config, target, _ = pack_alembic(database_url, versions, branch)
+    command.upgrade(config, target)
 
 
 def downgrade_pack(database_url: str, versions: Path, branch: str) -> None:
     from alembic import command
 
-    command.downgrade(pack_alembic_config(database_url, versions), f"{branch}@base")
+    config, _, target = pack_alembic(database_url, versions, branch)
+    command.downgrade(config, target)
 
 
 LEADS_MIGRATIONS = Path(__file__).resolve().parents[2] / "src/podium/packs/leads/migrations"

@@ -12,8 +12,7 @@ from sqlalchemy.dialects import postgresql
 revision = "leads_0001"
 down_revision = None
 branch_labels = ("leads",)
-# The core revision that creates `apps`, which the table's foreign key names.
-depends_on = "0001"
+depends_on = None
 
 ID = sa.String(40)
 JSON = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
