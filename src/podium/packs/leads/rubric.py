@@ -140,7 +140,7 @@ def _detail(message: str) -> Factor:
     words = len(_WORD.findall(message))
     for floor, points in DETAIL_BANDS:
         if words >= floor:
-            return Factor("detail", points, 20, f"the message has {words} words (≥ {floor})")
+            return Factor("detail", points, 20, f"the message has {words} words, at least {floor}")
     return Factor("detail", DETAIL_FLOOR, 20, f"the message has only {words} words")
 
 
