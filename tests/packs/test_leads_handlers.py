@@ -185,3 +185,18 @@ def test_the_call_slot_is_the_next_weekday_at_ten() -> None:
     monday = datetime(2026, 12, 7, 9, tzinfo=UTC).timestamp()
     assert handlers.call_slot(monday).isoformat() == "2026-12-08T10:00:00+00:00"
     assert handlers.call_slot(FRIDAY).isoformat() == "2026-12-07T10:00:00+00:00"
+
+
+async def test_sendgrid_without_a_sender_address_is_skipped(
+    leads_store: Store, svc: FakeService
+) -> None:
+    app_id, event = await submitted(leads_store)
+    done = await analyzed(leads_store, app_id, event.data["lead_id"])
+
+    async def no_sender(service: str) -> dict[str, Any] | None:
+        return svc.credentials(service, from_email=None)
+
+    await handlers.notify_by_email(done, context(leads_store, done, no_sender))
+    assert svc.requests == []
+    email = (await Leads(leads_store).get(app_id, event.data["lead_id"])).followups["email"]
+    assert (email["status"], email["reason"]) == ("skipped", "sendgrid not configured")

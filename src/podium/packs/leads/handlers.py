@@ -96,9 +96,12 @@ async def notify_by_email(event: Event, ctx: FollowupContext) -> None:
         return
     credentials = await ctx.credentials("sendgrid") or {}
     team = credentials.get("from_email")
+    if not team:  # the tool would say the same; the team's address is the sender's
+        unset = ToolOutcome("skipped", error="sendgrid not configured")
+        return await _settle(leads, ctx, lead, "email", unset)
     sent = await _Tools(ctx).call(
         sendgrid.email_send,
-        to=team or "team@invalid",  # without a sender the tool is skipped before it sends
+        to=team,
         subject=f"New {lead.tier} lead: {lead.name} ({lead.score}/100)",
         body=email_body(lead),
     )
