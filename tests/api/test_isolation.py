@@ -28,6 +28,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, PASSWORD, Actor, api_settings, login
+from tests.packs.conftest import shipped_pack_specs
 
 from podium.assembly import create_app
 from podium.config import Settings
@@ -82,6 +83,7 @@ class Tenant:
     memory_key: str = ""
     artifact_id: str = ""
     guestbook_entry: str = ""  # a row of the example pack's table
+    lead_id: str = ""  # a lead of the shipped leads pack, analyzed
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -126,6 +128,7 @@ class Tenant:
             "key": [self.memory_key],
             "artifact_id": [self.artifact_id],
             "entry_id": [self.guestbook_entry],
+            "lead_id": [self.lead_id],
             "invitation_id": [
                 self.incoming_invitation_id
                 if path.startswith("/api/v1/invitations")
@@ -159,6 +162,7 @@ class Tenant:
             self.memory_key,
             self.artifact_id,
             self.guestbook_entry,
+            self.lead_id,
             self.owner.user["id"],
             *self.step_ids,
             *self.data,
@@ -172,6 +176,15 @@ def wait_run(owner: Actor, base: str, run_id: str, status: str) -> dict[str, Any
     run = response.json()
     assert run["status"] == status, run
     return dict(run)
+
+
+def lead_form(tag: str) -> dict[str, Any]:
+    return {
+        "name": f"{tag} Secret Lead",
+        "email": f"{tag}-secret-lead@example.com",
+        "message": f"{tag}-secret-lead-message",
+        "service": "seo",
+    }
 
 
 def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin: Actor) -> Tenant:
@@ -300,6 +313,15 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
     )
     assert signed.status_code == 201, signed.text
     tenant.guestbook_entry = signed.json()["id"]
+    # The shipped leads pack, enabled, with a lead analyzed (its follow-ups skipped or
+    # failing: no CRM answers here).
+    enabled = owner.client.put(f"{tenant.base}/packs/leads", headers=owner.headers)
+    assert enabled.status_code == 200, enabled.text
+    lead = owner.post(f"{tenant.base}/packs/leads/leads", lead_form(tag))
+    assert lead.status_code == 201, lead.text
+    tenant.lead_id = lead.json()["id"]
+    analyzed = owner.post(f"{tenant.base}/packs/leads/leads/{tenant.lead_id}/analyze")
+    assert analyzed.status_code == 200, analyzed.text
     chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
     assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
@@ -316,6 +338,9 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         f"{tag}-secret-message",
         f"{tag}-guest",
         f"{tag}-secret-guestbook",
+        f"{tag}-secret-lead@example.com",
+        f"{tag} Secret Lead",
+        f"{tag}-secret-lead-message",
         f"{tag}-invitee@example.com",
         f"{tag}_planner",
         message.json()["id"],
@@ -342,7 +367,7 @@ def api_config(database_url: str, tmp_path: Path) -> Settings:
         database_url,
         egress_allow=["127.0.0.1"],
         mcp_stdio_servers_file=str(offered),
-        packs=[str(EXAMPLE_PACK)],
+        packs=[str(EXAMPLE_PACK), *shipped_pack_specs()],
     )
 
 
@@ -399,6 +424,7 @@ RUN = f"{APPS}/runs/{{run_id}}"
 MEMORY = f"{APPS}/memory/{{scope}}/{{scope_id}}"
 WORKFLOW = f"{APPS}/workflows/{{run_id}}"
 ARTIFACT = f"{APPS}/artifacts/{{artifact_id}}"
+LEADS = f"{APPS}/packs/leads/leads"
 MEMORY_SCOPE = {"scope": "memory_scope", "scope_id": "memory_scope_id"}
 MEMORY_KEY = {**MEMORY_SCOPE, "key": "memory_key"}
 
@@ -526,6 +552,11 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda t: {"name": "bob", "message": "bob-was-here"}
     ),
     ("GET", f"{APPS}/packs/guestbook/entries/{{entry_id}}"): Probe(),
+    # The shipped leads pack's routes.
+    ("POST", LEADS): Probe(lambda t: lead_form("bob")),
+    ("GET", LEADS): Probe(),
+    ("GET", f"{LEADS}/{{lead_id}}"): Probe(),
+    ("POST", f"{LEADS}/{{lead_id}}/analyze"): Probe(params={"wait": 0}),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -629,7 +660,7 @@ def destructive_last(route: tuple[str, str]) -> tuple[bool, int]:
 
 
 def test_every_route_is_in_the_isolation_tables() -> None:
-    settings = api_settings("sqlite:///unused.db", packs=[str(EXAMPLE_PACK)])
+    settings = api_settings("sqlite:///unused.db", packs=[str(EXAMPLE_PACK), *shipped_pack_specs()])
     table = set(route_table(create_app(settings)))
     with_ids = {route for route in table if PARAM.search(route[1])}
     assert with_ids - set(PROBES) == set(), "routes with ids not in PROBES: add them"
@@ -706,7 +737,7 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     session = alice.get(f"{a.base}/sessions/{a.waiting_session}").json()
     assert session["status"] == "waiting"
     assert session["pending_question"]["interrupt_id"] == a.interrupt_id
-    assert len(alice.get(f"{a.base}/sessions").json()["items"]) == 3  # with the chat
+    assert len(alice.get(f"{a.base}/sessions").json()["items"]) == 4  # the chat, the analysis
     assert alice.get(f"{a.base}/agents/{a.agent_name}").json()["version"] == 1
     provider = alice.get(f"{a.base}/providers/{a.provider_name}").json()
     assert (provider["base_url"], provider["has_api_key"]) == ("http://127.0.0.1:9/v1", True)
@@ -716,7 +747,11 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     entries = alice.get(f"{a.base}/packs/guestbook/entries").json()
     assert [e["id"] for e in entries] == [a.guestbook_entry]
     packs = {p["name"]: p["enabled"] for p in alice.get(f"{a.base}/packs").json()}
-    assert packs["guestbook"] is True
+    assert packs["guestbook"] is True and packs["leads"] is True
+    lead = alice.get(f"{a.base}/packs/leads/leads/{a.lead_id}").json()
+    assert (lead["status"], lead["name"]) == ("analyzed", "alice Secret Lead")
+    leads = alice.get(f"{a.base}/packs/leads/leads").json()["items"]
+    assert [item["id"] for item in leads] == [a.lead_id]
     graph = alice.get(f"{a.base}/workflow-graphs/{a.graph_name}").json()
     assert graph["gates"] == [{"flow": "alice_gated", "requires": [a.flow_name], "message": None}]
     assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1

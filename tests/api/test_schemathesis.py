@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from tests.api.live import BIN, LiveServer, ask_flow, create_admin, login, server_env
+from tests.packs.conftest import shipped_pack_specs
 
 CHECKS = ",".join(
     [
@@ -119,6 +120,14 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         )["id"]
         for i in range(2)
     ]
+    # The shipped leads pack, enabled, with a lead to read and analyze.
+    call("PUT", f"/apps/{app}/packs/leads", None, token)
+    lead = call(
+        "POST",
+        f"/apps/{app}/packs/leads/leads",
+        {"name": "Ada", "email": "ada@example.com", "message": "A shop", "service": "ecommerce"},
+        token,
+    )
     artifact = call(
         "POST",
         f"/apps/{app}/artifacts",
@@ -138,6 +147,7 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         "members": [member["id"]],
         "keys": [spare_key["id"]],
         "artifacts": [artifact["id"]],
+        "leads": [lead["id"]],
         "key": auth_key["key"],
         "victims": victims,
         "doomed": doomed,
@@ -153,6 +163,7 @@ BINDINGS = {
     "path.user_id": "members",
     "path.key_id": "keys",
     "path.artifact_id": "artifacts",
+    "path.lead_id": "leads",
 }
 # `wait` on a real run queued behind the waiting one holds for its whole `timeout` (30 s by
 # default, up to 300): correct, but too slow for a fuzzer.
@@ -166,13 +177,13 @@ SHORT_WAIT = {
 @pytest.mark.timeout(240)
 def test_schemathesis_finds_no_failure_on_a_live_server(tmp_path: Path) -> None:
     db = tmp_path / "podium.db"
-    env = server_env()
+    env = server_env(PODIUM_PACKS=",".join(shipped_pack_specs()))
     create_admin(db, env)
     server = LiveServer(db, env).start()
     try:
         token = login(server)
         objects = fixtures(server, token)
-        names = ("apps", "sessions", "runs", "flows", "members", "keys", "artifacts")
+        names = ("apps", "sessions", "runs", "flows", "members", "keys", "artifacts", "leads")
         dictionaries = {name: objects[name] for name in names}
         config = write_config(tmp_path / "schemathesis.toml", dictionaries, BINDINGS, [SHORT_WAIT])
         as_admin = {"Authorization": f"Bearer {token}"}
