@@ -27,7 +27,6 @@ from podium.demo.view import DemoView, EventStream
 from podium.engine.registry import Registry
 from podium.events import names
 
-APP_NAME = "demo"
 INDENT = " " * 10
 WAIT_SECONDS = 30.0  # for one run to end or one event to come: generous on a loaded machine
 RUN_ENDS = frozenset(names.RUN_ENDED.values())
@@ -154,7 +153,7 @@ async def walk(server: EmbeddedServer, username: str, password: str, view: DemoV
             "POST", "/auth/login", {"identifier": username, "password": password}
         )
         http.headers["Authorization"] = f"Bearer {signed_in['access_token']}"
-        app = await client.call("POST", "/apps", {"name": APP_NAME})
+        app = await client.call("POST", "/apps", {"name": username})
         client.app_id = app["id"]
         for name in SHIPPED_PACKS:
             enabled = await client.call("PUT", f"{{app}}/packs/{name}")
@@ -181,23 +180,28 @@ def run_demo(
     composition root's (`podium.assembly`), handed down by the CLI."""
     began = time.perf_counter()
     console = make_console()
+    # The packs first: one that cannot be loaded stops the demo before anything is made.
+    settings, registry = with_shipped_packs(demo_settings(settings, "sqlite://"), assemble)
     throwaway = None if database_url else Path(tempfile.mkdtemp(prefix="podium-demo-"))
     url = database_url or f"sqlite:///{throwaway}/demo.db"
-    settings, registry = with_shipped_packs(demo_settings(settings, url), assemble)
-    server = EmbeddedServer(settings, create_app(settings, registry=registry))
+    settings = settings.model_copy(update={"database_url": url})
+    where = f"{throwaway}/demo.db (throwaway)" if throwaway else display_url(url)
     view = DemoView(console, began)
-    where = f"a throwaway SQLite file {throwaway}/demo.db" if throwaway else display_url(url)
+    server = EmbeddedServer(settings, None)
     # A spinner under the lines on a terminal (nothing when the output is piped).
     with console.status("starting the embedded server…") as status:
         view.status = status
         try:
+            server.app = create_app(settings, registry=registry)
             server.start()
             console.print(
-                f"podium demo: an embedded server at {server.origin} over {where}, "
-                f"model {settings.default_model} (no model server, no configuration)",
+                f"podium demo: an embedded `podium serve` at {server.origin}\n"
+                f"  database {where}\n"
+                f"  model {settings.default_model} (built in: no model server, no configuration)",
                 markup=False,
             )
-            # A user of its own each time: a database kept with --db may hold earlier ones.
+            # A user and an app of its own each time (both named so): a database kept with
+            # --db holds the earlier ones, and names are unique on a server.
             username, password = f"demo-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
             server.create_user(username, password)
             asyncio.run(walk(server, username, password, view))
@@ -210,7 +214,7 @@ def run_demo(
                 shutil.rmtree(throwaway, ignore_errors=True)
     console.print()
     console.print(
-        f"podium demo: both journeys done in {time.perf_counter() - began:.1f} s. "
-        "`podium serve` serves the same API on your database (docs at /docs).",
+        f"podium demo: both journeys done in {time.perf_counter() - began:.1f} s; "
+        "`podium serve` serves this API on your own database (OpenAPI at /docs).",
         markup=False,
     )

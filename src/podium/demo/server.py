@@ -85,7 +85,7 @@ class EmbeddedServer:
 
     def __init__(self, settings: Settings, app: Any) -> None:
         self.settings = settings
-        self._app = app  # create_app(settings, registry=...): the FastAPI application
+        self.app = app  # create_app(settings, registry=...): the FastAPI application
         self.port = 0
         self._server: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -103,7 +103,7 @@ class EmbeddedServer:
         listener.bind(("127.0.0.1", 0))
         self.port = int(listener.getsockname()[1])
         config = uvicorn.Config(
-            self._app,
+            self.app,
             log_level="warning",
             access_log=False,
             lifespan="on",
@@ -143,7 +143,7 @@ class EmbeddedServer:
     def create_user(self, username: str, password: str) -> None:
         """A platform administrator, made by the server's own auth service (what
         `podium users create-admin` does), so the demo can sign in over HTTP."""
-        auth = self._app.state.services.auth
+        auth = self.app.state.services.auth
         email = f"{username}@example.com"
         self.call(auth.create_user(email, username, password, is_admin=True))
 

@@ -38,6 +38,7 @@ class DemoView:
         self.began = began
         self.flows: dict[str, str] = {}  # flow id → name
         self.runs: dict[str, str] = {}  # run id → flow name
+        self.sessions: dict[str, str] = {}  # session id → flow name
         self.status: Status | None = None  # the spinner's line, saying what the demo awaits
 
     def stamp(self) -> str:
@@ -61,14 +62,17 @@ class DemoView:
 
     def event(self, event: dict[str, Any]) -> None:
         kind, data = event["type"], event.get("data") or {}
+        run_id, session_id = event.get("run_id") or "", event.get("session_id") or ""
         flow = self.flows.get(data.get("flow_id", ""), "")
-        if kind == names.RUN_QUEUED and event.get("run_id") and flow:
-            self.runs[event["run_id"]] = flow
+        if flow and kind == names.RUN_QUEUED:
+            self.runs[run_id] = flow
+        if flow and kind == names.SESSION_CREATED:
+            self.sessions[session_id] = flow
         if kind in HIDDEN:
             return
         if kind == names.SESSION_CREATED:
-            data = {"session_id": event.get("session_id")}
-        flow = flow or self.runs.get(event.get("run_id") or "", "")
+            data = {"session_id": session_id}
+        flow = flow or self.runs.get(run_id) or self.sessions.get(session_id, "")
         line = Text.assemble(
             (f"{self.stamp()}  ", "dim"),
             (f"{kind:<23}", STYLES.get(kind, "")),
