@@ -11,15 +11,18 @@ import shlex
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from tests.api.live import BIN, ROOT
 
+from podium.assembly import create_app, default_registry
 from podium.config import Settings
+from podium.demo.journeys import DemoClient, Tour, run_demo, run_ended
 from podium.demo.server import DemoFailed, demo_settings, with_shipped_packs
-from podium.demo.view import describe, describe_patch
+from podium.demo.view import DemoView, EventStream, describe, describe_patch
 from podium.engine.registry import Registry
 from podium.packs.loader import discover
 
@@ -97,7 +100,7 @@ def test_the_readme_shows_the_demo_first_and_make_runs_it() -> None:
 
 def test_the_matcher_masks_what_varies_and_refuses_other_output() -> None:
     actual = '  3.10s  run.succeeded  AppBuilder  artifact_id="art_01m916pr6vp63zc4fqpak3qq00"\n'
-    actual += "podium demo: both journeys done in 4.8 s; more"
+    actual += "podium demo: done in 4.8 s, more"
     assert first_missing('  1.00s  run.succeeded  AppBuilder  artifact_id="art_0…"', actual)
     assert first_missing('  1.00s  run.succeeded  AppBuilder  artifact_id="art_…"', actual) is None
     assert first_missing("…done in 9.9 s…", actual) is None
@@ -172,12 +175,50 @@ def test_ctrl_c_stops_the_embedded_server_and_removes_the_throwaway_database() -
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130, out + err
     assert err.strip().splitlines()[-1] == "interrupted", err
-    assert "both journeys done" not in out and "Traceback" not in err
+    assert "podium demo: done in" not in out and "Traceback" not in err
     assert not Path(database.group(1)).parent.exists()
     with pytest.raises(OSError):  # nothing listens there any more
         import urllib.request
 
         urllib.request.urlopen(f"{origin.group(1)}/api/v1/health", timeout=2)
+
+
+async def guestbook_journey(client: DemoClient, stream: EventStream, view: DemoView) -> None:
+    """The example pack's journey: sign (a flow whose node emits `guestbook.signed`), then
+    the gated thanks."""
+    view.title("Guestbook: sign, then be thanked  (pack guestbook)")
+    sign = {"flow": "guestbook_sign", "input": {"name": "Ada", "message": "Hello!"}}
+    view.step("POST /sessions  flow guestbook_sign")
+    signed = await client.call("POST", "{app}/sessions", sign)
+    await run_ended(stream, signed["run_id"], "guestbook_sign")
+    await stream.wait_for(lambda e: e["type"] == "guestbook.signed", "guestbook.signed", 30)
+    view.step("POST /sessions  flow guestbook_thanks")
+    thanks = {"flow": "guestbook_thanks", "input": {"name": "Ada"}}
+    thanked = await client.call("POST", "{app}/sessions", thanks)
+    await run_ended(stream, thanked["run_id"], "guestbook_thanks")
+
+
+GUESTBOOK_TOUR = Tour({"guestbook": str(ROOT / "examples" / "guestbook")}, (guestbook_journey,))
+
+
+@pytest.mark.slow
+def test_the_machinery_walks_any_pack_live_and_leaves_nothing_behind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's parts on the example pack, in this process: the embedded server, the
+    pack enabled over HTTP, the events streamed and shown, the server stopped and the
+    throwaway database removed."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    run_demo(Settings(), None, default_registry, create_app, GUESTBOOK_TOUR)
+    shown = capsys.readouterr().out
+    lines = [line.split("s  ", 1)[-1] for line in shown.splitlines()]
+    assert "▶ PUT /packs/guestbook  enabled: flows guestbook_sign, guestbook_thanks" in lines
+    started = lines.index("▶ POST /sessions  flow guestbook_thanks")
+    signed = next(i for i, line in enumerate(lines) if line.startswith("guestbook.signed"))
+    assert signed < started, shown  # shown as it streamed in, before the next request
+    assert "run.succeeded          guestbook_thanks" in [line.rstrip() for line in lines]
+    assert re.search(r"^podium demo: done in \d+\.\d s", shown, re.M), shown
+    assert list(tmp_path.iterdir()) == []  # the throwaway database is gone
 
 
 def test_a_pack_that_cannot_be_loaded_stops_the_demo_before_anything_starts(

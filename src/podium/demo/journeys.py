@@ -8,7 +8,8 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,13 +140,27 @@ async def handlers_past(client: DemoClient, pack: str, seq: int) -> None:
         await asyncio.sleep(0.05)
 
 
-JOURNEYS: tuple[Callable[[DemoClient, EventStream, DemoView], Any], ...] = (
+Journey = Callable[[DemoClient, EventStream, DemoView], Awaitable[None]]
+JOURNEYS: tuple[Journey, ...] = (
     appbuilder_journey,
     leads_journey,
 )
 
 
-async def walk(server: EmbeddedServer, username: str, password: str, view: DemoView) -> None:
+@dataclass(frozen=True)
+class Tour:
+    """What a demo shows: the packs it enables (name → module) and the journeys it walks."""
+
+    packs: Mapping[str, str]
+    journeys: tuple[Journey, ...]
+
+
+SHIPPED_TOUR = Tour(SHIPPED_PACKS, JOURNEYS)
+
+
+async def walk(
+    server: EmbeddedServer, tour: Tour, username: str, password: str, view: DemoView
+) -> None:
     """Sign in, make the demo app, enable the shipped packs, and walk the journeys."""
     async with httpx.AsyncClient(base_url=f"{server.origin}/api/v1", timeout=60) as http:
         client = DemoClient(http, view)
@@ -155,7 +170,7 @@ async def walk(server: EmbeddedServer, username: str, password: str, view: DemoV
         http.headers["Authorization"] = f"Bearer {signed_in['access_token']}"
         app = await client.call("POST", "/apps", {"name": username})
         client.app_id = app["id"]
-        for name in SHIPPED_PACKS:
+        for name in tour.packs:
             enabled = await client.call("PUT", f"{{app}}/packs/{name}")
             view.step(f"PUT /packs/{name}  enabled: flows {', '.join(enabled['flows'])}")
         flows = await client.call("GET", "{app}/flows")
@@ -163,7 +178,7 @@ async def walk(server: EmbeddedServer, username: str, password: str, view: DemoV
         stream = EventStream(http, client.app_id, view)
         await stream.open()
         try:
-            for journey in JOURNEYS:
+            for journey in tour.journeys:
                 await journey(client, stream, view)
         finally:
             await stream.close()
@@ -174,6 +189,7 @@ def run_demo(
     database_url: str | None,
     assemble: Callable[[Settings], Registry],
     create_app: Callable[..., Any],
+    tour: Tour = SHIPPED_TOUR,
 ) -> None:
     """The whole demo: the embedded server up, the journeys, the server down (also on
     Ctrl-C), the throwaway database removed. `assemble` and `create_app` are the
@@ -181,7 +197,8 @@ def run_demo(
     began = time.perf_counter()
     console = make_console()
     # The packs first: one that cannot be loaded stops the demo before anything is made.
-    settings, registry = with_shipped_packs(demo_settings(settings, "sqlite://"), assemble)
+    offline = demo_settings(settings, "sqlite://")
+    settings, registry = with_shipped_packs(offline, assemble, tour.packs)
     throwaway = None if database_url else Path(tempfile.mkdtemp(prefix="podium-demo-"))
     url = database_url or f"sqlite:///{throwaway}/demo.db"
     settings = settings.model_copy(update={"database_url": url})
@@ -204,7 +221,7 @@ def run_demo(
             # --db holds the earlier ones, and names are unique on a server.
             username, password = f"demo-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
             server.create_user(username, password)
-            asyncio.run(walk(server, username, password, view))
+            asyncio.run(walk(server, tour, username, password, view))
         except (httpx.HTTPError, TimeoutError, RuntimeError) as exc:
             raise DemoFailed(f"the demo stopped: {exc}") from None
         finally:
@@ -214,7 +231,7 @@ def run_demo(
                 shutil.rmtree(throwaway, ignore_errors=True)
     console.print()
     console.print(
-        f"podium demo: both journeys done in {time.perf_counter() - began:.1f} s; "
-        "`podium serve` serves this API on your own database (OpenAPI at /docs).",
+        f"podium demo: done in {time.perf_counter() - began:.1f} s, the server's start "
+        "included; `podium serve` serves this API on your own database (OpenAPI at /docs).",
         markup=False,
     )
