@@ -5,11 +5,11 @@ when a shipped pack cannot be loaded. How the events are described is tested las
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shlex
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -19,12 +19,16 @@ import pytest
 from tests.api.live import BIN, ROOT
 
 from podium.assembly import create_app, default_registry
+from podium.cli_display import display_url
 from podium.config import Settings
 from podium.demo.journeys import DemoClient, Tour, run_demo, run_ended
 from podium.demo.server import DemoFailed, demo_settings, with_shipped_packs
 from podium.demo.view import DemoView, EventStream, describe, describe_patch
 from podium.engine.registry import Registry
 from podium.packs.loader import discover
+from podium.storage import packs as packs_tx
+from podium.storage.store import open_store
+from podium.storage.urls import sqlite_path
 
 README = ROOT / "README.md"
 BOUND_SECONDS = 60  # a loaded CI machine; the demo takes a few seconds (docs/demo.md)
@@ -141,17 +145,26 @@ def test_podium_demo_runs_as_the_readme_prints_it() -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(2 * BOUND_SECONDS + 60)
-def test_with_db_the_database_is_kept_and_a_second_demo_uses_it_again(tmp_path: Path) -> None:
-    db = tmp_path / "kept.db"
+def test_with_db_the_database_is_kept_and_a_second_demo_uses_it_again(database_url: str) -> None:
+    # A file path for SQLite (as a user types it), the URL for PostgreSQL.
+    db = str(sqlite_path(database_url)) if database_url.startswith("sqlite") else database_url
     for _ in range(2):
-        done = podium(["podium", "demo", "--db", str(db)])
+        done = podium(["podium", "demo", "--db", db])
         assert done.returncode == 0, done.stdout + done.stderr
-        assert f"database sqlite:///{db}\n" in done.stdout
-    with sqlite3.connect(db) as kept:
-        enabled = kept.execute("SELECT app_id, pack FROM pack_enablements").fetchall()
-        leads = kept.execute("SELECT COUNT(*) FROM leads_leads").fetchone()[0]
+        assert f"  database {display_url(database_url)}\n" in done.stdout
+    enabled = asyncio.run(enablements(database_url))
     assert sorted(pack for _, pack in enabled) == ["appbuilder"] * 2 + ["leads"] * 2
-    assert len({app for app, _ in enabled}) == 2 and leads == 2  # an app per demo
+    assert len({app for app, _ in enabled}) == 2  # an app per demo
+
+
+async def enablements(url: str) -> list[tuple[str, str]]:
+    store = open_store(url, Settings())
+    await store.open(migrate=False)
+    try:
+        found: list[tuple[str, str]] = await store.run_read(packs_tx.enablements)
+        return found
+    finally:
+        await store.close()
 
 
 @pytest.mark.slow
