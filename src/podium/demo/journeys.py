@@ -45,9 +45,8 @@ LEAD = {
 class DemoClient:
     """The demo's HTTP calls under /api/v1, as the app's owner; a refusal is DemoFailed."""
 
-    def __init__(self, http: httpx.AsyncClient, view: DemoView) -> None:
+    def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
-        self.view = view
         self.app_id = ""
 
     async def call(self, method: str, path: str, body: Any = None) -> Any:
@@ -78,6 +77,8 @@ async def appbuilder_journey(client: DemoClient, stream: EventStream, view: Demo
     view.runs[session["run_id"]] = "AppBuilder"
     await run_ended(stream, session["run_id"], "AppBuilder")
     found = await client.call("GET", f"{{app}}/artifacts?session_id={session['id']}")
+    if not found["items"]:
+        raise DemoFailed(f"the AppBuilder session {session['id']} made no artifact")
     artifact = found["items"][0]
     buttons = [b for b in artifact["state"].get("buttons", []) if isinstance(b, dict)]
     button = next((b for b in buttons if b.get("workflow") == "RevenueDashboard"), None)
@@ -163,7 +164,7 @@ async def walk(
 ) -> None:
     """Sign in, make the demo app, enable the shipped packs, and walk the journeys."""
     async with httpx.AsyncClient(base_url=f"{server.origin}/api/v1", timeout=60) as http:
-        client = DemoClient(http, view)
+        client = DemoClient(http)
         signed_in = await client.call(
             "POST", "/auth/login", {"identifier": username, "password": password}
         )
