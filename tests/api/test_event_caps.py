@@ -1,6 +1,7 @@
 """Every event the engine writes stays within PODIUM_MAX_EVENT_BYTES: a run's large output,
 a long error text or question is left out of its event with a marker that says where it is
-read whole (`GET /api/v1/apps/{app}/runs/{id}`), and that route has it whole."""
+read whole (`GET /api/v1/apps/{app}/runs/{id}`), and that route has it whole; so is an
+artifact's large state or patch (`GET /api/v1/apps/{app}/artifacts/{id}`)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,34 @@ def test_a_long_question_is_left_out_of_its_event_and_shown_with_the_run(admin: 
     (question,) = admin.get(f"{base}/runs/{run_id}").json()["pending_questions"]
     assert question["question"] == "q" * CHARS
     assert question["choices"] == ["c" * CHARS, "yes"]
+
+
+def test_a_large_artifact_state_or_patch_is_read_from_the_artifact(admin: Actor) -> None:
+    base = f"/api/v1/apps/{admin.create_app('caps-artifact')}"
+    made = admin.post(f"{base}/artifacts", {"type": "Big", "initial_state": {"a": "x" * CHARS}})
+    assert made.status_code == 201, made.text
+    artifact_id = made.json()["id"]
+    patched = admin.patch(f"{base}/artifacts/{artifact_id}", {"b": "y" * CHARS, "small": 1})
+    assert patched.status_code == 200, patched.text
+    page = admin.get(f"{base}/events", params={"artifact_id": artifact_id}).json()
+    created, updated = (e["data"] for e in page["items"])
+    read = f"GET {base}/artifacts/{artifact_id}"
+    assert created == {
+        "artifact_id": artifact_id,
+        "type": "Big",
+        "flow": None,
+        "version": 1,
+        "state_omitted": True,
+        "state_bytes": size({"a": "x" * CHARS}),
+        "read": read,
+    }
+    assert updated["version"] == 2 and updated["patch_omitted"] is True
+    assert updated["patch_bytes"] == size({"b": "y" * CHARS, "small": 1})
+    assert updated["read"] == read and "patch" not in updated and size(updated) <= EVENT_CAP
+    whole = admin.get(f"{base}/artifacts/{artifact_id}").json()
+    assert whole["version"] == 2
+    assert whole["state"] == {"a": "x" * CHARS, "b": "y" * CHARS, "small": 1}
+    small = admin.patch(f"{base}/artifacts/{artifact_id}", {"small": 2})
+    assert small.status_code == 200
+    page = admin.get(f"{base}/events", params={"artifact_id": artifact_id}).json()
+    assert page["items"][-1]["data"]["patch"] == {"small": 2}  # small ones stay whole
