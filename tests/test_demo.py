@@ -13,6 +13,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -170,29 +171,27 @@ async def enablements(url: str) -> list[tuple[str, str]]:
 @pytest.mark.slow
 @pytest.mark.timeout(BOUND_SECONDS + 30)
 def test_ctrl_c_stops_the_embedded_server_and_removes_the_throwaway_database() -> None:
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [str(BIN / "podium"), "demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=clean_env(),
         cwd=ROOT,
-    )
-    assert process.stdout is not None
-    header = process.stdout.readline()
-    origin = re.search(r"at (http://127\.0\.0\.1:\d+)", header)
-    database = re.search(r"database (/\S+/demo\.db) \(throwaway\)", process.stdout.readline())
-    assert origin and database, header
-    assert Path(database.group(1)).exists()
-    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, out + err
-    assert err.strip().splitlines()[-1] == "interrupted", err
-    assert "podium demo: done in" not in out and "Traceback" not in err
+    ) as process:
+        assert process.stdout is not None
+        header = process.stdout.readline()
+        origin = re.search(r"at (http://127\.0\.0\.1:\d+)", header)
+        database = re.search(r"database (/\S+/demo\.db) \(throwaway\)", process.stdout.readline())
+        assert origin and database, header
+        assert Path(database.group(1)).exists()
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 130, out + err
+        assert err.strip().splitlines()[-1] == "interrupted", err
+        assert "podium demo: done in" not in out and "Traceback" not in err
     assert not Path(database.group(1)).parent.exists()
     with pytest.raises(OSError):  # nothing listens there any more
-        import urllib.request
-
         urllib.request.urlopen(f"{origin.group(1)}/api/v1/health", timeout=2)
 
 
@@ -257,7 +256,10 @@ def test_a_pack_that_cannot_be_loaded_stops_the_demo_before_anything_starts(
 
 def test_a_shipped_pack_that_cannot_be_loaded_is_named_with_what_to_do(tmp_path: Path) -> None:
     settings = demo_settings(Settings(), f"sqlite:///{tmp_path}/demo.db")
-    shipped = {"appbuilder": "podium.packs.appbuilder", "leads": "podium.packs.no_such_pack"}
+    shipped = {
+        "guestbook": str(ROOT / "examples" / "guestbook"),
+        "leads": "podium.packs.no_such_pack",
+    }
     assembled: list[Registry] = []
 
     def assemble(settings: Settings) -> Registry:
@@ -269,7 +271,8 @@ def test_a_shipped_pack_that_cannot_be_loaded_is_named_with_what_to_do(tmp_path:
     with pytest.raises(DemoFailed) as refused:
         with_shipped_packs(settings, assemble, shipped)
     message = refused.value.message
-    assert message.startswith("the demo needs the packs appbuilder, leads, which ship with podium")
+    assert message.startswith("the demo needs the packs guestbook, leads, which ship with podium")
+    assert "; leads cannot be loaded (" in message
     assert "podium.packs.no_such_pack" in message and "make venv" in message
     assert "pip install -e ." in message
     assert not (tmp_path / "demo.db").exists()  # refused before any server or database

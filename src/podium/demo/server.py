@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from podium.config import Settings
 from podium.engine.registry import Registry
 from podium.errors import PodiumError
-from podium.packs.loader import PackLoadError
+from podium.packs.loader import PackLoadError, load_spec
 
 T = TypeVar("T")
 # The shipped packs the demo walks through, and the modules they ship in.
@@ -64,18 +64,22 @@ def with_shipped_packs(
     missing = [name for name in shipped if name not in installed]
     if not missing:
         return settings, registry
-    settings = settings.model_copy(
-        update={"packs": [*settings.packs, *(shipped[name] for name in missing)]}
-    )
-    try:
-        return settings, assemble(settings)
-    except PackLoadError as exc:
+    failures = []
+    for name in missing:
+        try:
+            load_spec(shipped[name])
+        except PackLoadError as exc:
+            failures.append(f"{name} cannot be loaded ({exc.message})")
+    if failures:
         raise DemoFailed(
             f"the demo needs the packs {', '.join(shipped)}, which ship with podium; "
-            f"{' and '.join(missing)} cannot be loaded ({exc.message}). Reinstall podium "
-            "from its clone (`make venv`, or `pip install -e .`) so that src/podium/packs/ "
-            "and its `podium.packs` entry points are installed"
-        ) from None
+            f"{'; '.join(failures)}. Reinstall podium from its clone (`make venv`, or "
+            "`pip install -e .`) so that src/podium/packs/ and its `podium.packs` entry "
+            "points are installed"
+        )
+    modules = [shipped[name] for name in missing]
+    settings = settings.model_copy(update={"packs": [*settings.packs, *modules]})
+    return settings, assemble(settings)
 
 
 class EmbeddedServer:
