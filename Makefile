@@ -22,7 +22,7 @@ LANGGRAPH_BIN  := $(LANGGRAPH_VENV)/bin/langgraph
 LINT_PATHS  ?= src tests benchmarks
 DEMO_DB     ?= .podium-demo.db
 
-.PHONY: help venv install test test-postgres lint bench demo serve clean
+.PHONY: help venv install test test-postgres lint bench demo demo-flow serve clean
 
 help: ## Show this list
 	@echo "Podium make targets:"
@@ -82,7 +82,10 @@ bench: $(BENCH_STAMP) $(LANGGRAPH_BIN) ## Engine and API benchmarks vs LangGraph
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS) $(ENGINE_ARGS)
 	$(BIN)/python benchmarks/api.py --langgraph-bin $(LANGGRAPH_BIN) $(BENCH_ARGS) $(API_ARGS)
 
-demo: $(STAMP) ## Run the example flow examples/flows/chain.json
+demo: $(STAMP) ## The shipped packs on an embedded server, watched live (podium demo; docs/demo.md)
+	$(BIN)/podium demo
+
+demo-flow: $(STAMP) ## Run the example flow examples/flows/chain.json
 	$(BIN)/podium run examples/flows/chain.json --input '{"text": "Hello   Durable World"}' --db $(DEMO_DB)
 
 serve: $(STAMP) ## Run the HTTP API on http://127.0.0.1:8000 (./podium.db, OpenAPI at /docs)

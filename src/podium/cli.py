@@ -597,3 +597,24 @@ def packs_list(db: str | None) -> None:
             ]
         )
     print_table(out, ["pack", "description", "flows", "handlers", "enabled in", "from"], rows)
+
+
+# --- podium demo --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--db",
+    metavar="PATH",
+    help="SQLite database file (or a database URL) to keep; default: a throwaway file, "
+    "removed at the end.",
+)
+def demo(db: str | None) -> None:
+    """Start an embedded server, enable the shipped packs in a demo app, and walk
+    AppBuilder → RevenueDashboard and a lead submit → analyze, live (offline model)."""
+    from podium.assembly import create_app
+    from podium.demo import run_demo
+
+    settings = load_settings()
+    url = database_url(db, settings) if db is not None else None
+    run_demo(settings, url, default_registry, create_app)

@@ -56,3 +56,17 @@ async def bad_artifact(ctx: Context) -> dict[str, Any]:
 async def bad_message(ctx: Context) -> dict[str, Any]:
     await ctx.send_agent_message("b", "request", {"value": BAD[ctx.config["bad"]]})
     return {"stored": True}
+
+
+async def big_output(ctx: Context) -> dict[str, Any]:
+    return {"text": "x" * int(ctx.config["chars"])}
+
+
+async def loud_failure(ctx: Context) -> dict[str, Any]:
+    raise ValueError("y" * int(ctx.config["chars"]))
+
+
+async def long_question(ctx: Context) -> dict[str, Any]:
+    chars = int(ctx.config["chars"])
+    answer = await ctx.ask_user("q" * chars, choices=["c" * chars, "yes"])
+    return {"answer": answer}

@@ -25,6 +25,7 @@ from podium.errors import LeaseLost, RunCancelled
 from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id, step_id
+from podium.storage.event_bounds import run_url, within_cap
 from podium.storage.records import Claim, InterruptRecord, StepCommit, StepRecord
 from podium.storage.script import dumps
 from podium.storage.store import Store
@@ -508,6 +509,7 @@ class RunExecution:
             run_error=run_error,
             available_at=available_at,
             retry=self._retry if available_at is not None else None,
+            max_event_bytes=self.settings.max_event_bytes,
         )
         if self._state_dirty:
             self.state_json = dumps(self.state)
@@ -519,7 +521,12 @@ class RunExecution:
         return committed.run_status
 
     def _event(self, kind: str, data: dict[str, Any]) -> Event:
-        return Event(kind, self.run.app_id, self.run.session_id, self.run.id, data)
+        """An engine event of this run, within PODIUM_MAX_EVENT_BYTES (an error or a question
+        that would make it larger is left out: the run's page has it)."""
+        cap, read = self.settings.max_event_bytes, run_url(self.run.app_id, self.run.id)
+        return Event(
+            kind, self.run.app_id, self.run.session_id, self.run.id, within_cap(data, cap, read)
+        )
 
     def _live(self, kind: str, node_id: str) -> None:
         if self.publish_live is not None:

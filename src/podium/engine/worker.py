@@ -233,6 +233,7 @@ class Worker:
                 elapsed=run.elapsed,
                 run_status="failed",
                 run_error=error,
+                max_event_bytes=self.settings.max_event_bytes,
             )
         )
         return "failed"

@@ -88,8 +88,11 @@ class ArtifactService:
             {} if initial_state is None else initial_state,
             self.store.settings.max_state_bytes,
         )
+        cap = self.store.settings.max_event_bytes
         record, events = await self.store.run_script(
-            lambda: tx.create_artifact(app_id, type, flow, state, session_id, actor, time.time())
+            lambda: tx.create_artifact(
+                app_id, type, flow, state, session_id, actor, time.time(), cap
+            )
         )
         self._publish(events)
         return record  # type: ignore[no-any-return]
@@ -146,10 +149,18 @@ class ArtifactService:
         """
         check_state("a merge patch", patch)
         dialect = self.store.dialect
-        cap = self.store.settings.max_state_bytes
+        settings = self.store.settings
         record, events = await self.store.run_script(
             lambda: tx.patch_artifact(
-                app_id, artifact_id, patch, expected_version, actor, time.time(), dialect, cap
+                app_id,
+                artifact_id,
+                patch,
+                expected_version,
+                actor,
+                time.time(),
+                dialect,
+                settings.max_state_bytes,
+                settings.max_event_bytes,
             )
         )
         self._publish(events)

@@ -24,6 +24,7 @@ from podium.errors import Conflict, LimitTooHigh, NotFound, PreconditionFailed
 from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id
+from podium.storage.event_bounds import artifact_url, within_cap
 from podium.storage.script import Json, Row, Script, all_rows, dumps, execute, loads, one
 from podium.storage.transactions import append_events
 
@@ -156,9 +157,12 @@ def create_artifact(
     session_id: str | None,
     actor: str | None,
     now: float,
+    max_event_bytes: int | None = None,
 ) -> Script:
     """Create an artifact at version 1 (attached to `session_id` when given; its flow is then
-    the session's unless `flow` says otherwise); returns `(record, events)`."""
+    the session's unless `flow` says otherwise); returns `(record, events)`. A state that
+    would make `artifact.created` larger than `max_event_bytes` is left out of it
+    (podium.storage.event_bounds)."""
     if session_id is not None:
         session_flow = yield from _session_in_app(app_id, session_id)
         flow = flow or session_flow
@@ -192,6 +196,7 @@ def create_artifact(
             now,
         )
     data = {"artifact_id": artifact_id, "type": type, "flow": flow, "version": 1, "state": state}
+    data = within_cap(data, max_event_bytes, artifact_url(app_id, artifact_id), ("state",))
     events = yield from append_events(
         app_id, [Event(names.ARTIFACT_CREATED, app_id, session_id, None, data)], now
     )
@@ -273,8 +278,10 @@ def patch_artifact(
     now: float,
     dialect: str,
     max_state_bytes: int | None = None,
+    max_event_bytes: int | None = None,
 ) -> Script:
-    """Apply a merge patch as the next version; returns `(record, events)`.
+    """Apply a merge patch as the next version; returns `(record, events)`. A patch that
+    would make `artifact.state.updated` larger than `max_event_bytes` is left out of it.
 
     Raises:
         NotFound: the artifact is not the app's.
@@ -315,6 +322,7 @@ def patch_artifact(
         now,
     )
     data = {"artifact_id": artifact_id, "version": version, "patch": patch, "actor": actor}
+    data = within_cap(data, max_event_bytes, artifact_url(app_id, artifact_id), ("patch",))
     events = yield from append_events(
         app_id,
         [Event(names.ARTIFACT_STATE_UPDATED, app_id, row["session_id"], None, data)],

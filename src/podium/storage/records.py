@@ -133,6 +133,9 @@ class StepCommit:
     # `interrupted`): no worker claims it before `available_at`; `retry` says why, in its event.
     available_at: float | None = None
     retry: dict[str, Any] | None = None
+    # PODIUM_MAX_EVENT_BYTES: the run's outcome event leaves out what would make it larger
+    # (podium.storage.event_bounds); None writes it whole.
+    max_event_bytes: int | None = None
 
 
 @dataclass(slots=True)

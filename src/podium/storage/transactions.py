@@ -10,6 +10,7 @@ from podium.errors import Conflict, InvalidInput, LeaseLost, NotFound, RunCancel
 from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id, step_id
+from podium.storage.event_bounds import run_url, within_cap
 from podium.storage.records import (
     ACTIVE_RUN_STATUSES,
     FlowRecord,
@@ -452,6 +453,7 @@ def commit_step(commit: StepCommit, now: float) -> Script:
         if c.retry is not None and written in ("queued", "paused", "interrupted"):
             data["retry"] = c.retry  # the node, attempt and error whose back-off it waits out
         kind = names.RUN_QUEUED if written == "queued" else names.RUN_ENDED[written]
+        data = within_cap(data, c.max_event_bytes, run_url(c.app_id, c.run_id))
         events.append(Event(kind, c.app_id, c.session_id, c.run_id, data))
     if c.calls:
         yield many(
