@@ -45,6 +45,15 @@ def test_a_disabled_agent_is_refused_everywhere_until_enabled(app: App) -> None:
     assert error_of(app.post("/agents/scout/invoke", {"task": "hi"}), 409) == hint
     streamed = app.post("/agents/scout/invoke", {"task": "hi", "stream": True})
     assert error_of(streamed, 409) == hint
+    workflow = app.post(
+        "/workflows/execute",
+        {
+            "workflow_type": "sequential",
+            "participating_agents": ["chat", "scout"],
+            "input_data": {"message": "hi"},
+        },
+    )
+    assert error_of(workflow, 409) == f"participating_agents: {hint}"
     assert len(sessions_of(app)) == before  # nothing was queued
 
     # a flow that runs it fails with the same words

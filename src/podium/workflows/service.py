@@ -17,7 +17,7 @@ from podium.agents.services import AgentServices
 from podium.engine import scheduler
 from podium.engine.caps import Caps
 from podium.engine.nodes.template import render, renders_inline
-from podium.errors import InvalidInput, WorkflowInvalid
+from podium.errors import Conflict, InvalidInput, WorkflowInvalid
 from podium.sessions.service import SessionService
 from podium.storage import queries
 from podium.storage.records import RunRecord, SessionRecord
@@ -68,6 +68,13 @@ class WorkflowService:
                 f"participating_agents: no agent named {', '.join(map(repr, missing))} in this "
                 f"app; the agents are {', '.join(sorted(known))}",
                 details={"missing": missing},
+            )
+        disabled = [name for name in named if not known[name].enabled]
+        if disabled:
+            raise Conflict(
+                f"participating_agents: agent {disabled[0]!r} is disabled in this app; an admin "
+                f"enables it with POST /api/v1/apps/{app_id}/agents/{disabled[0]}/enable",
+                details={"disabled": disabled},
             )
         message = input_data.get("message")
         if not isinstance(message, str) or not message.strip():
