@@ -13,8 +13,8 @@ import pytest
 from tests.agents.test_loop import ModelSpy, keys, tool_log
 from tests.conftest import fast_settings
 
+from podium import Podium
 from podium.engine.flow import Flow
-from podium.engine.runtime import Podium
 from podium.llm.base import DeltaSink, ModelRequest, ModelResponse
 from podium.llm.offline import OfflineProvider
 from podium.memory.service import MemoryService
