@@ -31,7 +31,7 @@ def write_pack(folder: Path, name: str, body: str) -> Path:
 
 def test_a_package_directory_is_imported_by_its_name(packs_dir: Path) -> None:
     path = write_pack(packs_dir, "tinypack", "from podium.packs import Pack\npack = Pack('tiny')\n")
-    [pack] = discover([str(path)])
+    [pack] = [p for p in discover([str(path)]) if p.name == "tiny"]  # shipped packs come too
     assert (pack.name, pack.source) == ("tiny", str(path))
     assert load_spec("tinypack").name == "tiny"  # importable by name once its folder is known
 
