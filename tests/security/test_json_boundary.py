@@ -61,6 +61,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "state_patch": {"x": BAD},
     },
     ("POST", "/apps/{app_id}/agents"): {"name": "evil", "instructions": BAD},
+    ("POST", "/apps/{app_id}/packs/leads/leads"): {"name": BAD, "email": "eve@example.com"},
     ("POST", "/apps/{app_id}/agents/generate"): {"role": BAD},
     ("POST", "/apps/{app_id}/agents/{name}/invoke"): {"task": BAD},
     ("POST", "/apps/{app_id}/chat/messages"): {"message": BAD},
