@@ -258,7 +258,7 @@ def test_a_shipped_pack_that_cannot_be_loaded_is_named_with_what_to_do(tmp_path:
     settings = demo_settings(Settings(), f"sqlite:///{tmp_path}/demo.db")
     shipped = {
         "guestbook": str(ROOT / "examples" / "guestbook"),
-        "leads": "podium.packs.no_such_pack",
+        "storyboard": "podium.packs.no_such_pack",
     }
     assembled: list[Registry] = []
 
@@ -271,8 +271,10 @@ def test_a_shipped_pack_that_cannot_be_loaded_is_named_with_what_to_do(tmp_path:
     with pytest.raises(DemoFailed) as refused:
         with_shipped_packs(settings, assemble, shipped)
     message = refused.value.message
-    assert message.startswith("the demo needs the packs guestbook, leads, which ship with podium")
-    assert "; leads cannot be loaded (" in message
+    assert message.startswith(
+        "the demo needs the packs guestbook, storyboard, which ship with podium"
+    )
+    assert "; storyboard cannot be loaded (" in message
     assert "podium.packs.no_such_pack" in message and "make venv" in message
     assert "pip install -e ." in message
     assert not (tmp_path / "demo.db").exists()  # refused before any server or database

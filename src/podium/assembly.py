@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 AGENT_NODE_TYPES = (AgentNode, ToolNode, CollaborationTurnNode)
+# The packs that ship with podium (name → module; installed through their `podium.packs`
+# entry points), which `podium demo` enables and walks through.
+SHIPPED_PACKS = {"appbuilder": "podium.packs.appbuilder", "leads": "podium.packs.leads"}
 
 
 def _agent_services(runtime: engine_runtime.Podium) -> AgentServices:

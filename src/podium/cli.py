@@ -612,9 +612,9 @@ def packs_list(db: str | None) -> None:
 def demo(db: str | None) -> None:
     """Start an embedded server, enable the shipped packs in a demo app, and walk
     AppBuilder → RevenueDashboard and a lead submit → analyze, live (offline model)."""
-    from podium.assembly import create_app
-    from podium.demo import run_demo
+    from podium.assembly import SHIPPED_PACKS, create_app
+    from podium.demo import JOURNEYS, Tour, run_demo
 
     settings = load_settings()
     url = database_url(db, settings) if db is not None else None
-    run_demo(settings, url, default_registry, create_app)
+    run_demo(settings, url, default_registry, create_app, Tour(SHIPPED_PACKS, JOURNEYS))

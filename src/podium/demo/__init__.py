@@ -13,7 +13,7 @@ in over SSE:
 docs/demo.md shows a run and what each line means.
 """
 
-from podium.demo.journeys import run_demo
+from podium.demo.journeys import JOURNEYS, Tour, run_demo
 from podium.demo.server import DemoFailed
 
-__all__ = ["DemoFailed", "run_demo"]
+__all__ = ["JOURNEYS", "DemoFailed", "Tour", "run_demo"]

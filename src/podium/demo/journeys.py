@@ -18,7 +18,6 @@ import httpx
 from podium.cli_display import display_url, make_console
 from podium.config import Settings
 from podium.demo.server import (
-    SHIPPED_PACKS,
     DemoFailed,
     EmbeddedServer,
     demo_settings,
@@ -156,9 +155,6 @@ class Tour:
     journeys: tuple[Journey, ...]
 
 
-SHIPPED_TOUR = Tour(SHIPPED_PACKS, JOURNEYS)
-
-
 async def walk(
     server: EmbeddedServer, tour: Tour, username: str, password: str, view: DemoView
 ) -> None:
@@ -190,11 +186,12 @@ def run_demo(
     database_url: str | None,
     assemble: Callable[[Settings], Registry],
     create_app: Callable[..., Any],
-    tour: Tour = SHIPPED_TOUR,
+    tour: Tour,
 ) -> None:
     """The whole demo: the embedded server up, the journeys, the server down (also on
     Ctrl-C), the throwaway database removed. `assemble` and `create_app` are the
-    composition root's (`podium.assembly`), handed down by the CLI."""
+    composition root's (`podium.assembly`), handed down by the CLI, and so are the shipped
+    packs `tour` enables (`Tour(SHIPPED_PACKS, JOURNEYS)`)."""
     began = time.perf_counter()
     console = make_console()
     # The packs first: one that cannot be loaded stops the demo before anything is made.

@@ -19,8 +19,6 @@ from podium.errors import PodiumError
 from podium.packs.loader import PackLoadError, load_spec
 
 T = TypeVar("T")
-# The shipped packs the demo walks through, and the modules they ship in.
-SHIPPED_PACKS = {"appbuilder": "podium.packs.appbuilder", "leads": "podium.packs.leads"}
 OFFLINE_MODEL = "offline/echo"
 START_TIMEOUT_SECONDS = 30.0
 
@@ -53,7 +51,7 @@ def demo_settings(settings: Settings, database_url: str) -> Settings:
 def with_shipped_packs(
     settings: Settings,
     assemble: Callable[[Settings], Registry],
-    shipped: Mapping[str, str] = SHIPPED_PACKS,
+    shipped: Mapping[str, str],
 ) -> tuple[Settings, Registry]:
     """The settings and registry with the `shipped` packs (name → module) installed: found
     through the `podium.packs` entry points, else added to `packs` by module name (an
