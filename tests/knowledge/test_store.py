@@ -221,9 +221,12 @@ async def test_reserved_namespaces_are_for_services(
         await knowledge.search(app_id, "_agents", "refunds")
     # An empty reserved namespace is searched (no hits), not refused.
     assert (await knowledge.search(app_id, "_agents", "refunds", system=True))["hits"] == []
+    seen: list[Event] = []
+    knowledge.store.add_listener(seen.extend)
     await knowledge.put_documents(
         app_id, "_agents", [{"key": "agent:weather", "text": "forecasts"}], system=True
     )
+    assert seen == []  # services' own writes are not the app's events
     assert keys(await knowledge.search(app_id, "_agents", "forecast", system=True)) == [
         "agent:weather"
     ]
