@@ -26,7 +26,7 @@ from podium.llm.offline import KNOWLEDGE_CONTEXT, MAX_QUERY_CHARS
 from podium.tools.base import ToolContext, tool
 
 TAGS = ("knowledge",)
-NAMESPACE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # as the knowledge store names them
 RESERVED_PREFIX = "_"  # `_agents`, `_memory`: the services' own namespaces
 # A passage longer than this is cut (and says so): k passages must fit in a model's context.
 MAX_PASSAGE_CHARS = 4000
