@@ -153,7 +153,7 @@ async def tool_results(runtime: Podium, run: RunRecord) -> list[Any]:
 async def test_the_guide_answers_from_podium_docs_with_a_citation_offline(
     runtime: Podium, app_id: str
 ) -> None:
-    run = await chat(runtime, "guide", "What happens to a run after a crash?")
+    run = await chat(runtime, "guide", "Does a finished step run again after a crash?")
     assert run.status == "succeeded", run.error
     assert run.output == {
         "answer": "After a crash a restarted worker takes the run back and continues: "
@@ -168,7 +168,8 @@ async def test_the_guide_answers_from_podium_docs_with_a_citation_offline(
         "ok",
         "guide.t0.0",
     )
-    assert call.arguments == {"query": "What happens to a run after a crash?"}
+    # the question's key words
+    assert call.arguments == {"query": "finished step run again after crash"}
     assert call.result["namespaces"] == ["podium-docs"]
     assert call.result["hits"][0]["citation"] == "[podium-docs/durability#0]"
     assert len(call.result["hits"]) == 3  # the guide's k
@@ -186,6 +187,9 @@ async def test_the_guide_answers_from_podium_docs_with_a_citation_offline(
         ("Which roles can a member of an app have?", "tenants"),
         ("How do I scale out with PostgreSQL workers and leases?", "scaling"),
         ("How does a tool that requires approval work?", "approvals"),
+        ("How do I connect an MCP server?", "mcp"),
+        ("Where do I configure the database?", "configuration"),
+        ("How are events streamed to clients?", "live-streams"),
     ],
 )
 async def test_the_guide_cites_the_document_that_answers(
@@ -206,10 +210,7 @@ async def test_the_sample_is_loaded_once_and_a_conversation_searches_per_message
     assert second.output["answer"].endswith("[podium-docs/gates#0]")
     [after] = await knowledge(runtime).list_documents(app_id, "podium-docs", limit=1)
     assert after["updated_at"] == before["updated_at"]  # not loaded again
-    assert [query for _, query, _ in searches.queries] == [
-        "What is a gate?",
-        "And what is a journey?",
-    ]
+    assert [query for _, query, _ in searches.queries] == ["gate", "journey"]
 
 
 def test_the_podium_docs_sample_is_a_few_dozen_documents_about_podium() -> None:
@@ -221,14 +222,19 @@ def test_the_podium_docs_sample_is_a_few_dozen_documents_about_podium() -> None:
                   "cli", "configuration", "knowledge"):  # fmt: skip
         assert topic in keys
     durability = documents[keys.index("durability")]
-    assert durability["metadata"] == {"title": "Durability and crash recovery", "sample": "podium-docs"}
+    assert durability["metadata"] == {
+        "title": "Durability and crash recovery",
+        "sample": "podium-docs",
+    }
     assert all(d["text"].startswith("# ") and len(d["text"]) < 1000 for d in documents)
     assert describe_samples() == [
         {"name": "podium-docs", "description": SAMPLES["podium-docs"], "documents": len(keys)}
     ]
     with pytest.raises(NotFound) as raised:
         sample_documents("klingon")
-    assert raised.value.message == "no sample knowledge named 'klingon'; the samples are ['podium-docs']"
+    assert raised.value.message == (
+        "no sample knowledge named 'klingon'; the samples are ['podium-docs']"
+    )
 
 
 def test_the_samples_are_package_data() -> None:
@@ -251,10 +257,10 @@ async def test_search_knowledge_searches_only_the_agents_namespaces(
     await knowledge(runtime).put_documents(
         app_id, "secrets", [{"key": "refunds", "text": "Refunds are secret."}]
     )
+    secrets = {"query": "refunds", "namespace": "secrets"}
     turns = [
         {"tool_calls": [{"name": "search_knowledge", "arguments": {"query": "refunds"}}]},
-        {"tool_calls": [{"name": "search_knowledge",
-                         "arguments": {"query": "refunds", "namespace": "secrets"}}]},  # fmt: skip
+        {"tool_calls": [{"name": "search_knowledge", "arguments": secrets}]},
         {"text": "done"},
     ]
     await define(runtime, app_id, scripted("helper", turns, knowledge={"namespaces": ["faq"]}))
@@ -279,8 +285,7 @@ async def test_search_knowledge_searches_only_the_agents_namespaces(
     [
         ({"query": "   "}, "ValueError: the query is empty; give the words to look for"),
         ({"query": ""}, "bad arguments for search_knowledge: query: String should have at least"),
-        ({"query": "x", "k": 21}, "ValueError: k must be between 1 and 20 "
-                                  "(PODIUM_AGENT_KNOWLEDGE_K_CAP), not 21"),  # fmt: skip
+        ({"query": "x", "k": 21}, "k must be between 1 and 20 (PODIUM_AGENT_KNOWLEDGE_K_CAP)"),
         ({"query": "x", "k": 0}, "bad arguments for search_knowledge: k: Input should be"),
         ({"query": "x", "top": 1}, "bad arguments for search_knowledge: top: Extra inputs"),
         ({"query": "x" * 1001}, "query: String should have at most 1000 characters"),
@@ -304,10 +309,10 @@ async def test_a_namespace_without_documents_is_named_in_the_note(
     runtime: Podium, app_id: str
 ) -> None:
     await knowledge(runtime).put_documents(app_id, "faq", FAQ)
+    empty_search = {"query": "parcels", "namespace": "empty"}
     turns = [
         {"tool_calls": [{"name": "search_knowledge", "arguments": {"query": "parcels"}}]},
-        {"tool_calls": [{"name": "search_knowledge",
-                         "arguments": {"query": "parcels", "namespace": "empty"}}]},  # fmt: skip
+        {"tool_calls": [{"name": "search_knowledge", "arguments": empty_search}]},
         {"text": "done"},
     ]
     options = {"knowledge": {"namespaces": ["faq", "empty"]}}
@@ -316,9 +321,10 @@ async def test_a_namespace_without_documents_is_named_in_the_note(
     assert run.status == "succeeded", run.error
     both, empty = await tool_results(runtime, run)
     assert [hit["citation"] for hit in both["hits"]] == ["[faq/shipping#0]"]
-    assert both["note"].startswith(
-        "full-text search only"
-    ) and "empty holds no documents in this app; add some with POST " in both["note"]
+    assert (
+        both["note"].startswith("full-text search only")
+        and "empty holds no documents in this app; add some with POST " in both["note"]
+    )
     assert empty["hits"] == [] and empty["note"].startswith("empty holds no documents")
 
 

@@ -315,13 +315,20 @@ def searched(hits: list[dict[str, Any]]) -> Message:
 
 
 async def test_echo_offered_search_knowledge_searches_for_the_user_message() -> None:
-    messages = [Message("system", "Answer from the docs."), Message("user", "  What is a crash?  ")]
+    question = "  What happens to a run after a crash?  "
+    messages = [Message("system", "Answer from the docs."), Message("user", question)]
     response = await OfflineProvider().complete(ModelRequest("echo", messages, tools=[SEARCH]))
     assert response.text == ""
     assert response.finish_reason == "tool_calls"
     [call] = response.tool_calls
     assert (call.id, call.name) == ("call_0_0", "search_knowledge")
-    assert json.loads(call.arguments) == {"query": "What is a crash?"}
+    assert json.loads(call.arguments) == {"query": "happens run after crash"}
+    # only common words: the question as it is
+    alone = [Message("user", "What is it?")]
+    [call] = (
+        await OfflineProvider().complete(ModelRequest("echo", alone, tools=[SEARCH]))
+    ).tool_calls
+    assert json.loads(call.arguments) == {"query": "What is it?"}
 
 
 async def test_echo_answers_with_the_best_sentence_of_the_best_hit_and_its_citation() -> None:
@@ -365,7 +372,7 @@ async def test_echo_searches_again_for_a_new_message_of_the_conversation() -> No
     ]
     response = await OfflineProvider().complete(ModelRequest("echo", messages, tools=[SEARCH]))
     [call] = response.tool_calls
-    assert call.id == "call_2_0" and json.loads(call.arguments) == {"query": "And gates?"}
+    assert call.id == "call_2_0" and json.loads(call.arguments) == {"query": "gates"}
 
 
 async def test_echo_answers_from_a_prepended_knowledge_context() -> None:

@@ -45,7 +45,9 @@ class Retriever:
         notes = [text for text in (found.get("note"), note) if text]
         return {**found, "note": "; ".join(notes) or None}
 
-    async def load_sample(self, app_id: str, name: str, *, actor: str | None = None) -> dict[str, Any]:
+    async def load_sample(
+        self, app_id: str, name: str, *, actor: str | None = None
+    ) -> dict[str, Any]:
         """Put the sample's documents into the app's namespace of the same name."""
         result: dict[str, Any] = await self.knowledge.put_documents(
             app_id, name, sample_documents(name), actor=actor

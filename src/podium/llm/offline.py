@@ -5,7 +5,8 @@
   `METADATA_REQUEST`), the sentence is left out and the answer ends with the object asked
   for: each key with "score" in its name gets `lead_score(message)`, any other key `null`.
 - `offline/echo` answers from knowledge when it is given some. Offered the tool
-  `search_knowledge`, it calls it with the user's message (once per message); given the
+  `search_knowledge`, it calls it with the key words of the user's message (its words
+  without common ones such as "what", "is", "the"; once per message); given the
   result, it answers with the sentence of the best passage that shares the most words with
   the message, followed by the passage's citation `[namespace/key#chunk]`. Given passages
   in a context message (an agent with `knowledge.prepend`, `KNOWLEDGE_CONTEXT`), it answers
@@ -63,8 +64,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _QUERY_WORD = re.compile(r"[^\W_]+")
 # Words too common to say which sentence answers a question.
 _STOPWORDS = (
-    "a an and are as at be by can do does for from has have how i in is it its me my of on "
-    "or so that the their this to was what when where which who why will with you your"
+    "a about am an and any are as at be been by can could did do does explain for from has "
+    "have how i if in is it its me my of on or our please should so tell than that the their "
+    "them then there these they this those to us was we were what when where which who why "
+    "will with would you your"
 )
 STOPWORDS = frozenset(_STOPWORDS.split())
 
@@ -200,10 +203,11 @@ def _from_knowledge(request: ModelRequest) -> ModelResponse | None:
         if not question:
             return None
         played = sum(1 for m in messages if m.role == "assistant")
+        query = search_words(question)[:MAX_QUERY_CHARS].strip()
         call = ToolCall(
             id=f"call_{played}_0",
             name=SEARCH_TOOL,
-            arguments=json.dumps({"query": question[:MAX_QUERY_CHARS]}, ensure_ascii=False),
+            arguments=json.dumps({"query": query}, ensure_ascii=False),
         )
         return ModelResponse(tool_calls=[call], finish_reason="tool_calls")
     for message in messages:
@@ -253,6 +257,13 @@ def best_sentence(passage: str, question: str) -> str:
     sentences = [s for s in _SENTENCE_END.split(body) if s] or [passage.strip()]
     wanted = _content_words(question)
     return max(sentences, key=lambda s: len(wanted & _content_words(s)))
+
+
+def search_words(question: str) -> str:
+    """What the echo searches for: the question's words without the common ones, in order
+    (the question itself when only common words are left)."""
+    words = [w for w in _QUERY_WORD.findall(question) if w.lower() not in STOPWORDS]
+    return " ".join(words) or question
 
 
 def _content_words(text: str) -> set[str]:
