@@ -448,7 +448,7 @@ class KnowledgeService:
     ) -> list[dict[str, Any]]:
         """A page of the namespace's documents by key, without their text
         (`{"key", "metadata", "chunks", "chars", "updated_at"}`); `after` is the last key of
-        the page before."""
+        the page before. NotFound for a namespace (not reserved) with no documents."""
         check_namespace(namespace, system=system)
         if after is not None:
             check_key(after, system=system)
@@ -461,6 +461,12 @@ class KnowledgeService:
         items: list[dict[str, Any]] = await self.store.run_read(
             lambda: tx.list_documents(app_id, namespace, limit, after)
         )
+        if not items and after is None and not is_reserved(namespace):
+            raise NotFound(
+                f"knowledge namespace {namespace!r} has no documents in this app; "
+                "GET /api/v1/apps/{app}/knowledge lists the namespaces",
+                details={"namespace": namespace},
+            )
         return items
 
     async def list_namespaces(
