@@ -1,0 +1,135 @@
+"""RAG over HTTP, with no configuration: the built-in `guide` answers from the shipped
+`podium-docs` on `offline/echo` with a citation and its search is in `/tool-calls`; the
+samples are listed and loaded; an app's own agent searches its own knowledge (or has it
+prepended); and bad knowledge options are refused with what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import Actor, add_member
+
+from podium.knowledge.samples import sample_documents
+
+QUESTION = "Does a finished step run again after a crash?"
+ANSWER = (
+    "After a crash a restarted worker takes the run back and continues: finished steps never "
+    "run again, and the step that was in flight runs again with its recorded calls returning "
+    "their recorded results. [podium-docs/durability#0]"
+)
+
+
+def test_the_guide_answers_a_chat_from_podium_docs_with_a_citation(admin: Actor) -> None:
+    base = f"/api/v1/apps/{admin.create_app('guided')}"
+    reply = admin.post(f"{base}/chat/messages", {"agent": "guide", "message": QUESTION})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["status"], body["answer"]) == ("succeeded", ANSWER)
+    calls = admin.get(f"{base}/tool-calls", params={"tool": "search_knowledge"}).json()
+    [call] = calls["items"]
+    assert (call["agent"], call["status"], call["run_id"]) == ("guide", "ok", body["run_id"])
+    assert call["arguments"] == {"query": "finished step run again after crash"}
+    assert call["result"]["hits"][0]["citation"] == "[podium-docs/durability#0]"
+    # the guide's first search loaded the sample into the app
+    [namespace] = admin.get(f"{base}/knowledge").json()
+    assert namespace["namespace"] == "podium-docs"
+    assert namespace["documents"] == len(sample_documents("podium-docs"))
+
+
+def test_the_guide_answers_an_invocation_too(admin: Actor) -> None:
+    base = f"/api/v1/apps/{admin.create_app('invoked')}"
+    reply = admin.post(f"{base}/agents/guide/invoke", {"task": "What is a journey?"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["answer"] == (
+        "A journey is an ordered sequence of flows that a UI can show as a path; each step of "
+        "a gated journey requires the one before it. [podium-docs/gates#0]"
+    )
+    guide = admin.get(f"{base}/agents/guide").json()
+    assert guide["definition"]["knowledge"] == {
+        "namespaces": ["podium-docs"],
+        "k": 3,
+        "prepend": False,
+    }
+
+
+def test_the_samples_are_listed_and_loaded_by_members(make_user: Any) -> None:
+    owner = make_user("owen")
+    base = f"/api/v1/apps/{owner.create_app('samples')}"
+    listed = owner.get(f"{base}/knowledge-samples")
+    assert listed.status_code == 200, listed.text
+    count = len(sample_documents("podium-docs"))
+    [sample] = listed.json()
+    assert (sample["name"], sample["documents"]) == ("podium-docs", count)
+    loaded = owner.post(f"{base}/knowledge-samples/podium-docs")
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["namespace"] == "podium-docs"
+    assert len(loaded.json()["documents"]) == count
+    found = owner.get(f"{base}/knowledge/podium-docs/search", params={"q": "gate journey"})
+    assert found.json()["hits"][0]["key"] == "gates"
+    unknown = owner.post(f"{base}/knowledge-samples/klingon")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["message"] == (
+        "no sample knowledge named 'klingon'; the samples are ['podium-docs']"
+    )
+    viewer = make_user("vera")
+    add_member(owner, base, viewer, "viewer")
+    assert viewer.get(f"{base}/knowledge-samples").status_code == 200
+    assert viewer.post(f"{base}/knowledge-samples/podium-docs").status_code == 403
+
+
+def test_an_apps_agent_searches_its_own_knowledge_or_has_it_prepended(admin: Actor) -> None:
+    base = f"/api/v1/apps/{admin.create_app('support')}"
+    documents = [
+        {"key": "refunds", "text": "Orders are refunded within 14 days of the request."},
+        {"key": "shipping", "text": "Parcels leave the warehouse every weekday."},
+    ]
+    stored = admin.post(f"{base}/knowledge/faq/documents", {"documents": documents})
+    assert stored.status_code == 200, stored.text
+    for name, knowledge, tools in (
+        ("searcher", {"namespaces": ["faq"]}, ["search_knowledge"]),
+        ("reader", {"namespaces": ["faq"], "k": 1, "prepend": True}, []),
+    ):
+        definition = {"name": name, "tools": tools, "knowledge": knowledge}
+        created = admin.post(f"{base}/agents", definition)
+        assert created.status_code == 201, created.text
+        reply = admin.post(
+            f"{base}/chat/messages", {"agent": name, "message": "When are orders refunded?"}
+        )
+        assert reply.json()["answer"] == (
+            "Orders are refunded within 14 days of the request. [faq/refunds#0]"
+        ), name
+    calls = admin.get(f"{base}/tool-calls", params={"tool": "search_knowledge"}).json()
+    assert [(c["agent"], c["result"]["namespaces"]) for c in calls["items"]] == [
+        ("searcher", ["faq"]),
+        ("reader", ["faq"]),
+    ]
+
+
+def test_bad_knowledge_options_are_refused_with_what_to_do(admin: Actor) -> None:
+    base = f"/api/v1/apps/{admin.create_app('refusals')}"
+
+    def refused(definition: dict[str, Any]) -> tuple[int, str, str]:
+        response = admin.post(f"{base}/agents", {"name": "docs", **definition})
+        error = response.json()["error"]
+        return response.status_code, error["code"], error["message"]
+
+    assert refused({"knowledge": {"namespaces": ["_agents"]}}) == (
+        422,
+        "invalid_input",
+        "body.knowledge.namespaces: namespace '_agents' is reserved (names starting with '_' "
+        "belong to the server's own indexes); name one of the app's knowledge namespaces, "
+        "e.g. 'podium-docs'",
+    )
+    status, _, message = refused({"knowledge": {"namespaces": ["a/b"]}})
+    assert status == 422 and "'a/b' is not a knowledge namespace name" in message
+    status, _, message = refused({"tools": ["search_knowledge"]})
+    assert status == 422 and message.endswith(
+        'add "knowledge": {"namespaces": ["podium-docs"]} (the namespaces it may search)'
+    )
+    assert refused({"knowledge": {"namespaces": ["faq"], "k": 1000}}) == (
+        422,
+        "limit_too_high",
+        "knowledge.k 1000 is over the server cap of 20 (PODIUM_AGENT_KNOWLEDGE_K_CAP); ask "
+        "for less in the agent definition, or have the operator raise the setting",
+    )
+    assert admin.get(f"{base}/agents/docs").status_code == 404  # nothing was stored
