@@ -5,12 +5,16 @@ prepended); and bad knowledge options are refused with what to do."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from tests.api.conftest import Actor, add_member
+from tests.api.live import ROOT
 
 from podium.knowledge.samples import sample_documents
 
+AGENTS_DOC = ROOT / "docs" / "agents.md"
 QUESTION = "Does a finished step run again after a crash?"
 ANSWER = (
     "After a crash a restarted worker takes the run back and continues: finished steps never "
@@ -133,3 +137,49 @@ def test_bad_knowledge_options_are_refused_with_what_to_do(admin: Actor) -> None
         "for less in the agent definition, or have the operator raise the setting",
     )
     assert admin.get(f"{base}/agents/docs").status_code == 404  # nothing was stored
+
+
+# --- docs/agents.md, "Knowledge (RAG)" ---------------------------------------------------------
+
+
+def doc_examples() -> list[dict[str, Any]]:
+    text = AGENTS_DOC.read_text()
+    match = re.search(r"^## Knowledge \(RAG\)\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match, "docs/agents.md has no '## Knowledge (RAG)' section"
+    return [
+        json.loads(block) for block in re.findall(r"^```json\n(.*?)^```$", match[1], re.S | re.M)
+    ]
+
+
+def test_the_docs_examples_work_as_printed(admin: Actor) -> None:
+    base = f"/api/v1/apps/{admin.create_app('documented')}"
+    question, answer, documents, agent, support_question, support_answer = doc_examples()
+    reply = admin.post(f"{base}/chat/messages", question)
+    assert reply.status_code == 200, reply.text
+    assert {key: reply.json()[key] for key in answer} == answer
+    [call] = admin.get(f"{base}/tool-calls", params={"tool": "search_knowledge"}).json()["items"]
+    assert call["arguments"] == {"query": "finished step run again after crash"}
+    stored = admin.post(f"{base}/knowledge/faq/documents", documents)
+    assert stored.status_code == 200, stored.text
+    created = admin.post(f"{base}/agents", agent)
+    assert created.status_code == 201, created.text
+    reply = admin.post(f"{base}/chat/messages", support_question)
+    assert reply.status_code == 200, reply.text
+    assert {key: reply.json()[key] for key in support_answer} == support_answer
+
+
+def test_the_readme_example_works_as_printed(admin: Actor) -> None:
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(
+        r"^\*\*Knowledge \(RAG\)\.\*\*(.*?)^The option, the tool", readme, re.S | re.M
+    )
+    assert match, "README.md has no **Knowledge (RAG).** paragraph under Agents"
+    [command] = re.findall(r"^```sh\n(.*?)^```$", match[1], re.S | re.M)
+    [printed] = re.findall(r"^```text\n(.*?)^```$", match[1], re.S | re.M)
+    path = re.search(r"http://127\.0\.0\.1:8000(/api/v1/apps/\$APP/\S+)", command)
+    body = re.search(r"-d '(.*?)'", command, re.S)
+    assert path and body and command.rstrip().endswith("| pick answer"), command
+    app_id = admin.create_app("readme")
+    reply = admin.post(path[1].replace("$APP", app_id), json.loads(body[1]))
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["answer"] == printed.strip()
