@@ -417,3 +417,23 @@ async def test_a_step_that_runs_again_searches_nothing_again(
         ("refunder.t0.0", "search_knowledge"),
         ("refunder.t1.0", "t_rag_charge"),
     ]
+
+
+async def test_an_agent_node_asking_for_metadata_retrieves_for_the_task_alone(
+    runtime: Podium, app_id: str
+) -> None:
+    await knowledge(runtime).put_documents(app_id, "faq", FAQ)
+    definition = {"name": "support", "knowledge": {"namespaces": ["faq"], "prepend": True}}
+    await define(runtime, app_id, definition)
+    node = {"agent": "support", "metadata_key": "metadata", "metadata_keys": ["lead_score"]}
+    flow = Flow.model_validate(
+        {"name": "triage", "nodes": [{"id": "support", "type": "agent", "config": node}]}
+    )
+    handle = await runtime.start(flow, {"message": "When are orders refunded?"})
+    run = await runtime.wait(handle.run_id, timeout=30)
+    assert run.status == "succeeded", run.error
+    session = await runtime.store.get_session(run.session_id)
+    assert session.state["answer"] == "Orders are refunded within 14 days. [faq/refunds#0]"
+    assert session.state["metadata"] == {"lead_score": 40}
+    [call] = await tool_log(runtime, app_id, run.id)
+    assert call.arguments == {"query": "When are orders refunded?"}

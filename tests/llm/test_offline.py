@@ -397,3 +397,23 @@ def test_the_best_sentence_is_the_first_of_those_sharing_the_most_words() -> Non
         "Two apples here."
     )
     assert best_sentence("# Title\nFirst. Second.", "nothing in common") == "First."
+
+
+async def test_echo_searches_the_message_not_the_metadata_request_and_answers_it() -> None:
+    task = f"Does a crash lose anything?\n\n{metadata_request(['lead_score'])}"
+    provider = OfflineProvider()
+    asked = await provider.complete(ModelRequest("echo", [Message("user", task)], tools=[SEARCH]))
+    [call] = asked.tool_calls
+    assert json.loads(call.arguments) == {"query": "crash lose anything"}
+    messages = [
+        Message("user", task),
+        Message("assistant", "", [call]),
+        searched([{"citation": "[docs/durability#0]", "text": PASSAGE}]),
+    ]
+    response = await provider.complete(ModelRequest("echo", messages, tools=[SEARCH]))
+    answer, metadata = split_metadata(response.text)
+    assert (
+        answer
+        == "After a crash a restarted worker takes the run back and continues. [docs/durability#0]"
+    )
+    assert metadata == {"lead_score": lead_score("Does a crash lose anything?\n\n")}

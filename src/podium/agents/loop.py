@@ -36,7 +36,7 @@ from podium.errors import InvalidInput, JSONValueInvalid, LimitExceeded
 from podium.events import names
 from podium.ids import new_id
 from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall
-from podium.llm.offline import MAX_QUERY_CHARS
+from podium.llm.offline import MAX_QUERY_CHARS, METADATA_REQUEST
 from podium.storage.agents import ToolCallRecord
 from podium.tools.base import Tool, ToolContext, ToolOutcome, ToolSet
 from podium.tools.knowledge import AgentKnowledge, context_message, search_knowledge
@@ -214,6 +214,8 @@ async def retrieve_context(
 ) -> str:
     """The passages for `question` as the context message (`knowledge.prepend`): one
     recorded `search_knowledge` call, so a step that runs again does not search again."""
+    # Not the request for metadata an agent node may have added to the task.
+    question = question.split(METADATA_REQUEST, 1)[0].strip() or question
     arguments = json.dumps({"query": question[:MAX_QUERY_CHARS]})
     outcome = await recorded_tool_call(
         ctx,

@@ -193,13 +193,15 @@ def _from_knowledge(request: ModelRequest) -> ModelResponse | None:
     answer from what a search (or a context message) found; None when it has none."""
     messages = request.messages
     last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
-    question = messages[last_user].content.strip() if last_user >= 0 else ""
+    # A node asking for metadata gets it at the end of the answer, as from the echo.
+    question, metadata = _metadata_asked(messages[last_user].content if last_user >= 0 else "")
+    question = question.strip()
     if any(spec.name == SEARCH_TOOL for spec in request.tools):
         results = [
             m for m in messages[last_user + 1 :] if m.role == "tool" and m.name == SEARCH_TOOL
         ]
         if results:
-            return _answer(question, _searched(results[-1].content))
+            return _answer(question, _searched(results[-1].content), metadata)
         if not question:
             return None
         played = sum(1 for m in messages if m.role == "assistant")
@@ -212,7 +214,7 @@ def _from_knowledge(request: ModelRequest) -> ModelResponse | None:
         return ModelResponse(tool_calls=[call], finish_reason="tool_calls")
     for message in messages:
         if message.role == "system" and message.content.startswith(KNOWLEDGE_CONTEXT):
-            return _answer(question, _in_context(message.content))
+            return _answer(question, _in_context(message.content), metadata)
     return None
 
 
@@ -237,7 +239,9 @@ def _in_context(content: str) -> list[tuple[str, str]]:
     return [(parts[i], parts[i + 1].strip()) for i in range(1, len(parts) - 1, 2)]
 
 
-def _answer(question: str, passages: list[tuple[str, str]] | str) -> ModelResponse:
+def _answer(
+    question: str, passages: list[tuple[str, str]] | str, metadata: dict[str, Any] | None
+) -> ModelResponse:
     if isinstance(passages, str):
         text = f"I could not search the knowledge base: {passages}"
     elif not passages:
@@ -245,6 +249,8 @@ def _answer(question: str, passages: list[tuple[str, str]] | str) -> ModelRespon
     else:
         cited, passage = passages[0]
         text = f"{best_sentence(passage, question)} {cited}"
+    if metadata is not None:
+        text = _with_metadata(text, metadata)
     return ModelResponse(text=text, finish_reason="stop")
 
 
@@ -273,14 +279,21 @@ def _content_words(text: str) -> set[str]:
 
 def _echo(text: str) -> str:
     """The message; when it ends by asking for metadata, the message and the metadata."""
+    message, metadata = _metadata_asked(text)
+    return text if metadata is None else _with_metadata(message, metadata)
+
+
+def _metadata_asked(text: str) -> tuple[str, dict[str, Any] | None]:
+    """The message without the request for metadata it ends with, and the metadata the echo
+    answers it with (None when it asks for none)."""
     asked = _REQUEST.search(text)
     if asked is None:
-        return text
+        return text, None
     message = text[: asked.start()]
     keys = [key for key in map(_json_string, _EXAMPLE_KEY.findall(asked.group("example"))) if key]
     score = lead_score(message)
     metadata = {key: score if "score" in key.lower() else None for key in keys}
-    return _with_metadata(message, metadata or {"lead_score": score})
+    return message, metadata or {"lead_score": score}
 
 
 def _json_string(body: str) -> str | None:
