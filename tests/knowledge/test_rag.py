@@ -437,3 +437,15 @@ async def test_an_agent_node_asking_for_metadata_retrieves_for_the_task_alone(
     assert session.state["metadata"] == {"lead_score": 40}
     [call] = await tool_log(runtime, app_id, run.id)
     assert call.arguments == {"query": "When are orders refunded?"}
+
+
+async def test_prepend_skips_a_message_with_no_words(
+    runtime: Podium, app_id: str, searches: SearchSpy
+) -> None:
+    await knowledge(runtime).put_documents(app_id, "faq", FAQ)
+    definition = {"name": "support", "knowledge": {"namespaces": ["faq"], "prepend": True}}
+    await define(runtime, app_id, definition)
+    run = await chat(runtime, "support", "???")
+    assert run.status == "succeeded", run.error
+    assert run.output == {"answer": "???"}  # the echo, with no context to answer from
+    assert searches.queries == []

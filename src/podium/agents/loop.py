@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from podium.engine.context import Context
 
 T = TypeVar("T")
+_WORD = re.compile(r"[^\W_]")  # a letter or a digit: what a knowledge search looks for
 APPROVE, DENY = "approve", "deny"
 # Room for retries and backoff beyond the provider's own timeout before the call is stopped.
 CALL_SLACK_SECONDS = 30.0
@@ -94,7 +96,7 @@ async def run_agent(
         messages.append(Message("system", agent.instructions))
     if knowledge is not None and agent.knowledge is not None and agent.knowledge.prepend:
         question = task if task is not None else _last_user_message(history)
-        if question.strip():
+        if _WORD.search(question):  # a message of no words has nothing to search for
             context = await retrieve_context(ctx, services, knowledge, scope, question)
             messages.append(Message("system", context))
     messages += history
