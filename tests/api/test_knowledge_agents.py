@@ -75,6 +75,9 @@ def test_the_samples_are_listed_and_loaded_by_members(make_user: Any) -> None:
     assert unknown.json()["error"]["message"] == (
         "no sample knowledge named 'klingon'; the samples are ['podium-docs']"
     )
+    too_long = owner.post(f"{base}/knowledge-samples/{'x' * 101}")
+    assert too_long.status_code == 422
+    assert "at most 100 characters" in too_long.json()["error"]["message"]
     viewer = make_user("vera")
     add_member(owner, base, viewer, "viewer")
     assert viewer.get(f"{base}/knowledge-samples").status_code == 200
