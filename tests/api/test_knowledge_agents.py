@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.api.conftest import Actor, add_member
-from tests.api.live import ROOT
+from tests.api.live import ROOT, LiveServer, create_admin, login, server_env
 
 from podium.knowledge.samples import sample_documents
 
@@ -186,3 +188,46 @@ def test_the_readme_example_works_as_printed(admin: Actor) -> None:
     reply = admin.post(path[1].replace("$APP", app_id), json.loads(body[1]))
     assert reply.status_code == 200, reply.text
     assert reply.json()["answer"] == printed.strip()
+
+
+@pytest.mark.slow
+def test_the_guide_answers_on_a_live_server_with_no_model_and_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "podium.db"
+    env = server_env()
+    create_admin(db, env)
+    server = LiveServer(db, env).start()
+    try:
+        token = login(server)
+        app = server.call("POST", "/apps", {"name": "live-guide"}, token)["id"]
+        assert server.call("GET", f"/apps/{app}/agents/health", token=token)["default_model"] == (
+            "offline/echo"
+        )
+        chat = {"agent": "guide", "message": QUESTION}
+        reply = server.call("POST", f"/apps/{app}/chat/messages", chat, token)
+        assert (reply["status"], reply["answer"]) == ("succeeded", ANSWER)
+        loaded = server.call("GET", f"/apps/{app}/knowledge/podium-docs/documents", token=token)
+    finally:
+        server.stop()
+    # The sample stays loaded: after a restart the guide answers without loading it again.
+    server = LiveServer(db, env).start()
+    try:
+        token = login(server)
+        follow_up = {
+            "session_id": reply["session_id"],
+            "agent": "guide",
+            "message": "What is a journey?",
+        }
+        again = server.call("POST", f"/apps/{app}/chat/messages", follow_up, token)
+        assert again["answer"].endswith("[podium-docs/gates#0]"), again
+        calls = server.call("GET", f"/apps/{app}/tool-calls?tool=search_knowledge", token=token)
+        assert [c["arguments"]["query"] for c in calls["items"]] == [
+            "finished step run again after crash",
+            "journey",
+        ]
+        documents = server.call("GET", f"/apps/{app}/knowledge/podium-docs/documents", token=token)
+        assert documents == loaded  # not loaded again (the same documents, updated_at included)
+    finally:
+        server.stop()
+    assert "Traceback" not in server.output(), server.output()
