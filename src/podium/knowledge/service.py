@@ -156,6 +156,10 @@ def check_filter(filter: dict[str, Any] | None) -> dict[str, Any]:
                 f"filter value for {key!r} is a {type(value).__name__}: a filter compares "
                 "top-level metadata keys for equality with a string, number, boolean or null"
             )
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+            raise KnowledgeInvalid(
+                f"filter value for {key!r} is too large a whole number: at most 2**63 - 1"
+            )
     return filter
 
 
