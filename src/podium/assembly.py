@@ -32,6 +32,7 @@ from podium.engine.flow import Flow
 from podium.engine.graph import Graph
 from podium.engine.nodes import ENGINE_NODE_TYPES
 from podium.engine.registry import Registry
+from podium.knowledge.retrieval import Retriever
 from podium.knowledge.service import Embedder, KnowledgeService
 from podium.llm import embeddings
 from podium.memory.context import NodeMemory
@@ -70,6 +71,11 @@ def _knowledge_service(runtime: engine_runtime.Podium) -> KnowledgeService:
     return KnowledgeService(store, settings, embedder_for=embedder_for)
 
 
+def _retriever(runtime: engine_runtime.Podium) -> Retriever:
+    # What an agent's search_knowledge searches through (podium.tools.knowledge).
+    return Retriever(runtime.service("knowledge"))
+
+
 def _artifact_service(runtime: engine_runtime.Podium) -> ArtifactService:
     # A runtime without the API (a `podium worker` process, a library user): its own
     # session service, opened on first use (sessions.context.artifact_service).
@@ -96,6 +102,7 @@ def _assemble(pack_specs: tuple[str, ...]) -> Registry:
     )
     registry.runtime_services.update(agents=_agent_services, artifacts=_artifact_service)
     registry.runtime_services.update(knowledge=_knowledge_service)
+    registry.runtime_services.update(retriever=_retriever)
     install_packs(registry, discover(list(pack_specs)))
     return registry
 

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     max_turns_cap: int = 100
     max_rounds_cap: int = 50
     max_fan_out: int = 64
+    # The most passages an agent retrieves from its knowledge at once (`knowledge.k` of a
+    # definition, `k` of a `search_knowledge` call).
+    agent_knowledge_k_cap: int = 20
     max_state_bytes: int = 4_194_304
     max_event_bytes: int = 262_144
     # The one JSON boundary: every JSON body and every value that enters state, artifacts,

@@ -134,13 +134,14 @@ def test_the_what_names_the_definition_in_the_message() -> None:
 # --- the built-in agents ----------------------------------------------------------------
 
 
-def test_the_builtin_agents_are_the_eight_of_every_app() -> None:
+def test_the_builtin_agents_are_the_nine_of_every_app() -> None:
     assert sorted(BUILTIN_AGENTS) == [
         "chat",
         "creator",
         "digital_marketing",
         "driver",
         "generator",
+        "guide",
         "lead_qualification",
         "recommendations",
         "web_development",
@@ -199,6 +200,9 @@ def test_the_domain_agents_tools_exist_once_the_integrations_are_loaded() -> Non
         for name in agent.tools:
             if name == "delegate":  # made per run by the agent loop, not registered
                 continue
+            if name == "search_knowledge":  # the guide's (podium.tools.knowledge)
+                assert DEFAULT.get(name) is not None
+                continue
             found = DEFAULT.get(name)
             assert found is not None, f"{agent.name} lists {name}, which is not a tool"
             assert "integration" in found.tags
@@ -219,3 +223,69 @@ def test_max_turns_over_the_server_cap_is_refused_naming_the_setting() -> None:
     )
     assert raised.value.details["setting"] == "PODIUM_MAX_TURNS_CAP"
     assert parse_definition({"name": "looper", "max_turns": 100}, caps=Caps()).max_turns == 100
+
+
+# --- knowledge ----------------------------------------------------------------------------
+
+
+def test_the_knowledge_option_defaults_and_round_trips() -> None:
+    agent = parse_definition(
+        {"name": "docs", "tools": ["search_knowledge"], "knowledge": {"namespaces": ["faq"]}}
+    )
+    assert agent.knowledge is not None
+    assert (agent.knowledge.namespaces, agent.knowledge.k, agent.knowledge.prepend) == (
+        ["faq"],
+        3,
+        False,
+    )
+    assert agent.to_json()["knowledge"] == {"namespaces": ["faq"], "k": 3, "prepend": False}
+    assert parse_definition(agent.to_json()) == agent
+    assert "knowledge" not in parse_definition({"name": "plain"}).to_json()
+
+
+@pytest.mark.parametrize(
+    ("knowledge", "problem"),
+    [
+        (
+            {"namespaces": ["_agents"]},
+            "knowledge.namespaces: namespace '_agents' is reserved (names starting with '_' "
+            "belong to the server's own indexes)",
+        ),
+        (
+            {"namespaces": ["my docs"]},
+            "knowledge.namespaces: 'my docs' is not a knowledge namespace name: 1-64 letters, "
+            "digits, '_', '.' or '-'",
+        ),
+        ({"namespaces": ["faq", "faq"]}, "knowledge.namespaces: namespace 'faq' is listed twice"),
+        ({"namespaces": []}, "knowledge.namespaces: List should have at least 1 item"),
+        ({"namespaces": ["faq"], "k": 0}, "knowledge.k: Input should be greater than or equal"),
+        ({"namespaces": ["faq"], "prepend": "yes"}, "knowledge.prepend: Input should be a valid"),
+        ({"namespaces": ["faq"], "top": 3}, "knowledge.top: Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_knowledge_option_is_refused_naming_the_problem(
+    knowledge: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_definition({"name": "docs", "knowledge": knowledge})
+    assert problem in raised.value.message
+
+
+def test_search_knowledge_without_knowledge_is_refused_with_the_fix() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_definition({"name": "docs", "tools": ["search_knowledge"]})
+    assert raised.value.message == (
+        "the agent definition is not valid: agent definition: the agent lists the tool "
+        'search_knowledge but names no knowledge to search; add "knowledge": '
+        '{"namespaces": ["podium-docs"]} (the namespaces it may search)'
+    )
+
+
+def test_knowledge_k_over_the_server_cap_is_refused_naming_the_setting() -> None:
+    data = {"name": "docs", "knowledge": {"namespaces": ["faq"], "k": 50}}
+    with pytest.raises(LimitTooHigh) as raised:
+        parse_definition(data, caps=Caps(knowledge_k=20))
+    assert raised.value.message.startswith(
+        "knowledge.k 50 is over the server cap of 20 (PODIUM_AGENT_KNOWLEDGE_K_CAP)"
+    )
+    assert parse_definition(data, caps=Caps(knowledge_k=50)).knowledge is not None

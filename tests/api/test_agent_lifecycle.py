@@ -231,7 +231,7 @@ def test_agent_status_over_the_websocket(app: App) -> None:
             "enabled": False,
             "active_runs": [],
         }
-        assert agents["chat"]["enabled"] is True and len(agents) == 9
+        assert agents["chat"]["enabled"] is True and len(agents) == 10
 
         ws.send_json(
             {"type": "agent.status", "id": "s2", "data": {"app_id": app.id, "agent": "chat"}}

@@ -27,6 +27,7 @@ BUILTINS = [
     "digital_marketing",
     "driver",
     "generator",
+    "guide",
     "lead_qualification",
     "recommendations",
     "web_development",

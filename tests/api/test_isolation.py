@@ -111,6 +111,7 @@ class Tenant:
                 ("/mcp-servers/", self.mcp_name),
                 ("/workflow-graphs/", self.graph_name),
                 ("/packs/", "guestbook"),
+                ("/knowledge-samples/", "podium-docs"),
             ):
                 if prefix in path:
                     return [value]
@@ -588,6 +589,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", f"{KNOWLEDGE}/documents/{{key:path}}"): Probe(),
     ("DELETE", f"{KNOWLEDGE}/documents/{{key:path}}"): Probe(),
     ("GET", f"{KNOWLEDGE}/search"): Probe(params={"q": "lighthouse secret knowledge"}),
+    # The shipped samples: a sample is every app's (loading it writes B's own namespace).
+    ("GET", f"{APPS}/knowledge-samples"): Probe(),
+    ("POST", f"{APPS}/knowledge-samples/{{name}}"): Probe(app_only=True),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).

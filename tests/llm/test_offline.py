@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from podium.agents.metadata import metadata_request, split_metadata
-from podium.llm.base import Message, ModelRequest, ProviderError, ToolCall
+from podium.llm.base import Message, ModelRequest, ProviderError, ToolCall, ToolSpec
 from podium.llm.offline import (
+    KNOWLEDGE_CONTEXT,
     SCRIPT_DONE,
     OfflineProvider,
+    best_sentence,
     count_tokens,
     lead_score,
     script_problems,
@@ -296,3 +298,122 @@ async def test_a_bad_turn_is_refused_when_played_not_answered_with_nothing() -> 
         "provider 'offline', model 'script': script turn 1 has the unknown key 'content'; "
         "a turn's keys are text, tool_calls, metadata"
     )
+
+
+# --- echo with knowledge ------------------------------------------------------------------
+
+SEARCH = ToolSpec("search_knowledge", "Search the knowledge base.", {"type": "object"})
+PASSAGE = (
+    "# Durability\n\nPodium records every step. After a crash a restarted worker takes the "
+    "run back and continues. Nothing that finished runs again."
+)
+
+
+def searched(hits: list[dict[str, Any]]) -> Message:
+    result = {"query": "q", "namespaces": ["docs"], "mode": "text", "note": None, "hits": hits}
+    return Message("tool", json.dumps(result), tool_call_id="call_0_0", name="search_knowledge")
+
+
+async def test_echo_offered_search_knowledge_searches_for_the_user_message() -> None:
+    question = "  What happens to a run after a crash?  "
+    messages = [Message("system", "Answer from the docs."), Message("user", question)]
+    response = await OfflineProvider().complete(ModelRequest("echo", messages, tools=[SEARCH]))
+    assert response.text == ""
+    assert response.finish_reason == "tool_calls"
+    [call] = response.tool_calls
+    assert (call.id, call.name) == ("call_0_0", "search_knowledge")
+    assert json.loads(call.arguments) == {"query": "happens run after crash"}
+    # only common words: the question as it is
+    alone = [Message("user", "What is it?")]
+    [call] = (
+        await OfflineProvider().complete(ModelRequest("echo", alone, tools=[SEARCH]))
+    ).tool_calls
+    assert json.loads(call.arguments) == {"query": "What is it?"}
+
+
+async def test_echo_answers_with_the_best_sentence_of_the_best_hit_and_its_citation() -> None:
+    messages = [
+        Message("user", "What happens after a crash?"),
+        Message("assistant", "", [ToolCall("call_0_0", "search_knowledge", "{}")]),
+        searched(
+            [
+                {"citation": "[docs/durability#0]", "text": PASSAGE},
+                {"citation": "[docs/other#2]", "text": "A crash is rare."},
+            ]
+        ),
+    ]
+    response = await OfflineProvider().complete(ModelRequest("echo", messages, tools=[SEARCH]))
+    assert response.tool_calls == []
+    assert response.text == (
+        "After a crash a restarted worker takes the run back and continues. [docs/durability#0]"
+    )
+
+
+async def test_echo_says_when_the_search_found_nothing_or_failed() -> None:
+    asked = [
+        Message("user", "Who wrote it?"),
+        Message("assistant", "", [ToolCall("call_0_0", "search_knowledge", "{}")]),
+    ]
+    provider = OfflineProvider()
+    nothing = await provider.complete(ModelRequest("echo", [*asked, searched([])], tools=[SEARCH]))
+    assert nothing.text == "I found nothing in the knowledge base about: Who wrote it?"
+    failed = Message("tool", "error: the query is empty", tool_call_id="c", name="search_knowledge")
+    error = await provider.complete(ModelRequest("echo", [*asked, failed], tools=[SEARCH]))
+    assert error.text == "I could not search the knowledge base: error: the query is empty"
+
+
+async def test_echo_searches_again_for_a_new_message_of_the_conversation() -> None:
+    messages = [
+        Message("user", "What happens after a crash?"),
+        Message("assistant", "", [ToolCall("call_0_0", "search_knowledge", "{}")]),
+        searched([{"citation": "[docs/durability#0]", "text": PASSAGE}]),
+        Message("assistant", "After a crash … [docs/durability#0]"),
+        Message("user", "And gates?"),
+    ]
+    response = await OfflineProvider().complete(ModelRequest("echo", messages, tools=[SEARCH]))
+    [call] = response.tool_calls
+    assert call.id == "call_2_0" and json.loads(call.arguments) == {"query": "gates"}
+
+
+async def test_echo_answers_from_a_prepended_knowledge_context() -> None:
+    context = "\n".join(
+        [
+            f"{KNOWLEDGE_CONTEXT} (from docs; cite what you use by its [namespace/key#chunk]):",
+            "",
+            "[docs/durability#0]",
+            PASSAGE,
+            "",
+            "[docs/other#1]",
+            "Other words.",
+        ]
+    )
+    messages = [Message("system", context), Message("user", "Does anything run again?")]
+    response = await OfflineProvider().complete(request("echo", messages))
+    assert response.text == "Nothing that finished runs again. [docs/durability#0]"
+
+
+def test_the_best_sentence_is_the_first_of_those_sharing_the_most_words() -> None:
+    assert best_sentence("One apple. Two pears here. Two apples here.", "apples here") == (
+        "Two apples here."
+    )
+    assert best_sentence("# Title\nFirst. Second.", "nothing in common") == "First."
+
+
+async def test_echo_searches_the_message_not_the_metadata_request_and_answers_it() -> None:
+    task = f"Does a crash lose anything?\n\n{metadata_request(['lead_score'])}"
+    provider = OfflineProvider()
+    asked = await provider.complete(ModelRequest("echo", [Message("user", task)], tools=[SEARCH]))
+    [call] = asked.tool_calls
+    assert json.loads(call.arguments) == {"query": "crash lose anything"}
+    messages = [
+        Message("user", task),
+        Message("assistant", "", [call]),
+        searched([{"citation": "[docs/durability#0]", "text": PASSAGE}]),
+    ]
+    response = await provider.complete(ModelRequest("echo", messages, tools=[SEARCH]))
+    answer, metadata = split_metadata(response.text)
+    assert (
+        answer
+        == "After a crash a restarted worker takes the run back and continues. [docs/durability#0]"
+    )
+    assert metadata == {"lead_score": lead_score("Does a crash lose anything?\n\n")}

@@ -1,5 +1,6 @@
 """The agents every app has: a general assistant, a driver that delegates, a creator of new
-agents, a generator of content and code, and three domain agents with integration tools.
+agents, a generator of content and code, three domain agents with integration tools, and a
+guide that answers questions about Podium from the shipped `podium-docs` knowledge.
 
 An app may define an agent of the same name to replace one of these. An app disables a
 built-in by storing a marker version `{"name", "builtin": true, "enabled": false}` (and
@@ -11,7 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from podium.agents.definition import AgentDefinition, Capabilities, parse_definition
+from podium.agents.definition import (
+    AgentDefinition,
+    Capabilities,
+    KnowledgeOption,
+    parse_definition,
+)
 
 CRM_TOOLS = ["crm_create_contact", "crm_search_contacts", "crm_create_deal", "crm_list_deals"]
 EMAIL_TOOLS = ["email_send"]
@@ -30,6 +36,13 @@ JSON, with the role, capabilities and reason it was made from. Improve its descr
 instructions for that role and answer with the definition only: one JSON object with the keys
 name, description, instructions, capabilities {tags, description}, and optionally model,
 tools, max_turns, temperature. No prose, no code fences."""
+
+GUIDE_INSTRUCTIONS = """You answer questions about Podium, the server you run on. First call
+search_knowledge with the question. Answer only from the passages it returns, briefly, and
+cite every passage you use by its citation, e.g. [podium-docs/durability#0]. When nothing
+relevant is found, say so rather than guess."""
+# The shipped knowledge the guide answers from (podium.knowledge.samples).
+GUIDE_NAMESPACE = "podium-docs"
 
 BUILTIN_AGENTS: dict[str, AgentDefinition] = {
     agent.name: agent
@@ -137,6 +150,17 @@ BUILTIN_AGENTS: dict[str, AgentDefinition] = {
             capabilities=Capabilities(
                 tags=["marketing", "campaigns", "email", "seo"],
                 description="Plans campaigns and sends e-mail (SendGrid, HubSpot contacts).",
+            ),
+        ),
+        AgentDefinition(
+            name="guide",
+            description="Answers questions about Podium from its documentation, with citations.",
+            instructions=GUIDE_INSTRUCTIONS,
+            tools=["search_knowledge"],
+            knowledge=KnowledgeOption(namespaces=[GUIDE_NAMESPACE], k=3),
+            capabilities=Capabilities(
+                tags=["podium", "documentation", "help", "questions"],
+                description="Explains Podium, citing the podium-docs knowledge it answers from.",
             ),
         ),
     ]

@@ -5,15 +5,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from podium.engine.caps import Caps, over_cap, refuse
 from podium.errors import AgentInvalid
 from podium.llm.offline import script_problems
+from podium.tools.knowledge import namespace_problem
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 MODEL_PATTERN = r"^[A-Za-z0-9_.-]+/.+$"
+SEARCH_KNOWLEDGE = "search_knowledge"
 
 
 class Capabilities(BaseModel):
@@ -23,6 +32,44 @@ class Capabilities(BaseModel):
 
     tags: list[str] = Field(default_factory=list, max_length=32)
     description: str = Field(default="", max_length=2000)
+
+
+class KnowledgeOption(BaseModel):
+    """What an agent knows: the knowledge namespaces `search_knowledge` may search, how many
+    passages a search gives by default, and whether the loop retrieves passages for the
+    user's message before the first model call and puts them in front of it (`prepend`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    namespaces: list[str] = Field(min_length=1, max_length=16)
+    k: int = Field(
+        default=3,
+        ge=1,
+        description="passages per search (at most PODIUM_AGENT_KNOWLEDGE_K_CAP)",
+    )
+    prepend: bool = Field(
+        default=False,
+        strict=True,
+        description="retrieve k passages for the user's message before the first model call "
+        "and give them to the model (with their citations)",
+    )
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces(cls, namespaces: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for namespace in namespaces:
+            problem = namespace_problem(namespace)
+            if problem is not None:
+                raise PydanticCustomError("knowledge_namespace", problem)
+            if namespace in seen:
+                raise PydanticCustomError(
+                    "duplicate_namespace",
+                    "namespace {name} is listed twice",
+                    {"name": repr(namespace)},
+                )
+            seen.add(namespace)
+        return namespaces
 
 
 class AgentDefinition(BaseModel):
@@ -52,6 +99,10 @@ class AgentDefinition(BaseModel):
     token_budget: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
     script: list[dict[str, Any]] | None = None
+    knowledge: KnowledgeOption | None = Field(
+        default=None,
+        description='the knowledge it searches: {"namespaces": [...], "k": 3, "prepend": false}',
+    )
     enabled: bool = Field(
         default=True,
         strict=True,
@@ -94,6 +145,16 @@ class AgentDefinition(BaseModel):
             seen.add(name)
         return tools
 
+    @model_validator(mode="after")
+    def _knowledge_for_search(self) -> AgentDefinition:
+        if SEARCH_KNOWLEDGE in self.tools and self.knowledge is None:
+            raise PydanticCustomError(
+                "knowledge_missing",
+                "the agent lists the tool search_knowledge but names no knowledge to search; "
+                'add "knowledge": {"namespaces": ["podium-docs"]} (the namespaces it may search)',
+            )
+        return self
+
     def to_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude_none=True)
         if data.get("enabled") is True:
@@ -127,6 +188,8 @@ def parse_definition(
             raise AgentInvalid(
                 f"the {what} is not valid: " + "; ".join(problems), details={"problems": problems}
             )
-        refuse([p for p in [over_cap("max_turns", agent.max_turns, "max_turns", caps)] if p],
-               hint=f" in the {what}")  # fmt: skip
+        found = [over_cap("max_turns", agent.max_turns, "max_turns", caps)]
+        if agent.knowledge is not None:
+            found.append(over_cap("knowledge.k", agent.knowledge.k, "knowledge_k", caps))
+        refuse([p for p in found if p], hint=f" in the {what}")
     return agent

@@ -11,11 +11,18 @@ not available. A tool that `requires_approval` asks the user first (approve / de
 run first, one at a time, before the answer's other calls, and each waits for the user like
 an approval does. After the answer the step runs again and replays every recorded call, so
 nothing the agent did before the question (LLM calls included) is done twice.
+
+An agent with `knowledge` searches those namespaces with `search_knowledge` (a tool call like
+the others); with `knowledge.prepend` the loop first retrieves passages for the user's
+message — a recorded call too (`<scope>.knowledge`), logged as a `search_knowledge` call —
+and puts them in a system message before the conversation, each under its citation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -26,18 +33,21 @@ from podium.agents.definition import AgentDefinition
 from podium.agents.services import AgentServices, agent_services
 from podium.agents.session_access import RunSessionAccess, session_artifact_ids
 from podium.engine.context import Suspend
-from podium.errors import JSONValueInvalid, LimitExceeded
+from podium.errors import InvalidInput, JSONValueInvalid, LimitExceeded
 from podium.events import names
 from podium.ids import new_id
 from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall
+from podium.llm.offline import MAX_QUERY_CHARS, METADATA_REQUEST
 from podium.storage.agents import ToolCallRecord
 from podium.tools.base import Tool, ToolContext, ToolOutcome, ToolSet
+from podium.tools.knowledge import AgentKnowledge, context_message, search_knowledge
 from podium.tools.session import ASK_USER  # (registers the session tools)
 
 if TYPE_CHECKING:
     from podium.engine.context import Context
 
 T = TypeVar("T")
+_WORD = re.compile(r"[^\W_]")  # a letter or a digit: what a knowledge search looks for
 APPROVE, DENY = "approve", "deny"
 # Room for retries and backoff beyond the provider's own timeout before the call is stopped.
 CALL_SLACK_SECONDS = 30.0
@@ -80,9 +90,15 @@ async def run_agent(
     if "delegate" in agent.tools:
         toolset.tools["delegate"] = await delegate_tool(ctx, services, agent, scope)
     toolset.tools.update(extra_tools or {})
+    knowledge = agent_knowledge(ctx, agent)
     messages: list[Message] = []
     if agent.instructions:
         messages.append(Message("system", agent.instructions))
+    if knowledge is not None and agent.knowledge is not None and agent.knowledge.prepend:
+        question = task if task is not None else _last_user_message(history)
+        if _WORD.search(question):  # a message of no words has nothing to search for
+            context = await retrieve_context(ctx, services, knowledge, scope, question)
+            messages.append(Message("system", context))
     messages += history
     if task is not None:
         messages.append(Message("user", task))
@@ -139,7 +155,9 @@ async def run_agent(
                     )
                 result = AgentResult(response.text, added, tokens, turn + 1)
                 break
-            results = await _tool_round(ctx, services, agent, toolset, scope, turn, response)
+            results = await _tool_round(
+                ctx, services, agent, toolset, scope, turn, response, knowledge
+            )
             for tool_call, outcome in zip(response.tool_calls, results, strict=True):
                 reply = Message(
                     "tool", outcome.for_model(), tool_call_id=tool_call.id, name=tool_call.name
@@ -170,6 +188,56 @@ def _activity(ctx: Context, scope: str) -> str:
     return f"{ctx.node_id}:{ctx.iteration}:{scope}"
 
 
+def agent_knowledge(ctx: Context, agent: AgentDefinition) -> AgentKnowledge | None:
+    """The agent's access to its knowledge namespaces in this run (None without any)."""
+    if agent.knowledge is None:
+        return None
+    return AgentKnowledge(
+        retriever=lambda: ctx.runtime_service("retriever"),
+        app_id=ctx.app_id,
+        agent=agent.name,
+        namespaces=tuple(agent.knowledge.namespaces),
+        # A definition stored before the cap was lowered still retrieves within it.
+        k=min(agent.knowledge.k, ctx.settings.agent_knowledge_k_cap),
+        k_cap=ctx.settings.agent_knowledge_k_cap,
+    )
+
+
+def _last_user_message(history: list[Message]) -> str:
+    return next((m.content for m in reversed(history) if m.role == "user"), "")
+
+
+async def retrieve_context(
+    ctx: Context,
+    services: AgentServices,
+    knowledge: AgentKnowledge,
+    scope: str,
+    question: str,
+) -> str:
+    """The passages for `question` as the context message (`knowledge.prepend`): one
+    recorded `search_knowledge` call, so a step that runs again does not search again."""
+    # Not the request for metadata an agent node may have added to the task.
+    question = question.split(METADATA_REQUEST, 1)[0].strip() or question
+    arguments = json.dumps({"query": question[:MAX_QUERY_CHARS]})
+    outcome = await recorded_tool_call(
+        ctx,
+        services,
+        f"{scope}.knowledge",
+        search_knowledge.name,
+        arguments,
+        search_knowledge,
+        agent=knowledge.agent,
+        knowledge=knowledge,
+    )
+    if outcome.status != "ok":
+        raise InvalidInput(
+            f"agent {knowledge.agent!r} could not retrieve its knowledge "
+            f"({', '.join(knowledge.namespaces)}) for the message: {outcome.error}"
+        )
+    result: dict[str, Any] = outcome.result
+    return context_message(result)
+
+
 async def _tool_round(
     ctx: Context,
     services: AgentServices,
@@ -178,6 +246,7 @@ async def _tool_round(
     scope: str,
     turn: int,
     response: ModelResponse,
+    knowledge: AgentKnowledge | None,
 ) -> list[ToolOutcome]:
     """Run one answer's tool calls: approvals first (one question at a time), then the
     model's own questions (`ask_user`, one at a time), then the other calls concurrently.
@@ -198,7 +267,7 @@ async def _tool_round(
     def call(index: int) -> Coroutine[Any, Any, ToolOutcome]:
         tool_call = response.tool_calls[index]
         key = f"{scope}.t{turn}.{index}"
-        return _one_call(ctx, services, agent, toolset, key, tool_call, index in denied)
+        return _one_call(ctx, services, agent, toolset, key, tool_call, index in denied, knowledge)
 
     outcomes: dict[int, ToolOutcome] = {}
     asking = ASK_USER in toolset.tools
@@ -219,6 +288,7 @@ async def _one_call(
     key: str,
     tool_call: ToolCall,
     denied: bool,
+    knowledge: AgentKnowledge | None,
 ) -> ToolOutcome:
     tool = toolset.get(tool_call.name)
     refusal = None
@@ -244,6 +314,7 @@ async def _one_call(
         call_id=tool_call.id,
         refusal=refusal,
         timeout=timeout,
+        knowledge=knowledge,
     )
 
 
@@ -259,9 +330,11 @@ async def recorded_tool_call(
     call_id: str | None = None,
     refusal: ToolOutcome | None = None,
     timeout: float | None = None,
+    knowledge: AgentKnowledge | None = None,
 ) -> ToolOutcome:
     """Run a tool as the recorded call `key` (or refuse it with `refusal`), log it in
-    `tool_calls` inside that call, and emit `tool.called`."""
+    `tool_calls` inside that call, and emit `tool.called`. `knowledge`: the calling agent's
+    (what `search_knowledge` searches)."""
 
     async def execute() -> dict[str, Any]:
         outcome = refusal
@@ -277,6 +350,7 @@ async def recorded_tool_call(
                 credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
                 artifact_ids=await session_artifact_ids(ctx),
                 session=RunSessionAccess(ctx, agent or ctx.node_id, key),
+                knowledge=knowledge,
             )
             outcome = await tool.execute(
                 arguments, tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds

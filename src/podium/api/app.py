@@ -27,6 +27,7 @@ from podium.api.routes import (
     flows,
     invitations,
     knowledge,
+    knowledge_samples,
     memory,
     operations,
     packs,
@@ -127,6 +128,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(knowledge.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(knowledge_samples.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)
     app.include_router(packs.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     mount_pack_routers(app, PREFIX, registry.packs)

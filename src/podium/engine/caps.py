@@ -26,6 +26,7 @@ SETTINGS = {
     "max_turns": "PODIUM_MAX_TURNS_CAP",
     "max_rounds": "PODIUM_MAX_ROUNDS_CAP",
     "max_fan_out": "PODIUM_MAX_FAN_OUT",
+    "knowledge_k": "PODIUM_AGENT_KNOWLEDGE_K_CAP",
 }
 
 
@@ -39,6 +40,9 @@ class Caps:
     # The most outgoing edges of one node (a router's targets included) and the most nodes
     # of one run executing at once.
     max_fan_out: int = 64
+    # The most passages an agent retrieves from its knowledge at once (`knowledge.k`, and
+    # `k` of a `search_knowledge` call).
+    knowledge_k: int = 20
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Caps:
@@ -49,6 +53,7 @@ class Caps:
             max_turns=settings.max_turns_cap,
             max_rounds=settings.max_rounds_cap,
             max_fan_out=settings.max_fan_out,
+            knowledge_k=settings.agent_knowledge_k_cap,
         )
 
 

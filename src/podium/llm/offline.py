@@ -4,6 +4,13 @@
   message asks for JSON metadata (the sentence an `agent` node with `metadata_key` appends,
   `METADATA_REQUEST`), the sentence is left out and the answer ends with the object asked
   for: each key with "score" in its name gets `lead_score(message)`, any other key `null`.
+- `offline/echo` answers from knowledge when it is given some. Offered the tool
+  `search_knowledge`, it calls it with the key words of the user's message (its words
+  without common ones such as "what", "is", "the"; once per message); given the
+  result, it answers with the sentence of the best passage that shares the most words with
+  the message, followed by the passage's citation `[namespace/key#chunk]`. Given passages
+  in a context message (an agent with `knowledge.prepend`, `KNOWLEDGE_CONTEXT`), it answers
+  from the first passage the same way.
 - `offline/script` plays the turns listed in the agent's configuration (`script`), one per
   model call. A turn is an object with the keys of `TURN_KEYS`: `{"text": "..."}`,
   `{"tool_calls": [{"name": "...", "arguments": {...}}]}`, and `metadata` (an object put
@@ -47,6 +54,22 @@ _REQUEST = re.compile(
 )
 _EXAMPLE_KEY = re.compile(r'"((?:[^"\\]|\\.)*)": \.\.\.')
 _WORDS = re.compile(r"\S+\s*")
+# The knowledge tool, and the first words of the context message an agent with
+# `knowledge.prepend` gets (podium.tools.knowledge writes it): the echo answers from them.
+SEARCH_TOOL = "search_knowledge"
+KNOWLEDGE_CONTEXT = "Knowledge retrieved for this message"
+MAX_QUERY_CHARS = 1000
+_CITATION_LINE = re.compile(r"^(\[[^\]\n]+/[^\]\n]+#\d+\])$", re.MULTILINE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_QUERY_WORD = re.compile(r"[^\W_]+")
+# Words too common to say which sentence answers a question.
+_STOPWORDS = (
+    "a about am an and any are as at be been by can could did do does explain for from has "
+    "have how i if in is it its me my of on or our please should so tell than that the their "
+    "them then there these they this those to us was we were what when where which who why "
+    "will with would you your"
+)
+STOPWORDS = frozenset(_STOPWORDS.split())
 
 # The echo model's lead score: 40, plus the points of each kind of signal the message has.
 # Few words, so that a reader can say why a message got its score.
@@ -134,7 +157,9 @@ class OfflineProvider:
         self, request: ModelRequest, on_delta: DeltaSink | None = None
     ) -> ModelResponse:
         if request.model == "echo":
-            response = ModelResponse(text=_echo(_last_user_text(request)), finish_reason="stop")
+            response = _from_knowledge(request) or ModelResponse(
+                text=_echo(_last_user_text(request)), finish_reason="stop"
+            )
         elif request.model == "script":
             response = _scripted(request)
         else:
@@ -163,16 +188,112 @@ def _last_user_text(request: ModelRequest) -> str:
     return ""
 
 
+def _from_knowledge(request: ModelRequest) -> ModelResponse | None:
+    """The echo's turn when it has knowledge to use: a search for the user's message, or an
+    answer from what a search (or a context message) found; None when it has none."""
+    messages = request.messages
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    # A node asking for metadata gets it at the end of the answer, as from the echo.
+    question, metadata = _metadata_asked(messages[last_user].content if last_user >= 0 else "")
+    question = question.strip()
+    if any(spec.name == SEARCH_TOOL for spec in request.tools):
+        results = [
+            m for m in messages[last_user + 1 :] if m.role == "tool" and m.name == SEARCH_TOOL
+        ]
+        if results:
+            return _answer(question, _searched(results[-1].content), metadata)
+        if not question:
+            return None
+        played = sum(1 for m in messages if m.role == "assistant")
+        query = search_words(question)[:MAX_QUERY_CHARS].strip()
+        call = ToolCall(
+            id=f"call_{played}_0",
+            name=SEARCH_TOOL,
+            arguments=json.dumps({"query": query}, ensure_ascii=False),
+        )
+        return ModelResponse(tool_calls=[call], finish_reason="tool_calls")
+    for message in messages:
+        if message.role == "system" and message.content.startswith(KNOWLEDGE_CONTEXT):
+            return _answer(question, _in_context(message.content), metadata)
+    return None
+
+
+def _searched(content: str) -> list[tuple[str, str]] | str:
+    """(citation, text) of each passage of a `search_knowledge` result, best first; the
+    result itself when it is not one (an error the tool reported)."""
+    try:
+        result = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(result, dict) or not isinstance(result.get("hits"), list):
+        return content
+    return [
+        (str(hit.get("citation", "")), str(hit.get("text", "")))
+        for hit in result["hits"]
+        if isinstance(hit, dict)
+    ]
+
+
+def _in_context(content: str) -> list[tuple[str, str]]:
+    parts = _CITATION_LINE.split(content)
+    return [(parts[i], parts[i + 1].strip()) for i in range(1, len(parts) - 1, 2)]
+
+
+def _answer(
+    question: str, passages: list[tuple[str, str]] | str, metadata: dict[str, Any] | None
+) -> ModelResponse:
+    if isinstance(passages, str):
+        text = f"I could not search the knowledge base: {passages}"
+    elif not passages:
+        text = f"I found nothing in the knowledge base about: {question}"
+    else:
+        cited, passage = passages[0]
+        text = f"{best_sentence(passage, question)} {cited}"
+    if metadata is not None:
+        text = _with_metadata(text, metadata)
+    return ModelResponse(text=text, finish_reason="stop")
+
+
+def best_sentence(passage: str, question: str) -> str:
+    """The sentence of `passage` that shares the most words with `question` (the first of
+    those that tie; Markdown headings left out)."""
+    body = " ".join(
+        line.strip() for line in passage.splitlines() if line.strip() and not line.startswith("#")
+    )
+    sentences = [s for s in _SENTENCE_END.split(body) if s] or [passage.strip()]
+    wanted = _content_words(question)
+    return max(sentences, key=lambda s: len(wanted & _content_words(s)))
+
+
+def search_words(question: str) -> str:
+    """What the echo searches for: the question's words without the common ones, in order
+    (the question itself when only common words are left)."""
+    words = [w for w in _QUERY_WORD.findall(question) if w.lower() not in STOPWORDS]
+    return " ".join(words) or question
+
+
+def _content_words(text: str) -> set[str]:
+    words = (w.lower() for w in _QUERY_WORD.findall(text))
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in STOPWORDS}
+
+
 def _echo(text: str) -> str:
     """The message; when it ends by asking for metadata, the message and the metadata."""
+    message, metadata = _metadata_asked(text)
+    return text if metadata is None else _with_metadata(message, metadata)
+
+
+def _metadata_asked(text: str) -> tuple[str, dict[str, Any] | None]:
+    """The message without the request for metadata it ends with, and the metadata the echo
+    answers it with (None when it asks for none)."""
     asked = _REQUEST.search(text)
     if asked is None:
-        return text
+        return text, None
     message = text[: asked.start()]
     keys = [key for key in map(_json_string, _EXAMPLE_KEY.findall(asked.group("example"))) if key]
     score = lead_score(message)
     metadata = {key: score if "score" in key.lower() else None for key in keys}
-    return _with_metadata(message, metadata or {"lead_score": score})
+    return message, metadata or {"lead_score": score}
 
 
 def _json_string(body: str) -> str | None:

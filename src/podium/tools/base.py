@@ -44,6 +44,7 @@ from podium.errors import JSONValueInvalid
 from podium.llm.base import ToolSpec
 
 if TYPE_CHECKING:
+    from podium.tools.knowledge import AgentKnowledge
     from podium.tools.session import SessionAccess
 
 ToolStatus = Literal["ok", "error", "skipped"]
@@ -58,7 +59,8 @@ class ToolSkipped(Exception):
 @dataclass(slots=True)
 class ToolContext:
     """What a tool may know of the call: who calls it, the app's integration settings, and
-    in a run the session's artifact ids and `session` (what the session tools act through)."""
+    in a run the session's artifact ids and `session` (what the session tools act through),
+    and for an agent with knowledge `knowledge` (what `search_knowledge` acts through)."""
 
     app_id: str
     session_id: str | None = None
@@ -69,6 +71,7 @@ class ToolContext:
     credentials_lookup: CredentialsLookup | None = None
     artifact_ids: tuple[str, ...] = ()  # the artifacts attached to the session
     session: SessionAccess | None = None
+    knowledge: AgentKnowledge | None = None
 
     async def credentials(self, service: str) -> dict[str, Any] | None:
         """The app's (or the server's) settings for an integration, or None when it has none."""
