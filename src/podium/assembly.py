@@ -33,6 +33,7 @@ from podium.engine.flow import Flow
 from podium.engine.graph import Graph
 from podium.engine.nodes import ENGINE_NODE_TYPES
 from podium.engine.registry import Registry
+from podium.knowledge.service import KnowledgeService
 from podium.memory.context import NodeMemory
 from podium.packs.base import Pack
 from podium.packs.loader import PackLoadError, discover
@@ -51,6 +52,10 @@ SHIPPED_PACKS = {"appbuilder": "podium.packs.appbuilder", "leads": "podium.packs
 
 def _agent_services(runtime: engine_runtime.Podium) -> AgentServices:
     return AgentServices(runtime.store, runtime.settings, runtime.registry.tools)
+
+
+def _knowledge_service(runtime: engine_runtime.Podium) -> KnowledgeService:
+    return KnowledgeService(runtime.store, runtime.settings)
 
 
 def _agent_directory(runtime: engine_runtime.Podium) -> AgentDirectory:
@@ -85,6 +90,7 @@ def _assemble(pack_specs: tuple[str, ...]) -> Registry:
         agent_messages=NodeAgentMessages,
     )
     registry.runtime_services.update(agents=_agent_services, artifacts=_artifact_service)
+    registry.runtime_services.update(knowledge=_knowledge_service)
     registry.runtime_services.update(agent_directory=_agent_directory)
     install_packs(registry, discover(list(pack_specs)))
     return registry

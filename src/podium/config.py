@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     pack_handler_backoff_seconds: float = 1.0
     pack_handler_max_attempts: int = 5
     # --- the agent directory and the orchestrator pack (docs/packs/orchestrator.md) ---
-    # At most this many agents one directory search answers (GET /agents/search?k=).
+    # At most this many agents one directory search answers (GET /agents/search?k=); at
+    # most PODIUM_KNOWLEDGE_MAX_K.
     agent_search_max_k: int = 50
     # At most this many candidate agents the orchestrator keeps per task (`max_results`),
     # and at most this many tasks it makes of one request.
@@ -127,6 +128,28 @@ class Settings(BaseSettings):
     invitation_days: float = 7.0
     # A token that lets a scraper read /metrics and /api/v1/status (else platform admins only).
     metrics_token: str | None = None
+
+    # --- the knowledge store (docs/knowledge.md) ---
+    # Documents are cut into chunks of at most this many characters, each repeating this
+    # many of the one before (a batch may ask for others, within the store's bounds).
+    knowledge_chunk_chars: int = 1000
+    knowledge_chunk_overlap_chars: int = 150
+    # Caps: documents per batch, bytes of one document (text and metadata as JSON), bytes
+    # of a whole batch request, results per search (`k`), characters of a query.
+    knowledge_max_batch_documents: int = 500
+    knowledge_max_document_bytes: int = 262_144
+    knowledge_max_batch_bytes: int = 4_194_304
+    knowledge_max_k: int = 50
+    knowledge_max_query_chars: int = 1_000
+    # A batch of more documents than this reports `knowledge.ingest.progress` every this
+    # many documents.
+    knowledge_progress_every: int = 100
+    # Hybrid search compares the query's vector with at most this many chunks' vectors
+    # (the newest) of the namespaces searched.
+    knowledge_max_vector_scan: int = 20_000
+    # The embeddings model of apps that set none (`provider/model`, e.g.
+    # `openai/text-embedding-3-small`, `ollama/nomic-embed-text`); unset: full text only.
+    embedding_model: str | None = None
 
     @field_validator("secret_key")
     @classmethod

@@ -138,7 +138,7 @@ class AgentDirectory:
             ]
             await self.knowledge.put_documents(app_id, NAMESPACE, documents, system=True)
         for name in sorted(set(stored) - set(agents)):
-            await self.knowledge.delete_document(app_id, NAMESPACE, name)
+            await self.knowledge.delete_document(app_id, NAMESPACE, name, system=True)
         self._indexed[app_id] = checksum
         return agents
 
@@ -146,7 +146,9 @@ class AgentDirectory:
         found: dict[str, str | None] = {}
         after: str | None = None
         while True:
-            page = await self.knowledge.list_documents(app_id, NAMESPACE, limit=PAGE, after=after)
+            page = await self.knowledge.list_documents(
+                app_id, NAMESPACE, limit=PAGE, after=after, system=True
+            )
             for document in page:
                 metadata = document.get("metadata") or {}
                 found[str(document["key"])] = metadata.get("digest")
@@ -170,9 +172,8 @@ class AgentDirectory:
         agents = await self.sync(app_id)
         # A long description is several chunks: ask for more hits than agents wanted and
         # keep each agent's best.
-        found = await self.knowledge.search(
-            app_id, NAMESPACE, query, k=min(k * 3, max(cap, k)), system=True
-        )
+        hits = max(k, min(k * 3, self.settings.knowledge_max_k))
+        found = await self.knowledge.search(app_id, NAMESPACE, query, k=hits, system=True)
         best: dict[str, AgentMatch] = {}
         for hit in found.get("hits", []):
             name = str(hit.get("key"))
