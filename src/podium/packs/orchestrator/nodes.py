@@ -59,7 +59,8 @@ async def parse(ctx: Context) -> dict[str, Any]:
         tasks, mode = clarified, "clarified"
     else:
         tasks, mode = await _parse_request(ctx, request)
-    ambiguous = is_vague(request) or not tasks
+    # Tasks the user left out on a question may leave none: that is no vague request.
+    ambiguous = mode != "clarified" and (is_vague(request) or not tasks)
     ctx.emit(
         events.PARSED, {"request": request, "tasks": tasks, "mode": mode, "ambiguous": ambiguous}
     )
