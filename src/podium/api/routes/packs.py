@@ -70,9 +70,13 @@ def enabled_pack_access(pack: str):  # type: ignore[no-untyped-def]
 def app_route_segments(app: FastAPI, prefix: str) -> set[str]:
     """The first path segment after `{prefix}/apps/{app_id}/` of every route mounted so far
     (`agents`, `sessions`, `packs`, …)."""
+    import fastapi.routing
+
     start = f"{prefix}/apps/{{app_id}}/"
+    # FastAPI ≥ 0.16x keeps included routers lazily; iter_route_contexts flattens them.
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
     found = set()
-    for route in app.routes:
+    for route in flatten(app.routes) if flatten else app.routes:
         path = getattr(route, "path", "")
         if path.startswith(start):
             found.add(path[len(start) :].split("/")[0])
