@@ -288,3 +288,10 @@ def test_the_websocket_refuses_an_app_that_has_not_enabled_the_pack(orch: Client
     )
     assert reply["type"] == "error" and reply["data"]["code"] == "not_found"
     assert "pack 'orchestrator' is not enabled for this app" in reply["data"]["message"]
+
+
+def test_a_long_task_is_searched_by_its_first_words(orch: Client) -> None:
+    prompt = "find the weather in " + " ".join(f"place{n}" for n in range(400))
+    answer = orch.call("POST", CHAT, {"prompt": prompt})
+    assert answer["status"] == "completed", answer
+    assert [p["agent"] for p in answer["task_agent_pairs"]] == ["weather_agent"]

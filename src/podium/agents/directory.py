@@ -17,6 +17,7 @@ several processes sharing a database converge on the same index.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -98,6 +99,9 @@ class AgentDirectory:
         # agent name → the pack that defines it, for `source` ("pack:<name>").
         self.pack_agents = dict(pack_agents or {})
         self._indexed: dict[str, str] = {}  # app → checksum of what this process indexed
+        # One reconciliation per app at a time in this process (concurrent searches wait
+        # for it rather than writing the same documents together).
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def source(self, name: str, builtin: bool) -> str:
         if name in self.pack_agents:
@@ -120,6 +124,19 @@ class AgentDirectory:
         checksum = hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
         if self._indexed.get(app_id) == checksum:
             return agents
+        async with self._locks.setdefault(app_id, asyncio.Lock()):
+            if self._indexed.get(app_id) != checksum:
+                await self._reconcile(app_id, agents, digests)
+                self._indexed[app_id] = checksum
+        return agents
+
+    async def _reconcile(
+        self,
+        app_id: str,
+        agents: dict[str, tuple[AgentDefinition, str]],
+        digests: dict[str, str],
+    ) -> None:
+        """Put the agents whose stored digest differs; delete the documents of the others."""
         stored = await self._stored_digests(app_id)
         changed = [name for name in agents if stored.get(name) != digests[name]]
         if changed:
@@ -136,11 +153,11 @@ class AgentDirectory:
                 }
                 for name in changed
             ]
-            await self.knowledge.put_documents(app_id, NAMESPACE, documents, system=True)
+            for start in range(0, len(documents), PAGE):  # within the store's batch limit
+                batch = documents[start : start + PAGE]
+                await self.knowledge.put_documents(app_id, NAMESPACE, batch, system=True)
         for name in sorted(set(stored) - set(agents)):
             await self.knowledge.delete_document(app_id, NAMESPACE, name, system=True)
-        self._indexed[app_id] = checksum
-        return agents
 
     async def _stored_digests(self, app_id: str) -> dict[str, str | None]:
         found: dict[str, str | None] = {}

@@ -14,10 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from podium.agents.definition import AgentDefinition
+from podium.agents.directory import MAX_QUERY_CHARS
 from podium.agents.loop import gather_or_cancel, run_agent
 from podium.agents.service import extract_json
 from podium.agents.services import agent_services
 from podium.engine.context import Context
+from podium.errors import LeaseLost, RunCancelled
 from podium.events import names
 from podium.llm.base import Message, ModelRequest, ModelResponse
 from podium.packs.orchestrator import events
@@ -124,7 +126,7 @@ async def search(ctx: Context) -> dict[str, Any]:
         if not terms:
             candidates[task["id"]] = []
             continue
-        query = " ".join(terms)
+        query = _query(terms)
 
         async def find(query: str = query) -> dict[str, Any]:
             found: dict[str, Any] = await directory.search(ctx.app_id, query, k)
@@ -138,6 +140,17 @@ async def search(ctx: Context) -> dict[str, Any]:
         ][:wanted]
     ctx.emit(events.CANDIDATES, {"candidates": candidates})
     return {"candidates": candidates}
+
+
+def _query(terms: list[str]) -> str:
+    """The task's words as a directory query, within its length limit (a long task's first
+    words)."""
+    query = ""
+    for term in terms:
+        if len(query) + len(term) + 1 > MAX_QUERY_CHARS:
+            break
+        query = f"{query} {term}".strip()
+    return query or terms[0][:MAX_QUERY_CHARS]
 
 
 def _max_results(ctx: Context) -> int:
@@ -274,6 +287,8 @@ async def execute(ctx: Context) -> dict[str, Any]:
                     services=services,
                     transcript=False,
                 )
+            except (LeaseLost, RunCancelled):
+                raise  # the run is no longer this worker's to record anything in
             except Exception as exc:  # the task failed; the others go on
                 message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                 return {**outcome, "status": "failed", "answer": None, "error": message}
