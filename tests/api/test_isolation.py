@@ -33,7 +33,7 @@ from tests.packs.conftest import shipped_pack_specs
 from podium.assembly import create_app
 from podium.config import Settings
 
-PARAM = re.compile(r"\{(\w+)\}")
+PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")  # `{key:path}` too
 MCP_SERVER = Path(__file__).parent.parent / "support" / "mcp_server.py"
 # The example pack is installed, so that its mounted routes are probed like core ones.
 EXAMPLE_PACK = Path(__file__).parents[2] / "examples" / "guestbook"
@@ -85,6 +85,8 @@ class Tenant:
     guestbook_entry: str = ""  # a row of the example pack's table
     lead_id: str = ""  # a lead of the shipped leads pack, analyzed
     orchestrator_thread: str = ""  # a thread of the shipped orchestrator pack, asking
+    knowledge_namespace: str = ""
+    knowledge_key: str = ""  # a document of that namespace (its key holds a slash)
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -101,6 +103,8 @@ class Tenant:
         """The values of a path parameter: every object of that kind the tenant has."""
         if param == "user_id":
             return [self.owner.user["id"]] if path.startswith("/api/v1/users") else [self.member_id]
+        if param == "key" and "/knowledge/" in path:
+            return [self.knowledge_key]
         if param == "name":
             for prefix, value in (
                 ("/agents/", self.agent_name),
@@ -131,6 +135,7 @@ class Tenant:
             "entry_id": [self.guestbook_entry],
             "thread_id": [self.orchestrator_thread],
             "lead_id": [self.lead_id],
+            "namespace": [self.knowledge_namespace],
             "invitation_id": [
                 self.incoming_invitation_id
                 if path.startswith("/api/v1/invitations")
@@ -165,6 +170,8 @@ class Tenant:
             self.artifact_id,
             self.guestbook_entry,
             self.lead_id,
+            self.knowledge_namespace,
+            self.knowledge_key,
             self.owner.user["id"],
             *self.step_ids,
             *self.data,
@@ -330,6 +337,17 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
     thread = owner.post(f"{tenant.base}/orchestrator/chat", {"prompt": "help me"})
     assert thread.json()["status"] == "pending_user_input", thread.text
     tenant.orchestrator_thread = thread.json()["thread_id"]
+    tenant.knowledge_namespace, tenant.knowledge_key = f"{tag}_kb", f"{tag}/secret-doc.md"
+    document = {
+        "key": tenant.knowledge_key,
+        "text": f"{tag}-secret-knowledge about the shared word lighthouse",
+        "metadata": {"owner": f"{tag}-secret-knowledge-metadata"},
+    }
+    stored = owner.post(
+        f"{tenant.base}/knowledge/{tenant.knowledge_namespace}/documents",
+        {"documents": [document]},
+    )
+    assert stored.status_code == 200, stored.text
     chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
     assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
@@ -349,6 +367,8 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         f"{tag}-secret-lead@example.com",
         f"{tag} Secret Lead",
         f"{tag}-secret-lead-message",
+        f"{tag}-secret-knowledge",
+        f"{tag}-secret-knowledge-metadata",
         f"{tag}-invitee@example.com",
         f"{tag}_planner",
         message.json()["id"],
@@ -433,6 +453,7 @@ MEMORY = f"{APPS}/memory/{{scope}}/{{scope_id}}"
 WORKFLOW = f"{APPS}/workflows/{{run_id}}"
 ARTIFACT = f"{APPS}/artifacts/{{artifact_id}}"
 LEADS = f"{APPS}/packs/leads/leads"
+KNOWLEDGE = f"{APPS}/knowledge/{{namespace}}"
 MEMORY_SCOPE = {"scope": "memory_scope", "scope_id": "memory_scope_id"}
 MEMORY_KEY = {**MEMORY_SCOPE, "key": "memory_key"}
 
@@ -572,6 +593,16 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda t: {"thread_id": t.orchestrator_thread, "response": "skip"}
     ),
     ("GET", f"{APPS}/orchestrator/status/{{thread_id}}"): Probe(),
+    # The knowledge store. A namespace is a name (B's own POST creates B's namespace of
+    # that name): only A's app is an attack on the write.
+    ("GET", f"{APPS}/knowledge"): Probe(),
+    ("POST", f"{KNOWLEDGE}/documents"): Probe(
+        lambda t: {"documents": [{"key": "bob-doc", "text": "bob was here"}]}, app_only=True
+    ),
+    ("GET", f"{KNOWLEDGE}/documents"): Probe(),
+    ("GET", f"{KNOWLEDGE}/documents/{{key:path}}"): Probe(),
+    ("DELETE", f"{KNOWLEDGE}/documents/{{key:path}}"): Probe(),
+    ("GET", f"{KNOWLEDGE}/search"): Probe(params={"q": "lighthouse secret knowledge"}),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -630,7 +661,7 @@ def requests_for(
     for values in itertools.product(*choices):
         url = route.replace("{app_id}", app_id)
         for param, value in zip(params, values, strict=True):
-            url = url.replace(f"{{{param}}}", value)
+            url = url.replace(f"{{{param}}}", value).replace(f"{{{param}:path}}", value)
         body = probe.body(target) if probe.body else None
         yield Request(method, route, url, body, probe.params)
 
@@ -770,6 +801,8 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     assert packs["guestbook"] is True and packs["leads"] is True
     lead = alice.get(f"{a.base}/packs/leads/leads/{a.lead_id}").json()
     assert (lead["status"], lead["name"]) == ("analyzed", "alice Secret Lead")
+    document = alice.get(f"{a.base}/knowledge/{a.knowledge_namespace}/documents/{a.knowledge_key}")
+    assert document.json()["text"].startswith("alice-secret-knowledge"), document.text
     leads = alice.get(f"{a.base}/packs/leads/leads").json()["items"]
     assert [item["id"] for item in leads] == [a.lead_id]
     graph = alice.get(f"{a.base}/workflow-graphs/{a.graph_name}").json()
