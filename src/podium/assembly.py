@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podium.agents.collaboration import CollaborationTurnNode
+from podium.agents.directory import AgentDirectory
 from podium.agents.messages import NodeAgentMessages
 from podium.agents.nodes import AgentNode, ToolNode
 from podium.agents.services import AgentServices
@@ -74,6 +75,11 @@ def _knowledge_service(runtime: engine_runtime.Podium) -> KnowledgeService:
 def _retriever(runtime: engine_runtime.Podium) -> Retriever:
     # What an agent's search_knowledge searches through (podium.tools.knowledge).
     return Retriever(runtime.service("knowledge"))
+def _agent_directory(runtime: engine_runtime.Podium) -> AgentDirectory:
+    # The agents each pack defines, so that the directory can say where an agent came from.
+    packs = runtime.registry.packs
+    pack_agents = {str(agent.get("name")): pack.name for pack in packs for agent in pack.agents}
+    return AgentDirectory(runtime.service("agents"), runtime.service("knowledge"), pack_agents)
 
 
 def _artifact_service(runtime: engine_runtime.Podium) -> ArtifactService:
@@ -103,6 +109,7 @@ def _assemble(pack_specs: tuple[str, ...]) -> Registry:
     registry.runtime_services.update(agents=_agent_services, artifacts=_artifact_service)
     registry.runtime_services.update(knowledge=_knowledge_service)
     registry.runtime_services.update(retriever=_retriever)
+    registry.runtime_services.update(agent_directory=_agent_directory)
     install_packs(registry, discover(list(pack_specs)))
     return registry
 

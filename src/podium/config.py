@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     # GET /apps/{app}/packs/{name}/handlers and the handler goes on with the next event.
     pack_handler_backoff_seconds: float = 1.0
     pack_handler_max_attempts: int = 5
+    # --- the agent directory and the orchestrator pack (docs/packs/orchestrator.md) ---
+    # At most this many agents one directory search answers (GET /agents/search?k=); at
+    # most PODIUM_KNOWLEDGE_MAX_K.
+    agent_search_max_k: int = 50
+    # At most this many candidate agents the orchestrator keeps per task (`max_results`),
+    # and at most this many tasks it makes of one request.
+    orchestrator_max_results: int = 20
+    orchestrator_max_tasks: int = 10
+    # How long POST /orchestrator/chat and /continue wait for the run to finish or ask
+    # before answering `running` (the run goes on; GET /orchestrator/status/{thread_id}).
+    orchestrator_wait_seconds: float = 60.0
 
     # --- security (docs/security.md) ---
     # Hosts and networks (CIDR) that outbound requests a tenant can aim (providers,

@@ -84,6 +84,7 @@ class Tenant:
     artifact_id: str = ""
     guestbook_entry: str = ""  # a row of the example pack's table
     lead_id: str = ""  # a lead of the shipped leads pack, analyzed
+    orchestrator_thread: str = ""  # a thread of the shipped orchestrator pack, asking
     knowledge_namespace: str = ""
     knowledge_key: str = ""  # a document of that namespace (its key holds a slash)
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
@@ -133,6 +134,7 @@ class Tenant:
             "key": [self.memory_key],
             "artifact_id": [self.artifact_id],
             "entry_id": [self.guestbook_entry],
+            "thread_id": [self.orchestrator_thread],
             "lead_id": [self.lead_id],
             "namespace": [self.knowledge_namespace],
             "invitation_id": [
@@ -330,6 +332,12 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
     tenant.lead_id = lead.json()["id"]
     analyzed = owner.post(f"{tenant.base}/packs/leads/leads/{tenant.lead_id}/analyze")
     assert analyzed.status_code == 200, analyzed.text
+    # The shipped orchestrator pack, enabled, with a thread waiting for an answer.
+    enabled = owner.client.put(f"{tenant.base}/packs/orchestrator", headers=owner.headers)
+    assert enabled.status_code == 200, enabled.text
+    thread = owner.post(f"{tenant.base}/orchestrator/chat", {"prompt": "help me"})
+    assert thread.json()["status"] == "pending_user_input", thread.text
+    tenant.orchestrator_thread = thread.json()["thread_id"]
     tenant.knowledge_namespace, tenant.knowledge_key = f"{tag}_kb", f"{tag}/secret-doc.md"
     document = {
         "key": tenant.knowledge_key,
@@ -511,6 +519,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", f"{APPS}/agents"): Probe(),
     ("GET", f"{APPS}/agents/health"): Probe(),
     ("GET", f"{APPS}/agents/{{name}}"): Probe(),
+    ("GET", f"{APPS}/agents/search"): Probe(params={"q": "weather"}),
     ("POST", f"{APPS}/agents"): Probe(lambda t: {"name": "bobs_agent"}),
     ("POST", f"{APPS}/agents/generate"): Probe(lambda t: {"role": "Spy", "reason": "to look"}),
     ("POST", f"{APPS}/agents/{{name}}/invoke"): Probe(lambda t: {"task": "hello"}),
@@ -579,6 +588,12 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", LEADS): Probe(),
     ("GET", f"{LEADS}/{{lead_id}}"): Probe(),
     ("POST", f"{LEADS}/{{lead_id}}/analyze"): Probe(params={"wait": 0}),
+    # The shipped orchestrator pack's routes (mounted at the app's root).
+    ("POST", f"{APPS}/orchestrator/chat"): Probe(lambda t: {"prompt": "get the news"}),
+    ("POST", f"{APPS}/orchestrator/continue"): Probe(
+        lambda t: {"thread_id": t.orchestrator_thread, "response": "skip"}
+    ),
+    ("GET", f"{APPS}/orchestrator/status/{{thread_id}}"): Probe(),
     # The knowledge store. A namespace is a name (B's own POST creates B's namespace of
     # that name): only A's app is an attack on the write.
     ("GET", f"{APPS}/knowledge"): Probe(),
@@ -755,6 +770,10 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
             {"trigger_node_id": "n1", "from_run_id": a.done_run},
         ),
         (f"{b.base}/runs/{b.done_run}/fork", {"step_id": a.step_ids[0]}),
+        (
+            f"{b.base}/orchestrator/continue",
+            {"thread_id": a.orchestrator_thread, "response": "skip"},
+        ),
     ):
         request = Request("POST", path, path, body, {})
         assert_refused(bob.post(path, body), request, 404, a)
@@ -772,7 +791,8 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     session = alice.get(f"{a.base}/sessions/{a.waiting_session}").json()
     assert session["status"] == "waiting"
     assert session["pending_question"]["interrupt_id"] == a.interrupt_id
-    assert len(alice.get(f"{a.base}/sessions").json()["items"]) == 4  # the chat, the analysis
+    # The chat, the analysis and the orchestrator's thread too.
+    assert len(alice.get(f"{a.base}/sessions").json()["items"]) == 5
     assert alice.get(f"{a.base}/agents/{a.agent_name}").json()["version"] == 1
     provider = alice.get(f"{a.base}/providers/{a.provider_name}").json()
     assert (provider["base_url"], provider["has_api_key"]) == ("http://127.0.0.1:9/v1", True)

@@ -128,6 +128,9 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         {"name": "Ada", "email": "ada@example.com", "message": "A shop", "service": "ecommerce"},
         token,
     )
+    # The shipped orchestrator pack, enabled, with a thread waiting for an answer.
+    call("PUT", f"/apps/{app}/packs/orchestrator", None, token)
+    thread = call("POST", f"/apps/{app}/orchestrator/chat", {"prompt": "help me"}, token)
     artifact = call(
         "POST",
         f"/apps/{app}/artifacts",
@@ -152,6 +155,7 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         "leads": [lead["id"]],
         "namespaces": ["kb"],
         "documents": ["intro.md"],
+        "threads": [thread["thread_id"]],
         "key": auth_key["key"],
         "victims": victims,
         "doomed": doomed,
@@ -170,6 +174,7 @@ BINDINGS = {
     "path.lead_id": "leads",
     "path.namespace": "namespaces",
     "path.key": "documents",  # a knowledge document's key (a valid memory key too)
+    "path.thread_id": "threads",
 }
 # `wait` on a real run queued behind the waiting one holds for its whole `timeout` (30 s by
 # default, up to 300): correct, but too slow for a fuzzer.
@@ -191,6 +196,7 @@ def test_schemathesis_finds_no_failure_on_a_live_server(tmp_path: Path) -> None:
         objects = fixtures(server, token)
         names = ("apps", "sessions", "runs", "flows", "members", "keys", "artifacts", "leads")
         names += ("namespaces", "documents")
+        names += ("threads",)
         dictionaries = {name: objects[name] for name in names}
         config = write_config(tmp_path / "schemathesis.toml", dictionaries, BINDINGS, [SHORT_WAIT])
         as_admin = {"Authorization": f"Bearer {token}"}

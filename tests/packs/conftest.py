@@ -46,7 +46,11 @@ class Client:
         return enabled
 
 
-SHIPPED = {"appbuilder": "podium.packs.appbuilder", "leads": "podium.packs.leads"}
+SHIPPED = {
+    "appbuilder": "podium.packs.appbuilder",
+    "leads": "podium.packs.leads",
+    "orchestrator": "podium.packs.orchestrator",
+}
 
 
 def shipped_pack_specs() -> list[str]:

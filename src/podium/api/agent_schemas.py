@@ -244,3 +244,20 @@ class ToolCallPublic(BaseModel):
 class ToolCallPage(BaseModel):
     items: list[ToolCallPublic]
     next_cursor: str | None
+
+
+class AgentSearchHit(BaseModel):
+    agent: str
+    description: str
+    score: float = Field(description="the directory's relevance score, higher is better")
+    matched: list[str] = Field(description="the query's words the agent's entry holds")
+    reasons: str
+    tags: list[str]
+    source: str = Field(description="builtin, app, or pack:<name>")
+
+
+class AgentSearchPublic(BaseModel):
+    query: str
+    mode: Literal["text", "hybrid"]
+    note: str | None
+    results: list[AgentSearchHit]

@@ -31,6 +31,9 @@ EVENT_TYPE_PATTERN = r"\*|[a-z][a-z0-9_]*(\.[a-z0-9_*]+)+"
 
 Handler = Callable[[Event, "HandlerContext"], Awaitable[None]]
 Seed = Callable[["PackContext"], Awaitable[None]]
+# A WebSocket message type a pack answers (`<pack>.<action>`): called with the socket's
+# request (`PackSocketRequest`), returns the reply `(type, data)` or None.
+SocketHandler = Callable[["PackSocketRequest"], Awaitable[tuple[str, Any] | None]]
 Credentials = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 
@@ -108,6 +111,13 @@ class Pack:
     workflow_graph: Path | None = None
     seed: Seed | None = None
     handlers: list[Handler] = field(default_factory=list)
+    # Mount `router` at /apps/{app_id}/<name> instead of /apps/{app_id}/packs/<name> (for a
+    # pack whose routes mirror an existing API, e.g. the orchestrator's). Refused when the
+    # server starts if a core route already uses that segment.
+    mount_at_app_root: bool = False
+    # WebSocket message types the pack answers, `<name>.<action>` → handler; the socket
+    # checks the caller is a member of the message's `app_id` and the app enabled the pack.
+    socket_handlers: dict[str, SocketHandler] = field(default_factory=dict)
     # Filled by the loader: where the pack came from (`entry point leads`, a module, a path).
     source: str = ""
 
@@ -124,10 +134,50 @@ class Pack:
                 f"pack {self.name!r} has two handlers named {twice}; give one "
                 "@subscribe(..., name='other_name')"
             )
+        for kind in self.socket_handlers:
+            if not re.fullmatch(rf"{self.name}\.[a-z][a-z0-9_.]*", kind):
+                raise InvalidInput(
+                    f"pack {self.name!r}: WebSocket message type {kind!r} must be the pack's "
+                    f"name, a dot and an action, e.g. {self.name}.start"
+                )
 
     @property
     def route_prefix(self) -> str:
+        if self.mount_at_app_root:
+            return f"/apps/{{app_id}}/{self.name}"
         return f"/apps/{{app_id}}/packs/{self.name}"
+
+
+class PackSocketRequest:
+    """A WebSocket message a pack answers: who sent it (`principal`), for which app, its
+    `data`, the API's services, and how to send more messages on the socket (`send`) or
+    stream them from a background task that ends with the socket (`start_stream`)."""
+
+    def __init__(
+        self,
+        app_id: str,
+        data: dict[str, Any],
+        principal: Any,
+        services: Any,
+        send: Callable[..., Awaitable[None]],
+        start_stream: Callable[[Callable[[str], Awaitable[None]]], str],
+    ) -> None:
+        self.app_id = app_id
+        self.data = data
+        self.principal = principal
+        # `podium.api.deps.Services`: what the routes call (sessions, agents, podium, …).
+        self.services = services
+        self._send = send
+        self._start_stream = start_stream
+
+    async def send(self, kind: str, data: Any, **extra: Any) -> None:
+        """Send a `{type, data}` message on the socket now."""
+        await self._send(kind, data, **extra)
+
+    def start_stream(self, stream: Callable[[str], Awaitable[None]]) -> str:
+        """Run `stream(subscription_id)` in the background (cancelled when the socket
+        closes, or by `unsubscribe`); returns the subscription id."""
+        return self._start_stream(stream)
 
 
 class PackContext:

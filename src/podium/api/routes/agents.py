@@ -15,6 +15,7 @@ from podium.api.agent_schemas import (
     AgentHistoryPage,
     AgentInvoke,
     AgentPublic,
+    AgentSearchPublic,
     ChatTurnPublic,
     ToolCallPage,
     ToolCallPublic,
@@ -52,6 +53,19 @@ async def agents_health(access: AppViewer, services: ServicesDep) -> dict[str, A
     """Each model provider reachable or not; each integration `ok | not_configured | error`;
     each MCP server reachable or not."""
     return await services.agents.health(access.app_id)
+
+
+@router.get("/agents/search")
+async def search_agents(
+    access: AppViewer,
+    services: ServicesDep,
+    q: Annotated[str, Query(description="the capability wanted, e.g. weather")] = "",
+    k: Annotated[int, Query(description="how many agents, 1 to PODIUM_AGENT_SEARCH_MAX_K")] = 5,
+) -> AgentSearchPublic:
+    """The app's enabled agents that best fit a capability request, best first, each with
+    its score and the words of the query it matched (the agent directory)."""
+    directory = services.podium.service("agent_directory")
+    return AgentSearchPublic.model_validate(await directory.search(access.app_id, q, k))
 
 
 @router.get("/agents/{name}")

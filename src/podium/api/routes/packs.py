@@ -67,13 +67,39 @@ def enabled_pack_access(pack: str):  # type: ignore[no-untyped-def]
     return dependency
 
 
-def mount_pack_routers(app: FastAPI, prefix: str, packs: tuple[Pack, ...]) -> None:
-    """Mount each pack's router under `{prefix}/apps/{app_id}/packs/{name}`."""
-    from podium.api.errors import ERROR_RESPONSES
+def app_route_segments(app: FastAPI, prefix: str) -> set[str]:
+    """The first path segment after `{prefix}/apps/{app_id}/` of every route mounted so far
+    (`agents`, `sessions`, `packs`, …)."""
+    import fastapi.routing
 
+    start = f"{prefix}/apps/{{app_id}}/"
+    # FastAPI ≥ 0.16x keeps included routers lazily; iter_route_contexts flattens them.
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    found = set()
+    for route in flatten(app.routes) if flatten else app.routes:
+        path = getattr(route, "path", "")
+        if path.startswith(start):
+            found.add(path[len(start) :].split("/")[0])
+    return found
+
+
+def mount_pack_routers(app: FastAPI, prefix: str, packs: tuple[Pack, ...]) -> None:
+    """Mount each pack's router under `{prefix}/apps/{app_id}/packs/{name}`, or
+    `{prefix}/apps/{app_id}/{name}` for a pack that asks to be mounted at the app's root
+    (refused, stopping the server, when a core route already uses that segment)."""
+    from podium.api.errors import ERROR_RESPONSES
+    from podium.packs.loader import PackLoadError
+
+    taken = app_route_segments(app, prefix)
     for pack in packs:
         if pack.router is None:
             continue
+        if pack.mount_at_app_root and pack.name in taken:
+            raise PackLoadError(
+                f"pack {pack.name!r} asks to mount its routes at /apps/{{app_id}}/{pack.name}, "
+                f"which the core API uses already; rename the pack or set "
+                "mount_at_app_root=False (its routes then live under /packs/)"
+            )
         app.include_router(
             pack.router,
             prefix=prefix + pack.route_prefix,

@@ -5,7 +5,9 @@ Client → server: `auth` (when the token was not in the query), `ping`, `subscr
 `execution.start` `{app_id, flow | session_id, input, metadata?}`, `session.input`
 `{app_id, session_id, interrupt_id, answer}`, `artifact.action` `{app_id, artifact_id,
 action, payload?}`, `workflow.subscribe` `{app_id, run_id}`, `chat.send`, `agent.status`
-`{app_id, agent?}`. A message may carry an `id`; the reply to it carries the same `id`.
+`{app_id, agent?}`, and the types installed packs answer (`<pack>.<action>`, e.g.
+`orchestrator.chat`; the app must have enabled the pack). A message may carry an `id`; the
+reply to it carries the same `id`.
 
 Server → client: `connection.ready`, `pong`, `subscribed`, `unsubscribed`, `event` (one
 event envelope in `data`, with the `subscription_id`), `execution.started`,
@@ -27,7 +29,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -42,9 +44,10 @@ from podium.api.deps import Services
 from podium.api.workflow_schemas import WorkflowVisualization
 from podium.auth.streams import StreamGuard
 from podium.auth.tenancy import Principal
-from podium.errors import InvalidInput, JSONValueInvalid, PodiumError, Unauthorized
+from podium.errors import InvalidInput, JSONValueInvalid, NotFound, PodiumError, Unauthorized
 from podium.events import names
 from podium.events.envelope import Event
+from podium.packs.base import PackSocketRequest, SocketHandler
 
 router = APIRouter(tags=["live"])
 
@@ -78,6 +81,12 @@ class Connection:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._next_subscription = 0
         self.closed = False
+        # The message types installed packs answer: type → (pack, handler).
+        self.pack_types: dict[str, tuple[str, SocketHandler]] = {
+            kind: (pack.name, handler)
+            for pack in services.packs.packs.values()
+            for kind, handler in pack.socket_handlers.items()
+        }
 
     async def send(self, kind: str, data: Any, **extra: Any) -> None:
         message = {"type": kind, "data": data, **extra}
@@ -355,11 +364,54 @@ class Connection:
                 "run_id": run_id,
                 "subscription_id": subscription_id,
             }
+        if kind in self.pack_types:
+            return await self.dispatch_to_pack(kind, app_id, data)
+        packs = "".join(f", {name}" for name in sorted(self.pack_types))
         raise InvalidInput(
             f"unknown message type {kind!r}; use ping, subscribe, unsubscribe, "
-            "execution.start, session.input, artifact.action, chat.send, workflow.subscribe or "
-            "agent.status"
+            "execution.start, session.input, artifact.action, chat.send, workflow.subscribe, "
+            f"agent.status{packs}"
         )
+
+    async def dispatch_to_pack(
+        self, kind: str, app_id: str, data: dict[str, Any]
+    ) -> tuple[str, Any] | None:
+        """A message a pack answers: the caller reads the app (the handler checks more) and
+        the app enabled the pack, as for the pack's routes."""
+        assert self.principal is not None
+        pack, handler = self.pack_types[kind]
+        await self.services.tenancy.require(self.principal, app_id, "viewer")
+        if not await self.services.packs.is_enabled(app_id, pack):
+            raise NotFound(
+                f"pack {pack!r} is not enabled for this app; PUT /api/v1/apps/{app_id}/packs/{pack}"
+            )
+
+        def start_stream(stream: Callable[[str], Awaitable[None]]) -> str:
+            return self.start_pack_stream(app_id, stream)
+
+        request = PackSocketRequest(
+            app_id, data, self.principal, self.services, self.send, start_stream
+        )
+        return await handler(request)
+
+    def start_pack_stream(self, app_id: str, stream: Callable[[str], Awaitable[None]]) -> str:
+        """Run a pack's stream as a subscription of this socket that reads `app_id` (so it
+        ends when the caller's access to the app is withdrawn); its id."""
+        self._next_subscription += 1
+        subscription_id = f"sub_{self._next_subscription}"
+        self.guard_reads(subscription_id, app_id)
+
+        async def run() -> None:
+            try:
+                await stream(subscription_id)
+            except (WebSocketDisconnect, RuntimeError):
+                pass
+            finally:
+                self.subscriptions.pop(subscription_id, None)
+                self.guard_reads(subscription_id, None)
+
+        self.subscriptions[subscription_id] = asyncio.create_task(run())
+        return subscription_id
 
     async def forward_chat(self, subscription_id: str, events: AsyncIterator[Event]) -> None:
         """A chat turn's events, each sent as its own type (`message.delta`,
