@@ -564,7 +564,9 @@ def _optional(data: dict[str, Any], key: str) -> str | None:
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
-    if not origin_allowed(websocket.headers.get("origin"), services.settings.allowed_origins):
+    # A front end allowed to call the API from its origin (CORS) may open the socket too.
+    origins = [*services.settings.allowed_origins, *services.settings.cors_origins]
+    if not origin_allowed(websocket.headers.get("origin"), origins):
         await websocket.close(code=CLOSE_ORIGIN, reason="origin not allowed")
         return
     await websocket.accept()
