@@ -283,8 +283,12 @@ def test_a_failed_node_skips_downstream_and_fails_the_run(admin: Actor, app_id: 
         {"id": "scene", "type": "python", "config": {"function": "support.editor_nodes:fail"}},
         template("story", "never"),
     ]
-    data = {"app_id": app_id, "name": "broken", "nodes": nodes, "edges": [EDGES[1] | {}]}
-    data["edges"] = [{"source": "scene", "target": "story"}]
+    data = {
+        "app_id": app_id,
+        "name": "broken",
+        "nodes": nodes,
+        "edges": [{"source": "scene", "target": "story"}],
+    }
     with connect(admin) as ws:
         ws.receive_json()
         start(ws, data)
@@ -442,3 +446,49 @@ class TestAPresetModel:
         assert received.path == "/v1/chat/completions"
         assert received.headers["authorization"] == "Bearer mistral-key"
         assert received.body["model"] == "mistral-large-latest"
+
+
+def test_the_relay_goes_on_through_a_question(admin: Actor, app_id: str) -> None:
+    ask = {"id": "ask", "type": "human", "config": {"question": "Who?", "output_key": "who"}}
+    nodes = [ask, template("story", "Once, {{ who }}.")]
+    data = {
+        "app_id": app_id,
+        "name": "ask",
+        "nodes": nodes,
+        "edges": [{"source": "ask", "target": "story"}],
+    }
+    with connect(admin) as ws:
+        ws.receive_json()
+        started = start(ws, data)["data"]
+        asked = receive_until(
+            ws, lambda m: m["type"] == "execution.status" and m["data"]["status"] == "interrupted"
+        )
+        node = next(
+            m["data"]
+            for m in asked
+            if m["type"] == "execution.node.status" and m["data"]["status"] == "interrupted"
+        )
+        assert node["node_id"] == "ask" and node["question"] == "Who?"
+        answer = {
+            "app_id": app_id,
+            "session_id": started["session_id"],
+            "interrupt_id": node["interrupt_id"],
+            "answer": "an owl",
+        }
+        ws.send_json({"type": "session.input", "id": "a", "data": answer})
+        rest = receive_until(ws, ended)
+    assert any(m["type"] == "session.input.accepted" for m in rest)
+    assert rest[-1]["type"] == "execution.completed"
+    completed = [m["data"] for m in rest if m["type"] == "execution.node.completed"]
+    assert completed[-1]["output"] == {"story": "Once, an owl."}
+
+
+def test_start_without_following(admin: Actor, app_id: str) -> None:
+    data = {"app_id": app_id, "name": "story", "nodes": NODES, "edges": EDGES, "subscribe": False}
+    with connect(admin) as ws:
+        ws.receive_json()
+        reply = start(ws, data)["data"]
+        assert reply["subscription_id"] is None
+        admin.get(f"/api/v1/apps/{app_id}/runs/{reply['run_id']}/wait", params=WAIT)
+        ws.send_json({"type": "ping", "id": "p"})
+        assert ws.receive_json()["type"] == "pong"  # no execution.* message came
