@@ -359,6 +359,10 @@ BAD_STARTS = [
     ({"flow": "story", "include_outputs": "yes"}, "include_outputs is true or false"),
     ({"flow": "story", "trigger_node_id": "nope"}, "trigger_node_id 'nope' is not a node"),
     (
+        {"name": "fresh", "nodes": NODES, "edges": EDGES, "trigger_node_id": "nope"},
+        "trigger_node_id 'nope' is not a node of flow 'fresh'; its nodes are idea, enhance, story",
+    ),
+    (
         {"flow": "story", "trigger_node_id": "story", "cached_outputs": {"ghost": {}}},
         "cached_outputs names ghost, not nodes of flow 'story'",
     ),
@@ -387,6 +391,8 @@ def test_bad_starts_get_an_error_naming_the_problem(
         ws.send_json({"type": "ping", "id": "p"})
         assert ws.receive_json()["type"] == "pong"  # nothing else was sent: no run started
     assert admin.get(f"{base}/sessions").json()["items"] == []
+    own = [f["name"] for f in admin.get(f"{base}/flows").json() if not f["shipped"]]
+    assert own == ["story"]  # a refused inline graph is not stored either
 
 
 def test_another_apps_flow_id_is_not_found(admin: Actor, make_user: Any) -> None:

@@ -189,6 +189,8 @@ async def flow_record(services: Services, request: StartRequest) -> FlowRecord:
             definition = {**base.definition, **request.graph}
         else:
             definition = {"name": request.name, **request.graph}
+        # Before the graph is stored: a start refused stores no new version.
+        check_rerun(request, definition)
         return await sessions.register_flow(app_id, definition)
     if request.flow_id is not None:
         return await sessions.flow_of_app(app_id, request.flow_id)
@@ -198,9 +200,12 @@ async def flow_record(services: Services, request: StartRequest) -> FlowRecord:
     return await sessions.find_flow(app_id, request.flow)
 
 
-def check_rerun(request: StartRequest, record: FlowRecord) -> None:
+def check_rerun(request: StartRequest, definition: dict[str, Any]) -> None:
     """A re-execution names nodes of the flow it runs (else the run would fail later)."""
-    node_ids = [node.get("id") for node in record.definition.get("nodes", [])]
+    nodes = definition.get("nodes")
+    listed = nodes if isinstance(nodes, list) else []
+    node_ids = [node.get("id") for node in listed if isinstance(node, dict)]
+    name = definition.get("name")
     trigger, cached = request.trigger_node_id, request.cached_outputs or {}
     if trigger is None:
         if cached or request.from_run_id:
@@ -208,13 +213,13 @@ def check_rerun(request: StartRequest, record: FlowRecord) -> None:
         return
     if trigger not in node_ids:
         raise InvalidInput(
-            f"trigger_node_id {trigger!r} is not a node of flow {record.name!r}; its nodes are "
+            f"trigger_node_id {trigger!r} is not a node of flow {name!r}; its nodes are "
             f"{', '.join(map(str, node_ids))}"
         )
     strangers = sorted(set(cached) - set(node_ids))
     if strangers:
         raise InvalidInput(
-            f"cached_outputs names {', '.join(strangers)}, not nodes of flow {record.name!r}"
+            f"cached_outputs names {', '.join(strangers)}, not nodes of flow {name!r}"
         )
 
 

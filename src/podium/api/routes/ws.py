@@ -368,7 +368,7 @@ class Connection:
             view = await sessions.get_session(app_id, request.session_id)
             assert view.flow is not None
             record = view.flow
-            execution.check_rerun(request, record)
+            execution.check_rerun(request, record.definition)
             session_id = request.session_id
             run_id = await sessions.start_run(
                 app_id,
@@ -382,7 +382,7 @@ class Connection:
             )
         else:
             record = await execution.flow_record(self.services, request)
-            execution.check_rerun(request, record)
+            execution.check_rerun(request, record.definition)
             session_id, run_id = await sessions.start_execution(
                 app_id,
                 record,
