@@ -12,6 +12,7 @@ from podium.agents.messages import AgentMessageService
 from podium.agents.service import AgentService
 from podium.api import errors
 from podium.api.bodylimit import BodyLimitMiddleware
+from podium.api.cors import install_cors
 from podium.api.deps import OpenSockets, Services
 from podium.api.jsonbody import JSONBodyMiddleware
 from podium.api.metrics import Metrics
@@ -123,6 +124,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
         max_bytes=settings.max_body_bytes,
         paths=[knowledge.batch_limit(PREFIX, settings)],
     )
+    install_cors(app, settings)  # added last: the outermost, before the limits
     routers = (auth, users, apps, flows, sessions, runs, events, agents, chat, providers)
     for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)

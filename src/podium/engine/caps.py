@@ -27,6 +27,7 @@ SETTINGS = {
     "max_rounds": "PODIUM_MAX_ROUNDS_CAP",
     "max_fan_out": "PODIUM_MAX_FAN_OUT",
     "knowledge_k": "PODIUM_AGENT_KNOWLEDGE_K_CAP",
+    "image_max_count": "PODIUM_IMAGE_MAX_COUNT",
 }
 
 
@@ -43,6 +44,7 @@ class Caps:
     # The most passages an agent retrieves from its knowledge at once (`knowledge.k`, and
     # `k` of a `search_knowledge` call).
     knowledge_k: int = 20
+    image_max_count: int = 4  # the images one `image` node may ask for
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Caps:
@@ -54,6 +56,7 @@ class Caps:
             max_rounds=settings.max_rounds_cap,
             max_fan_out=settings.max_fan_out,
             knowledge_k=settings.agent_knowledge_k_cap,
+            image_max_count=settings.image_max_count,
         )
 
 
