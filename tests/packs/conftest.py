@@ -46,7 +46,11 @@ class Client:
         return enabled
 
 
-SHIPPED = {"appbuilder": "podium.packs.appbuilder", "leads": "podium.packs.leads"}
+SHIPPED = {
+    "appbuilder": "podium.packs.appbuilder",
+    "leads": "podium.packs.leads",
+    "storyflow": "podium.packs.storyflow",
+}
 
 
 def shipped_pack_specs() -> list[str]:
