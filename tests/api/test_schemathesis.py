@@ -128,6 +128,15 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         {"name": "Ada", "email": "ada@example.com", "message": "A shop", "service": "ecommerce"},
         token,
     )
+    # The shipped storyflow pack, enabled, with a character and a component of the app's own.
+    call("PUT", f"/apps/{app}/packs/storyflow", None, token)
+    character = call("POST", f"/apps/{app}/packs/storyflow/characters", {"name": "Mira"}, token)
+    component = call(
+        "POST",
+        f"/apps/{app}/packs/storyflow/components",
+        {"id": "mine", "node_type": "template", "name": "Mine"},
+        token,
+    )
     artifact = call(
         "POST",
         f"/apps/{app}/artifacts",
@@ -148,6 +157,8 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         "keys": [spare_key["id"]],
         "artifacts": [artifact["id"]],
         "leads": [lead["id"]],
+        "characters": [character["id"]],
+        "components": [component["id"], "storyTeller"],
         "key": auth_key["key"],
         "victims": victims,
         "doomed": doomed,
@@ -164,6 +175,8 @@ BINDINGS = {
     "path.key_id": "keys",
     "path.artifact_id": "artifacts",
     "path.lead_id": "leads",
+    "path.character_id": "characters",
+    "path.component_id": "components",
 }
 # `wait` on a real run queued behind the waiting one holds for its whole `timeout` (30 s by
 # default, up to 300): correct, but too slow for a fuzzer.
@@ -183,7 +196,10 @@ def test_schemathesis_finds_no_failure_on_a_live_server(tmp_path: Path) -> None:
     try:
         token = login(server)
         objects = fixtures(server, token)
-        names = ("apps", "sessions", "runs", "flows", "members", "keys", "artifacts", "leads")
+        names = (
+            *("apps", "sessions", "runs", "flows", "members", "keys", "artifacts", "leads"),
+            *("characters", "components"),
+        )
         dictionaries = {name: objects[name] for name in names}
         config = write_config(tmp_path / "schemathesis.toml", dictionaries, BINDINGS, [SHORT_WAIT])
         as_admin = {"Authorization": f"Bearer {token}"}

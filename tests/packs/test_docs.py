@@ -1,9 +1,10 @@
 """The packs' documentation runs as printed: each ```` ```sh ```` block of
-docs/packs/appbuilder.md and docs/packs/leads.md runs, in order, in one bash against a live
-server (the documented `http://127.0.0.1:8000` replaced by its address), and what it prints
-must be the ```` ```text ```` block that follows it (`…` stands for ids and other parts that
-differ from run to run). Blocks marked ```` ```sh stream ```` or ```` ```sh config ```` are
-shown, not run (a stream that never ends; credentials for a real service)."""
+docs/packs/appbuilder.md, docs/packs/leads.md and docs/packs/storyflow.md runs, in order,
+in one bash against a live server (the documented `http://127.0.0.1:8000` replaced by its
+address), and what it prints must be the ```` ```text ```` block that follows it (`…`
+stands for ids and other parts that differ from run to run). Blocks marked
+```` ```sh stream ```` or ```` ```sh config ```` are shown, not run (a stream that never
+ends; credentials for a real service)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def test_the_comparison_allows_elisions_only_where_marked() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("document", ["appbuilder.md", "leads.md"])
+@pytest.mark.parametrize("document", ["appbuilder.md", "leads.md", "storyflow.md"])
 def test_the_walk_through_prints_what_the_document_shows(client: Client, document: str) -> None:
     for block, printed in run_document(client, document):
         if block.expected is not None:

@@ -10,8 +10,13 @@ import copy
 from typing import Any
 
 from tests.conftest import fast_settings
-from tests.packs.conftest import downgrade_pack, shipped_pack_specs, upgrade_pack
-from tests.packs.test_storyflow import STORYFLOW_MIGRATIONS, Studio, studio  # noqa: F401
+from tests.packs.conftest import (
+    STORYFLOW_MIGRATIONS,
+    downgrade_pack,
+    shipped_pack_specs,
+    upgrade_pack,
+)
+from tests.packs.test_storyflow import Studio, studio  # noqa: F401
 
 from podium.assembly import default_registry
 from podium.packs.storyflow import catalogue
