@@ -122,6 +122,46 @@ class Settings(BaseSettings):
     # A token that lets a scraper read /metrics and /api/v1/status (else platform admins only).
     metrics_token: str | None = None
 
+    # --- issue 15: provider presets, image generation, CORS (docs/providers.md) ---
+    # OpenAI-compatible presets (`openrouter/<model>`, `mistral/…`, `glm/…`,
+    # `huggingface/…`): a key each, and a base URL to override the service's own.
+    openrouter_api_key: str | None = None
+    openrouter_base_url: str | None = None
+    mistral_api_key: str | None = None
+    mistral_base_url: str | None = None
+    glm_api_key: str | None = None
+    glm_base_url: str | None = None
+    huggingface_api_key: str | None = None
+    huggingface_base_url: str | None = None
+    # Image generation (`generate_image`): a Fireworks-style text-to-image API.
+    fireworks_api_key: str | None = None
+    fireworks_base_url: str | None = None
+    image_timeout_seconds: float = 120.0
+    image_max_count: int = 4  # images per request at most
+    image_max_bytes: int = 8_388_608  # bytes of one generated image at most
+    # Browser origins that may call the HTTP API from another origin (CORS), comma-separated
+    # or a JSON list. Empty: no CORS headers (only same-origin browsers). `*` allows any
+    # origin without credentials.
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _cors_list(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            import json
+
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"is not a JSON list of origins ({exc})") from None
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError('is a JSON list of origins, e.g. ["https://editor.example"]')
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [str(v).strip().rstrip("/") for v in value if str(v).strip()]
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _long_enough(cls, value: str | None) -> str | None:

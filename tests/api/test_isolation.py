@@ -133,6 +133,7 @@ class Tenant:
             "lead_id": [self.lead_id],
             "character_id": [self.character_id],
             "component_id": [self.component_id],
+            "number": ["1"],  # a step of each run (the question's, the chain's first)
             "invitation_id": [
                 self.incoming_invitation_id
                 if path.startswith("/api/v1/invitations")
@@ -504,6 +505,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", f"{SESSION}/complete"): Probe(),
     ("GET", RUN): Probe(),
     ("GET", f"{RUN}/wait"): Probe(params={"timeout": 0.2}),
+    ("GET", f"{RUN}/steps/{{number}}"): Probe(),
     ("POST", f"{RUN}/cancel"): Probe(),
     ("POST", f"{RUN}/fork"): Probe(
         lambda t: {"step_id": t.step_ids[0], "state_patch": {}}, coherent={"run_id": "done_run"}
@@ -844,6 +846,15 @@ def test_the_live_streams_of_another_app_are_refused(world: World) -> None:
         ("execution.start", {"app_id": a.app_id, "flow": a.flow_name}),
         ("execution.start", {"app_id": b.app_id, "flow": a.flow_name}),
         ("execution.start", {"app_id": b.app_id, "session_id": a.done_session}),
+        # The editor protocol: A's stored flow by id (run, or edited), A's runs followed.
+        ("execution.start", {"app_id": a.app_id, "flow_id": a.flow_id}),
+        ("execution.start", {"app_id": b.app_id, "flow_id": a.flow_id}),
+        (
+            "execution.start",
+            {"app_id": b.app_id, "flow_id": a.flow_id, "nodes": a.flow()["nodes"], "edges": []},
+        ),
+        ("execution.subscribe", {"app_id": a.app_id, "run_id": a.done_run}),
+        ("execution.subscribe", {"app_id": b.app_id, "run_id": a.done_run}),
         ("chat.send", {"app_id": a.app_id, "message": "hello"}),
         ("agent.status", {"app_id": a.app_id}),
         ("agent.status", {"app_id": b.app_id, "agent": a.agent_name}),

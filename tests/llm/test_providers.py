@@ -129,7 +129,8 @@ def test_an_unknown_provider_is_refused_listing_the_known_ones(
     assert str(refused.value) == (
         "model 'groq/llama-3' names provider 'groq', which is not configured; configure it "
         "under /apps/{app_id}/providers or use one of "
-        "['anthropic', 'mistral', 'offline', 'ollama', 'openai']"
+        "['anthropic', 'glm', 'huggingface', 'mistral', 'offline', 'ollama', 'openai', "
+        "'openrouter']"
     )
 
 

@@ -37,6 +37,8 @@ from podium.events.envelope import Event
 from podium.llm.base import ModelNotConfigured
 from podium.llm.providers import (
     KINDS,
+    PRESETS,
+    configured_presets,
     get_provider,
     load_provider_module,
     server_providers,
@@ -197,10 +199,10 @@ class AgentService:
                 problems.append(f"model: {exc.message}")
             else:
                 configured = {p.name for p in await self._providers(app_id)}
-                if provider not in configured and provider not in KINDS:
+                if provider not in configured | set(KINDS) | set(PRESETS):
                     problems.append(
                         f"model: provider {provider!r} is not configured in this app "
-                        f"(known: {sorted(configured | set(KINDS))})"
+                        f"(known: {sorted(configured | set(KINDS) | set(PRESETS))})"
                     )
         if problems:
             raise AgentInvalid(
@@ -516,6 +518,7 @@ class AgentService:
             del configs["openai"]  # not configured for this server: nothing to reach
         if not self.settings.anthropic_api_key:
             del configs["anthropic"]
+        configs.update(configured_presets(self.settings))
         configs.update(await self.runtime.provider_configs(app_id))
         providers = []
         for name, config in sorted(configs.items()):
@@ -526,7 +529,7 @@ class AgentService:
                     "name": name,
                     "kind": config.kind,
                     "source": "server"
-                    if name in server_providers(self.settings)
+                    if (name in server_providers(self.settings) or name in PRESETS)
                     and name not in {r.name for r in await self._providers(app_id)}
                     else "app",
                     "reachable": health.reachable,

@@ -12,6 +12,7 @@ from podium.agents.messages import AgentMessageService
 from podium.agents.service import AgentService
 from podium.api import errors
 from podium.api.bodylimit import BodyLimitMiddleware
+from podium.api.cors import install_cors
 from podium.api.deps import OpenSockets, Services
 from podium.api.jsonbody import JSONBodyMiddleware
 from podium.api.metrics import Metrics
@@ -117,6 +118,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     # The JSON check inside the size bound: a body is read whole only when under the limit.
     app.add_middleware(JSONBodyMiddleware, limits=JSONLimits.from_settings(settings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_cors(app, settings)  # added last: the outermost, before the limits
     routers = (auth, users, apps, flows, sessions, runs, events, agents, chat, providers)
     for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)

@@ -224,6 +224,12 @@ class SessionCreate(Body):
     flow: Identifier | dict[str, Any] = Field(description="a registered flow's name, or a flow")
     input: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] | None = None
+    include_outputs: bool = Field(
+        default=False, description="run.succeeded carries every node's output (`outputs`)"
+    )
+    pending_statuses: bool = Field(
+        default=False, description="a node.pending event for every node when the run starts"
+    )
     user_id: str | None = Field(
         default=None,
         max_length=200,
@@ -318,6 +324,16 @@ class RunCreate(Body):
     trigger_node_id: str | None = Field(default=None, max_length=128, pattern=IDENTIFIER_PATTERN)
     cached_outputs: dict[str, dict[str, Any]] | None = None
     from_run_id: str | None = Field(default=None, max_length=80)
+    include_outputs: bool = Field(
+        default=False, description="run.succeeded carries every node's output (`outputs`)"
+    )
+    pending_statuses: bool = Field(
+        default=False, description="a node.pending event for every node when the run starts"
+    )
+
+    def options(self) -> dict[str, Any]:
+        """The run's options for the editor protocol (docs/api.md)."""
+        return run_flags(self.include_outputs, self.pending_statuses)
 
 
 class AnswerRequest(Body):
@@ -436,3 +452,13 @@ class EventPublic(BaseModel):
 class EventPage(BaseModel):
     items: list[EventPublic]
     next_since: int
+
+
+def run_flags(include_outputs: bool, pending_statuses: bool) -> dict[str, Any]:
+    """The options of a run that asked for every node's output or pending statuses."""
+    options: dict[str, Any] = {}
+    if include_outputs:
+        options["include_outputs"] = True
+    if pending_statuses:
+        options["pending_statuses"] = True
+    return options

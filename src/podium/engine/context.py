@@ -274,8 +274,11 @@ class Context:
 
     @property
     def flow_default_model(self) -> str | None:
-        """The flow's `default_model` (step three of the model resolution chain)."""
-        return self._execution.graph.flow.default_model
+        """The run's model (`model` when it was started, e.g. the editor protocol's
+        `provider_id`), else the flow's `default_model`: step three of the model resolution
+        chain."""
+        model = (self._execution.run.options or {}).get("model")
+        return model if isinstance(model, str) else self._execution.graph.flow.default_model
 
     def publish_live(self, type: str, data: dict[str, Any]) -> None:
         """Send a live-only event (never persisted, e.g. `message.delta`) to subscribers."""

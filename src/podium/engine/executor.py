@@ -25,7 +25,7 @@ from podium.errors import LeaseLost, RunCancelled
 from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id, step_id
-from podium.storage.event_bounds import run_url, within_cap
+from podium.storage.event_bounds import run_url, step_url, within_cap
 from podium.storage.records import Claim, InterruptRecord, StepCommit, StepRecord
 from podium.storage.script import dumps
 from podium.storage.store import Store
@@ -92,6 +92,11 @@ class RunExecution:
         self._retry: dict[str, Any] | None = None  # the latest retry, for run.queued
         self.retry_at: float | None = None  # set when the run was queued to wait out a retry
         self.steps_count = self.run.steps_count
+        options = self.run.options or {}
+        # The editor protocol (docs/api.md): every node's `node.pending` before the first one
+        # starts, and every node's output in `run.succeeded`.
+        self.announce_pending = bool(options.get("pending_statuses")) and self.run.progress is None
+        self.include_outputs = bool(options.get("include_outputs"))
         if self.run.progress is None:
             self.progress = scheduler.Progress.start(graph)
             start = (self.run.options or {}).get("start_state")  # a fork's state
@@ -131,6 +136,12 @@ class RunExecution:
     async def execute(self) -> str:
         """Run to the end or to a wait; returns the run's status as committed."""
         running: dict[asyncio.Task[NodeOutcome], str] = {}
+        if self.announce_pending:
+            # A commit of its own, so that the statuses come before any node's (node.started
+            # is published live at once); only runs that asked for it pay the round trip.
+            pending = [self._event(names.NODE_PENDING, {"node_id": n}) for n in self.graph.nodes]
+            await self._commit([], pending, None, None, [])
+            self.announce_pending = False
         try:
             return await self._loop(running)
         finally:
@@ -371,6 +382,7 @@ class RunExecution:
                 self.graph, self.progress, node_id, output, self.state, result.routes
             )
             status, kind = "succeeded", names.NODE_COMPLETED
+            event_data["output"] = output or {}
             limit_error = change.limit_error
         elif outcome.suspend is not None:
             scheduler.node_waiting(self.progress, node_id)
@@ -407,7 +419,9 @@ class RunExecution:
             )
             status, kind = "failed", names.NODE_FAILED
             event_data["error"] = outcome.error
-        events.append(self._event(kind, event_data))
+        # A node's output is read whole from its step; an error or a question from the run.
+        completed = kind == names.NODE_COMPLETED
+        events.append(self._event(kind, event_data, number if completed else None))
         events += [self._event(t, d) for t, d in outcome.events]
         events += [self._event(names.NODE_SKIPPED, {"node_id": n}) for n in change.skipped]
         steps.append(
@@ -450,9 +464,8 @@ class RunExecution:
             now,
             number,
         )
-        events = [
-            self._event(names.NODE_COMPLETED, {"node_id": node_id, "step": number, "cached": True})
-        ]
+        completed = {"node_id": node_id, "step": number, "cached": True, "output": output or {}}
+        events = [self._event(names.NODE_COMPLETED, completed, number)]
         events += [self._event(names.NODE_SKIPPED, {"node_id": n}) for n in change.skipped]
         run_status = None
         if not running:
@@ -491,6 +504,9 @@ class RunExecution:
             available_at = min(self.backoff.values())  # resumed, it still waits out its retry
         waited = 0.0 if available_at is None else max(available_at - time.time(), 0)
         calls = [*self._unsaved_calls, *(calls or [])]
+        node_outputs = None
+        if run_status == "succeeded" and self.include_outputs:
+            node_outputs = await self._node_outputs(steps)
         commit = StepCommit(
             run_id=self.run.id,
             app_id=self.run.app_id,
@@ -506,6 +522,7 @@ class RunExecution:
             calls=calls,
             run_status=run_status,
             run_output=self.progress.output if run_status == "succeeded" else None,
+            node_outputs=node_outputs,
             run_error=run_error,
             available_at=available_at,
             retry=self._retry if available_at is not None else None,
@@ -520,10 +537,22 @@ class RunExecution:
         self._pause_requested = committed.pause_requested
         return committed.run_status
 
-    def _event(self, kind: str, data: dict[str, Any]) -> Event:
-        """An engine event of this run, within PODIUM_MAX_EVENT_BYTES (an error or a question
-        that would make it larger is left out: the run's page has it)."""
-        cap, read = self.settings.max_event_bytes, run_url(self.run.app_id, self.run.id)
+    async def _node_outputs(self, steps: list[StepRecord]) -> dict[str, Any]:
+        """Every node's latest output (committed steps, then `steps` about to be): what
+        `run.succeeded` carries for a run started with `include_outputs`."""
+        outputs: dict[str, Any] = {}
+        for step in [*await self.store.get_steps(self.run.id), *steps]:
+            if step.status in ("succeeded", "cached"):
+                outputs[step.node_id] = step.output or {}
+        return outputs
+
+    def _event(self, kind: str, data: dict[str, Any], step: int | None = None) -> Event:
+        """An engine event of this run, within PODIUM_MAX_EVENT_BYTES (an output, an error or
+        a question that would make it larger is left out: the step's or the run's page has
+        it)."""
+        app_id, run_id = self.run.app_id, self.run.id
+        read = run_url(app_id, run_id) if step is None else step_url(app_id, run_id, step)
+        cap = self.settings.max_event_bytes
         return Event(
             kind, self.run.app_id, self.run.session_id, self.run.id, within_cap(data, cap, read)
         )

@@ -8,6 +8,7 @@ RUN_FAILED = "run.failed"
 RUN_CANCELLED = "run.cancelled"
 RUN_PAUSED = "run.paused"
 
+NODE_PENDING = "node.pending"  # every node, when a run asked for it starts (editor protocol)
 NODE_STARTED = "node.started"
 NODE_COMPLETED = "node.completed"
 NODE_FAILED = "node.failed"

@@ -3,8 +3,12 @@
 A configuration is server-wide (from the environment: `PODIUM_OPENAI_BASE_URL`,
 `PODIUM_OPENAI_API_KEY`, `PODIUM_ANTHROPIC_API_KEY`, …) or an app's own (stored, its key
 encrypted). An app's configuration of the same name wins. Its `name` is what model
-references use: an app may configure `mistral` of kind `openai` with Mistral's base URL and
-then use `mistral/mistral-small-latest`.
+references use: an app may configure `acme` of kind `openai` with its server's base URL and
+then use `acme/some-model`.
+
+Presets are named OpenAI-compatible services whose base URL is known (`openrouter`,
+`mistral`, `glm`, `huggingface`): `mistral/mistral-small-latest` works once
+`PODIUM_MISTRAL_API_KEY` is set (or an app configures `mistral` with its own key).
 """
 
 from __future__ import annotations
@@ -41,6 +45,65 @@ class ProviderConfig:
     @property
     def retry(self) -> RetryPolicy:
         return RetryPolicy(attempts=self.max_retries + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """An OpenAI-compatible service by name: its base URL (`PODIUM_<NAME>_BASE_URL`
+    overrides it) and key (`PODIUM_<NAME>_API_KEY`), and the model used when only the
+    provider is named (the editor protocol's `provider_id`)."""
+
+    name: str
+    base_url: str
+    default_model: str | None = None
+
+    @property
+    def key_variable(self) -> str:
+        return f"PODIUM_{self.name.upper()}_API_KEY"
+
+
+PRESETS = {
+    preset.name: preset
+    for preset in (
+        Preset("openrouter", "https://openrouter.ai/api/v1", "openrouter/auto"),
+        Preset("mistral", "https://api.mistral.ai/v1", "mistral-small-latest"),
+        Preset("glm", "https://api.z.ai/api/paas/v4", "glm-4.5-flash"),
+        Preset("huggingface", "https://router.huggingface.co/v1"),
+    )
+}
+# What `provider_id` alone means for the providers that are not presets.
+_DEFAULT_MODELS = {"offline": "echo"}
+
+
+def preset_default_model(provider: str) -> str | None:
+    """The model a provider named alone stands for, if it has one."""
+    preset = PRESETS.get(provider)
+    return preset.default_model if preset is not None else _DEFAULT_MODELS.get(provider)
+
+
+def preset_config(name: str, settings: Settings) -> ProviderConfig | None:
+    """The server-wide configuration of a preset (None for another name)."""
+    preset = PRESETS.get(name)
+    if preset is None:
+        return None
+    return ProviderConfig(
+        name,
+        "openai",
+        getattr(settings, f"{name}_base_url", None) or preset.base_url,
+        getattr(settings, f"{name}_api_key", None),
+        settings.llm_timeout_seconds,
+        settings.llm_max_retries,
+    )
+
+
+def configured_presets(settings: Settings) -> dict[str, ProviderConfig]:
+    """The presets this server has a key (or its own base URL) for."""
+    configs = {name: preset_config(name, settings) for name in PRESETS}
+    return {
+        name: config
+        for name, config in configs.items()
+        if config is not None and (config.api_key or getattr(settings, f"{name}_base_url", None))
+    }
 
 
 def server_providers(settings: Settings) -> dict[str, ProviderConfig]:
@@ -87,9 +150,13 @@ def resolve_model(
 ) -> tuple[ProviderConfig, str]:
     """The configuration that serves `ref`, and the provider's own model name."""
     provider, model = split_model_ref(ref)
-    config = app_configs.get(provider) or server_providers(settings).get(provider)
+    config = (
+        app_configs.get(provider)
+        or server_providers(settings).get(provider)
+        or preset_config(provider, settings)
+    )
     if config is None:
-        known = sorted(set(app_configs) | set(KINDS))
+        known = sorted(set(app_configs) | set(KINDS) | set(PRESETS))
         raise ModelNotConfigured(
             f"model {ref!r} names provider {provider!r}, which is not configured; configure it "
             f"under /apps/{{app_id}}/providers or use one of {known}"

@@ -172,6 +172,7 @@ class SessionService:
         *,
         metadata: dict[str, Any] | None,
         user_id: str | None,
+        options: dict[str, Any] | None = None,
     ) -> SessionView:
         """Create a session of `flow` (a registered name, or a flow definition) and queue its
         first run; `PrerequisiteNotMet` when the flow is gated and `user_id` has not completed
@@ -184,7 +185,12 @@ class SessionService:
             record = await self.find_flow(app_id, flow)
         await self.gates.check(app_id, user_id, record.name)
         session_id, _ = await self.store.start_session(
-            app_id, record.id, run_input, metadata=metadata, user_id=user_id
+            app_id,
+            record.id,
+            run_input,
+            metadata=metadata,
+            user_id=user_id,
+            options=options or None,
         )
         return await self.get_session(app_id, session_id)
 
@@ -274,6 +280,47 @@ class SessionService:
         )
         self.store._published(events)
 
+    async def flow_of_app(self, app_id: str, flow_id: str) -> FlowRecord:
+        """A stored flow version by id: the app's own or a shipped one (another app's is
+        NotFound, like one that does not exist)."""
+        try:
+            record = await self.store.get_flow(flow_id)
+        except NotFound:
+            record = None
+        if record is None or record.app_id not in (app_id, self.shipped_app_id):
+            raise NotFound(f"no flow with id {flow_id!r} in this app; GET /flows lists them")
+        return record
+
+    async def start_execution(
+        self,
+        app_id: str,
+        record: FlowRecord,
+        run_input: dict[str, Any],
+        *,
+        metadata: dict[str, Any] | None,
+        user_id: str | None,
+        options: dict[str, Any],
+        trigger_node_id: str | None = None,
+        cached_outputs: dict[str, dict[str, Any]] | None = None,
+    ) -> tuple[str, str]:
+        """A new session of the stored flow `record` whose first run carries `options` (the
+        editor protocol's: docs/api.md) and, with `trigger_node_id`, re-executes from that node
+        as `start_run` does; returns `(session_id, run_id)` as soon as the run is queued."""
+        jsonvalue.check_value(run_input, "the session's input")
+        jsonvalue.check_value(metadata, "the session's metadata")
+        jsonvalue.check_value(cached_outputs, "cached_outputs")
+        rerun = rerun_options(trigger_node_id, cached_outputs, None)
+        await self.gates.check(app_id, user_id, record.name)
+        session_id, run_id = await self.store.start_session(
+            app_id,
+            record.id,
+            run_input,
+            metadata=metadata,
+            user_id=user_id,
+            options={**options, **rerun},
+        )
+        return session_id, run_id
+
     # --- runs -----------------------------------------------------------------------
 
     async def start_run(
@@ -286,7 +333,10 @@ class SessionService:
         trigger_node_id: str | None = None,
         cached_outputs: dict[str, dict[str, Any]] | None = None,
         from_run_id: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> str:
+        """Queue another run on the session; with `trigger_node_id`, a partial re-execution
+        (docs/engine.md); `options`: the editor protocol's (`include_outputs`, …)."""
         jsonvalue.check_value(run_input, "the run's input")
         jsonvalue.check_value(cached_outputs, "cached_outputs")
         await self.store.get_session(session_id, app_id=app_id)
@@ -294,13 +344,7 @@ class SessionService:
             source = await self.store.get_run(from_run_id, app_id=app_id)
             if source.session_id != session_id:
                 raise InvalidInput(f"from_run_id {from_run_id} is a run of another session")
-        options: dict[str, Any] = {}
-        if trigger_node_id is not None:
-            options = {"trigger_node_id": trigger_node_id, "cached_outputs": cached_outputs or {}}
-            if from_run_id:
-                options["from_run_id"] = from_run_id
-        elif cached_outputs or from_run_id:
-            raise InvalidInput("cached_outputs and from_run_id need a trigger_node_id")
+        options = {**(options or {}), **rerun_options(trigger_node_id, cached_outputs, from_run_id)}
         return await self.store.enqueue_run(
             session_id, run_input, options=options or None, strategy=strategy, app_id=app_id
         )
@@ -319,6 +363,16 @@ class SessionService:
         more = len(steps) > limit
         steps = steps[:limit]
         return Page(steps, encode_step_cursor(steps[-1].number) if more else None)
+
+    async def get_step(self, app_id: str, run_id: str, number: int) -> StepRecord:
+        """Step `number` of the run (NotFound when the run has no such step)."""
+        await self.store.get_run(run_id, app_id=app_id)
+        steps: list[StepRecord] = await self.store.run_read(
+            lambda: queries.run_steps(run_id, after=number - 1, limit=1)
+        )
+        if not steps or steps[0].number != number:
+            raise NotFound(f"run {run_id} has no step {number}; GET the run to list its steps")
+        return steps[0]
 
     async def wait_run(self, app_id: str, run_id: str, timeout: float) -> RunRecord:
         await self.store.get_run(run_id, app_id=app_id)
@@ -392,3 +446,22 @@ def _check_answer(question: InterruptRecord, answer: Any) -> None:
             f"answer {answer!r} is not one of the choices {question.choices}",
             details={"choices": question.choices},
         )
+
+
+def rerun_options(
+    trigger_node_id: str | None,
+    cached_outputs: dict[str, dict[str, Any]] | None,
+    from_run_id: str | None,
+) -> dict[str, Any]:
+    """A run's options for a partial re-execution from `trigger_node_id` (none without it)."""
+    if trigger_node_id is None:
+        if cached_outputs or from_run_id:
+            raise InvalidInput("cached_outputs and from_run_id need a trigger_node_id")
+        return {}
+    options: dict[str, Any] = {
+        "trigger_node_id": trigger_node_id,
+        "cached_outputs": cached_outputs or {},
+    }
+    if from_run_id:
+        options["from_run_id"] = from_run_id
+    return options

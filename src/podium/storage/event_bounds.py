@@ -18,7 +18,7 @@ from podium.storage.script import dumps
 
 # The largest value left out first; the run's row (or its steps, or its pending questions)
 # keeps every one of them whole.
-OMITTABLE = ("output", "error", "question", "choices", "retry")
+OMITTABLE = ("output", "outputs", "error", "question", "choices", "retry")
 
 
 def artifact_url(app_id: str, artifact_id: str) -> str:
@@ -29,6 +29,11 @@ def artifact_url(app_id: str, artifact_id: str) -> str:
 def run_url(app_id: str, run_id: str) -> str:
     """Where a run is read whole: its output, error, steps and pending questions."""
     return f"GET /api/v1/apps/{app_id}/runs/{run_id}"
+
+
+def step_url(app_id: str, run_id: str, number: int) -> str:
+    """Where one step is read whole: its node's output and error."""
+    return f"GET /api/v1/apps/{app_id}/runs/{run_id}/steps/{number}"
 
 
 def data_bytes(data: dict[str, Any]) -> int:

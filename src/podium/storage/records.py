@@ -128,6 +128,9 @@ class StepCommit:
     calls: list[tuple[str, int, str, Any]] = field(default_factory=list)
     run_status: str | None = None  # set when the run ends, waits or pauses
     run_output: dict[str, Any] | None = None
+    # Every node's latest output, in `run.succeeded` when the run asked for it
+    # (`include_outputs`, the editor protocol: docs/api.md).
+    node_outputs: dict[str, Any] | None = None
     run_error: str | None = None
     # The run stops to wait out a retry back-off (run_status `queued`, or `paused` or
     # `interrupted`): no worker claims it before `available_at`; `retry` says why, in its event.

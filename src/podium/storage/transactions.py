@@ -450,6 +450,8 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             data["error"] = c.run_error
         elif written == "succeeded":
             data["output"] = c.run_output
+            if c.node_outputs is not None:
+                data["outputs"] = c.node_outputs
         if c.retry is not None and written in ("queued", "paused", "interrupted"):
             data["retry"] = c.retry  # the node, attempt and error whose back-off it waits out
         kind = names.RUN_QUEUED if written == "queued" else names.RUN_ENDED[written]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from podium.api.deps import AppMember, AppViewer, ServicesDep
-from podium.api.schemas import ForkRequest, RunPublic, RunQueued
+from podium.api.schemas import ForkRequest, RunPublic, RunQueued, StepPublic
 
 router = APIRouter(prefix="/apps/{app_id}/runs", tags=["runs"])
 
@@ -34,6 +34,18 @@ async def get_run(
     run = await services.sessions.get_run(access.app_id, run_id)
     questions = await services.sessions.pending_questions(access.app_id, run_id)
     return RunPublic.of(run, page.items, questions, steps_next_cursor=page.next_cursor)
+
+
+@router.get("/{run_id}/steps/{number}")
+async def get_step(
+    run_id: str,
+    number: Annotated[int, Path(ge=1, le=2**62, description="the step's number in the run")],
+    access: AppViewer,
+    services: ServicesDep,
+) -> StepPublic:
+    """One step of the run with its node's whole output (where an event that left the
+    output out says to read it: `node.completed`'s `read`)."""
+    return StepPublic.of(await services.sessions.get_step(access.app_id, run_id, number))
 
 
 @router.get("/{run_id}/wait")

@@ -17,6 +17,7 @@ from podium.api.schemas import (
     SessionPublic,
     SessionStatus,
     StepPublic,
+    run_flags,
 )
 from podium.errors import InvalidInput
 
@@ -34,7 +35,12 @@ async def create_session(
             raise InvalidInput("user_id is for API keys; a user's session is always their own")
         user_id = body.user_id
     view = await services.sessions.create_session(
-        access.app_id, body.flow, body.input, metadata=body.metadata, user_id=user_id
+        access.app_id,
+        body.flow,
+        body.input,
+        metadata=body.metadata,
+        user_id=user_id,
+        options=run_flags(body.include_outputs, body.pending_statuses),
     )
     return SessionPublic.of(view)
 
@@ -98,6 +104,7 @@ async def start_run(
         trigger_node_id=body.trigger_node_id,
         cached_outputs=body.cached_outputs,
         from_run_id=body.from_run_id,
+        options=body.options(),
     )
     return RunQueued(run_id=run_id, session_id=session_id, status="queued")
 

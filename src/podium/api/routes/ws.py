@@ -2,13 +2,18 @@
 
 Client → server: `auth` (when the token was not in the query), `ping`, `subscribe`
 `{app_id, session_id?, run_id?, artifact_id?, since?}`, `unsubscribe` `{subscription_id}`,
-`execution.start` `{app_id, flow | session_id, input, metadata?}`, `session.input`
+`execution.start` (the editor protocol, `podium.api.execution`: a stored flow, an inline graph
+or a session, and the run's model and re-execution; the socket follows the run as
+`execution.*` messages), `execution.subscribe` `{app_id, run_id, since?}`, `session.input`
 `{app_id, session_id, interrupt_id, answer}`, `artifact.action` `{app_id, artifact_id,
 action, payload?}`, `workflow.subscribe` `{app_id, run_id}`, `chat.send`, `agent.status`
 `{app_id, agent?}`. A message may carry an `id`; the reply to it carries the same `id`.
 
 Server → client: `connection.ready`, `pong`, `subscribed`, `unsubscribed`, `event` (one
-event envelope in `data`, with the `subscription_id`), `execution.started`,
+event envelope in `data`, with the `subscription_id`), `execution.started` and the run it
+follows (`execution.node.status`, `execution.node.completed`, `execution.node.failed`,
+`execution.status`, `execution.completed`, `execution.failed`, `execution.cancelled`,
+`execution.event`; docs/api.md), `execution.subscribed`,
 `session.input.accepted`, `artifact.action.accepted`, `agent.statuses` (the answer to
 `agent.status`: `{app_id, agents: [{name, status, enabled, active_runs}]}`, every agent of
 the app or the one named), `workflow.visualization` (a
@@ -37,6 +42,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from podium import jsonvalue
+from podium.api import execution
 from podium.api.chatstream import start_chat_turn
 from podium.api.deps import Services
 from podium.api.workflow_schemas import WorkflowVisualization
@@ -77,6 +83,8 @@ class Connection:
         self._limit = parse(self.settings.ws_rate_limit)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._next_subscription = 0
+        # Relays that wait for the reply to the message that started them to be sent first.
+        self._after_reply: list[asyncio.Event] = []
         self.closed = False
 
     async def send(self, kind: str, data: Any, **extra: Any) -> None:
@@ -196,6 +204,9 @@ class Connection:
         if reply is not None:
             extra = {"id": request_id} if request_id is not None else {}
             await self.send(reply[0], reply[1], **extra)
+        for held in self._after_reply:
+            held.set()
+        self._after_reply.clear()
 
     async def dispatch(self, kind: str, data: dict[str, Any]) -> tuple[str, Any] | None:
         assert self.principal is not None
@@ -262,31 +273,16 @@ class Connection:
             }
         if kind == "execution.start":
             await tenancy.require(self.principal, app_id, "member")
-            run_input = data.get("input") or {}
-            if not isinstance(run_input, dict):
-                raise InvalidInput('input is a JSON object, e.g. {"name": "Ada"}')
-            session_id = _optional(data, "session_id")
-            if session_id:
-                run_id = await sessions.start_run(
-                    app_id,
-                    session_id,
-                    run_input,
-                    strategy=_optional(data, "multitask_strategy") or "enqueue",
-                )
-                return "execution.started", {"session_id": session_id, "run_id": run_id}
-            flow = data.get("flow")
-            if not isinstance(flow, str | dict) or not flow:
-                raise InvalidInput("execution.start needs a flow (a name) or a session_id")
-            metadata = data.get("metadata")
-            view = await sessions.create_session(
-                app_id,
-                flow,
-                run_input,
-                metadata=metadata if isinstance(metadata, dict) else None,
-                user_id=self.principal.user_id,
-            )
-            run_id = view.run.id if view.run else None
-            return "execution.started", {"session_id": view.session.id, "run_id": run_id}
+            return await self.start_execution(execution.parse_start(data))
+        if kind == "execution.subscribe":
+            await tenancy.require(self.principal, app_id, "viewer")
+            run_id = _text(data, "run_id")
+            since = data.get("since", 0)
+            if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2**63:
+                raise InvalidInput("since is the last seq seen: a whole number ≥ 0")
+            await self.services.podium.store.get_run(run_id, app_id=app_id)  # 404: another app's
+            subscription_id = self.follow_execution(app_id, run_id, since)
+            return "execution.subscribed", {"run_id": run_id, "subscription_id": subscription_id}
         if kind == "session.input":
             await tenancy.require(self.principal, app_id, "member")
             run_id = await sessions.answer(
@@ -357,9 +353,92 @@ class Connection:
             }
         raise InvalidInput(
             f"unknown message type {kind!r}; use ping, subscribe, unsubscribe, "
-            "execution.start, session.input, artifact.action, chat.send, workflow.subscribe or "
-            "agent.status"
+            "execution.start, execution.subscribe, session.input, artifact.action, chat.send, "
+            "workflow.subscribe or agent.status"
         )
+
+    async def start_execution(self, request: execution.StartRequest) -> tuple[str, Any]:
+        """`execution.start` (docs/api.md): start the run, then follow it on this socket."""
+        assert self.principal is not None
+        sessions, app_id = self.services.sessions, request.app_id
+        model = await execution.run_model(self.services, request)
+        options = execution.run_options(request, model)
+        since = await self.services.agents.last_seq(app_id)  # the run's events come after
+        if request.session_id is not None:
+            view = await sessions.get_session(app_id, request.session_id)
+            assert view.flow is not None
+            record = view.flow
+            execution.check_rerun(request, record)
+            session_id = request.session_id
+            run_id = await sessions.start_run(
+                app_id,
+                session_id,
+                request.run_input,
+                strategy=request.strategy,
+                trigger_node_id=request.trigger_node_id,
+                cached_outputs=request.cached_outputs,
+                from_run_id=request.from_run_id,
+                options=options,
+            )
+        else:
+            record = await execution.flow_record(self.services, request)
+            execution.check_rerun(request, record)
+            session_id, run_id = await sessions.start_execution(
+                app_id,
+                record,
+                request.run_input,
+                metadata=request.metadata,
+                user_id=self.principal.user_id,
+                options=options,
+                trigger_node_id=request.trigger_node_id,
+                cached_outputs=request.cached_outputs,
+            )
+        subscription_id = (
+            self.follow_execution(app_id, run_id, since) if request.subscribe else None
+        )
+        return "execution.started", {
+            "session_id": session_id,
+            "run_id": run_id,
+            "flow": record.name,
+            "flow_id": record.id,
+            "flow_version": record.version,
+            "model": model,
+            "nodes": [node.get("id") for node in record.definition.get("nodes", [])],
+            "subscription_id": subscription_id,
+        }
+
+    def follow_execution(self, app_id: str, run_id: str, since: int) -> str:
+        """Relay the run's events after `since` as `execution.*` messages until it ends."""
+        self._next_subscription += 1
+        subscription_id = f"sub_{self._next_subscription}"
+        stream = self.services.podium.subscribe(app_id, since, run_id=run_id)
+        self.guard_reads(subscription_id, app_id)
+        replied = asyncio.Event()
+        self._after_reply.append(replied)
+        self.subscriptions[subscription_id] = asyncio.create_task(
+            self.forward_execution(subscription_id, stream, replied)
+        )
+        return subscription_id
+
+    async def forward_execution(
+        self, subscription_id: str, stream: AsyncIterator[Event], replied: asyncio.Event
+    ) -> None:
+        try:
+            await replied.wait()  # `execution.started` comes first
+            async for event in stream:
+                kind, data = execution.execution_message(event)
+                await self.send(kind, data, subscription_id=subscription_id)
+                if event.type in execution.RUN_ENDS:
+                    break
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            self.subscriptions.pop(subscription_id, None)
+            self.guard_reads(subscription_id, None)
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
 
     async def forward_chat(self, subscription_id: str, events: AsyncIterator[Event]) -> None:
         """A chat turn's events, each sent as its own type (`message.delta`,
@@ -485,7 +564,9 @@ def _optional(data: dict[str, Any], key: str) -> str | None:
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
-    if not origin_allowed(websocket.headers.get("origin"), services.settings.allowed_origins):
+    # A front end allowed to call the API from its origin (CORS) may open the socket too.
+    origins = [*services.settings.allowed_origins, *services.settings.cors_origins]
+    if not origin_allowed(websocket.headers.get("origin"), origins):
         await websocket.close(code=CLOSE_ORIGIN, reason="origin not allowed")
         return
     await websocket.accept()
