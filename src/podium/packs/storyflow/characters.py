@@ -199,12 +199,15 @@ def find(app_id: str, ids: list[str], names: list[str]) -> Script:
     that the app does not have (a node's config names them)."""
     found: list[dict[str, Any]] = []
     missing: list[str] = []
-    for character_id in ids:
-        row = yield one(f"SELECT * FROM {TABLE} WHERE app_id = ? AND id = ?", app_id, character_id)
-        (found.append(_character(row)) if row is not None else missing.append(character_id))
-    for name in names:
-        row = yield one(f"SELECT * FROM {TABLE} WHERE app_id = ? AND name = ?", app_id, name)
-        (found.append(_character(row)) if row is not None else missing.append(name))
+    for column, wanted in (("id", ids), ("name", names)):
+        for value in wanted:
+            row = yield one(
+                f"SELECT * FROM {TABLE} WHERE app_id = ? AND {column} = ?", app_id, value
+            )
+            if row is None:
+                missing.append(value)
+            else:
+                found.append(_character(row))
     if missing:
         raise InvalidInput(
             f"this app has no character {', '.join(map(repr, missing))}; create it with "
