@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podium.agents.collaboration import CollaborationTurnNode
+from podium.agents.image_node import ImageNode
 from podium.agents.messages import NodeAgentMessages
 from podium.agents.nodes import AgentNode, ToolNode
 from podium.agents.services import AgentServices
@@ -42,7 +43,7 @@ from podium.sessions.service import SessionService
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-AGENT_NODE_TYPES = (AgentNode, ToolNode, CollaborationTurnNode)
+AGENT_NODE_TYPES = (AgentNode, ToolNode, CollaborationTurnNode, ImageNode)
 # The packs that ship with podium (name → module; installed through their `podium.packs`
 # entry points), which `podium demo` enables and walks through.
 SHIPPED_PACKS = {"appbuilder": "podium.packs.appbuilder", "leads": "podium.packs.leads"}

@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     # A token that lets a scraper read /metrics and /api/v1/status (else platform admins only).
     metrics_token: str | None = None
 
-    # --- issue 15: provider presets, image generation, CORS (docs/providers.md) ---
+    # --- provider presets, image generation (docs/providers.md), CORS (docs/security.md) ---
     # OpenAI-compatible presets (`openrouter/<model>`, `mistral/…`, `glm/…`,
     # `huggingface/…`): a key each, and a base URL to override the service's own.
     openrouter_api_key: str | None = None

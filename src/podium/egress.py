@@ -55,6 +55,12 @@ _OPERATOR_URLS = (
     "hubspot_base_url",
     "sendgrid_base_url",
     "google_calendar_base_url",
+    # Provider presets and the image provider (podium.llm.providers, podium.llm.images).
+    "openrouter_base_url",
+    "mistral_base_url",
+    "glm_base_url",
+    "huggingface_base_url",
+    "fireworks_base_url",
 )
 # The `ollama` provider's URL when PODIUM_OLLAMA_BASE_URL is unset (podium.llm.providers'
 # OLLAMA_BASE_URL): the server's own default, trusted like a URL the operator set.

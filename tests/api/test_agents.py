@@ -198,9 +198,10 @@ INVALID: list[tuple[dict[str, Any], str]] = [
         "'ollama/llama3.2', 'openai/gpt-4o-mini' or 'offline/echo'",
     ),
     (
-        {"model": "mistral/mistral-small"},
-        "model: provider 'mistral' is not configured in this app (known: "
-        "['anthropic', 'offline', 'ollama', 'openai'])",
+        {"model": "groq/llama-3"},
+        "model: provider 'groq' is not configured in this app (known: "
+        "['anthropic', 'glm', 'huggingface', 'mistral', 'offline', 'ollama', 'openai', "
+        "'openrouter'])",
     ),
     ({"max_turns": 0}, "body.max_turns: Input should be greater than or equal to 1"),
     ({"surprise": True}, "body.surprise: Extra inputs are not permitted"),

@@ -6,7 +6,8 @@ outputs exactly as `POST /sessions/{id}/runs` does, follows the run as `executio
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from starlette.testclient import WebSocketTestSession
 from tests.api.conftest import Actor, api_settings
 
 from podium.config import Settings
+from support.fake_openai import FakeOpenAI
 
 WS = "/api/v1/ws"
 WAIT = {"timeout": 20}
@@ -396,3 +398,47 @@ def test_another_apps_flow_id_is_not_found(admin: Actor, make_user: Any) -> None
         assert error["data"]["code"] == "not_found"
         error = start(ws, {"app_id": mine, "flow_id": flow_id}, "2")
         assert error["data"]["code"] == "not_found"  # not a member of that app
+
+
+class TestAPresetModel:
+    """`provider_id: "mistral"` with a model: the run's agent calls Mistral's preset (here a
+    fake OpenAI-wire server on loopback, allowed by the egress policy) with its key."""
+
+    @pytest.fixture
+    def mistral(self) -> Iterator[FakeOpenAI]:
+        with FakeOpenAI(api_key="mistral-key") as fake:
+            yield fake
+
+    @pytest.fixture
+    def api_config(self, database_url: str, mistral: FakeOpenAI) -> Settings:
+        return api_settings(
+            database_url,
+            egress_allow=["127.0.0.1"],
+            mistral_base_url=mistral.base_url,
+            mistral_api_key="mistral-key",
+        )
+
+    def test_the_agent_calls_the_preset(
+        self, admin: Actor, app_id: str, mistral: FakeOpenAI
+    ) -> None:
+        mistral.reply_text("A fox in the snow.")
+        node = {"id": "tell", "type": "agent", "config": {"agent": "chat", "input": "A story"}}
+        data = {
+            "app_id": app_id,
+            "name": "teller",
+            "nodes": [node],
+            "edges": [],
+            "provider_id": "mistral",
+            "model": "mistral-large-latest",
+        }
+        with connect(admin) as ws:
+            ws.receive_json()
+            assert start(ws, data)["data"]["model"] == "mistral/mistral-large-latest"
+            messages = receive_until(ws, ended)
+        assert messages[-1]["type"] == "execution.completed", messages[-1]
+        completed = next(m for m in messages if m["type"] == "execution.node.completed")
+        assert "A fox in the snow." in json.dumps(completed["data"]["output"])
+        (received,) = mistral.requests
+        assert received.path == "/v1/chat/completions"
+        assert received.headers["authorization"] == "Bearer mistral-key"
+        assert received.body["model"] == "mistral-large-latest"

@@ -354,6 +354,16 @@ def test_a_bad_provider_is_refused(app: App) -> None:
     assert ollama.json()["has_api_key"] is False
 
 
+def test_an_apps_own_preset_gets_the_services_url(app: App) -> None:
+    """`PUT /providers/mistral` with only a key: the preset's base URL, the app's key."""
+    mistral = app.put("/providers/mistral", {"kind": "openai", "api_key": SECRET})
+    assert mistral.status_code == 200, mistral.text
+    assert mistral.json()["base_url"] == "https://api.mistral.ai/v1"
+    assert mistral.json()["has_api_key"] is True
+    other = app.put("/providers/acme", {"kind": "openai"})
+    assert other.json()["base_url"] is None  # not a preset: the openai default applies
+
+
 # --- MCP servers ----------------------------------------------------------------------------------
 
 

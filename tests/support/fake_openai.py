@@ -12,7 +12,9 @@ what is tested is the bytes on the wire. It runs in a background thread::
 
 API (the same on `FakeAnthropic`, in support.fake_anthropic):
 
-- `base_url`: `http://127.0.0.1:<port>/v1` (for Anthropic the root, without `/v1`).
+- `base_url`: `http://127.0.0.1:<port>/v1` (for Anthropic the root, without `/v1`);
+  `FakeOpenAI(root_path="/api/paas/v4")` serves the API under another path, as some
+  OpenAI-compatible services do.
 - `api_key`: the key it expects (`Authorization: Bearer <key>`); `None` accepts any or no
   key, as Ollama does. A wrong key answers 401 (and still counts as a request).
 - `requests`: the completion requests received, oldest first, each a `Received` with
@@ -349,7 +351,13 @@ class FakeOpenAI(FakeServer):
 
     root_path = "/v1"
 
-    def __init__(self, api_key: str | None = "sk-test", models: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str | None = "sk-test",
+        models: list[str] | None = None,
+        root_path: str = "/v1",
+    ) -> None:
+        self.root_path = root_path  # where the API lives: `/api/paas/v4` for GLM, say
         super().__init__(api_key, models or ["gpt-4o-mini"])
         self._call_ids = 0
 
@@ -382,7 +390,7 @@ class FakeOpenAI(FakeServer):
         return False
 
     def handle_get(self, handler: Handler) -> None:
-        if handler.path.split("?")[0] != "/v1/models":
+        if handler.path.split("?")[0] != f"{self.root_path}/models":
             handler.send_json(404, _openai_error(404, f"Unknown path {handler.path}"))
             return
         with self._lock:
@@ -402,7 +410,7 @@ class FakeOpenAI(FakeServer):
 
     def handle_post(self, handler: Handler) -> None:
         body = handler.read_json()
-        if handler.path.split("?")[0] != "/v1/chat/completions":
+        if handler.path.split("?")[0] != f"{self.root_path}/chat/completions":
             handler.send_json(404, _openai_error(404, f"Unknown path {handler.path}"))
             return
         self._record(Received(handler.path, handler.header_map(), body))

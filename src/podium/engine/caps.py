@@ -26,6 +26,7 @@ SETTINGS = {
     "max_turns": "PODIUM_MAX_TURNS_CAP",
     "max_rounds": "PODIUM_MAX_ROUNDS_CAP",
     "max_fan_out": "PODIUM_MAX_FAN_OUT",
+    "image_max_count": "PODIUM_IMAGE_MAX_COUNT",
 }
 
 
@@ -39,6 +40,7 @@ class Caps:
     # The most outgoing edges of one node (a router's targets included) and the most nodes
     # of one run executing at once.
     max_fan_out: int = 64
+    image_max_count: int = 4  # the images one `image` node may ask for
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Caps:
@@ -49,6 +51,7 @@ class Caps:
             max_turns=settings.max_turns_cap,
             max_rounds=settings.max_rounds_cap,
             max_fan_out=settings.max_fan_out,
+            image_max_count=settings.image_max_count,
         )
 
 

@@ -11,11 +11,12 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from podium.errors import PodiumError
 
 Role = Literal["system", "user", "assistant", "tool"]
+T = TypeVar("T")
 DeltaSink = Callable[[str], None]
 
 
@@ -208,9 +209,7 @@ def is_retryable_status(status: int | None) -> bool:
     return status is not None and (status == 429 or status >= 500)
 
 
-async def with_retries(
-    policy: RetryPolicy, call: Callable[[], Awaitable[ModelResponse]]
-) -> ModelResponse:
+async def with_retries(policy: RetryPolicy, call: Callable[[], Awaitable[T]]) -> T:
     """Run `call`, again after a backoff while it raises a retryable ProviderError.
 
     A call that already streamed deltas is not retried (its tokens reached clients); the

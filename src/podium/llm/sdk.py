@@ -30,7 +30,7 @@ from podium.llm.base import (
     is_retryable_status,
     with_retries,
 )
-from podium.llm.providers import ProviderConfig
+from podium.llm.providers import PRESETS, ProviderConfig
 
 HEALTH_TIMEOUT_SECONDS = 10.0
 NO_KEY = "no-key"  # the SDKs insist on a key; servers that need none (Ollama) ignore it
@@ -168,7 +168,9 @@ class SDKProvider(ABC, Generic[ClientT, StatusErrorT]):
             logger.info("provider %r answered HTTP %s: %s", self.name, status, words)
             message = self._status_line(exc, status)
             if status == 401 and not self.config.api_key:
-                message += f" (no API key is configured for provider {self.name!r})"
+                preset = PRESETS.get(self.name)
+                where = f"; set {preset.key_variable}" if preset is not None else ""
+                message += f" (no API key is configured for provider {self.name!r}{where})"
             return message, status, is_retryable_status(status)
         if isinstance(exc, (self._timeout_error, httpx2.TimeoutException)):
             seconds = self.config.timeout_seconds

@@ -16,6 +16,7 @@ from podium.api.agent_schemas import (
     ProviderPut,
 )
 from podium.api.deps import AppAdmin, AppViewer, PlatformAdmin, ServicesDep
+from podium.llm.providers import PRESETS
 
 router = APIRouter(prefix="/apps/{app_id}", tags=["providers"])
 
@@ -42,6 +43,8 @@ async def put_provider(
         from podium.llm.providers import OLLAMA_BASE_URL
 
         base_url = OLLAMA_BASE_URL
+    elif body.kind == "openai" and base_url is None and name in PRESETS:
+        base_url = PRESETS[name].base_url  # `mistral` with the app's own key: Mistral's URL
     record = await services.agents.put_provider(
         access.app_id, _name(name), body.kind, base_url, body.api_key, options
     )
