@@ -36,7 +36,7 @@ SEED_COMPONENTS = [
     "agent",
     "template",
     "router",
-    "human",
+    "imageGenerator",
 ]
 
 
