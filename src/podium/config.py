@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./podium.db"
@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # How long POST /orchestrator/chat and /continue wait for the run to finish or ask
     # before answering `running` (the run goes on; GET /orchestrator/status/{thread_id}).
     orchestrator_wait_seconds: float = 60.0
+    # The storyflow pack (docs/packs/storyflow.md): the characters, and the components of its
+    # own beside the shipped ones, that one app may keep.
+    storyflow_max_characters: int = Field(default=1000, ge=1)
+    storyflow_max_components: int = Field(default=200, ge=1)
 
     # --- security (docs/security.md) ---
     # Hosts and networks (CIDR) that outbound requests a tenant can aim (providers,

@@ -87,6 +87,8 @@ class Tenant:
     orchestrator_thread: str = ""  # a thread of the shipped orchestrator pack, asking
     knowledge_namespace: str = ""
     knowledge_key: str = ""  # a document of that namespace (its key holds a slash)
+    character_id: str = ""  # a character of the storyflow pack
+    component_id: str = ""  # a component of the app's own in the storyflow catalogue
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -137,6 +139,8 @@ class Tenant:
             "thread_id": [self.orchestrator_thread],
             "lead_id": [self.lead_id],
             "namespace": [self.knowledge_namespace],
+            "character_id": [self.character_id],
+            "component_id": [self.component_id],
             "number": ["1"],  # a step of each run (the question's, the chain's first)
             "invitation_id": [
                 self.incoming_invitation_id
@@ -156,6 +160,7 @@ class Tenant:
             self.waiting_session,
             self.waiting_run,
             self.interrupt_id,
+            self.character_id,
             self.done_session,
             self.done_run,
             self.key_id,
@@ -350,6 +355,20 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         {"documents": [document]},
     )
     assert stored.status_code == 200, stored.text
+    # The storyflow pack, enabled, with a character and a component of the app's own.
+    enabled = owner.client.put(f"{tenant.base}/packs/storyflow", headers=owner.headers)
+    assert enabled.status_code == 200, enabled.text
+    character = owner.post(
+        f"{tenant.base}/packs/storyflow/characters",
+        {"name": f"{tag}-secret-character", "description": f"{tag}-secret-persona"},
+    )
+    assert character.status_code == 201, character.text
+    tenant.character_id = character.json()["id"]
+    component = owner.post(
+        f"{tenant.base}/packs/storyflow/components", storyflow_component(f"{tag}Component")
+    )
+    assert component.status_code == 201, component.text
+    tenant.component_id = component.json()["id"]
     chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
     assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
@@ -371,6 +390,10 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         f"{tag}-secret-lead-message",
         f"{tag}-secret-knowledge",
         f"{tag}-secret-knowledge-metadata",
+        f"{tag}-secret-character",
+        f"{tag}-secret-persona",
+        f"{tag}Component",
+        f"{tag}-secret-component",
         f"{tag}-invitee@example.com",
         f"{tag}_planner",
         message.json()["id"],
@@ -456,6 +479,21 @@ WORKFLOW = f"{APPS}/workflows/{{run_id}}"
 ARTIFACT = f"{APPS}/artifacts/{{artifact_id}}"
 LEADS = f"{APPS}/packs/leads/leads"
 KNOWLEDGE = f"{APPS}/knowledge/{{namespace}}"
+CHARACTERS = f"{APPS}/packs/storyflow/characters"
+COMPONENTS = f"{APPS}/packs/storyflow/components"
+
+
+def storyflow_component(component_id: str | None = None) -> dict[str, Any]:
+    """A component of the app's own for the storyflow catalogue (without an id: PUT's body)."""
+    body: dict[str, Any] = {
+        "node_type": "template",
+        "name": f"{component_id or 'changed'}-secret-component",
+        "fields": [{"name": "template", "label": "Template", "type": "textarea"}],
+        "ports": {"inputs": [{"id": "in", "label": "In"}], "outputs": []},
+    }
+    return body if component_id is None else {"id": component_id, **body}
+
+
 MEMORY_SCOPE = {"scope": "memory_scope", "scope_id": "memory_scope_id"}
 MEMORY_KEY = {**MEMORY_SCOPE, "key": "memory_key"}
 
@@ -609,6 +647,17 @@ PROBES: dict[tuple[str, str], Probe] = {
     # The shipped samples: a sample is every app's (loading it writes B's own namespace).
     ("GET", f"{APPS}/knowledge-samples"): Probe(),
     ("POST", f"{APPS}/knowledge-samples/{{name}}"): Probe(app_only=True),
+    # The shipped storyflow pack's routes.
+    ("GET", CHARACTERS): Probe(),
+    ("POST", CHARACTERS): Probe(lambda t: {"name": "bob-was-here"}),
+    ("GET", f"{CHARACTERS}/{{character_id}}"): Probe(),
+    ("PATCH", f"{CHARACTERS}/{{character_id}}"): Probe(lambda t: {"voice": "bob's voice"}),
+    ("DELETE", f"{CHARACTERS}/{{character_id}}"): Probe(),
+    ("GET", COMPONENTS): Probe(),
+    ("POST", COMPONENTS): Probe(lambda t: storyflow_component("bobWasHere")),
+    ("GET", f"{COMPONENTS}/{{component_id}}"): Probe(),
+    ("PUT", f"{COMPONENTS}/{{component_id}}"): Probe(lambda t: storyflow_component()),
+    ("DELETE", f"{COMPONENTS}/{{component_id}}"): Probe(),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -811,6 +860,14 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     assert document.json()["text"].startswith("alice-secret-knowledge"), document.text
     leads = alice.get(f"{a.base}/packs/leads/leads").json()["items"]
     assert [item["id"] for item in leads] == [a.lead_id]
+    characters = alice.get(f"{a.base}/packs/storyflow/characters").json()
+    assert [(c["id"], c["voice"]) for c in characters] == [(a.character_id, None)]
+    own = [
+        c for c in alice.get(f"{a.base}/packs/storyflow/components").json() if c["source"] == "app"
+    ]
+    assert [(c["id"], c["name"]) for c in own] == [
+        (a.component_id, "aliceComponent-secret-component")
+    ]
     graph = alice.get(f"{a.base}/workflow-graphs/{a.graph_name}").json()
     assert graph["gates"] == [{"flow": "alice_gated", "requires": [a.flow_name], "message": None}]
     assert len(alice.get(f"{a.base}/flows/{a.flow_name}").json()["versions"]) == 1

@@ -131,6 +131,15 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
     # The shipped orchestrator pack, enabled, with a thread waiting for an answer.
     call("PUT", f"/apps/{app}/packs/orchestrator", None, token)
     thread = call("POST", f"/apps/{app}/orchestrator/chat", {"prompt": "help me"}, token)
+    # The shipped storyflow pack, enabled, with a character and a component of the app's own.
+    call("PUT", f"/apps/{app}/packs/storyflow", None, token)
+    character = call("POST", f"/apps/{app}/packs/storyflow/characters", {"name": "Mira"}, token)
+    component = call(
+        "POST",
+        f"/apps/{app}/packs/storyflow/components",
+        {"id": "mine", "node_type": "template", "name": "Mine"},
+        token,
+    )
     artifact = call(
         "POST",
         f"/apps/{app}/artifacts",
@@ -156,6 +165,8 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         "namespaces": ["kb"],
         "documents": ["intro.md"],
         "threads": [thread["thread_id"]],
+        "characters": [character["id"]],
+        "components": [component["id"], "storyTeller"],
         "key": auth_key["key"],
         "victims": victims,
         "doomed": doomed,
@@ -175,6 +186,8 @@ BINDINGS = {
     "path.namespace": "namespaces",
     "path.key": "documents",  # a knowledge document's key (a valid memory key too)
     "path.thread_id": "threads",
+    "path.character_id": "characters",
+    "path.component_id": "components",
 }
 # `wait` on a real run queued behind the waiting one holds for its whole `timeout` (30 s by
 # default, up to 300): correct, but too slow for a fuzzer.
@@ -194,9 +207,10 @@ def test_schemathesis_finds_no_failure_on_a_live_server(tmp_path: Path) -> None:
     try:
         token = login(server)
         objects = fixtures(server, token)
-        names = ("apps", "sessions", "runs", "flows", "members", "keys", "artifacts", "leads")
-        names += ("namespaces", "documents")
-        names += ("threads",)
+        names = (
+            *("apps", "sessions", "runs", "flows", "members", "keys", "artifacts", "leads"),
+            *("namespaces", "documents", "threads", "characters", "components"),
+        )
         dictionaries = {name: objects[name] for name in names}
         config = write_config(tmp_path / "schemathesis.toml", dictionaries, BINDINGS, [SHORT_WAIT])
         as_admin = {"Authorization": f"Bearer {token}"}

@@ -50,6 +50,7 @@ SHIPPED = {
     "appbuilder": "podium.packs.appbuilder",
     "leads": "podium.packs.leads",
     "orchestrator": "podium.packs.orchestrator",
+    "storyflow": "podium.packs.storyflow",
 }
 
 
@@ -84,6 +85,7 @@ def live(database_url: str, tmp_path: Path, pack_env: dict[str, str]) -> Iterato
             server.stop()
         if not database_url.startswith("sqlite"):
             downgrade_pack(database_url, LEADS_MIGRATIONS, "leads")
+            downgrade_pack(database_url, STORYFLOW_MIGRATIONS, "storyflow")
     assert "Traceback" not in server.output(), server.output()
 
 
@@ -125,6 +127,7 @@ def downgrade_pack(database_url: str, versions: Path, branch: str) -> None:
 
 
 LEADS_MIGRATIONS = Path(__file__).resolve().parents[2] / "src/podium/packs/leads/migrations"
+STORYFLOW_MIGRATIONS = Path(__file__).resolve().parents[2] / "src/podium/packs/storyflow/migrations"
 
 
 @pytest.fixture

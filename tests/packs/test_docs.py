@@ -1,5 +1,6 @@
 """The packs' documentation runs as printed: each ```` ```sh ```` block of
-docs/packs/appbuilder.md, docs/packs/leads.md and docs/packs/orchestrator.md runs, in order,
+docs/packs/appbuilder.md, docs/packs/leads.md, docs/packs/orchestrator.md and
+docs/packs/storyflow.md runs, in order,
 in one bash against a live server (the documented `http://127.0.0.1:8000` replaced by its
 address), and what it prints must be the ```` ```text ```` block that follows it (`…` stands
 for ids and other parts that differ from run to run). Blocks marked ```` ```sh stream ```` or
@@ -74,7 +75,7 @@ def test_the_comparison_allows_elisions_only_where_marked() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("document", ["appbuilder.md", "leads.md", "orchestrator.md"])
+@pytest.mark.parametrize("document", ["appbuilder.md", "leads.md", "orchestrator.md", "storyflow.md"])
 def test_the_walk_through_prints_what_the_document_shows(client: Client, document: str) -> None:
     for block, printed in run_document(client, document):
         if block.expected is not None:

@@ -19,6 +19,7 @@ from podium.types import NodeAgentMessages, NodeArtifacts, NodeMemory, NodeSessi
 if TYPE_CHECKING:
     from podium.config import Settings
     from podium.engine.executor import RunExecution
+    from podium.engine.flow import Flow
     from podium.engine.node_types import NodeResult
     from podium.storage.store import Store
 
@@ -264,6 +265,12 @@ class Context:
     @property
     def settings(self) -> Settings:
         return self._execution.settings
+
+    @property
+    def flow(self) -> Flow:
+        """The flow being run: its nodes and edges (a node type that reads its inputs by the
+        edges into it, e.g. by their ports, looks here)."""
+        return self._execution.graph.flow
 
     @property
     def flow_default_model(self) -> str | None:
