@@ -76,6 +76,8 @@ def _knowledge_service(runtime: engine_runtime.Podium) -> KnowledgeService:
 def _retriever(runtime: engine_runtime.Podium) -> Retriever:
     # What an agent's search_knowledge searches through (podium.tools.knowledge).
     return Retriever(runtime.service("knowledge"))
+
+
 def _agent_directory(runtime: engine_runtime.Podium) -> AgentDirectory:
     # The agents each pack defines, so that the directory can say where an agent came from.
     packs = runtime.registry.packs

@@ -75,7 +75,9 @@ def test_the_comparison_allows_elisions_only_where_marked() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("document", ["appbuilder.md", "leads.md", "orchestrator.md", "storyflow.md"])
+@pytest.mark.parametrize(
+    "document", ["appbuilder.md", "leads.md", "orchestrator.md", "storyflow.md"]
+)
 def test_the_walk_through_prints_what_the_document_shows(client: Client, document: str) -> None:
     for block, printed in run_document(client, document):
         if block.expected is not None:
