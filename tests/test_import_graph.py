@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
     "workflows": 3,
     "flows": 3,
     "packs": 3,
+    "knowledge": 3,
     # transport
     "api": 4,
     "cli": 4,

@@ -32,6 +32,7 @@ from podium.engine.flow import Flow
 from podium.engine.graph import Graph
 from podium.engine.nodes import ENGINE_NODE_TYPES
 from podium.engine.registry import Registry
+from podium.knowledge.service import KnowledgeService
 from podium.memory.context import NodeMemory
 from podium.packs.base import Pack
 from podium.packs.loader import PackLoadError, discover
@@ -50,6 +51,10 @@ SHIPPED_PACKS = {"appbuilder": "podium.packs.appbuilder", "leads": "podium.packs
 
 def _agent_services(runtime: engine_runtime.Podium) -> AgentServices:
     return AgentServices(runtime.store, runtime.settings, runtime.registry.tools)
+
+
+def _knowledge_service(runtime: engine_runtime.Podium) -> KnowledgeService:
+    return KnowledgeService(runtime.store, runtime.settings)
 
 
 def _artifact_service(runtime: engine_runtime.Podium) -> ArtifactService:
@@ -77,6 +82,7 @@ def _assemble(pack_specs: tuple[str, ...]) -> Registry:
         agent_messages=NodeAgentMessages,
     )
     registry.runtime_services.update(agents=_agent_services, artifacts=_artifact_service)
+    registry.runtime_services.update(knowledge=_knowledge_service)
     install_packs(registry, discover(list(pack_specs)))
     return registry
 

@@ -118,6 +118,28 @@ class Settings(BaseSettings):
     # A token that lets a scraper read /metrics and /api/v1/status (else platform admins only).
     metrics_token: str | None = None
 
+    # --- the knowledge store (docs/knowledge.md) ---
+    # Documents are cut into chunks of at most this many characters, each repeating this
+    # many of the one before (a batch may ask for others, within the store's bounds).
+    knowledge_chunk_chars: int = 1000
+    knowledge_chunk_overlap_chars: int = 150
+    # Caps: documents per batch, bytes of one document (text and metadata as JSON), bytes
+    # of a whole batch request, results per search (`k`), characters of a query.
+    knowledge_max_batch_documents: int = 500
+    knowledge_max_document_bytes: int = 262_144
+    knowledge_max_batch_bytes: int = 4_194_304
+    knowledge_max_k: int = 50
+    knowledge_max_query_chars: int = 1_000
+    # A batch of more documents than this reports `knowledge.ingest.progress` every this
+    # many documents.
+    knowledge_progress_every: int = 100
+    # Hybrid search compares the query's vector with at most this many chunks' vectors
+    # (the newest) of the namespaces searched.
+    knowledge_max_vector_scan: int = 20_000
+    # The embeddings model of apps that set none (`provider/model`, e.g.
+    # `openai/text-embedding-3-small`, `ollama/nomic-embed-text`); unset: full text only.
+    embedding_model: str | None = None
+
     @field_validator("secret_key")
     @classmethod
     def _long_enough(cls, value: str | None) -> str | None:

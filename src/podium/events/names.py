@@ -25,6 +25,11 @@ AGENT_MESSAGE = "agent.message"
 ARTIFACT_CREATED = "artifact.created"
 ARTIFACT_STATE_UPDATED = "artifact.state.updated"
 MEMORY_UPDATED = "memory.updated"
+# The knowledge store: a batch of documents written (one event per batch), how far a large
+# batch has got, documents deleted.
+KNOWLEDGE_INGESTED = "knowledge.ingested"
+KNOWLEDGE_INGEST_PROGRESS = "knowledge.ingest.progress"
+KNOWLEDGE_DELETED = "knowledge.deleted"
 
 # Sent to subscribers as they happen but not written to the log: a client that reconnects
 # learns the outcome from the persisted event that follows (node.completed, message.created).
