@@ -32,13 +32,15 @@ from podium.engine.flow import Flow
 from podium.engine.graph import Graph
 from podium.engine.nodes import ENGINE_NODE_TYPES
 from podium.engine.registry import Registry
-from podium.knowledge.service import KnowledgeService
+from podium.knowledge.service import Embedder, KnowledgeService
+from podium.llm import embeddings
 from podium.memory.context import NodeMemory
 from podium.packs.base import Pack
 from podium.packs.loader import PackLoadError, discover
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.context import NodeArtifacts, NodeSessions
 from podium.sessions.service import SessionService
+from podium.storage import knowledge as knowledge_tx
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -54,7 +56,18 @@ def _agent_services(runtime: engine_runtime.Podium) -> AgentServices:
 
 
 def _knowledge_service(runtime: engine_runtime.Podium) -> KnowledgeService:
-    return KnowledgeService(runtime.store, runtime.settings)
+    store, settings = runtime.store, runtime.settings
+    agents: AgentServices = runtime.service("agents")
+
+    async def embedder_for(app_id: str) -> Embedder | None:
+        # The app's embeddings model, else the server's; resolved like a chat model.
+        ref = await store.run_read(lambda: knowledge_tx.app_embedding_model(app_id))
+        ref = ref or settings.embedding_model
+        if not ref:
+            return None
+        return await embeddings.embedder(ref, await agents.provider_configs(app_id), settings)
+
+    return KnowledgeService(store, settings, embedder_for=embedder_for)
 
 
 def _artifact_service(runtime: engine_runtime.Podium) -> ArtifactService:

@@ -49,6 +49,18 @@ class NotAllowed(InvalidInput):
     code = "not_allowed"
 
 
+class KnowledgeInvalid(InvalidInput):
+    """A knowledge-store request the store cannot take: a bad namespace, key, document,
+    query or filter (answered 422 with a message naming what to change)."""
+
+
+class UpstreamFailed(PodiumError):
+    """A model provider that a request needed failed, e.g. the embeddings of documents being
+    stored (answered 502, naming the provider and model; nothing was changed)."""
+
+    code = "upstream_failed"
+
+
 class PreconditionFailed(PodiumError):
     """A conditional write whose condition no longer holds, e.g. an `If-Match` version that
     is not the current one (answered 412 with the current version in `details`)."""

@@ -33,7 +33,7 @@ from tests.packs.conftest import shipped_pack_specs
 from podium.assembly import create_app
 from podium.config import Settings
 
-PARAM = re.compile(r"\{(\w+)\}")
+PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")  # `{key:path}` too
 MCP_SERVER = Path(__file__).parent.parent / "support" / "mcp_server.py"
 # The example pack is installed, so that its mounted routes are probed like core ones.
 EXAMPLE_PACK = Path(__file__).parents[2] / "examples" / "guestbook"
@@ -84,6 +84,8 @@ class Tenant:
     artifact_id: str = ""
     guestbook_entry: str = ""  # a row of the example pack's table
     lead_id: str = ""  # a lead of the shipped leads pack, analyzed
+    knowledge_namespace: str = ""
+    knowledge_key: str = ""  # a document of that namespace (its key holds a slash)
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -100,6 +102,8 @@ class Tenant:
         """The values of a path parameter: every object of that kind the tenant has."""
         if param == "user_id":
             return [self.owner.user["id"]] if path.startswith("/api/v1/users") else [self.member_id]
+        if param == "key" and "/knowledge/" in path:
+            return [self.knowledge_key]
         if param == "name":
             for prefix, value in (
                 ("/agents/", self.agent_name),
@@ -129,6 +133,7 @@ class Tenant:
             "artifact_id": [self.artifact_id],
             "entry_id": [self.guestbook_entry],
             "lead_id": [self.lead_id],
+            "namespace": [self.knowledge_namespace],
             "invitation_id": [
                 self.incoming_invitation_id
                 if path.startswith("/api/v1/invitations")
@@ -163,6 +168,8 @@ class Tenant:
             self.artifact_id,
             self.guestbook_entry,
             self.lead_id,
+            self.knowledge_namespace,
+            self.knowledge_key,
             self.owner.user["id"],
             *self.step_ids,
             *self.data,
@@ -322,6 +329,17 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
     tenant.lead_id = lead.json()["id"]
     analyzed = owner.post(f"{tenant.base}/packs/leads/leads/{tenant.lead_id}/analyze")
     assert analyzed.status_code == 200, analyzed.text
+    tenant.knowledge_namespace, tenant.knowledge_key = f"{tag}_kb", f"{tag}/secret-doc.md"
+    document = {
+        "key": tenant.knowledge_key,
+        "text": f"{tag}-secret-knowledge about the shared word lighthouse",
+        "metadata": {"owner": f"{tag}-secret-knowledge-metadata"},
+    }
+    stored = owner.post(
+        f"{tenant.base}/knowledge/{tenant.knowledge_namespace}/documents",
+        {"documents": [document]},
+    )
+    assert stored.status_code == 200, stored.text
     chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
     assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
@@ -341,6 +359,8 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         f"{tag}-secret-lead@example.com",
         f"{tag} Secret Lead",
         f"{tag}-secret-lead-message",
+        f"{tag}-secret-knowledge",
+        f"{tag}-secret-knowledge-metadata",
         f"{tag}-invitee@example.com",
         f"{tag}_planner",
         message.json()["id"],
@@ -425,6 +445,7 @@ MEMORY = f"{APPS}/memory/{{scope}}/{{scope_id}}"
 WORKFLOW = f"{APPS}/workflows/{{run_id}}"
 ARTIFACT = f"{APPS}/artifacts/{{artifact_id}}"
 LEADS = f"{APPS}/packs/leads/leads"
+KNOWLEDGE = f"{APPS}/knowledge/{{namespace}}"
 MEMORY_SCOPE = {"scope": "memory_scope", "scope_id": "memory_scope_id"}
 MEMORY_KEY = {**MEMORY_SCOPE, "key": "memory_key"}
 
@@ -557,6 +578,16 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", LEADS): Probe(),
     ("GET", f"{LEADS}/{{lead_id}}"): Probe(),
     ("POST", f"{LEADS}/{{lead_id}}/analyze"): Probe(params={"wait": 0}),
+    # The knowledge store. A namespace is a name (B's own POST creates B's namespace of
+    # that name): only A's app is an attack on the write.
+    ("GET", f"{APPS}/knowledge"): Probe(),
+    ("POST", f"{KNOWLEDGE}/documents"): Probe(
+        lambda t: {"documents": [{"key": "bob-doc", "text": "bob was here"}]}, app_only=True
+    ),
+    ("GET", f"{KNOWLEDGE}/documents"): Probe(),
+    ("GET", f"{KNOWLEDGE}/documents/{{key:path}}"): Probe(),
+    ("DELETE", f"{KNOWLEDGE}/documents/{{key:path}}"): Probe(),
+    ("GET", f"{KNOWLEDGE}/search"): Probe(params={"q": "lighthouse secret knowledge"}),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -615,7 +646,7 @@ def requests_for(
     for values in itertools.product(*choices):
         url = route.replace("{app_id}", app_id)
         for param, value in zip(params, values, strict=True):
-            url = url.replace(f"{{{param}}}", value)
+            url = url.replace(f"{{{param}}}", value).replace(f"{{{param}:path}}", value)
         body = probe.body(target) if probe.body else None
         yield Request(method, route, url, body, probe.params)
 
@@ -750,6 +781,8 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     assert packs["guestbook"] is True and packs["leads"] is True
     lead = alice.get(f"{a.base}/packs/leads/leads/{a.lead_id}").json()
     assert (lead["status"], lead["name"]) == ("analyzed", "alice Secret Lead")
+    document = alice.get(f"{a.base}/knowledge/{a.knowledge_namespace}/documents/{a.knowledge_key}")
+    assert document.json()["text"].startswith("alice-secret-knowledge"), document.text
     leads = alice.get(f"{a.base}/packs/leads/leads").json()["items"]
     assert [item["id"] for item in leads] == [a.lead_id]
     graph = alice.get(f"{a.base}/workflow-graphs/{a.graph_name}").json()

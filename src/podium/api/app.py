@@ -26,6 +26,7 @@ from podium.api.routes import (
     events,
     flows,
     invitations,
+    knowledge,
     memory,
     operations,
     packs,
@@ -116,11 +117,16 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     errors.install(app)
     # The JSON check inside the size bound: a body is read whole only when under the limit.
     app.add_middleware(JSONBodyMiddleware, limits=JSONLimits.from_settings(settings))
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        paths=[knowledge.batch_limit(PREFIX, settings)],
+    )
     routers = (auth, users, apps, flows, sessions, runs, events, agents, chat, providers)
     for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(knowledge.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)
     app.include_router(packs.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     mount_pack_routers(app, PREFIX, registry.packs)

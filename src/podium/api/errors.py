@@ -17,6 +17,7 @@ from podium.errors import (
     Forbidden,
     InvalidInput,
     JSONValueInvalid,
+    KnowledgeInvalid,
     LimitTooHigh,
     NotAllowed,
     NotFound,
@@ -27,6 +28,7 @@ from podium.errors import (
     RateLimited,
     Unauthorized,
     UnsupportedMediaType,
+    UpstreamFailed,
     WorkflowGraphInvalid,
     WorkflowInvalid,
 )
@@ -34,6 +36,7 @@ from podium.errors import (
 STATUS = {
     AgentInvalid: 422,  # before InvalidInput, which it is a kind of
     JSONValueInvalid: 422,
+    KnowledgeInvalid: 422,
     LimitTooHigh: 422,
     NotAllowed: 422,
     WorkflowInvalid: 422,
@@ -49,6 +52,7 @@ STATUS = {
     Unauthorized: 401,
     Forbidden: 403,
     RateLimited: 429,
+    UpstreamFailed: 502,
 }
 HTTP_CODES = {
     400: "bad_request",
@@ -60,6 +64,7 @@ HTTP_CODES = {
     413: "payload_too_large",
     422: "invalid_input",
     429: "rate_limited",
+    502: "bad_gateway",
 }
 
 
@@ -79,7 +84,7 @@ class ErrorEnvelope(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": code.replace("_", " ")}
     for status, code in HTTP_CODES.items()
-    if status != 405
+    if status not in (405, 502)  # 502: declared by the routes that call a model provider
 }
 
 

@@ -113,6 +113,13 @@ class AppUpdate(Body):
         max_length=200,
         description="the model of the app's agents that name none, e.g. `ollama/llama3.2`",
     )
+    embedding_model: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+/.+$",
+        max_length=200,
+        description="the embeddings model of the app's knowledge store (hybrid search), e.g. "
+        "`openai/text-embedding-3-small` or `ollama/nomic-embed-text`; null: full text only",
+    )
 
 
 class AppPublic(BaseModel):
@@ -123,6 +130,7 @@ class AppPublic(BaseModel):
     updated_at: float | None
     role: RoleName | None
     default_model: str | None = None
+    embedding_model: str | None = None
 
     @classmethod
     def of(cls, app: AppRecord) -> AppPublic:
@@ -134,6 +142,7 @@ class AppPublic(BaseModel):
             updated_at=app.updated_at,
             role=app.role,  # type: ignore[arg-type]
             default_model=app.default_model,
+            embedding_model=app.embedding_model,
         )
 
 

@@ -23,10 +23,17 @@ from typing import Any, Protocol
 
 from podium import jsonvalue
 from podium.config import Settings, get_settings
-from podium.errors import InvalidInput, LimitTooHigh, NotFound, PayloadTooLarge
+from podium.errors import (
+    KnowledgeInvalid,
+    LimitTooHigh,
+    NotFound,
+    PayloadTooLarge,
+    UpstreamFailed,
+)
 from podium.events import names
 from podium.events.envelope import Event
 from podium.knowledge import chunking
+from podium.llm.base import ModelNotConfigured, ProviderError
 from podium.storage import knowledge as tx
 from podium.storage.knowledge import ChunkHit, NewDocument
 from podium.storage.script import dumps
@@ -79,7 +86,7 @@ def check_namespace(namespace: str, *, system: bool = False) -> None:
     """Refuse a namespace that is not a valid name, or a reserved one unless `system`."""
     if isinstance(namespace, str) and is_reserved(namespace):
         if not system:
-            raise InvalidInput(
+            raise KnowledgeInvalid(
                 f"namespace {namespace!r} is reserved: names starting with _ belong to "
                 "Podium's own services (the agent directory, memory search); choose a name "
                 "that starts with a letter or digit"
@@ -88,7 +95,7 @@ def check_namespace(namespace: str, *, system: bool = False) -> None:
             return
     elif isinstance(namespace, str) and re.fullmatch(NAMESPACE_PATTERN, namespace):
         return
-    raise InvalidInput(
+    raise KnowledgeInvalid(
         f"namespace {namespace!r} is not valid: 1 to 64 letters, digits and _ . - starting "
         "with a letter or digit, e.g. 'handbook'"
     )
@@ -103,7 +110,7 @@ def check_key(key: str, *, system: bool = False) -> None:
         segments = key.split("/")
         valid = all(segment not in ("", ".", "..") for segment in segments)
     if not valid:
-        raise InvalidInput(
+        raise KnowledgeInvalid(
             f"document key {key!r} is not valid: 1 to 200 letters, digits and _ . : @ - /, "
             "with no empty, '.' or '..' part between slashes, e.g. 'guides/intro.md'"
         )
@@ -133,20 +140,20 @@ def check_filter(filter: dict[str, Any] | None) -> dict[str, Any]:
     if filter is None:
         return {}
     if not isinstance(filter, dict):
-        raise InvalidInput(
+        raise KnowledgeInvalid(
             'the filter is a JSON object of metadata keys and values, e.g. {"tier": "hot"}'
         )
     if len(filter) > MAX_FILTER_KEYS:
-        raise InvalidInput(f"the filter has {len(filter)} keys; at most {MAX_FILTER_KEYS}")
+        raise KnowledgeInvalid(f"the filter has {len(filter)} keys; at most {MAX_FILTER_KEYS}")
     jsonvalue.check_value(filter, "the filter")
     for key, value in filter.items():
         if not re.fullmatch(FILTER_KEY_PATTERN, key):
-            raise InvalidInput(
+            raise KnowledgeInvalid(
                 f"filter key {key!r} is not valid: 1 to 64 letters, digits, _ and -, naming a "
                 "top-level key of the documents' metadata"
             )
         if isinstance(value, dict | list):
-            raise InvalidInput(
+            raise KnowledgeInvalid(
                 f"filter value for {key!r} is a {type(value).__name__}: a filter compares "
                 "top-level metadata keys for equality with a string, number, boolean or null"
             )
@@ -216,13 +223,13 @@ class KnowledgeService:
         Returns:
             `{"namespace", "documents": [{"key", "chunks", "updated_at"}]}`.
         Raises:
-            InvalidInput, LimitTooHigh, PayloadTooLarge: a document or the batch is refused
+            KnowledgeInvalid, LimitTooHigh, PayloadTooLarge: a document or the batch is refused
             (nothing is written).
         """
         check_namespace(namespace, system=system)
         size, overlap = self._chunk_size(chunk_chars, overlap_chars)
         prepared = self._prepare(documents, size, overlap, system=system)
-        embedder = await self.embedder_for(app_id)
+        embedder = await self._embedder(app_id)
         await self._embed(app_id, namespace, prepared, embedder)
         now = self.clock()
         event = Event(
@@ -248,9 +255,11 @@ class KnowledgeService:
         )
         low, high = chunking.MIN_CHUNK_CHARS, chunking.MAX_CHUNK_CHARS
         if isinstance(size, bool) or not isinstance(size, int) or not low <= size <= high:
-            raise InvalidInput(f"chunk_chars is a whole number from {low} to {high}, not {size!r}")
+            raise KnowledgeInvalid(
+                f"chunk_chars is a whole number from {low} to {high}, not {size!r}"
+            )
         if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap * 2 < size:
-            raise InvalidInput(
+            raise KnowledgeInvalid(
                 f"overlap_chars is a whole number from 0 to less than half of chunk_chars "
                 f"({size}), not {overlap!r}"
             )
@@ -261,7 +270,7 @@ class KnowledgeService:
     ) -> list[NewDocument]:
         cap = self.settings.knowledge_max_batch_documents
         if not isinstance(documents, list) or not documents:
-            raise InvalidInput("documents is a list of at least one {key, text, metadata}")
+            raise KnowledgeInvalid("documents is a list of at least one {key, text, metadata}")
         if len(documents) > cap and not system:
             raise LimitTooHigh(
                 f"the batch has {len(documents)} documents, over the limit of {cap} "
@@ -273,20 +282,22 @@ class KnowledgeService:
         seen: set[str] = set()
         for index, document in enumerate(documents):
             if not isinstance(document, dict):
-                raise InvalidInput(f"documents[{index}] is not an object {{key, text, metadata}}")
+                raise KnowledgeInvalid(
+                    f"documents[{index}] is not an object {{key, text, metadata}}"
+                )
             key, text = document.get("key"), document.get("text")
             metadata = document.get("metadata") or {}
             check_key(key, system=system)  # type: ignore[arg-type]
             assert isinstance(key, str)
             if key in seen:
-                raise InvalidInput(
+                raise KnowledgeInvalid(
                     f"document key {key!r} is in the batch twice; each key once per batch"
                 )
             seen.add(key)
             if not isinstance(text, str) or not text.strip():
-                raise InvalidInput(f"document {key!r} has no text; text is a non-empty string")
+                raise KnowledgeInvalid(f"document {key!r} has no text; text is a non-empty string")
             if not isinstance(metadata, dict):
-                raise InvalidInput(
+                raise KnowledgeInvalid(
                     f"metadata of document {key!r} is not a JSON object, e.g. "
                     '{"source": "handbook", "tier": "hot"}'
                 )
@@ -340,11 +351,31 @@ class KnowledgeService:
                 written += await self.store.append_events(app_id, [event])
         return written
 
+    async def _embedder(self, app_id: str) -> Embedder | None:
+        try:
+            return await self.embedder_for(app_id)
+        except ModelNotConfigured as exc:
+            raise KnowledgeInvalid(
+                f"this app's embeddings model cannot be used: {exc.message}; change it with "
+                'PATCH /api/v1/apps/{app} {"embedding_model": …} (null for full text only)'
+            ) from exc
+
+    async def _embed_texts(
+        self, embedder: Embedder, texts: list[str], outcome: str
+    ) -> list[list[float]]:
+        try:
+            return await embedder.embed(texts)
+        except ProviderError as exc:
+            raise UpstreamFailed(
+                f"the embeddings model {embedder.model!r} failed ({outcome}): {exc.message}",
+                details=exc.details,
+            ) from exc
+
     async def _embed_group(self, group: list[NewDocument], embedder: Embedder) -> None:
         from podium.knowledge.vectors import pack  # numpy only when vectors are used
 
         texts = [text for doc in group for text in doc.chunks]
-        vectors = await embedder.embed(texts)
+        vectors = await self._embed_texts(embedder, texts, "no document was stored")
         offset = 0
         for doc in group:
             doc.vectors = [pack(vector) for vector in vectors[offset : offset + len(doc.chunks)]]
@@ -417,7 +448,7 @@ class KnowledgeService:
     ) -> list[dict[str, Any]]:
         """A page of the namespace's documents by key, without their text
         (`{"key", "metadata", "chunks", "chars", "updated_at"}`); `after` is the last key of
-        the page before."""
+        the page before. NotFound for a namespace (not reserved) with no documents."""
         check_namespace(namespace, system=system)
         if after is not None:
             check_key(after, system=system)
@@ -426,10 +457,16 @@ class KnowledgeService:
             or not isinstance(limit, int)
             or not 1 <= limit <= MAX_LIST_LIMIT
         ):
-            raise InvalidInput(f"limit is from 1 to {MAX_LIST_LIMIT}, not {limit!r}")
+            raise KnowledgeInvalid(f"limit is from 1 to {MAX_LIST_LIMIT}, not {limit!r}")
         items: list[dict[str, Any]] = await self.store.run_read(
             lambda: tx.list_documents(app_id, namespace, limit, after)
         )
+        if not items and after is None and not is_reserved(namespace):
+            raise NotFound(
+                f"knowledge namespace {namespace!r} has no documents in this app; "
+                "GET /api/v1/apps/{app}/knowledge lists the namespaces",
+                details={"namespace": namespace},
+            )
         return items
 
     async def list_namespaces(
@@ -456,12 +493,12 @@ class KnowledgeService:
             `{"query", "mode": "text" | "hybrid", "note", "hits": [{"namespace", "key",
             "chunk", "text", "score", "metadata", "matched"}]}`.
         Raises:
-            InvalidInput: an empty query, `k` out of range, a bad filter or namespace.
+            KnowledgeInvalid: an empty query, `k` out of range, a bad filter or namespace.
             NotFound: a namespace (not reserved) with no documents.
         """
         wanted = [namespaces] if isinstance(namespaces, str) else list(namespaces)
         if not wanted or len(wanted) > MAX_NAMESPACES_PER_SEARCH:
-            raise InvalidInput(
+            raise KnowledgeInvalid(
                 f"name 1 to {MAX_NAMESPACES_PER_SEARCH} namespaces to search, not {len(wanted)}"
             )
         for namespace in wanted:
@@ -478,7 +515,7 @@ class KnowledgeService:
                 details={"namespace": missing[0]},
             )
         searched = [n for n in wanted if n in known]
-        embedder = await self.embedder_for(app_id)
+        embedder = await self._embedder(app_id)
         dialect = self.store.dialect
         if embedder is None:
             hits: list[ChunkHit] = await self.store.run_read(
@@ -509,16 +546,18 @@ class KnowledgeService:
     def _terms(self, query: str) -> list[str]:
         cap = self.settings.knowledge_max_query_chars
         if not isinstance(query, str) or not query.strip():
-            raise InvalidInput("the query is empty; give the words to search for, e.g. q=refund")
+            raise KnowledgeInvalid(
+                "the query is empty; give the words to search for, e.g. q=refund"
+            )
         if len(query) > cap:
-            raise InvalidInput(
+            raise KnowledgeInvalid(
                 f"the query is {len(query)} characters, over the limit of {cap} "
                 "(PODIUM_KNOWLEDGE_MAX_QUERY_CHARS)",
                 details={"setting": "PODIUM_KNOWLEDGE_MAX_QUERY_CHARS", "cap": cap},
             )
         terms = query_terms(query)
         if not terms:
-            raise InvalidInput(
+            raise KnowledgeInvalid(
                 f"the query {query!r} has no words to search for (letters or digits)"
             )
         return terms
@@ -548,7 +587,7 @@ class KnowledgeService:
         text_hits: list[ChunkHit] = await self.store.run_read(
             lambda: tx.search_text(app_id, namespaces, terms, conditions, depth, dialect)
         )
-        [query_vector] = await embedder.embed([query])
+        [query_vector] = await self._embed_texts(embedder, [query], "the search did not run")
         scan = self.settings.knowledge_max_vector_scan
         candidates = await self.store.run_read(
             lambda: tx.chunk_vectors(app_id, namespaces, conditions, scan, dialect)

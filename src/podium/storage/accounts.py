@@ -33,6 +33,7 @@ class AppRecord:
     updated_at: float | None
     role: str | None = None  # the caller's role, when read for a member
     default_model: str | None = None
+    embedding_model: str | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +79,7 @@ def _app(row: Row, role: str | None = None) -> AppRecord:
         row["updated_at"],
         role,
         row["default_model"],
+        row["embedding_model"],
     )
 
 
@@ -304,7 +306,7 @@ def update_app(app_id: str, changes: dict[str, Any], now: float) -> Script:
         taken = yield one("SELECT id FROM apps WHERE name = ? AND id <> ?", changes["name"], app_id)
         if taken is not None:
             raise Conflict(f"an app named {changes['name']!r} already exists")
-    for column in ("name", "description", "default_model"):
+    for column in ("name", "description", "default_model", "embedding_model"):
         if column in changes:
             yield execute(
                 f"UPDATE apps SET {column} = ?, updated_at = ? WHERE id = ?",

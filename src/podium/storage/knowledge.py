@@ -318,3 +318,9 @@ def chunk_vectors(
         limit,
     )
     return [(_hit(row, 0.0), bytes(row["vector"])) for row in rows]
+
+
+def app_embedding_model(app_id: str) -> Script:
+    """The app's embeddings model (`provider/model`), or None."""
+    row = yield one("SELECT embedding_model FROM apps WHERE id = ?", app_id)
+    return None if row is None else row["embedding_model"]

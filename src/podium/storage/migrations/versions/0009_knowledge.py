@@ -1,6 +1,7 @@
 """The knowledge store: namespaced documents per app, cut into chunks, and a full-text index
 of the chunks (SQLite FTS5 with the Porter stemmer; PostgreSQL a generated `tsvector` with a
-GIN index). A chunk may carry a vector (float32, little-endian) for hybrid search.
+GIN index). A chunk may carry a vector (float32, little-endian) for hybrid search, made by
+the app's embeddings model (`apps.embedding_model`).
 
 SQLite's index is an external-content FTS5 table over `knowledge_chunks`, kept in step by
 triggers, so it changes in the same transaction as the chunks (and with a cascaded delete).
@@ -38,6 +39,8 @@ _SQLITE_INDEX = (
 
 
 def upgrade() -> None:
+    # The app's embeddings model (`provider/model`): with one, chunks get vectors.
+    op.add_column("apps", sa.Column("embedding_model", sa.String(200)))
     op.create_table(
         "knowledge_documents",
         sa.Column("id", ROWID, primary_key=True, autoincrement=True),
@@ -89,3 +92,5 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS knowledge_fts")
     op.drop_table("knowledge_chunks")
     op.drop_table("knowledge_documents")
+    with op.batch_alter_table("apps") as batch:
+        batch.drop_column("embedding_model")
