@@ -449,3 +449,27 @@ def test_search_bad_input_is_one_line(tmp_path: Path) -> None:
     assert found.exit_code == 0
     assert found.stderr.startswith("note: full-text search only: this app has no embeddings model")
     assert found.stdout.splitlines()[1].startswith("1. handbook/a chunk 0")
+
+
+# --- docs/knowledge-cli.md ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_document_runs_as_printed(tmp_path: Path) -> None:
+    from tests.packs.test_docs import MARKER, matches, runnable_blocks
+
+    blocks = runnable_blocks((ROOT / "docs" / "knowledge-cli.md").read_text(encoding="utf-8"))
+    assert len(blocks) == 6
+    script = f'podium() {{ "{sys.executable}" -m podium "$@"; }}\nset -euo pipefail\n' + "".join(
+        f"echo {MARKER}\n{block.code}\n" for block in blocks
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"}
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=50
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    printed = done.stdout.split(MARKER + "\n")[1:]
+    for block, output in zip(blocks, printed, strict=True):
+        if block.expected is not None:
+            assert matches(block.expected, output), f"{block.code}\nprinted:\n{output}"
