@@ -251,6 +251,12 @@ def rows(
     return out
 
 
+def slowest(figures: Figures, queries: list[corpus.Query], count: int = 5) -> str:
+    """The slowest queries, to see which words cost (stderr only)."""
+    ranked = sorted(zip(figures.latencies_ms, queries, strict=True), key=lambda p: -p[0])
+    return "; ".join(f"{ms:.1f} ms {query.text!r}" for ms, query in ranked[:count])
+
+
 def describe(name: str, figures: Figures, sizes: Sizes) -> str:
     return (
         f"{name:16} {figures.docs_per_s(sizes.documents):8,.0f} docs/s, query p50 "
@@ -316,12 +322,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             figures.bytes = sqlite_bytes(db)
             log(describe("podium sqlite", figures, sizes))
+            log(f"  slowest: {slowest(figures, queries)}")
             results.append(("sqlite", figures))
         if args.pg:
             with FreshPostgres(args.pg) as pg:
                 figures = run_podium(pg.url, settings, documents, queries, args.batch, args.k)
                 figures.bytes = pg.size()
             log(describe("podium postgres", figures, sizes))
+            log(f"  slowest: {slowest(figures, queries)}")
             results.append(("postgresql", figures))
         missing = "--no-peer" if args.no_peer else peer.available()
         if missing:
