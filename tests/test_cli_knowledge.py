@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 
 from podium import Podium
 from podium.cli import main
+from podium.cli_knowledge import SourceFile, batches
 from podium.storage.urls import sqlite_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,6 +267,19 @@ def test_an_unknown_app_is_one_line(tmp_path: Path) -> None:
     )
     assert ingest.exit_code == search.exit_code == 1
     assert ingest.stderr == search.stderr == message
+
+
+def test_batches_split_by_count_and_by_bytes() -> None:
+    files = [
+        SourceFile(Path(f"{n}.md"), f"{n}.md", str(n), size)
+        for n, size in enumerate([10, 10, 10, 500, 10, 10])
+    ]
+
+    by_count = [[f.key for f in batch] for batch in batches(files, 4, 10_000)]
+    by_bytes = [[f.key for f in batch] for batch in batches(files, 100, 515)]
+
+    assert by_count == [["0", "1", "2", "3"], ["4", "5"]]
+    assert by_bytes == [["0", "1", "2"], ["3", "4"], ["5"]]  # a big file alone if need be
 
 
 # --- bad directories: one line naming the file, nothing written --------------------------------

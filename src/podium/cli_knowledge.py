@@ -223,7 +223,8 @@ async def ingest(
     documents = chunks = 0
     progress.start(len(todo))
     try:
-        # Leave room for the JSON around each document when the batch is sent as one request.
+        # No transaction bigger than one HTTP batch may be (PODIUM_KNOWLEDGE_MAX_BATCH_BYTES),
+        # with room for JSON escaping and metadata.
         for batch in batches(
             todo, min(BATCH_DOCUMENTS, max_batch_documents), max_batch_bytes * 3 // 4
         ):
