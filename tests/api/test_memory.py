@@ -99,6 +99,41 @@ def test_put_get_list_and_delete(a: Tenant) -> None:
     assert_error(a.owner.delete(f"{path}/profile.name"), 404, "not_found", "'profile.name'")
 
 
+def test_search_ranks_entries_by_q(a: Tenant, make_user: Any) -> None:
+    path = a.memory()
+    a.put(f"{path}/profile", {"value": {"name": "Ada", "hobbies": ["sailing", "chess"]}})
+    a.put(f"{path}/trip", {"value": "Sailing to Corsica; sailing back in May."})
+    a.put(f"{path}/diet", {"value": {"allergies": ["peanuts"]}})
+    found = a.owner.get(path, params={"q": "sailing"})
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert (body["query"], body["mode"]) == ("sailing", "text")
+    assert [item["key"] for item in body["items"]] == ["trip", "profile"]
+    assert body["items"][1]["value"] == {"name": "Ada", "hobbies": ["sailing", "chess"]}
+    assert body["items"][0]["matched"] == ["sailing"] and body["items"][0]["score"] > 0
+    assert a.owner.get(path, params={"q": "sailing", "limit": 1}).json()["items"][0]["key"] == (
+        "trip"
+    )
+    assert a.owner.get(path, params={"q": "zebra"}).json()["items"] == []
+    assert a.owner.delete(f"{path}/trip").status_code == 204
+    assert [i["key"] for i in a.owner.get(path, params={"q": "sailing"}).json()["items"]] == [
+        "profile"
+    ]
+    assert_error(a.owner.get(path, params={"q": ""}), 422, "invalid_input", "the query is empty")
+    assert_error(
+        a.owner.get(path, params={"q": "x", "prefix": "p"}),
+        422,
+        "invalid_input",
+        "send one or the other",
+    )
+    # Another app's user finds nothing of it (the scope is not theirs: 404).
+    bob = tenant(make_user("bob"), "b")
+    response = bob.owner.get(f"{bob.base}/memory/session/{a.session_id}", params={"q": "sailing"})
+    assert_error(response, 404, "not_found")
+    assert "Corsica" not in response.text
+    assert bob.owner.get(bob.memory(), params={"q": "sailing"}).json()["items"] == []
+
+
 def test_every_scope_over_http(a: Tenant) -> None:
     user_id = a.owner.user["id"]
     for scope, scope_id in (

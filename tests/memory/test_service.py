@@ -338,3 +338,82 @@ async def test_writes_publish_their_events_to_listeners(
     updates = [e for e in seen if e.type == names.MEMORY_UPDATED]
     assert [(e.data["op"], e.session_id) for e in updates] == [("set", sid), ("delete", sid)]
     assert all(e.seq is not None for e in updates)
+
+
+# --- search ---------------------------------------------------------------------------
+
+
+async def indexed(store: Store, app_id: str) -> list[str]:
+    """The keys of the app's memory index (the knowledge store's `_memory` namespace)."""
+    from podium.knowledge.service import KnowledgeService
+
+    knowledge = KnowledgeService(store, store.settings)
+    documents = await knowledge.list_documents(app_id, "_memory", system=True)
+    return [document["key"] for document in documents]
+
+
+async def test_search_ranks_the_scopes_entries(
+    memory: MemoryService, session: tuple[str, str], store: Store
+) -> None:
+    app_id, sid = session
+    await memory.set(app_id, "session", sid, "profile", {"name": "Ada", "hobbies": ["sailing"]})
+    await memory.set(app_id, "session", sid, "trip", "sailing to Corsica, sailing back in May")
+    await memory.set(app_id, "session", sid, "diet", {"allergies": ["peanuts"]})
+    await memory.set(app_id, "app", "-", "fleet", "the club's sailing boats")  # another scope
+
+    hits = await memory.search(app_id, "session", sid, "sailing")
+    assert [hit.entry.key for hit in hits] == ["trip", "profile"]
+    assert hits[0].entry.value == "sailing to Corsica, sailing back in May"
+    assert hits[0].matched == ["sailing"] and hits[0].score >= hits[1].score
+    # Keys and object keys are words too.
+    assert [hit.entry.key for hit in await memory.search(app_id, "session", sid, "allergies")] == [
+        "diet"
+    ]
+    assert [hit.entry.key for hit in await memory.search(app_id, "app", app_id, "boats")] == [
+        "fleet"
+    ]
+    assert await memory.search(app_id, "session", sid, "boats") == []
+    assert len(await memory.search(app_id, "session", sid, "sailing peanuts", limit=1)) == 1
+
+    # A replaced value is searched as it is now; a deleted entry leaves the index with it.
+    await memory.set(app_id, "session", sid, "trip", "hiking in the Alps")
+    assert [hit.entry.key for hit in await memory.search(app_id, "session", sid, "sailing")] == [
+        "profile"
+    ]
+    await memory.delete(app_id, "session", sid, "profile")
+    assert await memory.search(app_id, "session", sid, "sailing") == []
+    assert sorted(await indexed(store, app_id)) == [
+        f"app/{app_id}/fleet",
+        f"session/{sid}/diet",
+        f"session/{sid}/trip",
+    ]
+
+
+async def test_search_skips_expired_entries_and_the_sweep_unindexes_them(
+    memory: MemoryService, session: tuple[str, str], clock: Clock, store: Store
+) -> None:
+    app_id, sid = session
+    await memory.set(app_id, "session", sid, "short", "a fleeting thought", ttl=10)
+    await memory.set(app_id, "session", sid, "long", "a lasting thought")
+    assert len(await memory.search(app_id, "session", sid, "thought")) == 2
+    clock.now += 11
+    assert [hit.entry.key for hit in await memory.search(app_id, "session", sid, "thought")] == [
+        "long"
+    ]
+    assert await memory.sweep() == 1
+    assert await indexed(store, app_id) == [f"session/{sid}/long"]
+
+
+async def test_search_stays_in_its_app_and_refuses_bad_queries(
+    memory: MemoryService, session: tuple[str, str], store: Store
+) -> None:
+    app_id, sid = session
+    other = await store.ensure_app("other")
+    await memory.set(app_id, "app", "-", "secret", "the launch code is pelican")
+    await memory.set(other, "app", "-", "mine", "my own pelican")
+    hits = await memory.search(other, "app", "-", "pelican launch code")
+    assert [(hit.entry.scope_id, hit.entry.key) for hit in hits] == [(other, "mine")]
+    with pytest.raises(NotFound):
+        await memory.search(other, "session", sid, "pelican")
+    with pytest.raises(InvalidInput, match="the query is empty"):
+        await memory.search(app_id, "app", "-", " ")

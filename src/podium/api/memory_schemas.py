@@ -43,6 +43,19 @@ class MemoryPage(BaseModel):
     next_cursor: str | None
 
 
+class MemorySearchHit(MemoryEntryPublic):
+    score: float = Field(description="higher is better (full-text rank)")
+    matched: list[str] = Field(description="the query's words the entry holds")
+
+
+class MemorySearchResult(BaseModel):
+    """Entries ranked by `q` (full text over each entry's key and value)."""
+
+    query: str
+    mode: Literal["text"]
+    items: list[MemorySearchHit]
+
+
 class AgentMessageCreate(Body):
     to: str = Field(pattern=AGENT_PATTERN, examples=["planner"])
     type: MessageType

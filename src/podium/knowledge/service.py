@@ -486,8 +486,10 @@ class KnowledgeService:
         k: int = 5,
         filter: dict[str, Any] | None = None,
         system: bool = False,
+        text_only: bool = False,
     ) -> dict[str, Any]:
-        """The `k` chunks of the namespaces that best answer `query`, best first.
+        """The `k` chunks of the namespaces that best answer `query`, best first
+        (`text_only`: full text even when the app has an embeddings model).
 
         Returns:
             `{"query", "mode": "text" | "hybrid", "note", "hits": [{"namespace", "key",
@@ -515,13 +517,13 @@ class KnowledgeService:
                 details={"namespace": missing[0]},
             )
         searched = [n for n in wanted if n in known]
-        embedder = await self._embedder(app_id)
+        embedder = None if text_only else await self._embedder(app_id)
         dialect = self.store.dialect
         if embedder is None:
             hits: list[ChunkHit] = await self.store.run_read(
                 lambda: tx.search_text(app_id, searched, terms, conditions, k, dialect)
             )
-            mode, note = "text", TEXT_ONLY_NOTE
+            mode, note = "text", None if text_only else TEXT_ONLY_NOTE
         else:
             hits = await self._hybrid(app_id, searched, query, terms, conditions, k, embedder)
             mode, note = "hybrid", None

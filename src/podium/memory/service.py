@@ -12,6 +12,7 @@ and a value meant to expire must not outlive its TTL there.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import math
@@ -23,8 +24,10 @@ from typing import Any
 
 from podium import jsonvalue
 from podium.errors import InvalidInput, NotFound, PayloadTooLarge
+from podium.knowledge import chunking
+from podium.knowledge.service import KnowledgeService
 from podium.storage import memory as tx
-from podium.storage.memory import SCOPES, THIS_APP, MemoryEntry, Origin
+from podium.storage.memory import INDEX_NAMESPACE, SCOPES, THIS_APP, MemoryEntry, Origin
 from podium.storage.script import dumps
 from podium.storage.store import Store
 
@@ -97,6 +100,33 @@ def check_ttl(ttl: float | None) -> None:
         )
 
 
+def searchable_text(key: str, value: Any) -> str:
+    """An entry as the text its search index holds: its key, then the value flattened (an
+    object's keys and values, a list's items, one per line)."""
+    lines = [key.replace(".", " ").replace("_", " ")]
+
+    def walk(item: Any, label: str) -> None:
+        if isinstance(item, dict):
+            for name, child in item.items():
+                walk(child, f"{label} {name}".strip())
+        elif isinstance(item, list):
+            for child in item:
+                walk(child, label)
+        elif item is not None:
+            text = item if isinstance(item, str) else dumps(item)
+            lines.append(f"{label}: {text}" if label else text)
+
+    walk(value, "")
+    return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class MemoryHit:
+    entry: MemoryEntry
+    score: float
+    matched: list[str]
+
+
 @dataclass(slots=True)
 class MemoryPage:
     items: list[MemoryEntry]
@@ -116,6 +146,8 @@ class MemoryService:
         self.store = store
         self.clock = clock
         self.max_value_bytes = max_value_bytes
+        # Memory search reads the same full-text index as the knowledge store.
+        self.knowledge = KnowledgeService(store, store.settings, clock=clock)
         self._sweeper: asyncio.Task[None] | None = None
 
     async def get(self, app_id: str, scope: str, scope_id: str, key: str) -> MemoryEntry:
@@ -153,8 +185,15 @@ class MemoryService:
         check_ttl(ttl)
         storable_json(f"memory value for key {key!r}", value, self.max_value_bytes)
         now = self.clock()
+        text = searchable_text(key, value)
+        settings = self.store.settings
+        chunks = chunking.chunk_text(
+            text, settings.knowledge_chunk_chars, settings.knowledge_chunk_overlap_chars
+        )
         entry, events = await self.store.run_script(
-            lambda: tx.set_entry(app_id, scope, scope_id, key, value, ttl, origin or Origin(), now)
+            lambda: tx.set_entry(
+                app_id, scope, scope_id, key, value, ttl, origin or Origin(), now, (text, chunks)
+            )
         )
         self.store._published(events)
         return entry  # type: ignore[no-any-return]
@@ -211,6 +250,36 @@ class MemoryService:
         next_cursor = items[-1].key if len(items) == limit else None
         return MemoryPage(items, next_cursor)
 
+    async def search(
+        self, app_id: str, scope: str, scope_id: str, query: str, *, limit: int = 10
+    ) -> builtins.list[MemoryHit]:
+        """The scope's live entries that best match `query` (full text over each entry's key
+        and value, the knowledge store's index), best first, at most `limit`."""
+        check_scope(scope, scope_id)
+        ref = await self.store.run_read(lambda: tx.resolved_scope(app_id, scope, scope_id))
+        found = await self.knowledge.search(
+            app_id,
+            INDEX_NAMESPACE,
+            query,
+            k=min(limit, self.store.settings.knowledge_max_k),
+            filter={"scope": ref.scope, "scope_id": ref.scope_id},
+            system=True,
+            text_only=True,
+        )
+        best: dict[str, dict[str, Any]] = {}  # an entry's best chunk
+        for hit in found["hits"]:
+            best.setdefault(hit["metadata"]["key"], hit)
+        now = self.clock()
+        keys = list(best)
+        entries: dict[str, MemoryEntry] = await self.store.run_read(
+            lambda: tx.find_entries(app_id, scope, scope_id, keys, now)
+        )
+        return [
+            MemoryHit(entries[key], best[key]["score"], best[key]["matched"])
+            for key in keys
+            if key in entries  # an entry that expired is not found
+        ]
+
     # --- expiry -----------------------------------------------------------------------
 
     async def sweep(self, *, batch: int = SWEEP_BATCH) -> int:
@@ -250,4 +319,12 @@ class MemoryService:
             self._sweeper = None
 
 
-__all__ = ["SCOPES", "THIS_APP", "MemoryEntry", "MemoryPage", "MemoryService", "Origin"]
+__all__ = [
+    "SCOPES",
+    "THIS_APP",
+    "MemoryEntry",
+    "MemoryHit",
+    "MemoryPage",
+    "MemoryService",
+    "Origin",
+]

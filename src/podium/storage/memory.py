@@ -15,14 +15,18 @@ from typing import Any
 from podium.errors import NotFound
 from podium.events import names
 from podium.events.envelope import Event
-from podium.storage.script import Json, Row, Script, all_rows, execute, one
+from podium.storage import knowledge
+from podium.storage.script import Json, Row, Script, all_rows, execute, many, one
 from podium.storage.transactions import append_events
 
 SCOPES = ("session", "run", "app", "user")
+# The knowledge namespace where entries are indexed for search (memory search).
+INDEX_NAMESPACE = "_memory"
 # The `app` scope's id in a path: the app's own id, or this stand-in for it.
 THIS_APP = "-"
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 _COLUMNS = "scope, scope_id, key, value, expires_at, updated_at"
+_KEY_COLUMNS = ("scope", "scope_id", "key")
 
 
 @dataclass(slots=True, frozen=True)
@@ -114,6 +118,20 @@ def resolve_scope(app_id: str, scope: str, scope_id: str) -> Script:
     raise ValueError(f"unknown memory scope {scope!r}")  # the service checked it
 
 
+def index_key(scope: str, scope_id: str, key: str) -> str:
+    """The key of an entry's document in the index (scope ids and keys hold no slash)."""
+    return f"{scope}/{scope_id}/{key}"
+
+
+def _unindex(app_id: str, ref: ScopeRef, key: str) -> Script:
+    yield execute(
+        "DELETE FROM knowledge_documents WHERE app_id = ? AND namespace = ? AND key = ?",
+        app_id,
+        INDEX_NAMESPACE,
+        index_key(ref.scope, ref.scope_id, key),
+    )
+
+
 def _updated(app_id: str, ref: ScopeRef, origin: Origin, data: dict[str, Any]) -> Event:
     data = {"scope": ref.scope, "scope_id": ref.scope_id, **data}
     if origin.actor is not None:
@@ -142,6 +160,30 @@ def get_entry(app_id: str, scope: str, scope_id: str, key: str, now: float) -> S
     return None if row is None else _entry(row)
 
 
+def find_entries(app_id: str, scope: str, scope_id: str, keys: list[str], now: float) -> Script:
+    """The live entries of the scope (its id resolved: `-` for the app) among `keys`, by
+    key."""
+    ref = yield from resolve_scope(app_id, scope, scope_id)
+    if not keys:
+        return {}
+    rows = yield all_rows(
+        f"SELECT {_COLUMNS} FROM memory WHERE app_id = ? AND scope = ? AND scope_id = ? "
+        f"AND key IN ({', '.join('?' * len(keys))}) AND {_LIVE}",
+        app_id,
+        ref.scope,
+        ref.scope_id,
+        *keys,
+        now,
+    )
+    return {row["key"]: _entry(row) for row in rows}
+
+
+def resolved_scope(app_id: str, scope: str, scope_id: str) -> Script:
+    """The scope's `ScopeRef` (NotFound when its id is not an object of this app)."""
+    ref = yield from resolve_scope(app_id, scope, scope_id)
+    return ref
+
+
 def set_entry(
     app_id: str,
     scope: str,
@@ -151,9 +193,11 @@ def set_entry(
     ttl: float | None,
     origin: Origin,
     now: float,
+    index: tuple[str, list[str]] | None = None,
 ) -> Script:
     """Create or replace the entry (a set without `ttl` makes it permanent); returns
-    `(entry, events)`."""
+    `(entry, events)`. With `index` (the entry's text and its chunks) the entry is indexed
+    for search in the same transaction; without it, it is taken out of the index."""
     ref = yield from resolve_scope(app_id, scope, scope_id)
     expires_at = None if ttl is None else now + ttl
     yield execute(
@@ -169,6 +213,19 @@ def set_entry(
         expires_at,
         now,
     )
+    if index is None or not index[1]:
+        yield from _unindex(app_id, ref, key)
+    else:
+        text, chunks = index
+        document = knowledge.NewDocument(
+            index_key(ref.scope, ref.scope_id, key),
+            text,
+            {"scope": ref.scope, "scope_id": ref.scope_id, "key": key},
+            chunks,
+        )
+        yield from knowledge.put_documents(
+            app_id, INDEX_NAMESPACE, [document], origin.actor, now, []
+        )
     data: dict[str, Any] = {"key": key, "op": "set"}
     if ttl is not None:
         data["ttl"] = ttl
@@ -187,6 +244,7 @@ def delete_entry(
     changed = yield execute(
         f"DELETE FROM memory WHERE {where} AND {_LIVE}", app_id, ref.scope, ref.scope_id, key, now
     )
+    yield from _unindex(app_id, ref, key)
     if not changed:  # none, or expired: take an expired row away now that it was asked for
         yield execute(f"DELETE FROM memory WHERE {where}", app_id, ref.scope, ref.scope_id, key)
         return []
@@ -225,11 +283,25 @@ def list_entries(
 
 
 def sweep_expired(now: float, batch: int) -> Script:
-    """Delete up to `batch` entries that expired by `now`; returns how many."""
-    deleted = yield execute(
+    """Delete up to `batch` entries that expired by `now` (and their documents in the
+    index); returns how many."""
+    deleted = yield all_rows(
         "DELETE FROM memory WHERE (app_id, scope, scope_id, key) IN (SELECT app_id, scope, "
-        "scope_id, key FROM memory WHERE expires_at <= ? LIMIT ?)",
+        "scope_id, key FROM memory WHERE expires_at <= ? LIMIT ?) "
+        "RETURNING app_id, scope, scope_id, key",
         now,
         batch,
     )
-    return int(deleted)
+    if deleted:
+        yield many(
+            "DELETE FROM knowledge_documents WHERE app_id = ? AND namespace = ? AND key = ?",
+            [
+                (
+                    row["app_id"],
+                    INDEX_NAMESPACE,
+                    index_key(row["scope"], row["scope_id"], row["key"]),
+                )
+                for row in deleted
+            ],
+        )
+    return len(deleted)

@@ -11,7 +11,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from podium.api.deps import AppAccess, AppMember, AppViewer, ServicesDep
-from podium.api.memory_schemas import MemoryEntryPublic, MemoryPage, MemoryPut, MemoryScope
+from podium.api.memory_schemas import (
+    MemoryEntryPublic,
+    MemoryPage,
+    MemoryPut,
+    MemoryScope,
+    MemorySearchHit,
+    MemorySearchResult,
+)
+from podium.errors import KnowledgeInvalid
 from podium.memory.service import KEY_PATTERN, PREFIX_PATTERN, SCOPE_ID_PATTERN
 from podium.storage.memory import Origin
 
@@ -40,8 +48,31 @@ async def list_memory(
     prefix: Annotated[str, Query(pattern=PREFIX_PATTERN)] = "",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(pattern=KEY_PATTERN)] = None,
-) -> MemoryPage:
-    """The scope's entries whose key starts with `prefix`, by key, a page at a time."""
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=10_000,
+            description="search: the entries that best match these words (in their key or "
+            "value), best first, at most `limit` (and PODIUM_KNOWLEDGE_MAX_K)",
+        ),
+    ] = None,
+) -> MemoryPage | MemorySearchResult:
+    """The scope's entries whose key starts with `prefix`, by key, a page at a time; with
+    `q`, the entries that best match it instead."""
+    if q is not None:
+        if prefix or cursor is not None:
+            raise KnowledgeInvalid(
+                "q searches the scope's entries, prefix and cursor page through them by key: "
+                "send one or the other"
+            )
+        hits = await services.memory.search(access.app_id, scope, scope_id, q, limit=limit)
+        items = [
+            MemorySearchHit.model_validate(
+                {**hit.entry.to_json(), "score": hit.score, "matched": hit.matched}
+            )
+            for hit in hits
+        ]
+        return MemorySearchResult(query=q, mode="text", items=items)
     page = await services.memory.list(
         access.app_id, scope, scope_id, prefix=prefix, limit=limit, cursor=cursor
     )
