@@ -11,6 +11,7 @@ import pytest
 from tests.api.conftest import Actor, add_member, api_settings
 
 from podium.config import Settings
+from support.fake_embeddings import FakeEmbeddings
 
 DOCS = [
     {
@@ -36,6 +37,7 @@ def api_config(database_url: str) -> Settings:
         knowledge_max_batch_bytes=20_000,
         knowledge_max_k=10,
         knowledge_progress_every=2,
+        egress_allow=["127.0.0.1"],  # the fake embeddings server
     )
 
 
@@ -166,3 +168,46 @@ def test_bad_input_is_answered_with_what_to_change(owner: Actor, base: str) -> N
     )
     # Nothing of the refused batches was written.
     assert owner.get(base).json() == [{"namespace": "help", "documents": 3, "chunks": 3}]
+
+
+def test_hybrid_search_with_the_apps_embeddings_model(owner: Actor, base: str) -> None:
+    app_base = base.removesuffix("/knowledge")
+    with FakeEmbeddings() as fake:
+        provider = {"kind": "openai", "base_url": fake.base_url, "api_key": fake.api_key}
+        provider["max_retries"] = 0
+        put = owner.client.put(
+            f"{app_base}/providers/embedder", json=provider, headers=owner.headers
+        )
+        assert put.status_code == 200, put.text
+        patched = owner.patch(app_base, {"embedding_model": "embedder/fake-embed"})
+        assert patched.status_code == 200 and patched.json()["embedding_model"] == (
+            "embedder/fake-embed"
+        )
+        cars = [
+            {"key": "tyres", "text": "Check the automobile's tyre pressure monthly."},
+            {"key": "bread", "text": "Knead the dough for ten minutes."},
+        ]
+        assert owner.post(f"{base}/kb/documents", {"documents": cars}).status_code == 200
+        assert fake.count == 1
+        found = owner.get(f"{base}/kb/search", params={"q": "vehicle", "k": 1}).json()
+        assert (found["mode"], found["note"]) == ("hybrid", None)
+        assert [hit["key"] for hit in found["hits"]] == ["tyres"]
+
+        fake.reply_error(503, "overloaded")
+        failed = owner.post(f"{base}/kb/documents", {"documents": [{"key": "x", "text": "y"}]})
+        assert failed.status_code == 502, failed.text
+        assert failed.json()["error"]["code"] == "upstream_failed"
+        assert failed.json()["error"]["message"].startswith(
+            "the embeddings model 'embedder/fake-embed' failed (no document was stored): "
+            "provider 'embedder', model 'fake-embed' (HTTP 503)"
+        )
+        assert "'x'" not in str(owner.get(f"{base}/kb/documents").json())
+
+        owner.patch(app_base, {"embedding_model": "anthropic/claude-sonnet-4-5"})
+        refused = owner.post(f"{base}/kb/documents", {"documents": [{"key": "x", "text": "y"}]})
+        assert "which has no embeddings" in error(refused, 422)
+        # Back to full text only.
+        assert owner.patch(app_base, {"embedding_model": None}).json()["embedding_model"] is None
+        found = owner.get(f"{base}/kb/search", params={"q": "vehicle"}).json()
+        assert (found["mode"], found["hits"]) == ("text", [])
+        assert "embedding_model" in found["note"]

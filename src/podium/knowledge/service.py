@@ -55,10 +55,9 @@ MAX_NAMESPACES_PER_SEARCH = 16
 # Reciprocal rank fusion's constant (Cormack et al.): a rank r counts 1 / (RRF_K + r).
 RRF_K = 60
 TEXT_ONLY_NOTE = (
-    "full-text search only: this app has no embeddings model; set one (e.g. "
-    'PATCH /api/v1/apps/{app} with {"settings": {"embedding_model": '
-    '"openai/text-embedding-3-small"}}, or PODIUM_EMBEDDING_MODEL for the server) for '
-    "hybrid search"
+    "full-text search only: this app has no embeddings model; for hybrid search set one with "
+    'PATCH /api/v1/apps/{app} {"embedding_model": "openai/text-embedding-3-small"} (or '
+    "ollama/nomic-embed-text), or PODIUM_EMBEDDING_MODEL for the whole server"
 )
 
 
