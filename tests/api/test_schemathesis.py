@@ -134,6 +134,8 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         {"type": "Tracker", "initial_state": {"n": 0}, "session_id": session["id"]},
         token,
     )
+    document = {"key": "intro.md", "text": "Refunds are paid in 14 days.", "metadata": {"n": 1}}
+    call("POST", f"/apps/{app}/knowledge/kb/documents", {"documents": [document]}, token)
     doomed = [call("POST", "/apps", {"name": f"doomed{i}"}, token)["id"] for i in range(2)]
     # Pass 3 runs as an admin of its own, in case it deletes the user it runs as.
     reaper = {"email": "reaper@example.com", "username": "reaper", "password": "reaper-password"}
@@ -148,6 +150,8 @@ def fixtures(server: LiveServer, token: str) -> dict[str, Any]:
         "keys": [spare_key["id"]],
         "artifacts": [artifact["id"]],
         "leads": [lead["id"]],
+        "namespaces": ["kb"],
+        "documents": ["intro.md"],
         "key": auth_key["key"],
         "victims": victims,
         "doomed": doomed,
@@ -164,6 +168,8 @@ BINDINGS = {
     "path.key_id": "keys",
     "path.artifact_id": "artifacts",
     "path.lead_id": "leads",
+    "path.namespace": "namespaces",
+    "path.key": "documents",  # a knowledge document's key (a valid memory key too)
 }
 # `wait` on a real run queued behind the waiting one holds for its whole `timeout` (30 s by
 # default, up to 300): correct, but too slow for a fuzzer.
@@ -184,6 +190,7 @@ def test_schemathesis_finds_no_failure_on_a_live_server(tmp_path: Path) -> None:
         token = login(server)
         objects = fixtures(server, token)
         names = ("apps", "sessions", "runs", "flows", "members", "keys", "artifacts", "leads")
+        names += ("namespaces", "documents")
         dictionaries = {name: objects[name] for name in names}
         config = write_config(tmp_path / "schemathesis.toml", dictionaries, BINDINGS, [SHORT_WAIT])
         as_admin = {"Authorization": f"Bearer {token}"}

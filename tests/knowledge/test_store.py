@@ -199,6 +199,8 @@ async def test_metadata_filters(knowledge: KnowledgeService, app_id: str) -> Non
         await found({"nested": {"x": 1}})
     with pytest.raises(InvalidInput, match=r"filter key 'a\.b' is not valid"):
         await found({"a.b": 1})
+    with pytest.raises(InvalidInput, match="too large a whole number"):
+        await found({"year": 10**30})
     with pytest.raises(InvalidInput, match="the filter is a JSON object"):
         await knowledge.search(app_id, "kb", "router", filter=["tier"])  # type: ignore[arg-type]
 
@@ -219,9 +221,12 @@ async def test_reserved_namespaces_are_for_services(
         await knowledge.search(app_id, "_agents", "refunds")
     # An empty reserved namespace is searched (no hits), not refused.
     assert (await knowledge.search(app_id, "_agents", "refunds", system=True))["hits"] == []
+    seen: list[Event] = []
+    knowledge.store.add_listener(seen.extend)
     await knowledge.put_documents(
         app_id, "_agents", [{"key": "agent:weather", "text": "forecasts"}], system=True
     )
+    assert seen == []  # services' own writes are not the app's events
     assert keys(await knowledge.search(app_id, "_agents", "forecast", system=True)) == [
         "agent:weather"
     ]
@@ -336,3 +341,43 @@ async def test_the_runtime_service(podium: Any) -> None:
     app_id = await podium.default_app()
     await knowledge.put_documents(app_id, "help", DOCS)
     assert keys(await knowledge.search(app_id, "help", "warranty"))[0] == "warranty"
+
+
+async def test_ranking_among_many_matches(
+    knowledge: KnowledgeService, store: Store, app_id: str
+) -> None:
+    """Past 2,000 matches a word in most chunks is left out of the scoring (BM25 gives it no
+    weight), and the best rows of the whole index are ranked first; neither changes what an
+    app finds: another app's many better matches do not hide its own, and too few rarer
+    matches fall back to every term."""
+    other = await store.ensure_app("b")
+    filler = [{"key": f"f{i:04}", "text": f"common filler text {i}"} for i in range(2100)]
+    for start in range(0, len(filler), 500):
+        await knowledge.put_documents(other, "kb", filler[start : start + 500])
+        await knowledge.put_documents(app_id, "kb", filler[start : start + 500])
+    # B's chunks say "rare" more often than A's: they are the index's best matches.
+    await knowledge.put_documents(
+        other, "kb", [{"key": f"b{i}", "text": "rare rare rare common"} for i in range(100)]
+    )
+    await knowledge.put_documents(
+        app_id,
+        "kb",
+        [
+            {"key": "one", "text": "common rare word among other words here"},
+            {"key": "two", "text": "common rare rare word"},
+        ],
+    )
+    found = await knowledge.search(app_id, "kb", "common rare", k=2)
+    assert keys(found) == ["two", "one"]
+    assert found["hits"][0]["matched"] == ["common", "rare"]
+    # Only two chunks of A hold "rare": the rest are filler that holds "common".
+    found = await knowledge.search(app_id, "kb", "common rare", k=5)
+    assert keys(found)[:2] == ["two", "one"] and len(found["hits"]) == 5
+    assert all(key.startswith("f") for key in keys(found)[2:])
+    # A filter that only a few of the index's best matches pass.
+    await knowledge.put_documents(
+        app_id, "kb", [{"key": "three", "text": "rare", "metadata": {"pick": True}}]
+    )
+    assert keys(await knowledge.search(app_id, "kb", "rare", k=3, filter={"pick": True})) == [
+        "three"
+    ]

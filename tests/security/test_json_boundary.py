@@ -85,6 +85,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "input_data": {"message": BAD},
     },
     ("PATCH", "/apps/{app_id}/workflows/{run_id}/state"): {"action": BAD},
+    ("POST", "/apps/{app_id}/knowledge/{namespace}/documents"): {
+        "documents": [{"key": "k", "text": "t", "metadata": {"x": BAD}}]
+    },
 }
 
 
@@ -155,6 +158,7 @@ class App:
             "scope": "session",
             "scope_id": self.session_id,
             "key": "k",
+            "namespace": "kb",
         }
         for name, value in names.items():
             text = text.replace("{" + name + "}", value)
@@ -180,6 +184,7 @@ class App:
             "/apps/{app}/api-keys",
             "/apps/{app}/members",
             "/apps/{app}/mcp-servers",
+            "/apps/{app}/knowledge",
         ):
             status, body = self.tenant.request("GET", path)
             assert status == 200, f"GET {path} -> {status} {body}"

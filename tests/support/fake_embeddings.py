@@ -50,6 +50,7 @@ class FakeEmbeddings(FakeOpenAI):
 
     def __init__(self, api_key: str | None = "sk-test") -> None:
         super().__init__(api_key, ["fake-embed"])
+        self.short_answers = False  # answer one vector fewer than asked (a broken server)
 
     def __enter__(self) -> FakeEmbeddings:
         return self
@@ -76,6 +77,8 @@ class FakeEmbeddings(FakeOpenAI):
             {"object": "embedding", "index": index, "embedding": vector(text)}
             for index, text in enumerate(texts)
         ]
+        if self.short_answers:
+            data = data[:-1]
         tokens = sum(len(_WORD.findall(text)) for text in texts)
         handler.send_json(
             200,

@@ -16,9 +16,8 @@ the documents whose metadata has `tier` equal to "hot" and `year` equal to 2024.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from podium import jsonvalue
@@ -33,27 +32,22 @@ from podium.errors import (
 from podium.events import names
 from podium.events.envelope import Event
 from podium.knowledge import chunking
+from podium.knowledge.names import (
+    KEY_PATTERN,
+    NAMESPACE_PATTERN,
+    check_key,
+    check_namespace,
+    is_reserved,
+)
+from podium.knowledge.ranking import check_filter, fuse, matched_terms, query_terms
 from podium.llm.base import ModelNotConfigured, ProviderError
 from podium.storage import knowledge as tx
 from podium.storage.knowledge import ChunkHit, NewDocument
 from podium.storage.script import dumps
 from podium.storage.store import Store
 
-NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-# Reserved namespaces (services only): `_` and then a name.
-SYSTEM_NAMESPACE_PATTERN = r"^_[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
-# A key: letters, digits and _ . : @ - /, e.g. a file's relative path "guides/intro.md";
-# no empty, `.` or `..` segment, no leading or trailing slash.
-KEY_PATTERN = r"^[A-Za-z0-9_.:@-][A-Za-z0-9_.:@/-]{0,199}$"
-SYSTEM_KEY_MAX_CHARS = 300
-FILTER_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-MAX_FILTER_KEYS = 16
-MAX_QUERY_TERMS = 32
-MAX_TERM_CHARS = 64
 MAX_LIST_LIMIT = 1000
 MAX_NAMESPACES_PER_SEARCH = 16
-# Reciprocal rank fusion's constant (Cormack et al.): a rank r counts 1 / (RRF_K + r).
-RRF_K = 60
 TEXT_ONLY_NOTE = (
     "full-text search only: this app has no embeddings model; for hybrid search set one with "
     'PATCH /api/v1/apps/{app} {"embedding_model": "openai/text-embedding-3-small"} (or '
@@ -75,106 +69,6 @@ EmbedderFor = Callable[[str], Awaitable[Embedder | None]]
 
 async def _no_embeddings(app_id: str) -> Embedder | None:
     return None
-
-
-def is_reserved(namespace: str) -> bool:
-    return namespace.startswith("_")
-
-
-def check_namespace(namespace: str, *, system: bool = False) -> None:
-    """Refuse a namespace that is not a valid name, or a reserved one unless `system`."""
-    if isinstance(namespace, str) and is_reserved(namespace):
-        if not system:
-            raise KnowledgeInvalid(
-                f"namespace {namespace!r} is reserved: names starting with _ belong to "
-                "Podium's own services (the agent directory, memory search); choose a name "
-                "that starts with a letter or digit"
-            )
-        if re.fullmatch(SYSTEM_NAMESPACE_PATTERN, namespace):
-            return
-    elif isinstance(namespace, str) and re.fullmatch(NAMESPACE_PATTERN, namespace):
-        return
-    raise KnowledgeInvalid(
-        f"namespace {namespace!r} is not valid: 1 to 64 letters, digits and _ . - starting "
-        "with a letter or digit, e.g. 'handbook'"
-    )
-
-
-def check_key(key: str, *, system: bool = False) -> None:
-    """Refuse a document key that is not valid (services' keys are only bounded)."""
-    if system and isinstance(key, str) and 0 < len(key) <= SYSTEM_KEY_MAX_CHARS:
-        return
-    valid = isinstance(key, str) and re.fullmatch(KEY_PATTERN, key) is not None
-    if valid and not key.endswith("/"):
-        segments = key.split("/")
-        valid = all(segment not in ("", ".", "..") for segment in segments)
-    if not valid:
-        raise KnowledgeInvalid(
-            f"document key {key!r} is not valid: 1 to 200 letters, digits and _ . : @ - /, "
-            "with no empty, '.' or '..' part between slashes, e.g. 'guides/intro.md'"
-        )
-
-
-def query_terms(query: str) -> list[str]:
-    """The distinct words of a query, case-folded, in order (at most `MAX_QUERY_TERMS`)."""
-    terms: list[str] = []
-    for word in chunking.words(query):
-        word = word[:MAX_TERM_CHARS]
-        if word not in terms:
-            terms.append(word)
-            if len(terms) == MAX_QUERY_TERMS:
-                break
-    return terms
-
-
-def matched_terms(terms: Sequence[str], text: str) -> list[str]:
-    """The terms that `text` holds (compared by a light stem, as the index stems words)."""
-    stems = {chunking.stem(word) for word in chunking.words(text)}
-    return [term for term in terms if chunking.stem(term) in stems]
-
-
-def check_filter(filter: dict[str, Any] | None) -> dict[str, Any]:
-    """The metadata filter, checked: top-level keys to equal values (string, number,
-    boolean or null)."""
-    if filter is None:
-        return {}
-    if not isinstance(filter, dict):
-        raise KnowledgeInvalid(
-            'the filter is a JSON object of metadata keys and values, e.g. {"tier": "hot"}'
-        )
-    if len(filter) > MAX_FILTER_KEYS:
-        raise KnowledgeInvalid(f"the filter has {len(filter)} keys; at most {MAX_FILTER_KEYS}")
-    jsonvalue.check_value(filter, "the filter")
-    for key, value in filter.items():
-        if not re.fullmatch(FILTER_KEY_PATTERN, key):
-            raise KnowledgeInvalid(
-                f"filter key {key!r} is not valid: 1 to 64 letters, digits, _ and -, naming a "
-                "top-level key of the documents' metadata"
-            )
-        if isinstance(value, dict | list):
-            raise KnowledgeInvalid(
-                f"filter value for {key!r} is a {type(value).__name__}: a filter compares "
-                "top-level metadata keys for equality with a string, number, boolean or null"
-            )
-    return filter
-
-
-def fuse(rankings: Sequence[Sequence[ChunkHit]], k: int) -> list[ChunkHit]:
-    """Reciprocal rank fusion: each chunk scores the sum of 1 / (60 + rank) over the
-    rankings it is in (rank from 1); the `k` best, with those scores."""
-    scores: dict[int, float] = {}
-    hits: dict[int, ChunkHit] = {}
-    for ranking in rankings:
-        for rank, hit in enumerate(ranking, start=1):
-            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (RRF_K + rank)
-            hits.setdefault(hit.id, hit)
-    best = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], chunk_id))[:k]
-    fused = []
-    for chunk_id in best:
-        hit = hits[chunk_id]
-        hit.score = scores[chunk_id]
-        fused.append(hit)
-    return fused
 
 
 class KnowledgeService:
@@ -229,7 +123,7 @@ class KnowledgeService:
         size, overlap = self._chunk_size(chunk_chars, overlap_chars)
         prepared = self._prepare(documents, size, overlap, system=system)
         embedder = await self._embedder(app_id)
-        await self._embed(app_id, namespace, prepared, embedder)
+        await self._embed(app_id, namespace, prepared, embedder, report=not system)
         now = self.clock()
         event = Event(
             names.KNOWLEDGE_INGESTED, app_id, data=self._ingested(namespace, prepared, actor)
@@ -325,11 +219,13 @@ class KnowledgeService:
         namespace: str,
         prepared: list[NewDocument],
         embedder: Embedder | None,
+        *,
+        report: bool = True,
     ) -> list[Event]:
         """Give the chunks their vectors (with an embeddings model) and report progress of
         a large batch (events written and published as it goes); returns them."""
         every = max(1, self.settings.knowledge_progress_every)
-        large = len(prepared) > every
+        large = report and len(prepared) > every
         written: list[Event] = []
         for start in range(0, len(prepared), every):
             group = prepared[start : start + every]

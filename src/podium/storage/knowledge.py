@@ -26,6 +26,12 @@ from podium.storage.transactions import append_events
 
 # Keys per `IN (…)` list: well under SQLite's and PostgreSQL's parameter limits.
 _IN_GROUP = 500
+# What a search answers of a chunk and its document.
+_COLUMNS = "c.id, c.namespace, c.chunk, c.text, d.key, d.metadata"
+# Scoring every chunk that holds a word found nearly everywhere costs more than the rest of
+# a search (SQLite); from this many matches on, such words are left out when that changes
+# nothing (`_rare_terms`).
+_PRUNE_FROM_MATCHES = 2000
 
 
 @dataclass(slots=True)
@@ -267,10 +273,9 @@ def search_text(
         return []
     where, filter_args = _filter_sql(filter, dialect)
     in_namespaces = f"c.namespace IN ({_marks(len(namespaces))})"
-    columns = "c.id, c.namespace, c.chunk, c.text, d.key, d.metadata"
     if dialect == "postgresql":
         rows = yield all_rows(
-            f"SELECT {columns}, ts_rank_cd(c.tsv, q, 1) AS score "
+            f"SELECT {_COLUMNS}, ts_rank_cd(c.tsv, q, 1) AS score "
             "FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.document_id, "
             "to_tsquery('english', ?) q "
             f"WHERE c.app_id = ? AND {in_namespaces} AND c.tsv @@ q{where} "
@@ -282,21 +287,84 @@ def search_text(
             limit,
         )
         return [_hit(row, float(row["score"])) for row in rows]
-    expression = " OR ".join(f'"{term}"' for term in terms)
+    scope = (f"c.app_id = ? AND {in_namespaces}{where}", [app_id, *namespaces, *filter_args])
+    everything = _match(terms)
+    found = yield one(
+        "SELECT count(*) AS n FROM knowledge_fts WHERE knowledge_fts MATCH ?", everything
+    )
+    matches = int(found["n"])
+    if not matches:
+        return []
+    if matches >= _PRUNE_FROM_MATCHES and len(terms) > 1:
+        rare = yield from _rare_terms(terms)
+        if rare is not None:
+            rows = yield from _ranked(_match(rare), None, scope, limit)
+            if len(rows) >= limit:
+                return rows
+    rows = yield from _ranked(everything, matches, scope, limit)
+    return rows
+
+
+def _ranked(
+    expression: str, matches: int | None, scope: tuple[str, list[Any]], limit: int
+) -> Script:
+    """The best `limit` chunks in scope (app, namespaces, filter) matching `expression`,
+    by BM25 (the score turned round: bm25() is lower, negative, for better matches).
+
+    Ranking inside FTS5 alone and joining only its best rows is several times faster than
+    joining every match; the best rows of the whole index that are in scope are the best in
+    scope, so that is exact whenever enough of them are. Else every match is joined."""
+    where, args = scope
+    depth = max(limit * 8, 64)
+    if matches is None or matches > depth:
+        rows = yield all_rows(
+            f"SELECT {_COLUMNS}, f.rank FROM (SELECT rowid, bm25(knowledge_fts) AS rank "
+            "FROM knowledge_fts WHERE knowledge_fts MATCH ? ORDER BY rank LIMIT ?) f "
+            "JOIN knowledge_chunks c ON c.id = f.rowid "
+            "JOIN knowledge_documents d ON d.id = c.document_id "
+            f"WHERE {where} ORDER BY f.rank, c.id LIMIT ?",
+            expression,
+            depth,
+            *args,
+            limit,
+        )
+        if len(rows) >= limit:
+            return [_hit(row, -float(row["rank"])) for row in rows]
     rows = yield all_rows(
-        f"SELECT {columns}, bm25(knowledge_fts) AS rank FROM knowledge_fts "
+        f"SELECT {_COLUMNS}, bm25(knowledge_fts) AS rank FROM knowledge_fts "
         "JOIN knowledge_chunks c ON c.id = knowledge_fts.rowid "
         "JOIN knowledge_documents d ON d.id = c.document_id "
-        f"WHERE knowledge_fts MATCH ? AND c.app_id = ? AND {in_namespaces}{where} "
-        "ORDER BY rank, c.id LIMIT ?",
+        f"WHERE knowledge_fts MATCH ? AND {where} ORDER BY rank, c.id LIMIT ?",
         expression,
-        app_id,
-        *namespaces,
-        *filter_args,
+        *args,
         limit,
     )
-    # bm25() is lower for better matches (negative): turn it round.
     return [_hit(row, -float(row["rank"])) for row in rows]
+
+
+def _match(terms: Sequence[str]) -> str:
+    """An FTS5 expression: any of the terms, each a quoted string (terms are letters and
+    digits only)."""
+    return " OR ".join(f'"{term}"' for term in terms)
+
+
+def _rare_terms(terms: Sequence[str]) -> Script:
+    """The terms without those in more than half of the index's chunks, when some are
+    rarer (else None).
+
+    BM25 gives a word in more than half of the rows no weight (FTS5 makes its IDF 1e-6), so
+    the chunks that hold a rarer term rank the same without it; a chunk holding only such
+    words scores next to nothing. The caller searches again with every term when the rarer
+    ones find fewer chunks than it needs."""
+    total = yield one("SELECT count(*) AS n FROM knowledge_chunks")
+    rare = []
+    for term in terms:
+        found = yield one(
+            "SELECT count(*) AS n FROM knowledge_fts WHERE knowledge_fts MATCH ?", _match([term])
+        )
+        if found["n"] * 2 <= total["n"]:
+            rare.append(term)
+    return rare if rare and len(rare) < len(terms) else None
 
 
 def chunk_vectors(
