@@ -16,6 +16,7 @@ SYSTEM_KEY_MAX_CHARS = 300
 
 
 def is_reserved(namespace: str) -> bool:
+    """Whether a namespace is one of Podium's own services' (it starts with `_`)."""
     return namespace.startswith("_")
 
 
@@ -39,9 +40,12 @@ def check_namespace(namespace: str, *, system: bool = False) -> None:
 
 
 def check_key(key: str, *, system: bool = False) -> None:
-    """Refuse a document key that is not valid (services' keys are only bounded)."""
+    """Refuse a document key that is not valid (services' keys: any printable text of up to
+    300 characters)."""
     if system and isinstance(key, str) and 0 < len(key) <= SYSTEM_KEY_MAX_CHARS:
-        return
+        if key.isprintable():
+            return
+        raise KnowledgeInvalid(f"document key {key!r} holds a control character")
     valid = isinstance(key, str) and re.fullmatch(KEY_PATTERN, key) is not None
     if valid and not key.endswith("/"):
         segments = key.split("/")
