@@ -17,17 +17,18 @@ PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 ENGINE_ARGS ?=
 API_ARGS    ?=
+KNOWLEDGE_ARGS ?=
 LANGGRAPH_VENV := $(CURDIR)/.bench/langgraph-venv
 LANGGRAPH_BIN  := $(LANGGRAPH_VENV)/bin/langgraph
 LINT_PATHS  ?= src tests benchmarks
 DEMO_DB     ?= .podium-demo.db
 
-.PHONY: help venv install test test-postgres lint bench demo demo-flow serve clean
+.PHONY: help venv install test test-postgres lint bench bench-knowledge demo demo-flow serve clean
 
 help: ## Show this list
 	@echo "Podium make targets:"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
-	  | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+	  | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: PYTEST_ARGS='-k name -x'  BENCH_ARGS=--quick  PODIUM_TEST_DATABASE_URL=postgresql://...  PYTHON=python3"
 
@@ -78,9 +79,13 @@ $(LANGGRAPH_BIN):
 	$(PYTHON) -m venv $(LANGGRAPH_VENV)
 	$(LANGGRAPH_VENV)/bin/python -m pip --disable-pip-version-check install "langgraph-cli[inmem]>=0.4"
 
-bench: $(BENCH_STAMP) $(LANGGRAPH_BIN) ## Engine and API benchmarks vs LangGraph (BENCH_ARGS=--quick; ENGINE_ARGS, API_ARGS)
+bench: $(BENCH_STAMP) $(LANGGRAPH_BIN) ## Engine and API benchmarks vs LangGraph, knowledge vs tantivy (BENCH_ARGS=--quick)
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS) $(ENGINE_ARGS)
 	$(BIN)/python benchmarks/api.py --langgraph-bin $(LANGGRAPH_BIN) $(BENCH_ARGS) $(API_ARGS)
+	$(MAKE) --no-print-directory bench-knowledge
+
+bench-knowledge: $(BENCH_STAMP) ## Knowledge store vs tantivy on SQLite and a throwaway PostgreSQL (KNOWLEDGE_ARGS)
+	scripts/with-postgres sh -c '$(BIN)/python benchmarks/knowledge.py --pg "$$PODIUM_TEST_DATABASE_URL" $(BENCH_ARGS) $(KNOWLEDGE_ARGS)'
 
 demo: $(STAMP) ## The shipped packs on an embedded server, watched live (podium demo; docs/demo.md)
 	$(BIN)/podium demo

@@ -51,6 +51,7 @@ LAYERS: dict[str, int] = {
     "api": 4,
     "cli": 4,
     "cli_display": 4,
+    "cli_knowledge": 4,
     "demo": 4,
     "console": 4,
     "__main__": 4,

@@ -599,6 +599,95 @@ def packs_list(db: str | None) -> None:
     print_table(out, ["pack", "description", "flows", "handlers", "enabled in", "from"], rows)
 
 
+# --- podium knowledge ---------------------------------------------------------------------------
+
+
+@main.group("knowledge")
+def knowledge() -> None:
+    """The knowledge store: ingest files, search them (docs/knowledge-cli.md)."""
+
+
+def app_option(command: Callable[..., T]) -> Callable[..., T]:
+    return click.option(
+        "--app", metavar="APP", help="The app's id or name (default: the default app)."
+    )(command)
+
+
+@knowledge.command("ingest")
+@click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--namespace", "-n", required=True, help="The namespace to put the documents in.")
+@app_option
+@db_option
+def knowledge_ingest(directory: Path, namespace: str, app: str | None, db: str | None) -> None:
+    """Upsert every .md and .txt file under DIR as a document of NAMESPACE.
+
+    A document's key is the file's path under DIR without its suffix; its metadata holds
+    the path and the first Markdown heading (`title`). Every file is checked before
+    anything is written.
+    """
+    from podium import cli_knowledge as ck
+
+    settings = load_settings()
+    ck.check_namespace(namespace)  # before the database: bad input changes nothing
+    files = ck.find_files(directory)
+    empty = ck.check_files(files, settings.knowledge_max_document_bytes)
+    url = database_url(db, settings)
+
+    async def ingest(podium: Podium) -> ck.IngestSummary:
+        app_id = await ck.resolve_app(podium, app)
+        return await ck.ingest(
+            podium.service("knowledge"),
+            app_id,
+            namespace,
+            files,
+            ck.progress_for(err, f"ingest {namespace}"),
+            max_batch_documents=settings.knowledge_max_batch_documents,
+            max_batch_bytes=settings.knowledge_max_batch_bytes,
+            skip=empty,
+        )
+
+    summary = with_podium(url, settings, ingest)
+    for relative in summary.skipped_empty:
+        err.print(f"skipped {directory / relative}: it is empty", markup=False)
+    out.print(
+        f"ingested {plural(summary.documents, 'document')} "
+        f"({plural(summary.chunks, 'chunk')}) from {directory} into namespace {namespace!r}",
+        markup=False,
+    )
+
+
+@knowledge.command("search")
+@click.argument("namespace", metavar="NS")
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True)
+@app_option
+@db_option
+def knowledge_search(namespace: str, query: str, k: int, app: str | None, db: str | None) -> None:
+    """The documents of NS that best match QUERY, best first."""
+    from podium import cli_knowledge as ck
+
+    settings = load_settings()
+    url = database_url(db, settings)
+    if dialect(url) == "sqlite" and not sqlite_path(url).exists():
+        raise NotFound(
+            f"{sqlite_path(url)} does not exist; ingest documents first with podium knowledge "
+            f"ingest DIR --namespace {namespace} --db {sqlite_path(url)}"
+        )
+
+    async def search(podium: Podium) -> dict[str, Any]:
+        app_id = await ck.resolve_app(podium, app)
+        result: dict[str, Any] = await podium.service("knowledge").search(
+            app_id, namespace, query, k=k
+        )
+        return result
+
+    result = with_podium(url, settings, search)
+    if result["note"]:
+        err.print(f"note: {result['note']}", markup=False)
+    for line in ck.hit_lines(result):
+        out.print(line, markup=False)
+
+
 # --- podium demo --------------------------------------------------------------------------------
 
 
