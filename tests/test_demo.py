@@ -171,8 +171,9 @@ async def enablements(url: str) -> list[tuple[str, str]]:
 @pytest.mark.slow
 @pytest.mark.timeout(BOUND_SECONDS + 30)
 def test_ctrl_c_stops_the_embedded_server_and_removes_the_throwaway_database() -> None:
+    # --pause holds the journeys back, so that the signal surely comes before the end.
     with subprocess.Popen(
-        [str(BIN / "podium"), "demo"],
+        [str(BIN / "podium"), "demo", "--pause", "60"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -698,7 +698,15 @@ def knowledge_search(namespace: str, query: str, k: int, app: str | None, db: st
     help="SQLite database file (or a database URL) to keep; default: a throwaway file, "
     "removed at the end.",
 )
-def demo(db: str | None) -> None:
+@click.option(
+    "--pause",
+    type=click.FloatRange(0, 3600),
+    default=0.0,
+    metavar="SECONDS",
+    help="Wait this long once the server is up, before the journeys (to open its /docs page "
+    "first, or start a screen recording).",
+)
+def demo(db: str | None, pause: float) -> None:
     """Start an embedded server, enable the shipped packs in a demo app, and walk
     AppBuilder → RevenueDashboard and a lead submit → analyze, live (offline model)."""
     from podium.assembly import SHIPPED_PACKS, create_app
@@ -706,4 +714,5 @@ def demo(db: str | None) -> None:
 
     settings = load_settings()
     url = database_url(db, settings) if db is not None else None
-    run_demo(settings, url, default_registry, create_app, Tour(SHIPPED_PACKS, JOURNEYS))
+    tour = Tour(SHIPPED_PACKS, JOURNEYS)
+    run_demo(settings, url, default_registry, create_app, tour, pause_seconds=pause)

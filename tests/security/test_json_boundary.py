@@ -88,6 +88,21 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/apps/{app_id}/knowledge/{namespace}/documents"): {
         "documents": [{"key": "k", "text": "t", "metadata": {"x": BAD}}]
     },
+    # The shipped orchestrator and storyflow packs (the body is refused before the route
+    # asks whether the app enabled the pack).
+    ("POST", "/apps/{app_id}/orchestrator/chat"): {"prompt": BAD},
+    ("POST", "/apps/{app_id}/orchestrator/continue"): {"thread_id": "t", "response": BAD},
+    ("POST", "/apps/{app_id}/packs/storyflow/characters"): {"name": BAD},
+    ("PATCH", "/apps/{app_id}/packs/storyflow/characters/{character_id}"): {"voice": BAD},
+    ("POST", "/apps/{app_id}/packs/storyflow/components"): {
+        "id": "mine",
+        "node_type": "template",
+        "name": BAD,
+    },
+    ("PUT", "/apps/{app_id}/packs/storyflow/components/{component_id}"): {
+        "node_type": "template",
+        "name": BAD,
+    },
 }
 
 
@@ -159,6 +174,8 @@ class App:
             "scope_id": self.session_id,
             "key": "k",
             "namespace": "kb",
+            "character_id": "chr_none",
+            "component_id": "mine",
         }
         for name, value in names.items():
             text = text.replace("{" + name + "}", value)

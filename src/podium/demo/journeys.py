@@ -187,11 +187,12 @@ def run_demo(
     assemble: Callable[[Settings], Registry],
     create_app: Callable[..., Any],
     tour: Tour,
+    pause_seconds: float = 0.0,
 ) -> None:
-    """The whole demo: the embedded server up, the journeys, the server down (also on
-    Ctrl-C), the throwaway database removed. `assemble` and `create_app` are the
-    composition root's (`podium.assembly`), handed down by the CLI, and so are the shipped
-    packs `tour` enables (`Tour(SHIPPED_PACKS, JOURNEYS)`)."""
+    """The whole demo: the embedded server up, the journeys (after `pause_seconds`), the
+    server down (also on Ctrl-C), the throwaway database removed. `assemble` and
+    `create_app` are the composition root's (`podium.assembly`), handed down by the CLI, and
+    so are the shipped packs `tour` enables (`Tour(SHIPPED_PACKS, JOURNEYS)`)."""
     began = time.perf_counter()
     console = make_console()
     # The packs first: one that cannot be loaded stops the demo before anything is made.
@@ -219,6 +220,9 @@ def run_demo(
             # --db holds the earlier ones, and names are unique on a server.
             username, password = f"demo-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
             server.create_user(username, password)
+            if pause_seconds > 0:
+                status.update(f"the server is up; the journeys start in {pause_seconds:g} s…")
+                time.sleep(pause_seconds)
             asyncio.run(walk(server, tour, username, password, view))
         except (httpx.HTTPError, TimeoutError, RuntimeError) as exc:
             raise DemoFailed(f"the demo stopped: {exc}") from None
