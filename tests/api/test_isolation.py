@@ -27,6 +27,7 @@ import fastapi.routing
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.routing import Mount
 from tests.api.conftest import ASK_FLOW, CHAIN_FLOW, PASSWORD, Actor, api_settings, login
 from tests.packs.conftest import shipped_pack_specs
 
@@ -46,6 +47,9 @@ def route_table(app: FastAPI) -> list[tuple[str, str]]:
     routes = list(flatten(app.routes)) if flatten else list(app.routes)
     table = []
     for route in routes:
+        if isinstance(getattr(route, "route", route), Mount):  # the console's static files: public, no tenant data
+            table.append(("MOUNT", str(route.path)))
+            continue
         methods = getattr(route, "methods", None) or {"WS"}
         table += [(method, str(route.path)) for method in sorted(methods - {"HEAD"})]
     return sorted(set(table))
@@ -686,6 +690,9 @@ UNSCOPED = {
     ("GET", "/health"),
     ("GET", "/ready"),
     ("GET", "/metrics"),
+    ("GET", "/"),  # a redirect to the console
+    ("GET", "/console"),
+    ("MOUNT", "/console"),  # the console's static files (podium.console)
 }
 
 

@@ -41,6 +41,7 @@ from podium.api.routes import (
     ws,
 )
 from podium.api.routes.packs import mount_pack_routers
+from podium.console import mount_console
 from podium.auth.service import AuthService
 from podium.auth.tenancy import Tenancy
 from podium.config import Settings
@@ -141,4 +142,5 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
         ("/metrics", operations.metrics),
     ):
         app.add_api_route(path, endpoint, methods=["GET"], include_in_schema=False)
+    mount_console(app)  # `/` redirects to `/console/`
     return app
