@@ -152,6 +152,7 @@ def test_sessions_page_with_1000_sessions_first_rows(
     login: Callable[[Page, User], None],
 ) -> None:
     context = browser.new_context(viewport=VIEWPORT, base_url=server.url)
+    context.set_default_timeout(10_000)
     try:
         page = context.new_page()
         errors: list[str] = []
