@@ -109,6 +109,17 @@ def test_an_origin_not_allowed_is_refused_4003(admin: Actor) -> None:
         assert ws.receive_json()["type"] == "connection.ready"
 
 
+def test_the_servers_own_origin_is_allowed(admin: Actor) -> None:
+    """The console's page is served by the API itself: its Origin names the server's Host."""
+    own = {"origin": "http://console.test:8123", "host": "console.test:8123"}
+    with connect(admin, **own) as ws:
+        assert ws.receive_json()["type"] == "connection.ready"
+    other = {"origin": "http://console.test:8124", "host": "console.test:8123"}
+    with pytest.raises(WebSocketDisconnect) as refused, connect(admin, **other) as ws:
+        ws.receive_json()
+    assert refused.value.code == 4003
+
+
 # --- commands -------------------------------------------------------------------------
 
 

@@ -65,11 +65,15 @@ CLOSE_POLICY = 1008
 AUTH_TIMEOUT_SECONDS = 10.0
 
 
-def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
-    """No Origin (not a browser) is allowed; a browser's must be listed (or `*` listed)."""
+def origin_allowed(origin: str | None, allowed: list[str], host: str | None = None) -> bool:
+    """No Origin (not a browser) is allowed; a browser's must be listed (or `*` listed), or be
+    the server's own (the console's page: its Origin names the Host it was served from)."""
     if origin is None:
         return True
-    return "*" in allowed or origin.rstrip("/") in allowed
+    origin = origin.rstrip("/")
+    if host and origin.split("://", 1)[-1] == host:
+        return True
+    return "*" in allowed or origin in allowed
 
 
 class Connection:
@@ -618,7 +622,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     # A front end allowed to call the API from its origin (CORS) may open the socket too.
     origins = [*services.settings.allowed_origins, *services.settings.cors_origins]
-    if not origin_allowed(websocket.headers.get("origin"), origins):
+    origin, host = websocket.headers.get("origin"), websocket.headers.get("host")
+    if not origin_allowed(origin, origins, host):
         await websocket.close(code=CLOSE_ORIGIN, reason="origin not allowed")
         return
     await websocket.accept()
