@@ -129,7 +129,7 @@ def first_rows(page: Page, url: str) -> tuple[float, float | None]:
     page.goto("about:blank")
     page.goto(url)
     try:
-        page.wait_for_function("window.__podiumFirstRows !== undefined", timeout=30_000)
+        page.locator(ROWS).first.wait_for(timeout=30_000)
     except PlaywrightTimeout:
         text = page.evaluate("document.body ? document.body.innerText : ''")
         raise AssertionError(
@@ -137,6 +137,7 @@ def first_rows(page: Page, url: str) -> tuple[float, float | None]:
             f"{text[:2000]}"
         ) from None
     rows: float = page.evaluate("window.__podiumFirstRows")
+    assert isinstance(rows, (int, float)), "the row observer did not run"
     paint: float | None = page.evaluate(
         "(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime ?? null"
     )
