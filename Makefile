@@ -23,7 +23,7 @@ LANGGRAPH_BIN  := $(LANGGRAPH_VENV)/bin/langgraph
 LINT_PATHS  ?= src tests benchmarks
 DEMO_DB     ?= .podium-demo.db
 
-.PHONY: help venv install test test-postgres lint bench bench-knowledge demo demo-flow serve clean
+.PHONY: help venv install browser-deps test test-postgres lint bench bench-knowledge demo demo-flow serve clean
 
 help: ## Show this list
 	@echo "Podium make targets:"
@@ -49,9 +49,19 @@ $(BENCH_STAMP): $(STAMP)
 	$(PIP) install -e ".[bench]"
 	@touch $@
 
+# The browser tests' npm packages (axe-core, pinned by tests/browser/package-lock.json). npm ci
+# runs only when the lockfile is newer than what is installed, so this works offline once done.
+BROWSER_STAMP := tests/browser/node_modules/.package-lock.json
+
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	@touch $@
+
+browser-deps: $(BROWSER_STAMP) ## Install the browser tests' npm packages (axe-core) in tests/browser
+
 # --- checks -------------------------------------------------------------------------------
 
-test: $(STAMP) ## Run the tests (also on PostgreSQL when PODIUM_TEST_DATABASE_URL is set)
+test: $(STAMP) $(BROWSER_STAMP) ## Run the tests (also on PostgreSQL when PODIUM_TEST_DATABASE_URL is set)
 	@if [ -n "$${PODIUM_TEST_DATABASE_URL:-}" ]; then \
 	  echo "make test: backends SQLite + PostgreSQL ($${PODIUM_TEST_DATABASE_URL})"; \
 	else \
@@ -97,7 +107,7 @@ serve: $(STAMP) ## Run the HTTP API on http://127.0.0.1:8000 (./podium.db, OpenA
 	$(BIN)/podium serve
 
 clean: ## Remove .venv, caches, build output and the demo database
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench tests/browser/node_modules
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB)-journal
 	find src tests benchmarks -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
 	find src -name '*.egg-info' -type d -prune -exec rm -rf {} + 2>/dev/null || true

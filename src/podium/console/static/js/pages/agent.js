@@ -1,0 +1,230 @@
+// Chat with one agent: the answer streams in token by token (`chat.send` over the WebSocket:
+// `message.delta`, `tool.called`, `message.created`, the run's end), tool calls show inline,
+// and a tool call waiting for approval is answered here.
+import { h, errorBox, toast } from "../ui.js";
+
+const TURN_EVENTS = [
+  "message.delta", "message.created", "tool.called", "agent.status", "node.interrupted",
+  "run.succeeded", "run.failed", "run.cancelled", "run.interrupted",
+];
+const RUN_ENDS = new Set(["run.succeeded", "run.failed", "run.cancelled", "run.interrupted"]);
+
+export default async function render(root, ctx) {
+  const app = ctx.appId ?? ctx.params.app;
+  const name = ctx.params.name;
+  const appPath = `/apps/${encodeURIComponent(app)}`;
+  const appHash = `#/apps/${encodeURIComponent(app)}`;
+  let sessionId = ctx.query.session ?? null;
+
+  const info = h("p", { class: "muted" });
+  const busy = h("span", { id: "agent-busy", class: "agent-status" });
+  const transcript = h("ol", {
+    id: "transcript", class: "transcript", "aria-live": "polite", "aria-label": "Conversation",
+  });
+  const input = h("textarea", { id: "chat-message", name: "message", rows: "3", required: "" });
+  const modelInput = h("input", { id: "chat-model", name: "model", placeholder: "agent's model" });
+  const send = h("button", { type: "submit" }, "Send");
+  const sessionLink = h("p", { class: "muted", id: "chat-session" });
+  const form = h(
+    "form",
+    { class: "chat-form", onsubmit: (event) => { event.preventDefault(); sendMessage(); } },
+    h("label", { for: "chat-message" }, "Message"),
+    input,
+    h("label", { for: "chat-model" }, "Model (optional)"),
+    modelInput,
+    h("div", { class: "buttons" }, send,
+      h("button", { type: "button", onclick: newChat }, "New chat")),
+  );
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+  });
+  root.replaceChildren(
+    h("h1", {}, `Agent ${name}`),
+    h("p", {}, "Status: ", busy, " · ",
+      h("a", { href: `${appHash}/tool-calls?agent=${encodeURIComponent(name)}` }, "its tool calls")),
+    info,
+    transcript,
+    sessionLink,
+    form,
+  );
+
+  try {
+    const agent = await ctx.api.get(`${appPath}/agents/${encodeURIComponent(name)}`);
+    const d = agent.definition ?? {};
+    info.textContent = [
+      agent.description, `model ${d.model ?? "(the app's default)"}`,
+      `tools: ${(d.tools ?? []).join(", ") || "none"}`, agent.enabled ? null : "disabled",
+    ].filter(Boolean).join(" · ");
+    busy.textContent = agent.status;
+  } catch (err) {
+    root.replaceChildren(h("h1", {}, `Agent ${name}`), errorBox(err));
+    return;
+  }
+
+  function showSession() {
+    sessionLink.replaceChildren(...(sessionId
+      ? ["Session ", h("a", { href: `${appHash}/sessions/${encodeURIComponent(sessionId)}` }, sessionId)]
+      : []));
+  }
+  showSession();
+
+  function message(role, text) {
+    const body = h("div", { class: "msg-text" }, text);
+    const item = h("li", { class: `msg msg-${role}` },
+      h("strong", { class: "msg-role" }, role === "user" ? "You" : name), body);
+    transcript.append(item);
+    item.scrollIntoView?.({ block: "end" });
+    return body;
+  }
+
+  if (sessionId) {
+    try {
+      const history = await ctx.api.get(`${appPath}/chat/${encodeURIComponent(sessionId)}/history`);
+      for (const event of history) {
+        const data = event.data ?? {};
+        if (data.role === "user" || data.role === "assistant") message(data.role, data.content ?? "");
+      }
+    } catch (err) {
+      transcript.append(h("li", {}, errorBox(err)));
+    }
+  }
+
+  function newChat() {
+    sessionId = null;
+    transcript.replaceChildren();
+    showSession();
+    input.focus();
+  }
+
+  // One turn's events, in the order they arrive: tokens into the answer, tool calls inline.
+  function follower(answerEl) {
+    let deltas = 0;
+    let text = "";
+    return (event) => {
+      const data = event.data ?? {};
+      switch (event.type) {
+        case "message.delta":
+          deltas += 1;
+          text += data.delta ?? "";
+          answerEl.textContent = text;
+          answerEl.dataset.deltas = String(deltas);
+          break;
+        case "message.created":
+          if (data.role === "assistant") {
+            answerEl.textContent = data.content ?? text;
+            answerEl.dataset.done = "true";
+          }
+          break;
+        case "tool.called": {
+          const detail = `${data.status}${data.error ? `: ${data.error}` : ""} · ${Math.round(data.duration_ms ?? 0)} ms`;
+          answerEl.parentElement.before(
+            h("li", { class: "msg msg-tool", "data-tool": data.tool },
+              h("strong", { class: "msg-role" }, "Tool call"), `${data.tool} — ${detail}`));
+          break;
+        }
+        case "agent.status":
+          if (data.agent === name) busy.textContent = data.status;
+          break;
+        case "node.interrupted":
+          showQuestion(answerEl, event);
+          break;
+        default:
+          if (RUN_ENDS.has(event.type) && event.type !== "run.interrupted") {
+            busy.textContent = "idle";
+            if (!answerEl.textContent) answerEl.textContent = `(the run ${event.type.slice(4)})`;
+          }
+      }
+    };
+  }
+
+  // A tool call that needs approval: the run waits; answer it here (or on the approvals page).
+  async function showQuestion(answerEl, event) {
+    let session;
+    try {
+      session = await ctx.api.get(`${appPath}/sessions/${encodeURIComponent(event.session_id)}`);
+    } catch (err) {
+      return;
+    }
+    const q = session.pending_question;
+    if (!q || q.kind !== "question") return;
+    const box = h("li", { class: "msg msg-question" }, h("strong", { class: "msg-role" }, "Question"),
+      h("p", {}, q.question));
+    const answer = async (choice) => {
+      for (const b of box.querySelectorAll("button")) b.disabled = true;
+      try {
+        await ctx.api.post(`${appPath}/sessions/${encodeURIComponent(session.id)}/input`,
+          { interrupt_id: q.interrupt_id, answer: choice });
+        box.append(h("p", { class: "muted" }, `answered: ${choice}`));
+        follow(session.id, event.seq, answerEl);
+      } catch (err) {
+        toast(err.message ?? String(err), "error");
+      }
+    };
+    box.append(h("div", { class: "buttons" }, ...(q.choices ?? []).map((c) =>
+      h("button", { type: "button", onclick: () => answer(c) }, c))));
+    answerEl.parentElement.before(box);
+  }
+
+  // After an answer the run goes on: follow the session's events from where we were.
+  function follow(session, afterSeq, answerEl) {
+    const handle = follower(answerEl);
+    let stop = null;
+    const onEvent = (event) => {
+      if (event.seq != null && afterSeq != null && event.seq <= afterSeq) return;
+      if (!TURN_EVENTS.includes(event.type)) return;
+      handle(event);
+      if (RUN_ENDS.has(event.type)) Promise.resolve(stop).then((f) => typeof f === "function" && f());
+    };
+    stop = ctx.socket.subscribe({ app_id: app, session_id: session }, onEvent);
+    ctx.signal?.addEventListener("abort", () => Promise.resolve(stop).then((f) => typeof f === "function" && f()));
+  }
+
+  async function sendMessage() {
+    const text = input.value.trim();
+    if (!text) {
+      toast("write a message first", "error");
+      return;
+    }
+    input.value = "";
+    send.disabled = true;
+    message("user", text);
+    const answerEl = message("assistant", "");
+    answerEl.dataset.streaming = "true";
+    const handle = follower(answerEl);
+    // Listen before sending: the first tokens may come before the reply to chat.send.
+    let runId = null;
+    const early = [];
+    const offs = TURN_EVENTS.map((type) => ctx.socket.on(type, (data) => {
+      const event = data?.type ? data : { type, data };
+      if (runId === null) early.push(event);
+      else if (event.run_id === runId) deliver(event);
+    }));
+    const done = () => {
+      for (const off of offs) if (typeof off === "function") off();
+      send.disabled = false;
+      delete answerEl.dataset.streaming;
+    };
+    const deliver = (event) => {
+      handle(event);
+      if (RUN_ENDS.has(event.type)) done();
+    };
+    const request = { app_id: app, agent: name, message: text };
+    if (sessionId) request.session_id = sessionId;
+    if (modelInput.value.trim()) request.model = modelInput.value.trim();
+    try {
+      const accepted = await ctx.socket.request("chat.send", request);
+      sessionId = accepted.session_id;
+      runId = accepted.run_id;
+      showSession();
+      for (const event of early.splice(0)) if (event.run_id === runId) deliver(event);
+    } catch (err) {
+      done();
+      answerEl.textContent = "";
+      answerEl.append(errorBox(err));
+    }
+  }
+
+  if (!ctx.socket) {
+    form.replaceChildren(h("p", {}, "The chat needs the WebSocket connection."));
+  }
+}

@@ -1,0 +1,101 @@
+// The app's pending approvals: a tool that `requires_approval` makes the agent's run ask
+// "approve" or "deny" (a question on its session) and wait. Answered here, the run goes on
+// and the tool call runs (or is skipped when denied). Other pending questions are listed
+// with a link to their session.
+import { h, errorBox, timeAgo, toast } from "../ui.js";
+
+const POLL_MS = 2000;
+const MAX_SESSIONS = 100;
+
+export const isApproval = (q) =>
+  q?.kind === "question" && Array.isArray(q.choices) &&
+  q.choices.includes("approve") && q.choices.includes("deny");
+
+export default async function render(root, ctx) {
+  const app = ctx.appId ?? ctx.params.app;
+  const appPath = `/apps/${encodeURIComponent(app)}`;
+  const appHash = `#/apps/${encodeURIComponent(app)}`;
+  const list = h("ul", { id: "approvals", class: "cards", "aria-label": "Pending approvals" });
+  const others = h("ul", { id: "other-questions", class: "cards", "aria-label": "Other questions" });
+  const status = h("p", { class: "muted", role: "status", "aria-live": "polite" });
+  root.replaceChildren(
+    h("h1", {}, "Approvals"),
+    h("p", {}, "Tool calls waiting for a person. Approve to run the tool, deny to skip it. ",
+      h("a", { href: `${appHash}/tool-calls` }, "Tool-call log")),
+    status,
+    list,
+    h("h2", {}, "Other questions waiting"),
+    others,
+  );
+
+  async function waitingSessions() {
+    const page = await ctx.api.get(`${appPath}/sessions`, { status: "waiting", limit: MAX_SESSIONS });
+    const sessions = await Promise.all(page.items.map((s) =>
+      ctx.api.get(`${appPath}/sessions/${encodeURIComponent(s.id)}`).catch(() => null)));
+    return sessions.filter((s) => s?.pending_question);
+  }
+
+  async function answer(session, q, choice, card) {
+    for (const b of card.querySelectorAll("button")) b.disabled = true;
+    try {
+      await ctx.api.post(`${appPath}/sessions/${encodeURIComponent(session.id)}/input`,
+        { interrupt_id: q.interrupt_id, answer: choice });
+      toast(choice === "approve" ? "Approved: the tool call runs" : "Denied: the call is skipped", "ok");
+      card.remove();
+      shown.delete(q.interrupt_id);
+      status.textContent = choice === "approve" ? "Approved." : "Denied.";
+    } catch (err) {
+      toast(err.message ?? String(err), "error");
+      for (const b of card.querySelectorAll("button")) b.disabled = false;
+    }
+  }
+
+  function approvalCard(session, q) {
+    const card = h("li", { class: "card approval", "data-interrupt": q.interrupt_id });
+    card.append(
+      h("h3", {}, session.flow ? `${session.flow} · ` : "",
+        h("a", { href: `${appHash}/sessions/${encodeURIComponent(session.id)}` }, session.id)),
+      h("p", { class: "question" }, q.question),
+      h("p", { class: "muted" }, `node ${q.node_id} · run ${q.run_id} · waiting since ${timeAgo(session.updated_at)}`),
+      h("div", { class: "buttons" },
+        h("button", { type: "button", class: "primary", onclick: () => answer(session, q, "approve", card) }, "Approve"),
+        h("button", { type: "button", class: "danger", onclick: () => answer(session, q, "deny", card) }, "Deny")),
+    );
+    return card;
+  }
+
+  const shown = new Set();
+  async function refresh() {
+    let sessions;
+    try {
+      sessions = await waitingSessions();
+    } catch (err) {
+      status.replaceChildren(errorBox(err));
+      return;
+    }
+    const ids = new Set(sessions.map((s) => s.pending_question.interrupt_id));
+    const same = ids.size === shown.size && [...ids].every((id) => shown.has(id));
+    if (same && (list.children.length || others.children.length || !ids.size)) {
+      if (!ids.size) status.textContent = "Nothing is waiting for approval.";
+      return;
+    }
+    shown.clear();
+    for (const id of ids) shown.add(id);
+    const approvals = sessions.filter((s) => isApproval(s.pending_question));
+    const rest = sessions.filter((s) => !isApproval(s.pending_question));
+    list.replaceChildren(...approvals.map((s) => approvalCard(s, s.pending_question)));
+    others.replaceChildren(...rest.map((s) => h("li", { class: "card" },
+      h("a", { href: `${appHash}/sessions/${encodeURIComponent(s.id)}` }, s.flow ?? s.id),
+      ` — ${s.pending_question.question}`)));
+    if (!rest.length) others.append(h("li", { class: "muted" }, "none"));
+    status.textContent = approvals.length
+      ? `${approvals.length} approval(s) waiting`
+      : "Nothing is waiting for approval.";
+  }
+
+  await refresh();
+  const timer = setInterval(refresh, POLL_MS);
+  const stop = () => clearInterval(timer);
+  ctx.signal?.addEventListener("abort", stop);
+  return stop;
+}

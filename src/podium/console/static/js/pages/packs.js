@@ -1,0 +1,61 @@
+// The installed packs and whether this app enabled each (app admins enable and disable).
+import { h, errorBox, toast } from "../ui.js";
+
+export default async function render(root, ctx) {
+  const app = ctx.appId ?? ctx.params.app;
+  const appPath = `/apps/${encodeURIComponent(app)}`;
+  const appHash = `#/apps/${encodeURIComponent(app)}`;
+  const body = h("tbody");
+  const status = h("p", { class: "muted", role: "status", "aria-live": "polite" });
+  root.replaceChildren(
+    h("h1", {}, "Packs"),
+    h("p", {}, "Packs ship flows, agents, event handlers and routes. Enabling one registers them in this app."),
+    h("table", { class: "data", id: "packs", "aria-label": "Packs" },
+      h("thead", {}, h("tr", {}, ...["Pack", "Description", "Flows", "Agents", "Enabled", ""]
+        .map((c) => h("th", { scope: "col" }, c)))),
+      body),
+    status,
+  );
+
+  function row(pack) {
+    const enabledCell = h("td", { class: pack.enabled ? "on" : "off" }, pack.enabled ? "enabled" : "disabled");
+    const button = h("button", {
+      type: "button",
+      "aria-label": `${pack.enabled ? "Disable" : "Enable"} ${pack.name}`,
+      onclick: async () => {
+        button.disabled = true;
+        const name = encodeURIComponent(pack.name);
+        try {
+          if (pack.enabled) {
+            await ctx.api.del(`${appPath}/packs/${name}`);
+            pack = { ...pack, enabled: false };
+          } else {
+            pack = await ctx.api.put(`${appPath}/packs/${name}`, {});
+          }
+          tr.replaceWith(row(pack));
+          status.textContent = `${pack.name} ${pack.enabled ? "enabled" : "disabled"}`;
+          toast(status.textContent, "ok");
+        } catch (err) {
+          toast(err.message ?? String(err), "error");
+          button.disabled = false;
+        }
+      },
+    }, pack.enabled ? "Disable" : "Enable");
+    const tr = h("tr", { "data-pack": pack.name },
+      h("td", {}, h("a", { href: `${appHash}/packs/${encodeURIComponent(pack.name)}` }, pack.name)),
+      h("td", {}, pack.description),
+      h("td", {}, pack.flows.join(", ") || "—"),
+      h("td", {}, pack.agents.join(", ") || "—"),
+      enabledCell,
+      h("td", {}, button));
+    return tr;
+  }
+
+  try {
+    const packs = await ctx.api.get(`${appPath}/packs`);
+    body.replaceChildren(...packs.map(row));
+    status.textContent = packs.length ? `${packs.length} pack(s) installed` : "No packs installed.";
+  } catch (err) {
+    status.replaceChildren(errorBox(err));
+  }
+}
