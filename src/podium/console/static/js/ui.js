@@ -141,6 +141,11 @@ export function formValues(form) {
 
 let toastRegion = null;
 
+// Drop the toasts of the page being left.
+export function clearToasts() {
+  if (toastRegion) clear(toastRegion);
+}
+
 export function toast(message, kind = "info") {
   if (!toastRegion) {
     toastRegion = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
