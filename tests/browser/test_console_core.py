@@ -470,3 +470,86 @@ def test_two_tabs_with_an_expired_token_refresh_once_and_stay_logged_in(
     assert me.status_code == 200, me.text
     again = server.api().post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
     assert again.status_code == 200, again.text
+
+
+def test_a_question_with_choices_or_a_schema_is_answered_with_a_form(
+    page: Page,
+    server: Server,
+    admin: User,
+    login: Callable[[Page, User], None],
+    make_app: Callable[[User, str], dict[str, Any]],
+    axe_check: Callable[[Page], Any],
+) -> None:
+    app = make_app(admin, "forms-app")
+    api = server.api(admin.token)
+    base = f"/apps/{app['id']}"
+    login(page, admin)
+
+    # Choices (the shipped `confirm` flow): one button each.
+    confirm = api.post(f"{base}/sessions", json={"flow": "confirm", "input": {}}).json()
+    page.goto(f"/console/#/apps/{app['id']}/sessions/{confirm['id']}")
+    choices = page.get_by_role("group", name="Choices")
+    expect(choices.get_by_role("button")).to_have_count(2)
+    axe_check(page)
+    choices.get_by_role("button", name="deny").click()
+    expect(graph_node(page, "out")).to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_role("log", name="Transcript")).to_contain_text("Decision: deny")
+
+    # A schema: a field per property, the required one checked before sending.
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "title": "Name"},
+            "age": {"type": "integer", "title": "Age"},
+            "size": {"enum": ["S", "M", "L"], "title": "Size"},
+            "member": {"type": "boolean", "title": "Member"},
+        },
+        "required": ["name"],
+    }
+    form_flow = {
+        "name": "signup-form",
+        "nodes": [
+            {
+                "id": "form",
+                "type": "human",
+                "config": {"question": "Who are you?", "schema": schema, "output_key": "who"},
+            }
+        ],
+        "edges": [],
+    }
+    assert api.post(f"{base}/flows", json=form_flow).status_code == 201
+    session = api.post(f"{base}/sessions", json={"flow": "signup-form", "input": {}}).json()
+    page.goto(f"/console/#/apps/{app['id']}/sessions/{session['id']}")
+    expect(page.get_by_text("Who are you?").first).to_be_visible()
+    page.get_by_label("Age (optional)").fill("36")
+    page.get_by_role("button", name="Send answer").click()
+    expect(page.get_by_role("status")).to_contain_text("Fill in: name")
+    page.get_by_label("Name", exact=True).fill("Ada")
+    page.get_by_label("Size (optional)").select_option("M")
+    page.get_by_label("Member (optional)").check()
+    axe_check(page)
+    page.get_by_role("button", name="Send answer").click()
+    expect(graph_node(page, "form")).to_have_attribute("data-status", "succeeded")
+    state = api.get(f"{base}/sessions/{session['id']}").json()["state"]
+    assert state["who"] == {"name": "Ada", "age": 36, "size": "M", "member": True}
+
+
+def test_login_and_settings_pages_pass_axe(
+    page: Page,
+    server: Server,
+    admin: User,
+    login: Callable[[Page, User], None],
+    make_app: Callable[[User, str], dict[str, Any]],
+    axe_check: Callable[[Page], Any],
+) -> None:
+    app = make_app(admin, "axe-app")
+    page.goto("/console/#/login")
+    expect(page.get_by_role("heading", name="Log in to Podium")).to_be_visible()
+    axe_check(page)
+    login(page, admin)
+    page.goto(f"/console/#/apps/{app['id']}/settings")
+    expect(page.get_by_role("table", name="API keys")).to_be_visible()
+    axe_check(page)
+    page.goto(f"/console/#/apps/{app['id']}/flows")
+    expect(page.get_by_role("table", name="Flows")).to_be_visible()
+    axe_check(page)
