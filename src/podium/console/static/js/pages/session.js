@@ -45,14 +45,22 @@ export default async function render(root, ctx) {
   // --- the graph ---------------------------------------------------------------------------
   const definition = flow ? flow.definition : { nodes: [], edges: [] };
   let selected = null;
-  const graph = renderGraph(graphBox, flowGraph(definition), {}, {
+  const graphOptions = {
     label: `The graph of this session's run (${session.flow || "flow"})`,
     onNodeClick: (id) => {
       selected = id;
       graph.select(id);
       drawNodePanel();
     },
-  });
+  };
+  let graph = renderGraph(graphBox, flowGraph(definition), {}, graphOptions);
+  // Without the flow's definition (not readable here), the run's drawing gives the graph.
+  const drawFrom = (drawing) => {
+    if (!graph.nodeIds.length && drawing.nodes && drawing.nodes.length) {
+      graph = renderGraph(graphBox, { nodes: drawing.nodes, edges: drawing.edges || [] }, {}, graphOptions);
+    }
+    graph.update(drawing);
+  };
   let drawnRun = null;
   let stopGraph = null;
   let lastDrawing = null;
@@ -66,7 +74,7 @@ export default async function render(root, ctx) {
       (message) => {
         if (message.type !== "workflow.visualization") return;
         lastDrawing = message.data;
-        graph.update(message.data);
+        drawFrom(message.data);
         runLine.textContent = `Run ${message.data.run_id}: ${message.data.status}`;
         drawNodePanel();
       },
@@ -82,7 +90,7 @@ export default async function render(root, ctx) {
     try {
       const drawing = await api.get(`${base}/workflows/${encodeURIComponent(session.run_id)}/visualization`);
       lastDrawing = drawing;
-      graph.update(drawing);
+      drawFrom(drawing);
       runLine.textContent = `Run ${drawing.run_id}: ${drawing.status}`;
     } catch {
       /* the next event tries again */
