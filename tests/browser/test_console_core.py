@@ -553,3 +553,56 @@ def test_login_and_settings_pages_pass_axe(
     page.goto(f"/console/#/apps/{app['id']}/flows")
     expect(page.get_by_role("table", name="Flows")).to_be_visible()
     axe_check(page)
+
+
+def test_the_live_page_outlives_its_access_token(
+    tmp_path: Path, browser: Any, browser_log: BrowserLog
+) -> None:
+    """Access tokens of 6 s: the socket closed at the token's end (4001) reconnects with a
+    refreshed one and resumes, so the page still follows the run; HTTP calls refresh too."""
+    short = start_server(tmp_path / "short-tokens", PODIUM_ACCESS_TOKEN_MINUTES="0.1")
+    try:
+        made = short.cli(
+            *("users", "create-admin", "--email", "al@example.com", "--username", "al"),
+            *("--password", PASSWORD),
+        )
+        assert made.returncode == 0, made.stderr
+        user = api_login(short, "al")
+        api = short.api(user.token)
+        app = api.post("/apps", json={"name": "short"}).json()
+        base = f"/apps/{app['id']}"
+        assert api.post(f"{base}/flows", json=ASK).status_code == 201
+        session = api.post(f"{base}/sessions", json={"flow": "ask", "input": {}}).json()
+        page = new_page(browser, short, browser_log)
+        try:
+            page.goto("/console/#/login")
+            page.get_by_label("Email or username").fill("al")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            expect(page).to_have_url(re.compile(r"#/apps$"))
+            page.goto(f"/console/#/apps/{app['id']}/sessions/{session['id']}")
+            expect(graph_node(page, "ask_name")).to_have_attribute("data-status", "waiting")
+            page.wait_for_timeout(8000)  # the token (and the socket it opened) has ended
+            question = api_login(short, "al")  # a fresh token for this client too
+            answered = short.api(question.token).post(
+                f"{base}/sessions/{session['id']}/input",
+                json={
+                    "interrupt_id": session_question(short, question, base, session),
+                    "answer": "Lin",
+                },
+            )
+            assert answered.status_code == 202, answered.text
+            expect(graph_node(page, "greet")).to_have_attribute("data-status", "succeeded")
+            expect(page.get_by_role("log", name="Transcript")).to_contain_text("Hello, Lin!")
+            expect(page).to_have_url(re.compile(r"/sessions/ses_"))  # not sent to the login
+        finally:
+            page.context.close()
+    finally:
+        short.stop()
+    assert browser_log.errors == [], browser_log.errors
+
+
+def session_question(server: Server, user: User, base: str, session: dict[str, Any]) -> str:
+    found = server.api(user.token).get(f"{base}/sessions/{session['id']}").json()
+    question: str = found["pending_question"]["interrupt_id"]
+    return question

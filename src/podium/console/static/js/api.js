@@ -270,7 +270,10 @@ class Socket {
         }
         this.pending.clear();
         this.byId.clear();
-        if (!opened) reject(new ApiError(0, "disconnected", closed.reason || "could not connect"));
+        if (!opened) {
+          const expired = closed.code === 4001;
+          reject(new ApiError(expired ? 401 : 0, expired ? "unauthorized" : "disconnected", closed.reason || "could not connect"));
+        }
         this.reconnectLater(closed.code);
       };
     });
@@ -337,7 +340,14 @@ class Socket {
   }
 
   async send(type, data) {
-    await this.connect();
+    const tokens = auth.get();
+    try {
+      await this.connect();
+    } catch (err) {
+      // Refused for an expired access token: refresh (once, under the lock) and connect again.
+      if (err.status !== 401 || !tokens || !(await refresh(tokens.access_token))) throw err;
+      await this.connect();
+    }
     const id = `c${this.nextId++}`;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
