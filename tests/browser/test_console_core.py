@@ -198,11 +198,21 @@ def test_the_dev_login_link_logs_in_and_leaves_no_token_in_the_address(
     expect(page.get_by_label("Password")).to_be_visible()
 
 
-def test_a_page_that_needs_a_login_sends_to_the_login_form(page: Page, server: Server) -> None:
-    server.api()  # the server is up
-    page.goto("/console/#/apps/app_x/sessions")
-    expect(page).to_have_url(re.compile(r"#/login$"))
+def test_a_page_that_needs_a_login_sends_to_the_login_form_and_back(
+    page: Page, server: Server, admin: User, make_app: Callable[[User, str], dict[str, Any]]
+) -> None:
+    app = make_app(admin, "bookmarked")
+    page.goto(f"/console/#/apps/{app['id']}/flows")
+    expect(page).to_have_url(re.compile(r"#/login\?next="))
+    page.get_by_label("Email or username").fill(admin.username)
+    page.get_by_label("Password").fill(admin.password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(f"#/apps/{app['id']}/flows$"))
+    expect(page.get_by_role("heading", name="Flows")).to_be_visible()
     page.goto("/console/#/no/such/page")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    page.evaluate("localStorage.clear()")
+    page.goto("/console/#/apps")
     expect(page).to_have_url(re.compile(r"#/login$"))
 
 

@@ -164,7 +164,9 @@ async function route() {
   const mine = { controller, cleanup: null };
   current = mine;
   if (!match.public && !auth.get()) {
-    location.replace((await needsAdmin()) ? "#/setup" : "#/login");
+    // Back here after the login (a bookmarked or shared address).
+    const back = match.page && match.path !== "/apps" && match.path !== "/" ? `?next=${encodeURIComponent(location.hash)}` : "";
+    location.replace((await needsAdmin()) ? "#/setup" : `#/login${back}`);
     return;
   }
   await renderChrome(match, () => current === mine);
