@@ -171,12 +171,16 @@ export default async function render(root, ctx) {
     let stop = null;
     const onEvent = (event) => {
       if (event.seq != null && afterSeq != null && event.seq <= afterSeq) return;
-      if (!TURN_EVENTS.includes(event.type)) return;
+      // The run's interruption that came with the question just answered is old news.
+      if (!TURN_EVENTS.includes(event.type) || event.type === "run.interrupted") return;
       handle(event);
-      if (RUN_ENDS.has(event.type)) Promise.resolve(stop).then((f) => typeof f === "function" && f());
+      // Another question starts its own follow once answered; an end ends this one.
+      if ((RUN_ENDS.has(event.type) || event.type === "node.interrupted") && stop) stop();
     };
-    stop = ctx.socket.subscribe({ app_id: app, session_id: session }, onEvent);
-    ctx.signal?.addEventListener("abort", () => Promise.resolve(stop).then((f) => typeof f === "function" && f()));
+    const spec = { app_id: app, session_id: session };
+    if (afterSeq != null) spec.since = afterSeq;
+    stop = ctx.socket.subscribe(spec, onEvent);
+    ctx.signal?.addEventListener("abort", () => stop());
   }
 
   async function sendMessage() {
@@ -191,37 +195,43 @@ export default async function render(root, ctx) {
     const answerEl = message("assistant", "");
     answerEl.dataset.streaming = "true";
     const handle = follower(answerEl);
-    // Listen before sending: the first tokens may come before the reply to chat.send.
-    let runId = null;
-    const early = [];
-    const offs = TURN_EVENTS.map((type) => ctx.socket.on(type, (data) => {
-      const event = data?.type ? data : { type, data };
-      if (runId === null) early.push(event);
-      else if (event.run_id === runId) deliver(event);
-    }));
+    let stop = null;
     const done = () => {
-      for (const off of offs) if (typeof off === "function") off();
+      if (typeof stop === "function") stop();
+      stop = null;
       send.disabled = false;
       delete answerEl.dataset.streaming;
-    };
-    const deliver = (event) => {
-      handle(event);
-      if (RUN_ENDS.has(event.type)) done();
     };
     const request = { app_id: app, agent: name, message: text };
     if (sessionId) request.session_id = sessionId;
     if (modelInput.value.trim()) request.model = modelInput.value.trim();
+    // Connected first: a follow() made while the socket connects would be sent twice (once
+    // by itself, once by the reconnect's resubscribe), and chat.send twice is two chats.
     try {
-      const accepted = await ctx.socket.request("chat.send", request);
-      sessionId = accepted.session_id;
-      runId = accepted.run_id;
-      showSession();
-      for (const event of early.splice(0)) if (event.run_id === runId) deliver(event);
+      await ctx.socket.connect();
     } catch (err) {
       done();
-      answerEl.textContent = "";
       answerEl.append(errorBox(err));
+      return;
     }
+    // `chat.send` answers `chat.accepted` {session_id, run_id, subscription_id}; the turn's
+    // events follow on that subscription, each as its own message type.
+    stop = ctx.socket.follow("chat.send", request, (message) => {
+      const event = { ...(message.data ?? {}), type: message.type };
+      handle(event);
+      if (RUN_ENDS.has(event.type)) done();
+    }, {
+      onReply: (accepted) => {
+        sessionId = accepted.session_id;
+        showSession();
+      },
+      onError: (err) => {
+        done();
+        answerEl.textContent = "";
+        answerEl.append(errorBox(err));
+      },
+    });
+    ctx.signal?.addEventListener("abort", done);
   }
 
   if (!ctx.socket) {

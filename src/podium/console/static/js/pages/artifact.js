@@ -116,9 +116,13 @@ export default async function render(root, ctx) {
     shown = artifact.version;
     version.textContent = String(artifact.version);
     heading.textContent = `Artifact ${artifact.type} · ${artifact.id}`;
-    meta.textContent =
-      `type ${artifact.type}` + (artifact.flow ? ` · flow ${artifact.flow}` : "") +
-      ` · created ${timeAgo(artifact.created_at)}` + ` · updated ${timeAgo(artifact.updated_at)}`;
+    meta.replaceChildren(
+      `type ${artifact.type}` + (artifact.flow ? ` · flow ${artifact.flow}` : ""),
+      " · created ", timeAgo(artifact.created_at), " · updated ", timeAgo(artifact.updated_at),
+      ...(artifact.session_ids.length ? [" · sessions "] : []),
+      ...artifact.session_ids.flatMap((s, i) => [i ? ", " : "",
+        h("a", { href: `#/apps/${encodeURIComponent(app)}/sessions/${encodeURIComponent(s)}` }, s)]),
+    );
     stateBox.replaceChildren(jsonView(artifact.state));
     renderHistory(versions);
     return artifact;
@@ -134,7 +138,7 @@ export default async function render(root, ctx) {
           "li",
           { class: "history-version", "data-version": String(v.version) },
           h("h3", {}, `Version ${v.version}`),
-          h("p", { class: "muted" }, `${v.actor ?? "unknown"} · ${timeAgo(v.created_at)}`),
+          h("p", { class: "muted" }, `by ${v.actor ?? "unknown"} · `, timeAgo(v.created_at)),
           diffList(jsonDiff(state, next)),
         ),
       );
@@ -222,6 +226,7 @@ export default async function render(root, ctx) {
   const onEvent = () => reload();
   let stop = () => {};
   if (ctx.socket) {
+    await ctx.socket.connect().catch(() => {}); // one subscription, not a second at connect
     stop = ctx.socket.subscribe({ app_id: app, artifact_id: id }, onEvent);
   } else {
     const controller = new AbortController();
