@@ -83,7 +83,7 @@ export default async function render(root, ctx) {
   const heading = h("h1", {}, `Artifact ${id}`);
   const meta = h("p", { class: "muted" });
   const version = h("span", { id: "artifact-version" });
-  const live = h("p", { class: "live-status", role: "status", "aria-live": "polite" });
+  const live = h("p", { class: "live", role: "status", "aria-live": "polite" });
   const stateBox = h("div", { id: "artifact-state", class: "json-box" });
   const actionsBox = h("div", { id: "artifact-actions" });
   const historyBox = h("ol", { id: "artifact-history", class: "history", reversed: "" });
@@ -91,12 +91,14 @@ export default async function render(root, ctx) {
     heading,
     meta,
     live,
-    h("section", { "aria-labelledby": "artifact-state-h" },
-      h("h2", { id: "artifact-state-h" }, "State (version ", version, ")"), stateBox),
-    h("section", { "aria-labelledby": "artifact-actions-h" },
-      h("h2", { id: "artifact-actions-h" }, "Actions"), actionsBox),
-    h("section", { "aria-labelledby": "artifact-history-h" },
-      h("h2", { id: "artifact-history-h" }, "History"), historyBox),
+    h("div", { class: "grid2" },
+      h("div", {},
+        h("section", { class: "card", "aria-labelledby": "artifact-state-h" },
+          h("h2", { id: "artifact-state-h" }, "State (version ", version, ")"), stateBox),
+        h("section", { class: "card", "aria-labelledby": "artifact-actions-h" },
+          h("h2", { id: "artifact-actions-h" }, "Actions"), actionsBox)),
+      h("section", { class: "card", "aria-labelledby": "artifact-history-h" },
+        h("h2", { id: "artifact-history-h" }, "History"), historyBox)),
   );
 
   let shown = 0;
@@ -171,7 +173,7 @@ export default async function render(root, ctx) {
       const q = session?.pending_question;
       if (!q || q.kind !== "action" || q.artifact_id !== id) continue;
       for (const name of q.choices ?? []) {
-        buttons.push(h("button", { type: "button", onclick: () => act(name) }, name));
+        buttons.push(h("button", { type: "button", class: "primary", onclick: () => act(name) }, name));
       }
       if (!q.choices?.length) buttons.push(h("p", { class: "muted" }, q.question));
     }
@@ -180,7 +182,7 @@ export default async function render(root, ctx) {
     const other = h(
       "form",
       {
-        class: "inline-form",
+        class: "row",
         onsubmit: (event) => {
           event.preventDefault();
           const name = actionInput.value.trim();
@@ -196,15 +198,14 @@ export default async function render(root, ctx) {
           act(name, payload);
         },
       },
-      h("label", { for: "artifact-action-name" }, "Action"),
-      actionInput,
-      h("label", { for: "artifact-action-payload" }, "Payload (JSON)"),
-      payloadInput,
+      h("div", { class: "field" }, h("label", { for: "artifact-action-name" }, "Action"), actionInput),
+      h("div", { class: "field" },
+        h("label", { for: "artifact-action-payload" }, "Payload (JSON, optional)"), payloadInput),
       h("button", { type: "submit" }, "Send action"),
     );
     actionsBox.replaceChildren(
       buttons.length
-        ? h("div", { class: "buttons" }, ...buttons)
+        ? h("div", { class: "choices" }, ...buttons)
         : h("p", { class: "muted" }, "No run is waiting for an action on this artifact."),
       other,
     );
