@@ -429,11 +429,18 @@ def serve(host: str, port: int, workers: int | None, db: str | None) -> None:
 
     settings = load_settings()
     settings = settings.model_copy(update={"database_url": database_url(db, settings)})
+    base = browser_url(host, port)
     err.print(
-        f"podium {__version__}: serving http://{host}:{port} (API docs at /docs) over "
-        f"{display_url(settings.database_url)}",
+        f"podium {__version__}: serving {base} (API docs at {base}/docs, console at "
+        f"{base}/console/) over {display_url(settings.database_url)}",
         markup=False,
     )
+    token = asyncio.run(setup_token(settings))
+    if token is not None:
+        err.print(
+            f"first run: open {base}/console/#/setup?token={token} to create the administrator",
+            markup=False,
+        )
     uvicorn.run(
         create_app(settings, workers=workers),
         host=host,
@@ -444,6 +451,26 @@ def serve(host: str, port: int, workers: int | None, db: str | None) -> None:
         # own limit only has to be above PODIUM_WS_MAX_MESSAGE_BYTES.
         ws_max_size=max(settings.ws_max_message_bytes * 4, 1 << 20),
     )
+
+
+def browser_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server listening on `host`."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+async def setup_token(settings: Settings) -> str | None:
+    """The first-run setup token while the database has no administrator, else None."""
+    from podium.auth.service import first_run_token
+
+    store = await open_database(settings.database_url, settings, migrate=True)
+    try:
+        return await first_run_token(store, settings)
+    finally:
+        await store.close()
 
 
 # --- podium users -------------------------------------------------------------------------------

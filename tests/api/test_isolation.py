@@ -47,7 +47,8 @@ def route_table(app: FastAPI) -> list[tuple[str, str]]:
     routes = list(flatten(app.routes)) if flatten else list(app.routes)
     table = []
     for route in routes:
-        if isinstance(getattr(route, "route", route), Mount):  # the console's static files: public, no tenant data
+        # The console's static files: public, no tenant data.
+        if isinstance(getattr(route, "route", route), Mount):
             table.append(("MOUNT", str(route.path)))
             continue
         methods = getattr(route, "methods", None) or {"WS"}
@@ -674,6 +675,8 @@ UNSCOPED = {
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/logout"),
     ("POST", "/api/v1/auth/signup"),
+    ("GET", "/api/v1/setup"),  # first run (tests/api/test_setup.py)
+    ("POST", "/api/v1/setup"),
     ("GET", "/api/v1/auth/me"),
     ("POST", "/api/v1/auth/password"),
     ("GET", "/api/v1/invitations"),

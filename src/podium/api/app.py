@@ -35,16 +35,17 @@ from podium.api.routes import (
     providers,
     runs,
     sessions,
+    setup,
     users,
     workflow_graphs,
     workflows,
     ws,
 )
 from podium.api.routes.packs import mount_pack_routers
-from podium.console import mount_console
 from podium.auth.service import AuthService
 from podium.auth.tenancy import Tenancy
 from podium.config import Settings
+from podium.console import mount_console
 from podium.engine.registry import Registry
 from podium.engine.runtime import Podium
 from podium.jsonvalue import JSONLimits
@@ -126,7 +127,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
         paths=[knowledge.batch_limit(PREFIX, settings)],
     )
     install_cors(app, settings)  # added last: the outermost, before the limits
-    routers = (auth, users, apps, flows, sessions, runs, events, agents, chat, providers)
+    routers = (auth, setup, users, apps, flows, sessions, runs, events, agents, chat, providers)
     for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)

@@ -9,6 +9,8 @@ opened (`podium.auth.revocation`).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 import time
@@ -25,7 +27,7 @@ from podium.auth.passwords import (
 from podium.auth.revocation import RevocationSignal, RevokedFamilies
 from podium.auth.tokens import TokenCodec
 from podium.config import Settings
-from podium.errors import InvalidInput, Unauthorized
+from podium.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from podium.ids import new_id
 from podium.storage import accounts
 from podium.storage.accounts import UserRecord
@@ -62,6 +64,20 @@ async def server_secret(store: Store, settings: Settings) -> str:
     return value
 
 
+def setup_token_of(secret: str) -> str:
+    """The first-run setup token: HMAC-SHA256 of "first-run" under the server secret, so
+    every process of the server knows it and no one without the secret can compute it."""
+    return hmac.new(secret.encode(), b"first-run", hashlib.sha256).hexdigest()
+
+
+async def first_run_token(store: Store, settings: Settings) -> str | None:
+    """The setup token while the server has no administrator, else None."""
+    admins: int = await store.run_read(accounts.count_admins)
+    if admins:
+        return None
+    return setup_token_of(await server_secret(store, settings))
+
+
 class AuthService:
     """Accounts and tokens over the store."""
 
@@ -79,6 +95,7 @@ class AuthService:
         """Pick the signing key: the configured one, else the one kept in the database."""
         secret = await server_secret(self.store, self.settings)
         self.codec = TokenCodec(secret, self.settings.jwt_issuer, self.settings.jwt_audience)
+        self._setup_token = setup_token_of(secret)
 
     @property
     def tokens(self) -> TokenCodec:
@@ -90,6 +107,39 @@ class AuthService:
     async def create_user(
         self, email: str, username: str, password: str, *, is_admin: bool = False
     ) -> UserRecord:
+        email, hashed = await self._checked_new_user(email, username, password)
+        record: UserRecord = await self.store.run_script(
+            lambda: accounts.create_user(email, username, hashed, is_admin, time.time())
+        )
+        return record
+
+    async def needs_admin(self) -> bool:
+        """True while the server has no administrator (first-run setup is open)."""
+        admins: int = await self.store.run_read(accounts.count_admins)
+        return admins == 0
+
+    async def create_first_admin(
+        self, setup_token: str, email: str, username: str, password: str
+    ) -> TokenPair:
+        """The first administrator, created with the setup token that `podium serve` prints
+        while there is none; logged in. `Forbidden` on a wrong token, `Conflict` once an
+        administrator exists (checked again in the transaction that creates this one)."""
+        if not await self.needs_admin():
+            raise Conflict(accounts.SETUP_CLOSED)
+        if not hmac.compare_digest(setup_token.encode(), self._setup_token.encode()):
+            raise Forbidden(
+                "wrong setup token: use the link that `podium serve` printed in its log "
+                "(first run: open http://…/console/#/setup?token=…)",
+                details={"field": "setup_token"},
+            )
+        email, password_hash = await self._checked_new_user(email, username, password)
+        user: UserRecord = await self.store.run_script(
+            lambda: accounts.create_first_admin(email, username, password_hash, time.time())
+        )
+        return await self._issue(user, new_id("fam"))
+
+    async def _checked_new_user(self, email: str, username: str, password: str) -> tuple[str, str]:
+        """The normalized email and the password's hash, after the rules of every new user."""
         email = normalize_identifier(email)
         if not EMAIL.match(email):
             raise InvalidInput(f"{email!r} is not an email address", details={"field": "email"})
@@ -99,11 +149,7 @@ class AuthService:
                 details={"field": "username"},
             )
         self.check_new_password(password, email, username)
-        hashed = await hash_password_off_loop(password)
-        record: UserRecord = await self.store.run_script(
-            lambda: accounts.create_user(email, username, hashed, is_admin, time.time())
-        )
-        return record
+        return email, await hash_password_off_loop(password)
 
     def check_new_password(self, password: str, email: str, username: str) -> None:
         """Refuse a short or common password (`PODIUM_PASSWORD_MIN_SCORE`)."""

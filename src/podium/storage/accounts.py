@@ -178,6 +178,37 @@ def set_password(user_id: str, password_hash: str) -> Script:
     return [row["family_id"] for row in rows]
 
 
+def count_admins() -> Script:
+    row = yield one("SELECT COUNT(*) AS n FROM users WHERE is_admin = ?", True)
+    return int(row["n"])
+
+
+FIRST_ADMIN_KEY = "first_admin"
+SETUP_CLOSED = (
+    "this server has an administrator already; log in, or ask an administrator for an "
+    "account (first-run setup is only for a server without one)"
+)
+
+
+def create_first_admin(email: str, username: str, password_hash: str, now: float) -> Script:
+    """The first-run administrator, or `Conflict` when there is an administrator already.
+
+    Two first runs at once must not both succeed: each first locks one row of `server_meta`
+    (made if missing), so the second waits until the first commits and then, in a statement
+    of its own (a fresh snapshot under PostgreSQL's read committed; SQLite writes one
+    transaction at a time anyway), counts the administrator the first made."""
+    yield execute(
+        "INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        FIRST_ADMIN_KEY,
+        "",
+    )
+    yield execute("UPDATE server_meta SET value = ? WHERE key = ?", username, FIRST_ADMIN_KEY)
+    if (yield from count_admins()) > 0:
+        raise Conflict(SETUP_CLOSED)
+    record: UserRecord = yield from create_user(email, username, password_hash, True, now)
+    return record
+
+
 def count_users() -> Script:
     row = yield one("SELECT COUNT(*) AS n FROM users")
     return int(row["n"])

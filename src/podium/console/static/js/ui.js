@@ -177,7 +177,7 @@ export function timeAgo(ts) {
 
 export function fmtTime(ts) {
   if (!ts) return "";
-  return new Date(ts * 1000).toLocaleTimeString();
+  return new Date(ts * 1000).toLocaleTimeString([], { hour12: false });
 }
 
 export function errorBox(err) {
