@@ -162,6 +162,37 @@ export default async function render(root, ctx) {
     }
   }
 
+  // Any action by name (and launch_workflow {flow, input}), made once: a reload of the
+  // artifact must not wipe what is being typed.
+  const actionInput = h("input", { id: "artifact-action-name", placeholder: "action name" });
+  const payloadInput = h("input", { id: "artifact-action-payload", placeholder: '{"flow": "ask"}' });
+  const other = h(
+    "form",
+    {
+      class: "row",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const name = actionInput.value.trim();
+        if (!name) return toast("name the action to send", "error");
+        let payload;
+        if (payloadInput.value.trim()) {
+          try {
+            payload = JSON.parse(payloadInput.value);
+          } catch (err) {
+            return toast(`the payload is not JSON: ${err.message}`, "error");
+          }
+        }
+        act(name, payload);
+      },
+    },
+    h("div", { class: "field" }, h("label", { for: "artifact-action-name" }, "Action"), actionInput),
+    h("div", { class: "field" },
+      h("label", { for: "artifact-action-payload" }, "Payload (JSON, optional)"), payloadInput),
+    h("button", { type: "submit" }, "Send action"),
+  );
+  const waiting = h("div", {});
+  actionsBox.replaceChildren(waiting, other);
+
   // The actions runs wait for (their pending question on this artifact), and launch_workflow.
   async function renderActions(artifact) {
     const buttons = [];
@@ -177,37 +208,10 @@ export default async function render(root, ctx) {
       }
       if (!q.choices?.length) buttons.push(h("p", { class: "muted" }, q.question));
     }
-    const actionInput = h("input", { id: "artifact-action-name", placeholder: "action name" });
-    const payloadInput = h("input", { id: "artifact-action-payload", placeholder: '{"flow": "ask"}' });
-    const other = h(
-      "form",
-      {
-        class: "row",
-        onsubmit: (event) => {
-          event.preventDefault();
-          const name = actionInput.value.trim();
-          if (!name) return toast("name the action to send", "error");
-          let payload;
-          if (payloadInput.value.trim()) {
-            try {
-              payload = JSON.parse(payloadInput.value);
-            } catch (err) {
-              return toast(`the payload is not JSON: ${err.message}`, "error");
-            }
-          }
-          act(name, payload);
-        },
-      },
-      h("div", { class: "field" }, h("label", { for: "artifact-action-name" }, "Action"), actionInput),
-      h("div", { class: "field" },
-        h("label", { for: "artifact-action-payload" }, "Payload (JSON, optional)"), payloadInput),
-      h("button", { type: "submit" }, "Send action"),
-    );
-    actionsBox.replaceChildren(
+    waiting.replaceChildren(
       buttons.length
         ? h("div", { class: "choices" }, ...buttons)
         : h("p", { class: "muted" }, "No run is waiting for an action on this artifact."),
-      other,
     );
   }
 
