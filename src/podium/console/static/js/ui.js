@@ -159,7 +159,7 @@ export function jsonView(value, options = {}) {
   } catch {
     text = String(value);
   }
-  return h("pre", { class: ["json", options.class], tabindex: options.focusable ? "0" : null }, text ?? "null");
+  return h("pre", { class: ["json", options.class], tabindex: options.focusable === false ? null : "0" }, text ?? "null");
 }
 
 export function timeAgo(ts) {

@@ -41,8 +41,8 @@ export default async function render(root, ctx) {
     { label: "Session", render: (s) => h("a", { href: `${here}/${encodeURIComponent(s.id)}`, class: "id" }, shortId(s.id)) },
     { label: "Flow", render: (s) => (s.flow ? `${s.flow} v${s.flow_version}` : "") },
     { label: "Status", render: (s) => badge(s.status) },
-    { label: "Run", render: (s) => (s.run_status ? badge(s.run_status) : "") },
-    { label: "Waiting for", render: (s) => (s.pending_question ? s.pending_question.question : "") },
+    { label: "Run", render: (s) => (s.run_id ? h("span", { class: "id", title: s.run_id }, shortId(s.run_id)) : "") },
+    { label: "Created", render: (s) => timeAgo(s.created_at) },
     { label: "Updated", render: (s) => timeAgo(s.updated_at) },
   ];
   const list = table(columns, [], { caption: "Sessions", empty: "No sessions match." });
