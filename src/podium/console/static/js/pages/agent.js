@@ -16,36 +16,37 @@ export default async function render(root, ctx) {
   const appHash = `#/apps/${encodeURIComponent(app)}`;
   let sessionId = ctx.query.session ?? null;
 
-  const info = h("p", { class: "muted" });
-  const busy = h("span", { id: "agent-busy", class: "agent-status" });
-  const transcript = h("ol", {
-    id: "transcript", class: "transcript", "aria-live": "polite", "aria-label": "Conversation",
+  const info = h("span", {});
+  const busy = h("span", { id: "agent-busy", class: "badge" });
+  const setBusy = (status) => {
+    busy.textContent = status;
+    busy.className = `badge s-${status === "busy" ? "running" : status === "waiting" ? "waiting" : "idle"}`;
+  };
+  const transcript = h("div", {
+    id: "transcript", class: "transcript", role: "log", "aria-live": "polite", "aria-label": "Conversation",
   });
   const input = h("textarea", { id: "chat-message", name: "message", rows: "3", required: "" });
   const modelInput = h("input", { id: "chat-model", name: "model", placeholder: "agent's model" });
-  const send = h("button", { type: "submit" }, "Send");
+  const send = h("button", { type: "submit", class: "primary" }, "Send");
   const sessionLink = h("p", { class: "muted", id: "chat-session" });
   const form = h(
     "form",
     { class: "chat-form", onsubmit: (event) => { event.preventDefault(); sendMessage(); } },
-    h("label", { for: "chat-message" }, "Message"),
-    input,
-    h("label", { for: "chat-model" }, "Model (optional)"),
-    modelInput,
-    h("div", { class: "buttons" }, send,
+    h("div", { class: "field" }, h("label", { for: "chat-message" }, "Message"), input),
+    h("div", { class: "field" }, h("label", { for: "chat-model" }, "Model (optional)"), modelInput),
+    h("div", { class: "actions" }, send,
       h("button", { type: "button", onclick: newChat }, "New chat")),
   );
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
   });
   root.replaceChildren(
-    h("h1", {}, `Agent ${name}`),
-    h("p", {}, "Status: ", busy, " · ",
-      h("a", { href: `${appHash}/tool-calls?agent=${encodeURIComponent(name)}` }, "its tool calls")),
-    info,
-    transcript,
-    sessionLink,
-    form,
+    h("header", { class: "page-header" },
+      h("div", {}, h("h1", {}, `Agent ${name}`), h("p", { class: "subtitle" }, info)),
+      h("div", { class: "actions" }, busy,
+        h("a", { href: `${appHash}/tool-calls?agent=${encodeURIComponent(name)}` }, "Tool calls"),
+        h("a", { href: `${appHash}/agents` }, "All agents"))),
+    h("section", { class: "card", "aria-label": "Chat" }, transcript, sessionLink, form),
   );
 
   try {
@@ -55,7 +56,7 @@ export default async function render(root, ctx) {
       agent.description, `model ${d.model ?? "(the app's default)"}`,
       `tools: ${(d.tools ?? []).join(", ") || "none"}`, agent.enabled ? null : "disabled",
     ].filter(Boolean).join(" · ");
-    busy.textContent = agent.status;
+    setBusy(agent.status);
   } catch (err) {
     root.replaceChildren(h("h1", {}, `Agent ${name}`), errorBox(err));
     return;
@@ -70,8 +71,10 @@ export default async function render(root, ctx) {
 
   function message(role, text) {
     const body = h("div", { class: "msg-text" }, text);
-    const item = h("li", { class: `msg msg-${role}` },
-      h("strong", { class: "msg-role" }, role === "user" ? "You" : name), body);
+    const item = h("div", { class: `msg msg-${role}` },
+      h("span", { class: "who" }, role === "user" ? "You" : name), body);
+    // (not the class `user`: the header's `.user` rule would restyle it)
+    if (role === "user") item.style.background = "#e6eefc";
     transcript.append(item);
     item.scrollIntoView?.({ block: "end" });
     return body;
@@ -85,7 +88,7 @@ export default async function render(root, ctx) {
         if (data.role === "user" || data.role === "assistant") message(data.role, data.content ?? "");
       }
     } catch (err) {
-      transcript.append(h("li", {}, errorBox(err)));
+      transcript.append(errorBox(err));
     }
   }
 
@@ -118,19 +121,19 @@ export default async function render(root, ctx) {
         case "tool.called": {
           const detail = `${data.status}${data.error ? `: ${data.error}` : ""} · ${Math.round(data.duration_ms ?? 0)} ms`;
           answerEl.parentElement.before(
-            h("li", { class: "msg msg-tool", "data-tool": data.tool },
-              h("strong", { class: "msg-role" }, "Tool call"), `${data.tool} — ${detail}`));
+            h("div", { class: "msg msg-tool", "data-tool": data.tool },
+              h("span", { class: "who" }, "Tool call"), `${data.tool} — ${detail}`));
           break;
         }
         case "agent.status":
-          if (data.agent === name) busy.textContent = data.status;
+          if (data.agent === name) setBusy(data.status);
           break;
         case "node.interrupted":
           showQuestion(answerEl, event);
           break;
         default:
           if (RUN_ENDS.has(event.type) && event.type !== "run.interrupted") {
-            busy.textContent = "idle";
+            setBusy("idle");
             if (!answerEl.textContent) answerEl.textContent = `(the run ${event.type.slice(4)})`;
           }
       }
@@ -147,8 +150,8 @@ export default async function render(root, ctx) {
     }
     const q = session.pending_question;
     if (!q || q.kind !== "question") return;
-    const box = h("li", { class: "msg msg-question" }, h("strong", { class: "msg-role" }, "Question"),
-      h("p", {}, q.question));
+    const box = h("div", { class: "question msg-question" }, h("span", { class: "who" }, "Approval"),
+      h("p", { class: "prompt" }, q.question));
     const answer = async (choice) => {
       for (const b of box.querySelectorAll("button")) b.disabled = true;
       try {
@@ -160,8 +163,9 @@ export default async function render(root, ctx) {
         toast(err.message ?? String(err), "error");
       }
     };
-    box.append(h("div", { class: "buttons" }, ...(q.choices ?? []).map((c) =>
-      h("button", { type: "button", onclick: () => answer(c) }, c))));
+    box.append(h("div", { class: "choices" }, ...(q.choices ?? []).map((c) =>
+      h("button", { type: "button", class: c === "approve" ? "primary" : c === "deny" ? "danger" : null,
+        onclick: () => answer(c) }, c))));
     answerEl.parentElement.before(box);
   }
 
@@ -171,12 +175,16 @@ export default async function render(root, ctx) {
     let stop = null;
     const onEvent = (event) => {
       if (event.seq != null && afterSeq != null && event.seq <= afterSeq) return;
-      if (!TURN_EVENTS.includes(event.type)) return;
+      // The run's interruption that came with the question just answered is old news.
+      if (!TURN_EVENTS.includes(event.type) || event.type === "run.interrupted") return;
       handle(event);
-      if (RUN_ENDS.has(event.type)) Promise.resolve(stop).then((f) => typeof f === "function" && f());
+      // Another question starts its own follow once answered; an end ends this one.
+      if ((RUN_ENDS.has(event.type) || event.type === "node.interrupted") && stop) stop();
     };
-    stop = ctx.socket.subscribe({ app_id: app, session_id: session }, onEvent);
-    ctx.signal?.addEventListener("abort", () => Promise.resolve(stop).then((f) => typeof f === "function" && f()));
+    const spec = { app_id: app, session_id: session };
+    if (afterSeq != null) spec.since = afterSeq;
+    stop = ctx.socket.subscribe(spec, onEvent);
+    ctx.signal?.addEventListener("abort", () => stop());
   }
 
   async function sendMessage() {
@@ -190,38 +198,46 @@ export default async function render(root, ctx) {
     message("user", text);
     const answerEl = message("assistant", "");
     answerEl.dataset.streaming = "true";
+    answerEl.parentElement.classList.add("streaming");
     const handle = follower(answerEl);
-    // Listen before sending: the first tokens may come before the reply to chat.send.
-    let runId = null;
-    const early = [];
-    const offs = TURN_EVENTS.map((type) => ctx.socket.on(type, (data) => {
-      const event = data?.type ? data : { type, data };
-      if (runId === null) early.push(event);
-      else if (event.run_id === runId) deliver(event);
-    }));
+    let stop = null;
     const done = () => {
-      for (const off of offs) if (typeof off === "function") off();
+      if (typeof stop === "function") stop();
+      stop = null;
       send.disabled = false;
       delete answerEl.dataset.streaming;
-    };
-    const deliver = (event) => {
-      handle(event);
-      if (RUN_ENDS.has(event.type)) done();
+      answerEl.parentElement.classList.remove("streaming");
     };
     const request = { app_id: app, agent: name, message: text };
     if (sessionId) request.session_id = sessionId;
     if (modelInput.value.trim()) request.model = modelInput.value.trim();
+    // Connected first: a follow() made while the socket connects would be sent twice (once
+    // by itself, once by the reconnect's resubscribe), and chat.send twice is two chats.
     try {
-      const accepted = await ctx.socket.request("chat.send", request);
-      sessionId = accepted.session_id;
-      runId = accepted.run_id;
-      showSession();
-      for (const event of early.splice(0)) if (event.run_id === runId) deliver(event);
+      await ctx.socket.connect();
     } catch (err) {
       done();
-      answerEl.textContent = "";
       answerEl.append(errorBox(err));
+      return;
     }
+    // `chat.send` answers `chat.accepted` {session_id, run_id, subscription_id}; the turn's
+    // events follow on that subscription, each as its own message type.
+    stop = ctx.socket.follow("chat.send", request, (message) => {
+      const event = { ...(message.data ?? {}), type: message.type };
+      handle(event);
+      if (RUN_ENDS.has(event.type)) done();
+    }, {
+      onReply: (accepted) => {
+        sessionId = accepted.session_id;
+        showSession();
+      },
+      onError: (err) => {
+        done();
+        answerEl.textContent = "";
+        answerEl.append(errorBox(err));
+      },
+    });
+    ctx.signal?.addEventListener("abort", done);
   }
 
   if (!ctx.socket) {

@@ -13,13 +13,13 @@ export default async function render(root, ctx) {
     h("h1", {}, "Agents"),
     h("p", {}, h("a", { href: `#/apps/${encodeURIComponent(app)}/tool-calls` }, "Tool-call log"),
       " · ", h("a", { href: `#/apps/${encodeURIComponent(app)}/approvals` }, "Approvals")),
-    h(
+    h("div", { class: "table-wrap" }, h(
       "table",
       { class: "data", "aria-label": "Agents" },
       h("thead", {}, h("tr", {}, ...["Agent", "Description", "Model", "Source", "Status", "Enabled", ""]
         .map((c) => h("th", { scope: "col" }, c)))),
       body,
-    ),
+    )),
     status,
   );
 
@@ -28,11 +28,13 @@ export default async function render(root, ctx) {
   function setStatus(name, busy, enabled) {
     const row = rows.get(name);
     if (!row) return;
-    row.statusCell.textContent = busy;
-    row.statusCell.className = `agent-status agent-${busy}`;
+    row.statusCell.replaceChildren(h("span", {
+      class: `badge agent-${busy} ${busy === "busy" ? "s-running" : busy === "waiting" ? "s-waiting" : ""}`,
+    }, busy));
     if (enabled !== undefined) {
       row.agent.enabled = enabled;
-      row.enabledCell.textContent = enabled ? "enabled" : "disabled";
+      row.enabledCell.replaceChildren(h("span", { class: `badge ${enabled ? "s-succeeded" : "s-cancelled"}` },
+        enabled ? "enabled" : "disabled"));
       row.button.textContent = enabled ? "Disable" : "Enable";
       row.button.setAttribute("aria-label", `${enabled ? "Disable" : "Enable"} ${name}`);
     }

@@ -15,13 +15,14 @@ export default async function render(root, ctx) {
   const app = ctx.appId ?? ctx.params.app;
   const appPath = `/apps/${encodeURIComponent(app)}`;
   const appHash = `#/apps/${encodeURIComponent(app)}`;
-  const list = h("ul", { id: "approvals", class: "cards", "aria-label": "Pending approvals" });
-  const others = h("ul", { id: "other-questions", class: "cards", "aria-label": "Other questions" });
+  const list = h("div", { id: "approvals" });
+  const others = h("ul", { id: "other-questions" });
   const status = h("p", { class: "muted", role: "status", "aria-live": "polite" });
   root.replaceChildren(
     h("h1", {}, "Approvals"),
     h("p", {}, "Tool calls waiting for a person. Approve to run the tool, deny to skip it. ",
       h("a", { href: `${appHash}/tool-calls` }, "Tool-call log")),
+    h("h2", {}, "Waiting for approval"),
     status,
     list,
     h("h2", {}, "Other questions waiting"),
@@ -51,13 +52,14 @@ export default async function render(root, ctx) {
   }
 
   function approvalCard(session, q) {
-    const card = h("li", { class: "card approval", "data-interrupt": q.interrupt_id });
+    const card = h("section", { class: "question approval", "data-interrupt": q.interrupt_id });
     card.append(
-      h("h3", {}, session.flow ? `${session.flow} · ` : "",
+      h("h3", {}, typeof session.state?.agent === "string" ? `Agent ${session.state.agent} · ` : "",
+        session.flow ? `${session.flow} · ` : "",
         h("a", { href: `${appHash}/sessions/${encodeURIComponent(session.id)}` }, session.id)),
-      h("p", { class: "question" }, q.question),
-      h("p", { class: "muted" }, `node ${q.node_id} · run ${q.run_id} · waiting since ${timeAgo(session.updated_at)}`),
-      h("div", { class: "buttons" },
+      h("p", { class: "prompt" }, q.question),
+      h("p", { class: "muted" }, `node ${q.node_id} · run ${q.run_id} · waiting since `, timeAgo(session.updated_at)),
+      h("div", { class: "choices" },
         h("button", { type: "button", class: "primary", onclick: () => answer(session, q, "approve", card) }, "Approve"),
         h("button", { type: "button", class: "danger", onclick: () => answer(session, q, "deny", card) }, "Deny")),
     );
@@ -84,7 +86,7 @@ export default async function render(root, ctx) {
     const approvals = sessions.filter((s) => isApproval(s.pending_question));
     const rest = sessions.filter((s) => !isApproval(s.pending_question));
     list.replaceChildren(...approvals.map((s) => approvalCard(s, s.pending_question)));
-    others.replaceChildren(...rest.map((s) => h("li", { class: "card" },
+    others.replaceChildren(...rest.map((s) => h("li", {},
       h("a", { href: `${appHash}/sessions/${encodeURIComponent(s.id)}` }, s.flow ?? s.id),
       ` — ${s.pending_question.question}`)));
     if (!rest.length) others.append(h("li", { class: "muted" }, "none"));

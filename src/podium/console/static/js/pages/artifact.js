@@ -83,7 +83,7 @@ export default async function render(root, ctx) {
   const heading = h("h1", {}, `Artifact ${id}`);
   const meta = h("p", { class: "muted" });
   const version = h("span", { id: "artifact-version" });
-  const live = h("p", { class: "live-status", role: "status", "aria-live": "polite" });
+  const live = h("p", { class: "live", role: "status", "aria-live": "polite" });
   const stateBox = h("div", { id: "artifact-state", class: "json-box" });
   const actionsBox = h("div", { id: "artifact-actions" });
   const historyBox = h("ol", { id: "artifact-history", class: "history", reversed: "" });
@@ -91,12 +91,14 @@ export default async function render(root, ctx) {
     heading,
     meta,
     live,
-    h("section", { "aria-labelledby": "artifact-state-h" },
-      h("h2", { id: "artifact-state-h" }, "State (version ", version, ")"), stateBox),
-    h("section", { "aria-labelledby": "artifact-actions-h" },
-      h("h2", { id: "artifact-actions-h" }, "Actions"), actionsBox),
-    h("section", { "aria-labelledby": "artifact-history-h" },
-      h("h2", { id: "artifact-history-h" }, "History"), historyBox),
+    h("div", { class: "grid2" },
+      h("div", {},
+        h("section", { class: "card", "aria-labelledby": "artifact-state-h" },
+          h("h2", { id: "artifact-state-h" }, "State (version ", version, ")"), stateBox),
+        h("section", { class: "card", "aria-labelledby": "artifact-actions-h" },
+          h("h2", { id: "artifact-actions-h" }, "Actions"), actionsBox)),
+      h("section", { class: "card", "aria-labelledby": "artifact-history-h" },
+        h("h2", { id: "artifact-history-h" }, "History"), historyBox)),
   );
 
   let shown = 0;
@@ -116,9 +118,13 @@ export default async function render(root, ctx) {
     shown = artifact.version;
     version.textContent = String(artifact.version);
     heading.textContent = `Artifact ${artifact.type} · ${artifact.id}`;
-    meta.textContent =
-      `type ${artifact.type}` + (artifact.flow ? ` · flow ${artifact.flow}` : "") +
-      ` · created ${timeAgo(artifact.created_at)}` + ` · updated ${timeAgo(artifact.updated_at)}`;
+    meta.replaceChildren(
+      `type ${artifact.type}` + (artifact.flow ? ` · flow ${artifact.flow}` : ""),
+      " · created ", timeAgo(artifact.created_at), " · updated ", timeAgo(artifact.updated_at),
+      ...(artifact.session_ids.length ? [" · sessions "] : []),
+      ...artifact.session_ids.flatMap((s, i) => [i ? ", " : "",
+        h("a", { href: `#/apps/${encodeURIComponent(app)}/sessions/${encodeURIComponent(s)}` }, s)]),
+    );
     stateBox.replaceChildren(jsonView(artifact.state));
     renderHistory(versions);
     return artifact;
@@ -134,7 +140,7 @@ export default async function render(root, ctx) {
           "li",
           { class: "history-version", "data-version": String(v.version) },
           h("h3", {}, `Version ${v.version}`),
-          h("p", { class: "muted" }, `${v.actor ?? "unknown"} · ${timeAgo(v.created_at)}`),
+          h("p", { class: "muted" }, `by ${v.actor ?? "unknown"} · `, timeAgo(v.created_at)),
           diffList(jsonDiff(state, next)),
         ),
       );
@@ -156,6 +162,37 @@ export default async function render(root, ctx) {
     }
   }
 
+  // Any action by name (and launch_workflow {flow, input}), made once: a reload of the
+  // artifact must not wipe what is being typed.
+  const actionInput = h("input", { id: "artifact-action-name", placeholder: "action name" });
+  const payloadInput = h("input", { id: "artifact-action-payload", placeholder: '{"flow": "ask"}' });
+  const other = h(
+    "form",
+    {
+      class: "row",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const name = actionInput.value.trim();
+        if (!name) return toast("name the action to send", "error");
+        let payload;
+        if (payloadInput.value.trim()) {
+          try {
+            payload = JSON.parse(payloadInput.value);
+          } catch (err) {
+            return toast(`the payload is not JSON: ${err.message}`, "error");
+          }
+        }
+        act(name, payload);
+      },
+    },
+    h("div", { class: "field" }, h("label", { for: "artifact-action-name" }, "Action"), actionInput),
+    h("div", { class: "field" },
+      h("label", { for: "artifact-action-payload" }, "Payload (JSON, optional)"), payloadInput),
+    h("button", { type: "submit" }, "Send action"),
+  );
+  const waiting = h("div", {});
+  actionsBox.replaceChildren(waiting, other);
+
   // The actions runs wait for (their pending question on this artifact), and launch_workflow.
   async function renderActions(artifact) {
     const buttons = [];
@@ -167,42 +204,14 @@ export default async function render(root, ctx) {
       const q = session?.pending_question;
       if (!q || q.kind !== "action" || q.artifact_id !== id) continue;
       for (const name of q.choices ?? []) {
-        buttons.push(h("button", { type: "button", onclick: () => act(name) }, name));
+        buttons.push(h("button", { type: "button", class: "primary", onclick: () => act(name) }, name));
       }
       if (!q.choices?.length) buttons.push(h("p", { class: "muted" }, q.question));
     }
-    const actionInput = h("input", { id: "artifact-action-name", placeholder: "action name" });
-    const payloadInput = h("input", { id: "artifact-action-payload", placeholder: '{"flow": "ask"}' });
-    const other = h(
-      "form",
-      {
-        class: "inline-form",
-        onsubmit: (event) => {
-          event.preventDefault();
-          const name = actionInput.value.trim();
-          if (!name) return toast("name the action to send", "error");
-          let payload;
-          if (payloadInput.value.trim()) {
-            try {
-              payload = JSON.parse(payloadInput.value);
-            } catch (err) {
-              return toast(`the payload is not JSON: ${err.message}`, "error");
-            }
-          }
-          act(name, payload);
-        },
-      },
-      h("label", { for: "artifact-action-name" }, "Action"),
-      actionInput,
-      h("label", { for: "artifact-action-payload" }, "Payload (JSON)"),
-      payloadInput,
-      h("button", { type: "submit" }, "Send action"),
-    );
-    actionsBox.replaceChildren(
+    waiting.replaceChildren(
       buttons.length
-        ? h("div", { class: "buttons" }, ...buttons)
+        ? h("div", { class: "choices" }, ...buttons)
         : h("p", { class: "muted" }, "No run is waiting for an action on this artifact."),
-      other,
     );
   }
 
@@ -222,6 +231,7 @@ export default async function render(root, ctx) {
   const onEvent = () => reload();
   let stop = () => {};
   if (ctx.socket) {
+    await ctx.socket.connect().catch(() => {}); // one subscription, not a second at connect
     stop = ctx.socket.subscribe({ app_id: app, artifact_id: id }, onEvent);
   } else {
     const controller = new AbortController();

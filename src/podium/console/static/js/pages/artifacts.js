@@ -15,7 +15,7 @@ export default async function render(root, ctx) {
   const filters = h(
     "form",
     {
-      class: "filters",
+      class: "row card",
       onsubmit: (event) => {
         event.preventDefault();
         const query = new URLSearchParams();
@@ -25,10 +25,8 @@ export default async function render(root, ctx) {
         ctx.navigate(tail ? `${base}?${tail}` : base);
       },
     },
-    h("label", { for: "artifacts-type" }, "Type"),
-    typeInput,
-    h("label", { for: "artifacts-session" }, "Session"),
-    sessionInput,
+    h("div", { class: "field" }, h("label", { for: "artifacts-type" }, "Type"), typeInput),
+    h("div", { class: "field" }, h("label", { for: "artifacts-session" }, "Session"), sessionInput),
     h("button", { type: "submit" }, "Filter"),
   );
   const body = h("tbody");
@@ -38,7 +36,7 @@ export default async function render(root, ctx) {
   root.replaceChildren(
     h("h1", {}, "Artifacts"),
     filters,
-    h(
+    h("div", { class: "table-wrap" }, h(
       "table",
       { class: "data", "aria-label": "Artifacts" },
       h(
@@ -48,7 +46,7 @@ export default async function render(root, ctx) {
           h("th", { scope: "col" }, c))),
       ),
       body,
-    ),
+    )),
     status,
     more,
   );

@@ -7,7 +7,7 @@ const SERVICES = ["web_development", "mobile_app", "ecommerce", "digital_marketi
 
 function field(id, label, control) {
   control.id = id;
-  return [h("label", { for: id }, label), control];
+  return [h("div", { class: "field" }, h("label", { for: id }, label), control)];
 }
 
 async function leadsView(container, ctx, leadsPath) {
@@ -25,7 +25,7 @@ async function leadsView(container, ctx, leadsPath) {
   more.hidden = true;
   const base = `#/apps/${encodeURIComponent(ctx.appId ?? ctx.params.app)}/packs/leads`;
   const filters = h("form", {
-    class: "filters",
+    class: "row",
     onsubmit: (event) => {
       event.preventDefault();
       const query = new URLSearchParams();
@@ -44,7 +44,7 @@ async function leadsView(container, ctx, leadsPath) {
   const budget = h("input", { name: "budget", type: "number", min: "0" });
   const messageBox = h("textarea", { name: "message", rows: "2", required: "" });
   const submit = h("form", {
-    class: "stacked",
+    class: "narrow-form",
     onsubmit: async (event) => {
       event.preventDefault();
       const lead = { name: name.value, email: email.value, message: messageBox.value, service: service.value };
@@ -69,10 +69,10 @@ async function leadsView(container, ctx, leadsPath) {
   container.append(
     h("h2", {}, "Leads"),
     filters,
-    h("table", { class: "data", id: "leads", "aria-label": "Leads" },
+    h("div", { class: "table-wrap" }, h("table", { class: "data", id: "leads", "aria-label": "Leads" },
       h("thead", {}, h("tr", {}, ...["Name", "E-mail", "Company", "Service", "Budget", "Status", "Score", "Tier", "Received"]
         .map((c) => h("th", { scope: "col" }, c)))),
-      body),
+      body)),
     status,
     more,
     h("h2", {}, "Submit a lead"),

@@ -10,15 +10,16 @@ export default async function render(root, ctx) {
   root.replaceChildren(
     h("h1", {}, "Packs"),
     h("p", {}, "Packs ship flows, agents, event handlers and routes. Enabling one registers them in this app."),
-    h("table", { class: "data", id: "packs", "aria-label": "Packs" },
+    h("div", { class: "table-wrap" }, h("table", { class: "data", id: "packs", "aria-label": "Packs" },
       h("thead", {}, h("tr", {}, ...["Pack", "Description", "Flows", "Agents", "Enabled", ""]
         .map((c) => h("th", { scope: "col" }, c)))),
-      body),
+      body)),
     status,
   );
 
   function row(pack) {
-    const enabledCell = h("td", { class: pack.enabled ? "on" : "off" }, pack.enabled ? "enabled" : "disabled");
+    const enabledCell = h("td", {}, h("span", { class: `badge ${pack.enabled ? "s-succeeded" : ""}` },
+      pack.enabled ? "enabled" : "disabled"));
     const button = h("button", {
       type: "button",
       "aria-label": `${pack.enabled ? "Disable" : "Enable"} ${pack.name}`,
@@ -41,6 +42,7 @@ export default async function render(root, ctx) {
         }
       },
     }, pack.enabled ? "Disable" : "Enable");
+    if (!pack.enabled) button.classList.add("primary");
     const tr = h("tr", { "data-pack": pack.name },
       h("td", {}, h("a", { href: `${appHash}/packs/${encodeURIComponent(pack.name)}` }, pack.name)),
       h("td", {}, pack.description),

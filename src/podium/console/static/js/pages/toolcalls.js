@@ -31,7 +31,7 @@ export default async function render(root, ctx) {
   const form = h(
     "form",
     {
-      class: "filters",
+      class: "row card",
       onsubmit: (event) => {
         event.preventDefault();
         const query = new URLSearchParams();
@@ -41,9 +41,9 @@ export default async function render(root, ctx) {
         ctx.navigate(tail ? `${base}?${tail}` : base);
       },
     },
-    ...FILTERS.flatMap(([key, label]) => [h("label", { for: `tc-${key}` }, label), inputs[key]]),
-    h("label", { for: "tc-status" }, "Status"),
-    statusSelect,
+    ...FILTERS.map(([key, label]) =>
+      h("div", { class: "field" }, h("label", { for: `tc-${key}` }, label), inputs[key])),
+    h("div", { class: "field" }, h("label", { for: "tc-status" }, "Status"), statusSelect),
     h("button", { type: "submit" }, "Filter"),
   );
   const body = h("tbody");
@@ -53,10 +53,10 @@ export default async function render(root, ctx) {
   root.replaceChildren(
     h("h1", {}, "Tool calls"),
     form,
-    h("table", { class: "data", id: "tool-calls", "aria-label": "Tool calls" },
+    h("div", { class: "table-wrap" }, h("table", { class: "data", id: "tool-calls", "aria-label": "Tool calls" },
       h("thead", {}, h("tr", {}, ...["When", "Agent", "Tool", "Status", "Arguments", "Result or error", "Duration", "Session"]
         .map((c) => h("th", { scope: "col" }, c)))),
-      body),
+      body)),
     status,
     more,
   );
@@ -82,7 +82,7 @@ export default async function render(root, ctx) {
         h("td", {}, timeAgo(call.created_at)),
         h("td", {}, call.agent ?? ""),
         h("td", {}, call.tool),
-        h("td", {}, call.status),
+        h("td", {}, h("span", { class: `badge s-${{ ok: "succeeded", error: "failed", skipped: "cancelled" }[call.status]}` }, call.status)),
         h("td", {}, h("code", {}, brief(call.arguments))),
         h("td", {}, h("code", {}, call.error ?? brief(call.result))),
         h("td", {}, `${Math.round(call.duration_ms)} ms`),
