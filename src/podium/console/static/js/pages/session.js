@@ -5,6 +5,7 @@
 import { h, clear, table, errorBox, pageHeader, section, badge, toast, busy, jsonView, fmtTime, shortId, formFields, formValues } from "../ui.js";
 import { renderGraph, flowGraph, legend } from "../graph.js";
 
+const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
 const ACTIVE = new Set(["queued", "running", "interrupted", "pausing"]);
 
 export default async function render(root, ctx) {
@@ -39,7 +40,7 @@ export default async function render(root, ctx) {
   left.appendChild(section("Run graph", runLine, graphBox, legend(), nodePanel));
   left.appendChild(section("Steps", historyBox, forkBox));
   right.appendChild(section("Transcript", transcript));
-  right.appendChild(h("section", { class: "card" }, h("div", { class: "row" }, h("h2", {}, "Events"), live), eventsList));
+  right.appendChild(h("section", { class: "card" }, h("div", { class: "card-head" }, h("h2", {}, "Events"), live), eventsList));
   right.appendChild(section("State", stateBox));
 
   // --- the graph ---------------------------------------------------------------------------
@@ -288,7 +289,7 @@ export default async function render(root, ctx) {
             { label: "Node", key: "node_id" },
             { label: "Status", render: (s) => badge(s.status) },
             { label: "Run", render: (s) => h("span", { class: "id", title: s.run_id }, shortId(s.run_id)) },
-            { label: "Output", render: (s) => (s.error ? s.error : s.output ? JSON.stringify(s.output).slice(0, 80) : "") },
+            { label: "Output", class: "wrap", render: (s) => (s.error ? s.error : s.output ? clip(JSON.stringify(s.output), 80) : "") },
             { label: "", render: forkButton },
           ],
           steps,
