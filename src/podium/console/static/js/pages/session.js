@@ -55,9 +55,12 @@ export default async function render(root, ctx) {
     },
   };
   let graph = renderGraph(graphBox, flowGraph(definition), {}, graphOptions);
-  // Without the flow's definition (not readable here), the run's drawing gives the graph.
+  // The run's drawing gives the graph when the flow's latest version is not the run's (or
+  // is not readable here): its nodes are the run's own.
   const drawFrom = (drawing) => {
-    if (!graph.nodeIds.length && drawing.nodes && drawing.nodes.length) {
+    const ids = (drawing.nodes || []).map((n) => n.id);
+    const same = ids.length === graph.nodeIds.length && ids.every((id) => graph.nodeIds.includes(id));
+    if (!same && ids.length) {
       graph = renderGraph(graphBox, { nodes: drawing.nodes, edges: drawing.edges || [] }, {}, graphOptions);
     }
     graph.update(drawing);
