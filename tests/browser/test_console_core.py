@@ -308,6 +308,14 @@ def test_sessions_filter_by_status_and_flow(
     page.get_by_label("Flow").select_option("hello")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("hello")
+    # A session made meanwhile: the page offers to show it (it does not jump by itself).
+    assert api.post(f"{base}/sessions", json={"flow": "hello", "input": {}}).status_code == 201
+    show = page.get_by_role("button", name="New sessions: show them")
+    expect(show).to_be_visible(timeout=10_000)
+    expect(rows).to_have_count(1)
+    show.click()
+    expect(rows).to_have_count(2)
+    expect(show).to_be_hidden()
 
 
 def test_session_controls_fork_and_rerun_from_a_node(

@@ -88,5 +88,21 @@ export default async function render(root, ctx) {
     }
   }
   more.addEventListener("click", page);
+  let newest = null;
+  const fresh = h("button", { type: "button", class: "primary", hidden: true, onclick: () => navigate(location.hash) }, "New sessions: show them");
+  root.querySelector(".page-header").appendChild(h("div", { class: "actions", "aria-live": "polite" }, fresh));
   await page();
+  newest = list.querySelector("tbody a") ? list.querySelector("tbody a").getAttribute("href") : null;
+  // Every few seconds: is there a newer session than the first row? (A button, not a jump.)
+  const timer = setInterval(async () => {
+    if (signal.aborted || !fresh.hidden) return;
+    try {
+      const top = await api.get(`${base}/sessions`, { limit: 1, status: query.status, flow: query.flow }, { signal });
+      const first = top.items[0] ? `${here}/${encodeURIComponent(top.items[0].id)}` : null;
+      if (first && first !== newest) fresh.hidden = false;
+    } catch {
+      /* the next tick tries again */
+    }
+  }, 5000);
+  return () => clearInterval(timer);
 }
