@@ -9,6 +9,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.browser
 
 # A tool that asks a person first, registered in the server by PODIUM_TOOL_MODULES.
 APPROVAL_TOOLS = '''
+import asyncio
+
 from podium.tools.base import tool
 
 
@@ -33,6 +36,17 @@ def console_refund(order: str, amount: int) -> str:
         amount: the amount in cents
     """
     return f"refunded {amount} on {order}"
+
+
+@tool
+async def console_wait(seconds: float) -> str:
+    """Wait a while (an agent busy for that long).
+
+    Args:
+        seconds: how long
+    """
+    await asyncio.sleep(seconds)
+    return "waited"
 '''
 
 REFUNDER = {
@@ -315,6 +329,39 @@ def test_a_denied_approval_in_the_chat_skips_the_call(
     ]
 
 
+def test_agents_list_shows_an_agent_busy_then_idle_live(
+    page: Page,
+    login: Callable[[Page, User], None],
+    admin: User,
+    app: dict[str, Any],
+    client: httpx.Client,
+    axe_check: Callable[[Page], list[dict[str, Any]]],
+) -> None:
+    sleeper = {
+        "name": "sleeper",
+        "model": "offline/script",
+        "tools": ["console_wait"],
+        "script": [
+            {"tool_calls": [{"name": "console_wait", "arguments": {"seconds": 2.5}}]},
+            {"text": "Rested."},
+        ],
+    }
+    assert client.post(f"/apps/{app['id']}/agents", json=sleeper).status_code == 201
+    open_page(page, login, admin, f"#/apps/{app['id']}/agents")
+    row = page.locator("tr[data-agent='sleeper']")
+    expect(row.locator(".badge").first).to_have_text("idle")
+    axe_check(page)
+    with ThreadPoolExecutor(1) as pool:
+        turn = pool.submit(
+            client.post,
+            f"/apps/{app['id']}/chat/messages",
+            json={"agent": "sleeper", "message": "rest a little"},
+        )
+        expect(row.locator(".badge").first).to_have_text("busy", timeout=2500)
+        assert turn.result(timeout=30).json()["answer"] == "Rested."
+    expect(row.locator(".badge").first).to_have_text("idle", timeout=4000)
+
+
 def test_agents_list_enables_and_disables(
     page: Page,
     login: Callable[[Page, User], None],
@@ -363,6 +410,13 @@ def test_packs_are_enabled_per_app_in_the_page_and_the_leads_view_lists_leads(
     expect(page.locator("#leads tbody tr")).to_contain_text("Ada Lovelace")
     listed = client.get(f"{packs}/leads/leads").json()["items"]
     assert [lead["email"] for lead in listed] == ["ada@example.com"]
+    page.get_by_role("button", name="Analyze Ada Lovelace").click()
+    lead_row = page.locator("#leads tbody tr")
+    expect(lead_row).to_contain_text("analyzed", timeout=15_000)
+    analyzed = client.get(f"{packs}/leads/leads").json()["items"][0]
+    assert analyzed["status"] == "analyzed"
+    expect(lead_row).to_contain_text(f"{analyzed['score']}")
+    expect(lead_row).to_contain_text(analyzed["tier"])
     axe_check(page)
 
     page.evaluate("(hash) => { location.hash = hash; }", f"#/apps/{app['id']}/packs")

@@ -13,7 +13,7 @@ export default async function render(root, ctx) {
     h("h1", {}, "Agents"),
     h("p", {}, h("a", { href: `#/apps/${encodeURIComponent(app)}/tool-calls` }, "Tool-call log"),
       " · ", h("a", { href: `#/apps/${encodeURIComponent(app)}/approvals` }, "Approvals")),
-    h("div", { class: "table-wrap" }, h(
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Agents (scrolls)" }, h(
       "table",
       { class: "data", "aria-label": "Agents" },
       h("thead", {}, h("tr", {}, ...["Agent", "Description", "Model", "Source", "Status", "Enabled", ""]

@@ -53,7 +53,7 @@ export default async function render(root, ctx) {
   root.replaceChildren(
     h("h1", {}, "Tool calls"),
     form,
-    h("div", { class: "table-wrap" }, h("table", { class: "data", id: "tool-calls", "aria-label": "Tool calls" },
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Tool calls (scrolls)" }, h("table", { class: "data", id: "tool-calls", "aria-label": "Tool calls" },
       h("thead", {}, h("tr", {}, ...["When", "Agent", "Tool", "Status", "Arguments", "Result or error", "Duration", "Session"]
         .map((c) => h("th", { scope: "col" }, c)))),
       body)),
