@@ -329,6 +329,32 @@ def test_a_denied_approval_in_the_chat_skips_the_call(
     ]
 
 
+def test_a_chat_waiting_for_approval_opened_again_is_answered_in_its_page(
+    page: Page,
+    login: Callable[[Page, User], None],
+    admin: User,
+    app: dict[str, Any],
+    client: httpx.Client,
+) -> None:
+    client.post(f"/apps/{app['id']}/agents", json={**REFUNDER, "name": "refunder3"})
+    turn = client.post(
+        f"/apps/{app['id']}/chat/messages", json={"agent": "refunder3", "message": "refund ord_7"}
+    ).json()
+    assert turn["status"] == "interrupted", turn
+    open_page(page, login, admin, f"#/apps/{app['id']}/agents/refunder3")
+    recent = page.locator("#recent-chats li")
+    expect(recent).to_have_count(1)
+    expect(recent).to_contain_text("refund ord_7")
+    expect(recent).to_contain_text("waiting")
+    recent.get_by_role("link").click()
+    expect(page.locator(".msg-user")).to_have_text(["Yourefund ord_7"])
+    page.locator(".msg-question").get_by_role("button", name="approve").click()
+    expect(page.locator(".msg-tool")).to_have_count(1)
+    expect(page.locator(".msg-tool")).to_contain_text("console_refund — ok")
+    expect(page.locator(".msg-assistant .msg-text[data-done=true]")).to_have_text("Refund issued.")
+    expect(recent).to_contain_text("completed")
+
+
 def test_agents_list_shows_an_agent_busy_then_idle_live(
     page: Page,
     login: Callable[[Page, User], None],

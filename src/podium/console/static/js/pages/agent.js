@@ -1,7 +1,7 @@
 // Chat with one agent: the answer streams in token by token (`chat.send` over the WebSocket:
 // `message.delta`, `tool.called`, `message.created`, the run's end), tool calls show inline,
 // and a tool call waiting for approval is answered here.
-import { h, errorBox, toast } from "../ui.js";
+import { h, errorBox, timeAgo, toast } from "../ui.js";
 
 const TURN_EVENTS = [
   "message.delta", "message.created", "tool.called", "agent.status", "node.interrupted",
@@ -29,6 +29,7 @@ export default async function render(root, ctx) {
   const modelInput = h("input", { id: "chat-model", name: "model", placeholder: "agent's model" });
   const send = h("button", { type: "submit", class: "primary" }, "Send");
   const sessionLink = h("p", { class: "muted", id: "chat-session" });
+  const recent = h("ul", { id: "recent-chats" });
   const form = h(
     "form",
     { class: "chat-form", onsubmit: (event) => { event.preventDefault(); sendMessage(); } },
@@ -47,6 +48,8 @@ export default async function render(root, ctx) {
         h("a", { href: `${appHash}/tool-calls?agent=${encodeURIComponent(name)}` }, "Tool calls"),
         h("a", { href: `${appHash}/agents` }, "All agents"))),
     h("section", { class: "card", "aria-label": "Chat" }, transcript, sessionLink, form),
+    h("section", { class: "card", "aria-labelledby": "recent-chats-h" },
+      h("h2", { id: "recent-chats-h" }, "Recent chats"), recent),
   );
 
   try {
@@ -80,15 +83,45 @@ export default async function render(root, ctx) {
     return body;
   }
 
+  // A chat opened again (?session=): its messages, and the approval it may be waiting for.
   if (sessionId) {
     try {
-      const history = await ctx.api.get(`${appPath}/chat/${encodeURIComponent(sessionId)}/history`);
+      const chatPath = `${appPath}/chat/${encodeURIComponent(sessionId)}/history`;
+      const history = await ctx.api.get(chatPath, { limit: 200 });
       for (const event of history) {
         const data = event.data ?? {};
         if (data.role === "user" || data.role === "assistant") message(data.role, data.content ?? "");
       }
+      const session = await ctx.api.get(`${appPath}/sessions/${encodeURIComponent(sessionId)}`);
+      if (session.pending_question?.kind === "question") {
+        // Follow on from the session's last event, so the answered run's events are new.
+        let since = history.at(-1)?.seq ?? 0;
+        for (let pages = 0; pages < 20; pages += 1) {
+          const page = await ctx.api.get(`${appPath}/events`, { session_id: sessionId, since, limit: 1000 });
+          if (!page.items?.length) break;
+          since = page.next_since ?? page.items.at(-1).seq;
+        }
+        const answerEl = message("assistant", "");
+        showQuestion(answerEl, { session_id: sessionId, seq: since });
+      }
     } catch (err) {
       transcript.append(errorBox(err));
+    }
+  }
+  loadRecent();
+
+  // The latest chats with this agent (chat sessions whose state names it).
+  async function loadRecent() {
+    try {
+      const page = await ctx.api.get(`${appPath}/sessions`, { flow: "chat", limit: 100 });
+      const mine = page.items.filter((s) => s.state?.agent === name).slice(0, 10);
+      recent.replaceChildren(...mine.map((s) => h("li", {},
+        h("a", { href: `${appHash}/agents/${encodeURIComponent(name)}?session=${encodeURIComponent(s.id)}` },
+          typeof s.state?.message === "string" ? s.state.message.slice(0, 80) : s.id),
+        " · ", h("span", { class: `badge s-${s.status}` }, s.status), " · ", timeAgo(s.updated_at))));
+      if (!mine.length) recent.append(h("li", { class: "muted" }, "none yet"));
+    } catch (err) {
+      recent.replaceChildren(h("li", {}, errorBox(err)));
     }
   }
 
@@ -179,7 +212,10 @@ export default async function render(root, ctx) {
       if (!TURN_EVENTS.includes(event.type) || event.type === "run.interrupted") return;
       handle(event);
       // Another question starts its own follow once answered; an end ends this one.
-      if ((RUN_ENDS.has(event.type) || event.type === "node.interrupted") && stop) stop();
+      if ((RUN_ENDS.has(event.type) || event.type === "node.interrupted") && stop) {
+        stop();
+        loadRecent();
+      }
     };
     const spec = { app_id: app, session_id: session };
     if (afterSeq != null) spec.since = afterSeq;
@@ -205,6 +241,7 @@ export default async function render(root, ctx) {
       if (typeof stop === "function") stop();
       stop = null;
       send.disabled = false;
+      loadRecent();
       delete answerEl.dataset.streaming;
       answerEl.parentElement.classList.remove("streaming");
     };

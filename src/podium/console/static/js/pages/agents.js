@@ -16,7 +16,7 @@ export default async function render(root, ctx) {
     h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Agents (scrolls)" }, h(
       "table",
       { class: "data", "aria-label": "Agents" },
-      h("thead", {}, h("tr", {}, ...["Agent", "Description", "Model", "Source", "Status", "Enabled", ""]
+      h("thead", {}, h("tr", {}, ...["Agent", "Description", "Model", "Source", "Status", "Enabled", "Action"]
         .map((c) => h("th", { scope: "col" }, c)))),
       body,
     )),

@@ -69,7 +69,7 @@ async function leadsView(container, ctx, leadsPath) {
       h("h2", { id: "leads-h" }, "Leads"),
       filters,
       h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Leads (scrolls)" }, h("table", { class: "data", id: "leads", "aria-label": "Leads" },
-        h("thead", {}, h("tr", {}, ...["Name", "Company", "Service", "Budget", "Status", "Score", "Tier", "Received", ""]
+        h("thead", {}, h("tr", {}, ...["Name", "Company", "Service", "Budget", "Status", "Score", "Tier", "Received", "Action"]
           .map((c) => h("th", { scope: "col" }, c)))),
         body)),
       status,

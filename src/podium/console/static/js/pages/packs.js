@@ -11,7 +11,7 @@ export default async function render(root, ctx) {
     h("h1", {}, "Packs"),
     h("p", {}, "Packs ship flows, agents, event handlers and routes. Enabling one registers them in this app."),
     h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Packs (scrolls)" }, h("table", { class: "data", id: "packs", "aria-label": "Packs" },
-      h("thead", {}, h("tr", {}, ...["Pack", "Description", "Flows", "Agents", "Enabled", ""]
+      h("thead", {}, h("tr", {}, ...["Pack", "Description", "Flows", "Agents", "Enabled", "Action"]
         .map((c) => h("th", { scope: "col" }, c)))),
       body)),
     status,
