@@ -3,7 +3,7 @@
 // default export is `async function render(root, ctx)`; it may return a cleanup function.
 
 import { api, auth } from "./api.js";
-import { h, clear, errorBox } from "./ui.js";
+import { h, clear, errorBox, clearToasts } from "./ui.js";
 
 const ROUTES = [
   [/^\/setup$/, "setup", { public: true }],
@@ -158,6 +158,7 @@ async function route() {
     }
     current = null;
   }
+  clearToasts();
   const controller = new AbortController();
   const mine = { controller, cleanup: null };
   current = mine;

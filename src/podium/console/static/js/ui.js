@@ -141,6 +141,11 @@ export function formValues(form) {
 
 let toastRegion = null;
 
+// Drop the toasts of the page being left.
+export function clearToasts() {
+  if (toastRegion) clear(toastRegion);
+}
+
 export function toast(message, kind = "info") {
   if (!toastRegion) {
     toastRegion = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
@@ -159,7 +164,7 @@ export function jsonView(value, options = {}) {
   } catch {
     text = String(value);
   }
-  return h("pre", { class: ["json", options.class], tabindex: options.focusable ? "0" : null }, text ?? "null");
+  return h("pre", { class: ["json", options.class], tabindex: options.focusable === false ? null : "0" }, text ?? "null");
 }
 
 export function timeAgo(ts) {

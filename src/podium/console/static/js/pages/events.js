@@ -34,7 +34,7 @@ export default async function render(root, ctx) {
   root.appendChild(form);
   const live = h("span", { class: "live" }, "connecting");
   const count = h("span", { class: "muted" });
-  root.appendChild(h("div", { class: "row" }, live, count));
+  root.appendChild(h("div", { class: "status-line" }, live, count));
   const list = h("div", { class: "events-list card", role: "log", "aria-label": "Events", "aria-live": "off", tabindex: "0" });
   const detail = h("div");
   root.appendChild(list);

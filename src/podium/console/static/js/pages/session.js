@@ -26,6 +26,7 @@ export default async function render(root, ctx) {
   const eventsList = h("div", { class: "events-list", role: "log", "aria-live": "off", "aria-label": "Session events", tabindex: "0" });
   const live = h("span", { class: "live" }, "connecting");
   const historyBox = h("div");
+  const forkBox = h("div");
   const stateBox = h("div");
   root.appendChild(headerBox);
   root.appendChild(questionBox);
@@ -36,7 +37,7 @@ export default async function render(root, ctx) {
   grid.appendChild(left);
   grid.appendChild(right);
   left.appendChild(section("Run graph", runLine, graphBox, legend(), nodePanel));
-  left.appendChild(section("Steps", historyBox));
+  left.appendChild(section("Steps", historyBox, forkBox));
   right.appendChild(section("Transcript", transcript));
   right.appendChild(h("section", { class: "card" }, h("div", { class: "row" }, h("h2", {}, "Events"), live), eventsList));
   right.appendChild(section("State", stateBox));
@@ -291,8 +292,7 @@ export default async function render(root, ctx) {
   }
 
   function forkForm(step) {
-    const old = historyBox.querySelector(".fork");
-    if (old) old.remove();
+    clear(forkBox);
     const problem = h("div", { "aria-live": "polite" });
     const form = h(
       "form",
@@ -322,7 +322,7 @@ export default async function render(root, ctx) {
         problem.appendChild(errorBox(err));
       }
     });
-    historyBox.appendChild(form);
+    forkBox.appendChild(form);
     form.querySelector("textarea").focus();
   }
 

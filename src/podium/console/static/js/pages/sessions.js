@@ -5,6 +5,15 @@ import { h, table, errorBox, timeAgo, pageHeader, badge, clear, shortId } from "
 const STATUSES = ["", "active", "waiting", "completed", "failed", "cancelled"];
 const PAGE = 100;
 
+function preview(state) {
+  if (!state || typeof state !== "object") return "";
+  const text = Object.entries(state)
+    .slice(0, 3)
+    .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" · ");
+  return text.length > 70 ? `${text.slice(0, 69)}…` : text;
+}
+
 export default async function render(root, ctx) {
   const { api, appId, query, navigate, signal } = ctx;
   const base = `/apps/${encodeURIComponent(appId)}`;
@@ -41,8 +50,8 @@ export default async function render(root, ctx) {
     { label: "Session", render: (s) => h("a", { href: `${here}/${encodeURIComponent(s.id)}`, class: "id" }, shortId(s.id)) },
     { label: "Flow", render: (s) => (s.flow ? `${s.flow} v${s.flow_version}` : "") },
     { label: "Status", render: (s) => badge(s.status) },
-    { label: "Run", render: (s) => (s.run_status ? badge(s.run_status) : "") },
-    { label: "Waiting for", render: (s) => (s.pending_question ? s.pending_question.question : "") },
+    { label: "State", render: (s) => h("span", { class: "data-preview" }, preview(s.state)) },
+    { label: "Created", render: (s) => timeAgo(s.created_at) },
     { label: "Updated", render: (s) => timeAgo(s.updated_at) },
   ];
   const list = table(columns, [], { caption: "Sessions", empty: "No sessions match." });
