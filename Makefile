@@ -54,6 +54,7 @@ $(BENCH_STAMP): $(STAMP)
 BROWSER_STAMP := tests/browser/node_modules/.package-lock.json
 
 $(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "make browser-deps: npm is missing (apt-get install nodejs npm; bash .ci/run installs it)" >&2; exit 1; }
 	npm ci --prefix tests/browser --no-audit --no-fund
 	@touch $@
 

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from tests.browser.conftest import (
     AXE,
     BROWSER_TESTS,
     CHROMIUM,
     BrowserLog,
     Server,
+    new_page,
     require_axe,
     require_chromium,
 )
@@ -120,3 +121,20 @@ def test_axe_core_is_pinned_in_the_lockfile() -> None:
     assert lock["packages"]["node_modules/axe-core"]["version"] == pinned
     installed = json.loads((AXE.parent / "package.json").read_text())
     assert installed["version"] == pinned, "run `make browser-deps`"
+
+
+def test_the_browser_log_records_script_errors_and_failed_loads(
+    browser: Browser, server: Server
+) -> None:
+    """What the `page` fixture fails a test on (uncaught errors) and what `browser_log` holds."""
+    log = BrowserLog()
+    page = new_page(browser, server, log)
+    try:
+        page.goto("/console/missing-file.js")
+        page.set_content("<!doctype html><title>t</title><script>throw new Error('boom')</script>")
+    finally:
+        page.context.close()
+    assert any("boom" in error for error in log.errors), log.errors
+    assert any(
+        "404" in text and "/console/missing-file.js" in text for text in log.console_errors()
+    ), log.console

@@ -118,13 +118,18 @@ def page_text(page: Page) -> str:
 
 
 def test_the_apps_list_shows_only_the_users_own_apps(
-    page: Page, login: Callable[[Page, User], None], victim: Victim, outsider: User
+    page: Page,
+    login: Callable[[Page, User], None],
+    axe_check: Callable[[Page], Any],
+    victim: Victim,
+    outsider: User,
 ) -> None:
     login(page, outsider)
     page.evaluate("location.hash = '#/apps'")
     expect(page.locator("main")).to_contain_text("otto-own-app")
     page.wait_for_load_state("networkidle")
     assert victim.leaks(page_text(page), page.url) == []
+    axe_check(page)
 
 
 ADDRESSES = [
@@ -146,7 +151,11 @@ ADDRESSES = [
 
 @pytest.mark.timeout(180)
 def test_typing_the_addresses_of_another_apps_objects_shows_nothing_of_them(
-    page: Page, login: Callable[[Page, User], None], victim: Victim, outsider: User
+    page: Page,
+    login: Callable[[Page, User], None],
+    axe_check: Callable[[Page], Any],
+    victim: Victim,
+    outsider: User,
 ) -> None:
     login(page, outsider)
     for template in ADDRESSES:
@@ -165,6 +174,7 @@ def test_typing_the_addresses_of_another_apps_objects_shows_nothing_of_them(
         page.wait_for_load_state("networkidle")
         leaks = victim.leaks(page_text(page), address)
         assert leaks == [], f"{address} shows {leaks}"
+        axe_check(page)  # the error states are accessible too
 
 
 def test_the_owner_sees_her_objects_at_the_same_addresses(
@@ -184,3 +194,5 @@ def test_the_owner_sees_her_objects_at_the_same_addresses(
         page.goto("about:blank")
         page.goto(f"/console/{address}")
         expect(page.locator("main"), address).to_contain_text(expected)
+        # The detector used above finds what is there.
+        assert victim.leaks(page_text(page), address), address
