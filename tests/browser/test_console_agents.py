@@ -163,7 +163,6 @@ def test_a_patched_artifact_shows_in_two_tabs_within_a_second_with_its_history(
     admin: User,
     app: dict[str, Any],
     client: httpx.Client,
-    screenshot: Callable[[Page, str], Path],
     axe_check: Callable[[Page], list[dict[str, Any]]],
 ) -> None:
     made = client.post(
@@ -206,8 +205,52 @@ def test_a_patched_artifact_shows_in_two_tabs_within_a_second_with_its_history(
     expect(page.locator("#artifact-history li[data-version='1'] .diff li")).to_have_text(
         ['+ title: "Q3 report"', "+ progress: 10"]
     )
+    axe_check(page)
+
+
+def test_an_artifacts_buttons_send_its_actions_to_the_waiting_run(
+    page: Page,
+    login: Callable[[Page, User], None],
+    admin: User,
+    app: dict[str, Any],
+    client: httpx.Client,
+    screenshot: Callable[[Page, str], Path],
+    axe_check: Callable[[Page], list[dict[str, Any]]],
+) -> None:
+    base = f"/apps/{app['id']}"
+    assert client.put(f"{base}/packs/appbuilder").status_code == 200
+    made = client.post(
+        f"{base}/sessions",
+        json={
+            "flow": "ChallengeTracker",
+            "input": {"title": "Ship it", "steps": ["build", "launch"]},
+        },
+    )
+    assert made.status_code == 201, made.text
+    session = made.json()["id"]
+    deadline = time.monotonic() + 10
+    while client.get(f"{base}/sessions/{session}").json()["status"] != "waiting":
+        assert time.monotonic() < deadline, "the ChallengeTracker run did not wait for an action"
+        time.sleep(0.1)
+    artifact = client.get(f"{base}/artifacts", params={"session_id": session}).json()["items"][0]
+
+    open_page(page, login, admin, f"#/apps/{app['id']}/artifacts/{artifact['id']}")
+    expect(page.locator("#artifact-version")).to_have_text("1")
+    button = page.locator("#artifact-actions").get_by_role("button", name="Complete step")
+    expect(page.locator("#artifact-actions")).to_contain_text("A run waits for: complete_step.")
+    button.click()
+    expect(page.locator("#artifact-state")).to_contain_text('"completed_steps": 1')
+    expect(page.locator("#artifact-history li[data-version]").first).to_contain_text(
+        "~ completed_steps: 0 → 1"
+    )
+    expect(page.locator("#artifact-actions")).to_contain_text("A run waits for: complete_step.")
     screenshot(page, "artifact")
     axe_check(page)
+    button.click()
+    expect(page.locator("#artifact-state")).to_contain_text('"status": "completed"')
+    expect(page.locator("#artifact-actions")).to_contain_text("No run is waiting")
+    expect(page.locator("#artifact-actions [data-action]")).to_have_count(0)
+    assert client.get(f"{base}/sessions/{session}").json()["status"] == "completed"
 
 
 def test_an_artifact_action_with_bad_input_says_what_is_wrong(
