@@ -104,7 +104,6 @@ def test_a_chat_with_an_offline_agent_streams_its_tokens(
     admin: User,
     app: dict[str, Any],
     client: httpx.Client,
-    screenshot: Callable[[Page, str], Path],
     axe_check: Callable[[Page], list[dict[str, Any]]],
 ) -> None:
     made = client.post(
@@ -142,7 +141,6 @@ def test_a_chat_with_an_offline_agent_streams_its_tokens(
     page.get_by_label("Message").fill("and the southern one")
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".msg-assistant .msg-text[data-done=true]")).to_have_count(2)
-    screenshot(page, "agent-chat")
     axe_check(page)
 
 
@@ -378,6 +376,8 @@ def test_a_chat_waiting_for_approval_opened_again_is_answered_in_its_page(
     admin: User,
     app: dict[str, Any],
     client: httpx.Client,
+    screenshot: Callable[[Page, str], Path],
+    axe_check: Callable[[Page], list[dict[str, Any]]],
 ) -> None:
     client.post(f"/apps/{app['id']}/agents", json={**REFUNDER, "name": "refunder3"})
     turn = client.post(
@@ -394,8 +394,12 @@ def test_a_chat_waiting_for_approval_opened_again_is_answered_in_its_page(
     page.locator(".msg-question").get_by_role("button", name="approve").click()
     expect(page.locator(".msg-tool")).to_have_count(1)
     expect(page.locator(".msg-tool")).to_contain_text("console_refund — ok")
+    expect(page.locator(".msg-tool")).to_contain_text('arguments {"order":"ord_7","amount":500}')
+    expect(page.locator(".msg-tool")).to_contain_text("result refunded 500 on ord_7")
     expect(page.locator(".msg-assistant .msg-text[data-done=true]")).to_have_text("Refund issued.")
     expect(recent).to_contain_text("completed")
+    screenshot(page, "agent-chat")
+    axe_check(page)
 
 
 def test_agents_list_shows_an_agent_busy_then_idle_live(

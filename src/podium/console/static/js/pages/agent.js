@@ -24,12 +24,22 @@ export default async function render(root, ctx) {
   };
   const transcript = h("div", {
     id: "transcript", class: "transcript", role: "log", "aria-live": "polite", "aria-label": "Conversation",
+    tabindex: "0", // it scrolls: keyboard users reach it
   });
   const input = h("textarea", { id: "chat-message", name: "message", rows: "3", required: "" });
   const modelInput = h("input", { id: "chat-model", name: "model", placeholder: "agent's model" });
   const send = h("button", { type: "submit", class: "primary" }, "Send");
   const sessionLink = h("p", { class: "muted", id: "chat-session" });
   const recent = h("ul", { id: "recent-chats" });
+  transcript.style.maxHeight = "60vh"; // a longer view of the chat than the shell's default
+  // Keep the newest line in view unless the reader scrolled up to read.
+  let pinned = true;
+  transcript.addEventListener("scroll", () => {
+    pinned = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+  });
+  const scrollToEnd = () => {
+    if (pinned) transcript.scrollTop = transcript.scrollHeight;
+  };
   const form = h(
     "form",
     { class: "chat-form", onsubmit: (event) => { event.preventDefault(); sendMessage(); } },
@@ -79,7 +89,7 @@ export default async function render(root, ctx) {
     // (not the class `user`: the header's `.user` rule would restyle it)
     if (role === "user") item.style.background = "#e6eefc";
     transcript.append(item);
-    item.scrollIntoView?.({ block: "end" });
+    scrollToEnd();
     return body;
   }
 
@@ -137,6 +147,10 @@ export default async function render(root, ctx) {
     let deltas = 0;
     let text = "";
     return (event) => {
+      handleEvent(event);
+      scrollToEnd();
+    };
+    function handleEvent(event) {
       const data = event.data ?? {};
       switch (event.type) {
         case "message.delta":
@@ -153,9 +167,10 @@ export default async function render(root, ctx) {
           break;
         case "tool.called": {
           const detail = `${data.status}${data.error ? `: ${data.error}` : ""} · ${Math.round(data.duration_ms ?? 0)} ms`;
-          answerEl.parentElement.before(
-            h("div", { class: "msg msg-tool", "data-tool": data.tool },
-              h("span", { class: "who" }, "Tool call"), `${data.tool} — ${detail}`));
+          const line = h("div", { class: "msg msg-tool", "data-tool": data.tool },
+            h("span", { class: "who" }, "Tool call"), `${data.tool} — ${detail}`);
+          answerEl.parentElement.before(line);
+          showCallDetail(line, event.run_id, data.tool);
           break;
         }
         case "agent.status":
@@ -170,7 +185,25 @@ export default async function render(root, ctx) {
             if (!answerEl.textContent) answerEl.textContent = `(the run ${event.type.slice(4)})`;
           }
       }
-    };
+    }
+  }
+
+  // The call's arguments and result, from the tool-call log (the event has neither).
+  const detailed = new Set(); // tool-call ids shown
+  async function showCallDetail(line, runId, tool) {
+    if (!runId) return;
+    try {
+      const page = await ctx.api.get(`${appPath}/tool-calls`, { run_id: runId, tool, limit: 100 });
+      const call = page.items.find((c) => !detailed.has(c.id));
+      if (!call) return;
+      detailed.add(call.id);
+      const text = (v) => (typeof v === "string" ? v : JSON.stringify(v));
+      line.append(h("div", { class: "muted" }, `arguments ${text(call.arguments)}`),
+        call.result != null ? h("div", { class: "muted" }, `result ${text(call.result)}`) : "");
+      scrollToEnd();
+    } catch {
+      // the line without its detail: the log may be out of reach (it is not the chat)
+    }
   }
 
   // A tool call that needs approval: the run waits; answer it here (or on the approvals page).
@@ -190,7 +223,7 @@ export default async function render(root, ctx) {
       try {
         await ctx.api.post(`${appPath}/sessions/${encodeURIComponent(session.id)}/input`,
           { interrupt_id: q.interrupt_id, answer: choice });
-        box.append(h("p", { class: "muted" }, `answered: ${choice}`));
+        box.querySelector(".choices")?.replaceWith(h("p", { class: "muted" }, `answered: ${choice}`));
         follow(session.id, event.seq, answerEl);
       } catch (err) {
         toast(err.message ?? String(err), "error");
@@ -200,6 +233,7 @@ export default async function render(root, ctx) {
       h("button", { type: "button", class: c === "approve" ? "primary" : c === "deny" ? "danger" : null,
         onclick: () => answer(c) }, c))));
     answerEl.parentElement.before(box);
+    scrollToEnd();
   }
 
   // After an answer the run goes on: follow the session's events from where we were.
