@@ -435,6 +435,39 @@ def test_agents_list_shows_an_agent_busy_then_idle_live(
     expect(row.locator(".badge").first).to_have_text("idle", timeout=4000)
 
 
+def test_a_chat_whose_socket_drops_mid_turn_gets_its_answer_once(
+    page: Page,
+    login: Callable[[Page, User], None],
+    admin: User,
+    app: dict[str, Any],
+    client: httpx.Client,
+) -> None:
+    napper = {
+        "name": "napper",
+        "model": "offline/script",
+        "tools": ["console_wait"],
+        "script": [
+            {"tool_calls": [{"name": "console_wait", "arguments": {"seconds": 1.5}}]},
+            {"text": "Rested."},
+        ],
+    }
+    assert client.post(f"/apps/{app['id']}/agents", json=napper).status_code == 201
+    open_page(page, login, admin, f"#/apps/{app['id']}/agents/napper")
+    page.get_by_label("Message").fill("rest a little")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#chat-session a")).to_have_count(1)  # chat.accepted came
+    # The tab's one socket drops (as a network blip would) while the tool runs.
+    page.evaluate("async () => (await import('/console/js/api.js')).api.socket().ws.close()")
+    answer = page.locator(".msg-assistant .msg-text[data-done=true]")
+    expect(answer).to_have_text("Rested.", timeout=8000)
+    expect(page.locator(".msg-tool")).to_contain_text("console_wait — ok")
+    session = page.locator("#chat-session a").inner_text()
+    history = client.get(f"/apps/{app['id']}/chat/{session}/history").json()
+    assert [e["data"]["content"] for e in history] == ["rest a little", "Rested."]
+    chats = client.get(f"/apps/{app['id']}/sessions", params={"flow": "chat"}).json()
+    assert [s["id"] for s in chats["items"] if s["state"].get("agent") == "napper"] == [session]
+
+
 def test_agents_list_enables_and_disables(
     page: Page,
     login: Callable[[Page, User], None],

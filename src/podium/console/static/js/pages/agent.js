@@ -271,13 +271,25 @@ export default async function render(root, ctx) {
     answerEl.parentElement.classList.add("streaming");
     const handle = follower(answerEl);
     let stop = null;
+    let offClose = null;
+    let finished = false;
+    let runId = null;
+    let lastSeq = null;
     const done = () => {
+      if (finished) return;
+      finished = true;
       if (typeof stop === "function") stop();
+      if (typeof offClose === "function") offClose();
       stop = null;
       send.disabled = false;
       loadRecent();
       delete answerEl.dataset.streaming;
       answerEl.parentElement.classList.remove("streaming");
+    };
+    const deliver = (event) => {
+      if (typeof event.seq === "number") lastSeq = event.seq;
+      handle(event);
+      if (RUN_ENDS.has(event.type)) done();
     };
     const request = { app_id: app, agent: name, message: text };
     if (sessionId) request.session_id = sessionId;
@@ -294,19 +306,31 @@ export default async function render(root, ctx) {
     // `chat.send` answers `chat.accepted` {session_id, run_id, subscription_id}; the turn's
     // events follow on that subscription, each as its own message type.
     stop = ctx.socket.follow("chat.send", request, (message) => {
-      const event = { ...(message.data ?? {}), type: message.type };
-      handle(event);
-      if (RUN_ENDS.has(event.type)) done();
+      deliver({ ...(message.data ?? {}), type: message.type });
     }, {
       onReply: (accepted) => {
         sessionId = accepted.session_id;
+        runId = accepted.run_id;
         showSession();
       },
       onError: (err) => {
+        if (finished) return;
         done();
         answerEl.textContent = "";
         answerEl.append(errorBox(err));
       },
+    });
+    // The socket dropped mid-turn: the reconnect must not send the message again (that
+    // would be a second turn); follow the run's events on the session instead, from the
+    // last one seen (the tokens streamed meanwhile are lost; the answer is not).
+    offClose = ctx.socket.on("socket.status", ({ status }) => {
+      if (status !== "closed" || finished || runId === null) return;
+      if (typeof stop === "function") stop();
+      const spec = { app_id: app, session_id: sessionId };
+      if (lastSeq !== null) spec.since = lastSeq;
+      stop = ctx.socket.subscribe(spec, (event) => {
+        if (event.run_id === runId && TURN_EVENTS.includes(event.type)) deliver(event);
+      });
     });
     ctx.signal?.addEventListener("abort", done);
   }
