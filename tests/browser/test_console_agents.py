@@ -316,6 +316,9 @@ def test_an_approval_answered_in_the_page_lets_the_tool_call_run(
     card = page.locator(f"[data-interrupt='{turn['question']['id']}']")
     expect(card).to_contain_text("wants to run console_refund")
     expect(card).to_contain_text("Agent refunder")
+    expect(card.get_by_role("link", name="Open the chat")).to_have_attribute(
+        "href", f"#/apps/{app['id']}/agents/refunder?session={turn['session_id']}"
+    )
     screenshot(page, "approvals")
     axe_check(page)
     card.get_by_role("button", name="Approve").click()

@@ -66,6 +66,11 @@ export default async function render(root, ctx) {
         session.flow ? `${session.flow} · ` : "",
         h("a", { href: `${appHash}/sessions/${encodeURIComponent(session.id)}` }, session.id)),
       h("p", { class: "prompt" }, q.question),
+      typeof session.state?.agent === "string" && session.flow === "chat"
+        ? h("p", {}, h("a", {
+          href: `${appHash}/agents/${encodeURIComponent(session.state.agent)}?session=${encodeURIComponent(session.id)}`,
+        }, "Open the chat"))
+        : null,
       h("p", { class: "muted" }, `node ${q.node_id} · run ${q.run_id} · waiting since `, timeAgo(session.updated_at)),
       h("div", { class: "choices" },
         h("button", { type: "button", class: "primary", onclick: () => answer(session, q, "approve", card) }, "Approve"),
