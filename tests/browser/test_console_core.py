@@ -378,3 +378,178 @@ def test_events_page_filters_by_type_and_follows_live(
     expect(log.locator('[data-type="node.completed"]')).to_have_count(0)
     page.get_by_role("button", name="run.succeeded").click()
     expect(page.locator("pre.json")).to_contain_text(session["run_id"])
+
+
+def test_the_transcript_streams_an_agents_tokens_live(
+    page: Page,
+    server: Server,
+    admin: User,
+    login: Callable[[Page, User], None],
+    make_app: Callable[[User, str], dict[str, Any]],
+) -> None:
+    app = make_app(admin, "chat-app")
+    api = server.api(admin.token)
+    base = f"/apps/{app['id']}"
+    agent = {"name": "echo", "model": "offline/echo", "instructions": "Echo."}
+    assert api.post(f"{base}/agents", json=agent).status_code == 201
+    first = {"flow": "chat", "input": {"message": "first words", "agent": "echo"}}
+    session = api.post(f"{base}/sessions", json=first).json()
+    api.get(f"{base}/runs/{session['run_id']}/wait", params={"timeout": 10})
+    login(page, admin)
+    page.goto(f"/console/#/apps/{app['id']}/sessions/{session['id']}")
+    transcript = page.get_by_role("log", name="Transcript")
+    expect(transcript.locator(".msg")).to_have_count(3)  # the user's, the agent's, the result
+    expect(page.locator(".live")).to_have_text("live")
+    # A second turn while the page is open: its tokens arrive live (message.delta, never
+    # logged), then the whole message replaces them.
+    second = {"input": {"message": "streamed words here", "agent": "echo"}}
+    assert api.post(f"{base}/sessions/{session['id']}/runs", json=second).status_code == 202
+    expect(transcript).to_contain_text("streamed words here")
+    expect(transcript.locator(".msg", has_text="streamed words here")).to_have_count(2)
+    deltas = int(transcript.get_attribute("data-deltas") or 0)
+    assert deltas >= 3, "the tokens were not streamed into the transcript"
+    expect(transcript.locator(".msg.streaming")).to_have_count(0)
+
+
+def test_a_loop_is_drawn_as_a_back_edge(
+    page: Page,
+    server: Server,
+    admin: User,
+    login: Callable[[Page, User], None],
+    make_app: Callable[[User, str], dict[str, Any]],
+) -> None:
+    app = make_app(admin, "loop-app")
+
+    def node(name: str) -> dict[str, Any]:
+        return {"id": name, "type": "template", "config": {"template": name, "output_key": name}}
+
+    loop = {
+        "name": "drafts",
+        "nodes": [node("draft"), node("review"), node("publish")],
+        "edges": [
+            {"source": "draft", "target": "review"},
+            {
+                "source": "review",
+                "target": "draft",
+                "loop": True,
+                "max_iterations": 3,
+                "condition": {"field": "state.review", "operator": "==", "value": "no"},
+            },
+            {"source": "review", "target": "publish"},
+        ],
+    }
+    reply = server.api(admin.token).post(f"/apps/{app['id']}/flows", json=loop)
+    assert reply.status_code == 201, reply.text
+    login(page, admin)
+    page.goto(f"/console/#/apps/{app['id']}/flows/drafts")
+    graph = page.locator('[data-testid="flow-graph"]')
+    expect(graph.locator(".edge")).to_have_count(3)
+    expect(graph.locator(".edge.back")).to_have_count(1)
+    boxes = [graph.locator(f'[data-node-id="{n}"]').bounding_box() for n in ("draft", "review")]
+    boxes.append(graph.locator('[data-node-id="publish"]').bounding_box())
+    xs = [box["x"] for box in boxes if box is not None]
+    assert len(xs) == 3 and xs == sorted(xs) and len(set(xs)) == 3, xs
+
+
+def test_two_tabs_with_an_expired_token_refresh_once_and_stay_logged_in(
+    page: Page, server: Server, admin: User, login: Callable[[Page, User], None]
+) -> None:
+    login(page, admin)
+    stored = json.loads(page.evaluate("localStorage.getItem('podium.auth')"))
+    stored["access_token"] = "expired.or.forged"
+    page.evaluate("(v) => localStorage.setItem('podium.auth', v)", json.dumps(stored))
+    other = page.context.new_page()  # the same browser: shared storage and lock manager
+    other.goto("/console/#/apps")
+    page.reload()
+    for tab in (page, other):
+        expect(tab.get_by_role("heading", name="Apps")).to_be_visible()
+        expect(tab).to_have_url(re.compile(r"#/apps$"))
+    # Had both tabs rotated the same refresh token, the second would have revoked the login.
+    fresh = json.loads(page.evaluate("localStorage.getItem('podium.auth')"))
+    me = server.api(fresh["access_token"]).get("/auth/me")
+    assert me.status_code == 200, me.text
+    again = server.api().post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+    assert again.status_code == 200, again.text
+
+
+def test_a_question_with_choices_or_a_schema_is_answered_with_a_form(
+    page: Page,
+    server: Server,
+    admin: User,
+    login: Callable[[Page, User], None],
+    make_app: Callable[[User, str], dict[str, Any]],
+    axe_check: Callable[[Page], Any],
+) -> None:
+    app = make_app(admin, "forms-app")
+    api = server.api(admin.token)
+    base = f"/apps/{app['id']}"
+    login(page, admin)
+
+    # Choices (the shipped `confirm` flow): one button each.
+    confirm = api.post(f"{base}/sessions", json={"flow": "confirm", "input": {}}).json()
+    page.goto(f"/console/#/apps/{app['id']}/sessions/{confirm['id']}")
+    choices = page.get_by_role("group", name="Choices")
+    expect(choices.get_by_role("button")).to_have_count(2)
+    axe_check(page)
+    choices.get_by_role("button", name="deny").click()
+    expect(graph_node(page, "out")).to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_role("log", name="Transcript")).to_contain_text("Decision: deny")
+
+    # A schema: a field per property, the required one checked before sending.
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "title": "Name"},
+            "age": {"type": "integer", "title": "Age"},
+            "size": {"enum": ["S", "M", "L"], "title": "Size"},
+            "member": {"type": "boolean", "title": "Member"},
+        },
+        "required": ["name"],
+    }
+    form_flow = {
+        "name": "signup-form",
+        "nodes": [
+            {
+                "id": "form",
+                "type": "human",
+                "config": {"question": "Who are you?", "schema": schema, "output_key": "who"},
+            }
+        ],
+        "edges": [],
+    }
+    assert api.post(f"{base}/flows", json=form_flow).status_code == 201
+    session = api.post(f"{base}/sessions", json={"flow": "signup-form", "input": {}}).json()
+    page.goto(f"/console/#/apps/{app['id']}/sessions/{session['id']}")
+    expect(page.get_by_text("Who are you?").first).to_be_visible()
+    page.get_by_label("Age (optional)").fill("36")
+    page.get_by_role("button", name="Send answer").click()
+    expect(page.get_by_role("status")).to_contain_text("Fill in: name")
+    page.get_by_label("Name", exact=True).fill("Ada")
+    page.get_by_label("Size (optional)").select_option("M")
+    page.get_by_label("Member (optional)").check()
+    axe_check(page)
+    page.get_by_role("button", name="Send answer").click()
+    expect(graph_node(page, "form")).to_have_attribute("data-status", "succeeded")
+    state = api.get(f"{base}/sessions/{session['id']}").json()["state"]
+    assert state["who"] == {"name": "Ada", "age": 36, "size": "M", "member": True}
+
+
+def test_login_and_settings_pages_pass_axe(
+    page: Page,
+    server: Server,
+    admin: User,
+    login: Callable[[Page, User], None],
+    make_app: Callable[[User, str], dict[str, Any]],
+    axe_check: Callable[[Page], Any],
+) -> None:
+    app = make_app(admin, "axe-app")
+    page.goto("/console/#/login")
+    expect(page.get_by_role("heading", name="Log in to Podium")).to_be_visible()
+    axe_check(page)
+    login(page, admin)
+    page.goto(f"/console/#/apps/{app['id']}/settings")
+    expect(page.get_by_role("table", name="API keys")).to_be_visible()
+    axe_check(page)
+    page.goto(f"/console/#/apps/{app['id']}/flows")
+    expect(page.get_by_role("table", name="Flows")).to_be_visible()
+    axe_check(page)

@@ -352,7 +352,13 @@ class Socket {
   async start(sub) {
     const data = { ...sub.data };
     if (sub.resumable && sub.since) data.since = sub.since;
-    const reply = await this.send(sub.type, data);
+    sub.starting = true;
+    let reply;
+    try {
+      reply = await this.send(sub.type, data);
+    } finally {
+      sub.starting = false;
+    }
     const subId = reply && reply.subscription_id;
     if (!subId) return reply;
     if (!this.subs.has(sub)) {
@@ -367,8 +373,10 @@ class Socket {
   }
 
   resubscribe() {
+    // Only the subscriptions the server had before the socket closed: one being started now
+    // is on its way already (started twice, every event would come twice).
     for (const sub of this.subs) {
-      if (sub.started) this.start(sub).catch((err) => sub.onError && sub.onError(err));
+      if (sub.started && !sub.starting) this.start(sub).catch((err) => sub.onError && sub.onError(err));
     }
   }
 

@@ -96,7 +96,7 @@ export async function loadApps(force = false) {
   return apps;
 }
 
-async function renderChrome(match) {
+async function renderChrome(match, isCurrent = () => true) {
   const tokens = auth.get();
   const picker = document.getElementById("app-picker");
   const select = document.getElementById("app-select");
@@ -123,6 +123,7 @@ async function renderChrome(match) {
     ),
   );
   const list = await loadApps();
+  if (!isCurrent()) return; // the user went on meanwhile: that page draws the header
   clear(select);
   select.appendChild(h("option", { value: "" }, "All apps"));
   for (const app of list) {
@@ -166,7 +167,7 @@ async function route() {
     location.replace((await needsAdmin()) ? "#/setup" : "#/login");
     return;
   }
-  await renderChrome(match);
+  await renderChrome(match, () => current === mine);
   if (current !== mine) return;
   clear(view);
   if (!match.page) {
@@ -195,7 +196,7 @@ async function route() {
     user: auth.get() ? auth.get().user : null,
     navigate,
     signal: controller.signal,
-    refreshApps: () => loadApps(true).then(() => renderChrome(match)),
+    refreshApps: () => loadApps(true).then(() => renderChrome(match, () => current === mine)),
   };
   try {
     const cleanup = await module.default(root, ctx);

@@ -49,7 +49,7 @@ export function table(columns, rows, options = {}) {
     "table",
     { class: ["data", options.class] },
     options.caption ? h("caption", { class: options.captionVisible ? "" : "sr-only" }, options.caption) : null,
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)))),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c.label)))),
     body,
   );
   const addRows = (more) => {

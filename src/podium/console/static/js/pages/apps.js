@@ -13,7 +13,7 @@ export default async function render(root, ctx) {
           [
             { label: "Name", render: (a) => h("a", { href: `#/apps/${encodeURIComponent(a.id)}/sessions` }, a.name) },
             { label: "Description", render: (a) => a.description || "" },
-            { label: "Your role", render: (a) => (a.role ? badge(a.role) : "") },
+            { label: "Your role", render: (a) => (a.role ? badge(a.role) : ctx.user && ctx.user.is_admin ? badge("platform admin") : "") },
             { label: "Id", key: "id", class: "mono" },
             { label: "Created", render: (a) => timeAgo(a.created_at) },
           ],

@@ -32,7 +32,7 @@ export default async function render(root, ctx) {
             { class: "table-wrap" },
             table(
               [
-                { label: "Version", render: (v) => (v.version === wanted ? h("strong", {}, `v${v.version} (shown)`) : `v${v.version}`) },
+                { label: "Version", render: (v) => (v.version === wanted ? h("strong", {}, `v${v.version} · latest`) : `v${v.version}`) },
                 { label: "Id", key: "id", class: "mono" },
                 { label: "Registered", render: (v) => timeAgo(v.created_at) },
               ],

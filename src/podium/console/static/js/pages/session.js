@@ -45,14 +45,22 @@ export default async function render(root, ctx) {
   // --- the graph ---------------------------------------------------------------------------
   const definition = flow ? flow.definition : { nodes: [], edges: [] };
   let selected = null;
-  const graph = renderGraph(graphBox, flowGraph(definition), {}, {
+  const graphOptions = {
     label: `The graph of this session's run (${session.flow || "flow"})`,
     onNodeClick: (id) => {
       selected = id;
       graph.select(id);
       drawNodePanel();
     },
-  });
+  };
+  let graph = renderGraph(graphBox, flowGraph(definition), {}, graphOptions);
+  // Without the flow's definition (not readable here), the run's drawing gives the graph.
+  const drawFrom = (drawing) => {
+    if (!graph.nodeIds.length && drawing.nodes && drawing.nodes.length) {
+      graph = renderGraph(graphBox, { nodes: drawing.nodes, edges: drawing.edges || [] }, {}, graphOptions);
+    }
+    graph.update(drawing);
+  };
   let drawnRun = null;
   let stopGraph = null;
   let lastDrawing = null;
@@ -66,7 +74,7 @@ export default async function render(root, ctx) {
       (message) => {
         if (message.type !== "workflow.visualization") return;
         lastDrawing = message.data;
-        graph.update(message.data);
+        drawFrom(message.data);
         runLine.textContent = `Run ${message.data.run_id}: ${message.data.status}`;
         drawNodePanel();
       },
@@ -82,7 +90,7 @@ export default async function render(root, ctx) {
     try {
       const drawing = await api.get(`${base}/workflows/${encodeURIComponent(session.run_id)}/visualization`);
       lastDrawing = drawing;
-      graph.update(drawing);
+      drawFrom(drawing);
       runLine.textContent = `Run ${drawing.run_id}: ${drawing.status}`;
     } catch {
       /* the next event tries again */
@@ -330,13 +338,31 @@ export default async function render(root, ctx) {
   const asked = new Set(); // nodes that asked a question: their completion is the answer
   const streaming = new Map(); // agent/node → the bubble being streamed
   let lastOutput = null;
+  let lastMessage = null;
+  const finished = new Map(); // agent/node → the text of its last message, until its tokens came
+  const lateBuffer = new Map();
   const bubble = (who, text, cls) => h("div", { class: ["msg", cls] }, h("span", { class: "who" }, who), text);
   function addToTranscript(e) {
     const d = e.data || {};
     let item = null;
     if (e.type === "message.delta") {
+      transcript.dataset.deltas = String(Number(transcript.dataset.deltas || 0) + 1);
       const key = `${d.agent || ""}/${d.node_id || ""}`;
       let open = streaming.get(key);
+      // Live tokens may also come after the logged message they make up (the log's batch is
+      // sent first): tokens that spell the start of the last finished message are late, not new.
+      const late = finished.get(key);
+      if (!open && late !== undefined) {
+        const spelled = (lateBuffer.get(key) || "") + (d.delta || "");
+        if (late.startsWith(spelled)) {
+          if (spelled.length >= late.length) finished.delete(key);
+          lateBuffer.set(key, spelled.length >= late.length ? "" : spelled);
+          return;
+        }
+        finished.delete(key);
+        lateBuffer.delete(key);
+        d.delta = spelled;
+      }
       if (!open) {
         open = bubble(d.agent || "assistant", "", "streaming");
         streaming.set(key, open);
@@ -344,12 +370,22 @@ export default async function render(root, ctx) {
       }
       open.appendChild(document.createTextNode(d.delta || ""));
     } else if (e.type === "message.created") {
+      // The agent's tokens may come before the logged user message of the same step: the
+      // user's message goes before them, the agent's replaces them.
       const key = `${d.agent || ""}/${d.node_id || ""}`;
-      const open = streaming.get(key);
-      streaming.delete(key);
-      item = bubble(d.role === "user" ? "user" : d.agent || d.role || "assistant", typeof d.content === "string" ? d.content : JSON.stringify(d.content), d.role === "user" ? "msg-user" : "");
+      const open = d.role === "user" ? null : streaming.get(key);
+      if (open) streaming.delete(key);
+      const before = d.role === "user" ? streaming.get(key) : null;
+      lastMessage = typeof d.content === "string" ? d.content : JSON.stringify(d.content);
+      item = bubble(d.role === "user" ? "user" : d.agent || d.role || "assistant", lastMessage, d.role === "user" ? "msg-user" : "");
       if (open) open.replaceWith(item);
+      else if (before) transcript.insertBefore(item, before);
       else transcript.appendChild(item);
+      if (d.role !== "user") {
+        if (open) finished.delete(key);
+        else finished.set(key, lastMessage);
+        lateBuffer.delete(key);
+      }
       item = null;
     } else if (e.type === "node.interrupted") {
       asked.add(d.node_id);
@@ -364,7 +400,8 @@ export default async function render(root, ctx) {
     } else if (e.type === "run.succeeded") {
       const out = d.output ?? lastOutput;
       const text = out && typeof out === "object" ? Object.values(out).map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join("\n") : out ?? "";
-      item = bubble("run succeeded", text, "result");
+      // A chat's answer is its last message already: not repeated.
+      item = bubble("run succeeded", text === lastMessage ? "" : text, "result");
     } else if (e.type === "run.failed") {
       item = bubble("run failed", d.error || "");
     } else if (e.type === "run.cancelled") {
