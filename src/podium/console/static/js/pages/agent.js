@@ -294,8 +294,7 @@ export default async function render(root, ctx) {
     const request = { app_id: app, agent: name, message: text };
     if (sessionId) request.session_id = sessionId;
     if (modelInput.value.trim()) request.model = modelInput.value.trim();
-    // Connected first: a follow() made while the socket connects would be sent twice (once
-    // by itself, once by the reconnect's resubscribe), and chat.send twice is two chats.
+    // Connected first: a socket that cannot connect is said so here, in the answer's place.
     try {
       await ctx.socket.connect();
     } catch (err) {

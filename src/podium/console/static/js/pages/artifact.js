@@ -248,7 +248,6 @@ export default async function render(root, ctx) {
   const onEvent = () => reload();
   let stop = () => {};
   if (ctx.socket) {
-    await ctx.socket.connect().catch(() => {}); // one subscription, not a second at connect
     stop = ctx.socket.subscribe({ app_id: app, artifact_id: id }, onEvent);
   } else {
     const controller = new AbortController();
