@@ -1,6 +1,12 @@
 // The installed packs and whether this app enabled each (app admins enable and disable).
 import { h, errorBox, toast } from "../ui.js";
 
+// A cell whose words are not broken (the shell's tables wrap anywhere).
+const whole = (td) => {
+  td.style.overflowWrap = "normal";
+  return td;
+};
+
 export default async function render(root, ctx) {
   const app = ctx.appId ?? ctx.params.app;
   const appPath = `/apps/${encodeURIComponent(app)}`;
@@ -18,8 +24,8 @@ export default async function render(root, ctx) {
   );
 
   function row(pack) {
-    const enabledCell = h("td", {}, h("span", { class: `badge ${pack.enabled ? "s-succeeded" : ""}` },
-      pack.enabled ? "enabled" : "disabled"));
+    const enabledCell = whole(h("td", {}, h("span", { class: `badge ${pack.enabled ? "s-succeeded" : ""}` },
+      pack.enabled ? "enabled" : "disabled")));
     const button = h("button", {
       type: "button",
       "aria-label": `${pack.enabled ? "Disable" : "Enable"} ${pack.name}`,
@@ -49,7 +55,7 @@ export default async function render(root, ctx) {
       h("td", {}, pack.flows.join(", ") || "—"),
       h("td", {}, pack.agents.join(", ") || "—"),
       enabledCell,
-      h("td", {}, button));
+      whole(h("td", {}, button)));
     return tr;
   }
 
