@@ -50,7 +50,7 @@ export default async function render(root, ctx) {
     }, pack.enabled ? "Disable" : "Enable");
     if (!pack.enabled) button.classList.add("primary");
     const tr = h("tr", { "data-pack": pack.name },
-      h("td", {}, h("a", { href: `${appHash}/packs/${encodeURIComponent(pack.name)}` }, pack.name)),
+      whole(h("td", {}, h("a", { href: `${appHash}/packs/${encodeURIComponent(pack.name)}` }, pack.name))),
       h("td", {}, pack.description),
       h("td", {}, pack.flows.join(", ") || "—"),
       h("td", {}, pack.agents.join(", ") || "—"),
