@@ -349,6 +349,13 @@ def test_an_approval_answered_in_the_page_lets_the_tool_call_run(
         f"#/apps/{app['id']}/tool-calls?agent=refunder&status=error",
     )
     expect(page.get_by_text("No tool calls match.")).to_be_visible()
+    page.evaluate(
+        "(hash) => { location.hash = hash; }",
+        f"#/apps/{app['id']}/tool-calls?session_id={turn['session_id']}",
+    )
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("console_refund")
+    expect(page.get_by_label("Session")).to_have_value(turn["session_id"])
 
 
 def test_a_denied_approval_in_the_chat_skips_the_call(
