@@ -9,6 +9,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.browser
 
 # A tool that asks a person first, registered in the server by PODIUM_TOOL_MODULES.
 APPROVAL_TOOLS = '''
+import asyncio
+
 from podium.tools.base import tool
 
 
@@ -33,6 +36,17 @@ def console_refund(order: str, amount: int) -> str:
         amount: the amount in cents
     """
     return f"refunded {amount} on {order}"
+
+
+@tool
+async def console_wait(seconds: float) -> str:
+    """Wait a while (an agent busy for that long).
+
+    Args:
+        seconds: how long
+    """
+    await asyncio.sleep(seconds)
+    return "waited"
 '''
 
 REFUNDER = {
@@ -90,7 +104,6 @@ def test_a_chat_with_an_offline_agent_streams_its_tokens(
     admin: User,
     app: dict[str, Any],
     client: httpx.Client,
-    screenshot: Callable[[Page, str], Path],
     axe_check: Callable[[Page], list[dict[str, Any]]],
 ) -> None:
     made = client.post(
@@ -128,7 +141,6 @@ def test_a_chat_with_an_offline_agent_streams_its_tokens(
     page.get_by_label("Message").fill("and the southern one")
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".msg-assistant .msg-text[data-done=true]")).to_have_count(2)
-    screenshot(page, "agent-chat")
     axe_check(page)
 
 
@@ -149,7 +161,6 @@ def test_a_patched_artifact_shows_in_two_tabs_within_a_second_with_its_history(
     admin: User,
     app: dict[str, Any],
     client: httpx.Client,
-    screenshot: Callable[[Page, str], Path],
     axe_check: Callable[[Page], list[dict[str, Any]]],
 ) -> None:
     made = client.post(
@@ -192,8 +203,52 @@ def test_a_patched_artifact_shows_in_two_tabs_within_a_second_with_its_history(
     expect(page.locator("#artifact-history li[data-version='1'] .diff li")).to_have_text(
         ['+ title: "Q3 report"', "+ progress: 10"]
     )
+    axe_check(page)
+
+
+def test_an_artifacts_buttons_send_its_actions_to_the_waiting_run(
+    page: Page,
+    login: Callable[[Page, User], None],
+    admin: User,
+    app: dict[str, Any],
+    client: httpx.Client,
+    screenshot: Callable[[Page, str], Path],
+    axe_check: Callable[[Page], list[dict[str, Any]]],
+) -> None:
+    base = f"/apps/{app['id']}"
+    assert client.put(f"{base}/packs/appbuilder").status_code == 200
+    made = client.post(
+        f"{base}/sessions",
+        json={
+            "flow": "ChallengeTracker",
+            "input": {"title": "Ship it", "steps": ["build", "launch"]},
+        },
+    )
+    assert made.status_code == 201, made.text
+    session = made.json()["id"]
+    deadline = time.monotonic() + 10
+    while client.get(f"{base}/sessions/{session}").json()["status"] != "waiting":
+        assert time.monotonic() < deadline, "the ChallengeTracker run did not wait for an action"
+        time.sleep(0.1)
+    artifact = client.get(f"{base}/artifacts", params={"session_id": session}).json()["items"][0]
+
+    open_page(page, login, admin, f"#/apps/{app['id']}/artifacts/{artifact['id']}")
+    expect(page.locator("#artifact-version")).to_have_text("1")
+    button = page.locator("#artifact-actions").get_by_role("button", name="Complete step")
+    expect(page.locator("#artifact-actions")).to_contain_text("A run waits for: complete_step.")
+    button.click()
+    expect(page.locator("#artifact-state")).to_contain_text('"completed_steps": 1')
+    expect(page.locator("#artifact-history li[data-version]").first).to_contain_text(
+        "~ completed_steps: 0 → 1"
+    )
+    expect(page.locator("#artifact-actions")).to_contain_text("A run waits for: complete_step.")
     screenshot(page, "artifact")
     axe_check(page)
+    button.click()
+    expect(page.locator("#artifact-state")).to_contain_text('"status": "completed"')
+    expect(page.locator("#artifact-actions")).to_contain_text("No run is waiting")
+    expect(page.locator("#artifact-actions [data-action]")).to_have_count(0)
+    assert client.get(f"{base}/sessions/{session}").json()["status"] == "completed"
 
 
 def test_an_artifact_action_with_bad_input_says_what_is_wrong(
@@ -261,6 +316,9 @@ def test_an_approval_answered_in_the_page_lets_the_tool_call_run(
     card = page.locator(f"[data-interrupt='{turn['question']['id']}']")
     expect(card).to_contain_text("wants to run console_refund")
     expect(card).to_contain_text("Agent refunder")
+    expect(card.get_by_role("link", name="Open the chat")).to_have_attribute(
+        "href", f"#/apps/{app['id']}/agents/refunder?session={turn['session_id']}"
+    )
     screenshot(page, "approvals")
     axe_check(page)
     card.get_by_role("button", name="Approve").click()
@@ -291,6 +349,13 @@ def test_an_approval_answered_in_the_page_lets_the_tool_call_run(
         f"#/apps/{app['id']}/tool-calls?agent=refunder&status=error",
     )
     expect(page.get_by_text("No tool calls match.")).to_be_visible()
+    page.evaluate(
+        "(hash) => { location.hash = hash; }",
+        f"#/apps/{app['id']}/tool-calls?session_id={turn['session_id']}",
+    )
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("console_refund")
+    expect(page.get_by_label("Session")).to_have_value(turn["session_id"])
 
 
 def test_a_denied_approval_in_the_chat_skips_the_call(
@@ -313,6 +378,104 @@ def test_a_denied_approval_in_the_chat_skips_the_call(
     assert [(c["status"], c["error"]) for c in items["items"]] == [
         ("skipped", "the user denied this call")
     ]
+
+
+def test_a_chat_waiting_for_approval_opened_again_is_answered_in_its_page(
+    page: Page,
+    login: Callable[[Page, User], None],
+    admin: User,
+    app: dict[str, Any],
+    client: httpx.Client,
+    screenshot: Callable[[Page, str], Path],
+    axe_check: Callable[[Page], list[dict[str, Any]]],
+) -> None:
+    client.post(f"/apps/{app['id']}/agents", json={**REFUNDER, "name": "refunder3"})
+    turn = client.post(
+        f"/apps/{app['id']}/chat/messages", json={"agent": "refunder3", "message": "refund ord_7"}
+    ).json()
+    assert turn["status"] == "interrupted", turn
+    open_page(page, login, admin, f"#/apps/{app['id']}/agents/refunder3")
+    recent = page.locator("#recent-chats li")
+    expect(recent).to_have_count(1)
+    expect(recent).to_contain_text("refund ord_7")
+    expect(recent).to_contain_text("waiting")
+    recent.get_by_role("link").click()
+    expect(page.locator(".msg-user")).to_have_text(["Yourefund ord_7"])
+    page.locator(".msg-question").get_by_role("button", name="approve").click()
+    expect(page.locator(".msg-tool")).to_have_count(1)
+    expect(page.locator(".msg-tool")).to_contain_text("console_refund — ok")
+    expect(page.locator(".msg-tool")).to_contain_text('arguments {"order":"ord_7","amount":500}')
+    expect(page.locator(".msg-tool")).to_contain_text("result refunded 500 on ord_7")
+    expect(page.locator(".msg-assistant .msg-text[data-done=true]")).to_have_text("Refund issued.")
+    expect(recent).to_contain_text("completed")
+    screenshot(page, "agent-chat")
+    axe_check(page)
+
+
+def test_agents_list_shows_an_agent_busy_then_idle_live(
+    page: Page,
+    login: Callable[[Page, User], None],
+    admin: User,
+    app: dict[str, Any],
+    client: httpx.Client,
+    axe_check: Callable[[Page], list[dict[str, Any]]],
+) -> None:
+    sleeper = {
+        "name": "sleeper",
+        "model": "offline/script",
+        "tools": ["console_wait"],
+        "script": [
+            {"tool_calls": [{"name": "console_wait", "arguments": {"seconds": 2.5}}]},
+            {"text": "Rested."},
+        ],
+    }
+    assert client.post(f"/apps/{app['id']}/agents", json=sleeper).status_code == 201
+    open_page(page, login, admin, f"#/apps/{app['id']}/agents")
+    row = page.locator("tr[data-agent='sleeper']")
+    expect(row.locator(".badge").first).to_have_text("idle")
+    axe_check(page)
+    with ThreadPoolExecutor(1) as pool:
+        turn = pool.submit(
+            client.post,
+            f"/apps/{app['id']}/chat/messages",
+            json={"agent": "sleeper", "message": "rest a little"},
+        )
+        expect(row.locator(".badge").first).to_have_text("busy", timeout=2500)
+        assert turn.result(timeout=30).json()["answer"] == "Rested."
+    expect(row.locator(".badge").first).to_have_text("idle", timeout=4000)
+
+
+def test_a_chat_whose_socket_drops_mid_turn_gets_its_answer_once(
+    page: Page,
+    login: Callable[[Page, User], None],
+    admin: User,
+    app: dict[str, Any],
+    client: httpx.Client,
+) -> None:
+    napper = {
+        "name": "napper",
+        "model": "offline/script",
+        "tools": ["console_wait"],
+        "script": [
+            {"tool_calls": [{"name": "console_wait", "arguments": {"seconds": 1.5}}]},
+            {"text": "Rested."},
+        ],
+    }
+    assert client.post(f"/apps/{app['id']}/agents", json=napper).status_code == 201
+    open_page(page, login, admin, f"#/apps/{app['id']}/agents/napper")
+    page.get_by_label("Message").fill("rest a little")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#chat-session a")).to_have_count(1)  # chat.accepted came
+    # The tab's one socket drops (as a network blip would) while the tool runs.
+    page.evaluate("async () => (await import('/console/js/api.js')).api.socket().ws.close()")
+    answer = page.locator(".msg-assistant .msg-text[data-done=true]")
+    expect(answer).to_have_text("Rested.", timeout=8000)
+    expect(page.locator(".msg-tool")).to_contain_text("console_wait — ok")
+    session = page.locator("#chat-session a").inner_text()
+    history = client.get(f"/apps/{app['id']}/chat/{session}/history").json()
+    assert [e["data"]["content"] for e in history] == ["rest a little", "Rested."]
+    chats = client.get(f"/apps/{app['id']}/sessions", params={"flow": "chat"}).json()
+    assert [s["id"] for s in chats["items"] if s["state"].get("agent") == "napper"] == [session]
 
 
 def test_agents_list_enables_and_disables(
@@ -363,6 +526,13 @@ def test_packs_are_enabled_per_app_in_the_page_and_the_leads_view_lists_leads(
     expect(page.locator("#leads tbody tr")).to_contain_text("Ada Lovelace")
     listed = client.get(f"{packs}/leads/leads").json()["items"]
     assert [lead["email"] for lead in listed] == ["ada@example.com"]
+    page.get_by_role("button", name="Analyze Ada Lovelace").click()
+    lead_row = page.locator("#leads tbody tr")
+    expect(lead_row).to_contain_text("analyzed", timeout=15_000)
+    analyzed = client.get(f"{packs}/leads/leads").json()["items"][0]
+    assert analyzed["status"] == "analyzed"
+    expect(lead_row).to_contain_text(f"{analyzed['score']}")
+    expect(lead_row).to_contain_text(analyzed["tier"])
     axe_check(page)
 
     page.evaluate("(hash) => { location.hash = hash; }", f"#/apps/{app['id']}/packs")

@@ -3,6 +3,12 @@
 import { h, errorBox, toast } from "../ui.js";
 
 const POLL_MS = 2000;
+// A cell whose words are not broken (the shell's tables wrap anywhere).
+const whole = (td) => {
+  td.style.overflowWrap = "normal";
+  return td;
+};
+
 
 export default async function render(root, ctx) {
   const app = ctx.appId ?? ctx.params.app;
@@ -13,10 +19,10 @@ export default async function render(root, ctx) {
     h("h1", {}, "Agents"),
     h("p", {}, h("a", { href: `#/apps/${encodeURIComponent(app)}/tool-calls` }, "Tool-call log"),
       " · ", h("a", { href: `#/apps/${encodeURIComponent(app)}/approvals` }, "Approvals")),
-    h("div", { class: "table-wrap" }, h(
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Agents (scrolls)" }, h(
       "table",
       { class: "data", "aria-label": "Agents" },
-      h("thead", {}, h("tr", {}, ...["Agent", "Description", "Model", "Source", "Status", "Enabled", ""]
+      h("thead", {}, h("tr", {}, ...["Agent", "Description", "Model", "Source", "Status", "Enabled", "Action"]
         .map((c) => h("th", { scope: "col" }, c)))),
       body,
     )),
@@ -63,21 +69,21 @@ export default async function render(root, ctx) {
     return;
   }
   for (const agent of agents) {
-    const statusCell = h("td", {});
-    const enabledCell = h("td", {});
+    const statusCell = whole(h("td", {}));
+    const enabledCell = whole(h("td", {}));
     const button = h("button", { type: "button", onclick: () => toggle(agent.name) });
     rows.set(agent.name, { statusCell, enabledCell, button, agent });
     body.append(
       h(
         "tr",
         { "data-agent": agent.name },
-        h("td", {}, h("a", { href: `#/apps/${encodeURIComponent(app)}/agents/${encodeURIComponent(agent.name)}` }, agent.name)),
+        whole(h("td", {}, h("a", { href: `#/apps/${encodeURIComponent(app)}/agents/${encodeURIComponent(agent.name)}` }, agent.name))),
         h("td", {}, agent.description ?? ""),
-        h("td", {}, agent.definition?.model ?? "(default)"),
+        whole(h("td", {}, agent.definition?.model ?? "(default)")),
         h("td", {}, agent.source),
         statusCell,
         enabledCell,
-        h("td", {}, button),
+        whole(h("td", {}, button)),
       ),
     );
     setStatus(agent.name, agent.status, agent.enabled);

@@ -29,10 +29,18 @@ export default async function render(root, ctx) {
     others,
   );
 
+  // The list of waiting sessions does not carry their questions: each is read once, and
+  // again only when the session changed (`updated_at`), so polling costs one request.
+  const read = new Map(); // session id → the session as last read
   async function waitingSessions() {
     const page = await ctx.api.get(`${appPath}/sessions`, { status: "waiting", limit: MAX_SESSIONS });
-    const sessions = await Promise.all(page.items.map((s) =>
-      ctx.api.get(`${appPath}/sessions/${encodeURIComponent(s.id)}`).catch(() => null)));
+    const sessions = await Promise.all(page.items.map((s) => {
+      const known = read.get(s.id);
+      if (known && known.updated_at === s.updated_at) return known;
+      return ctx.api.get(`${appPath}/sessions/${encodeURIComponent(s.id)}`).catch(() => null);
+    }));
+    read.clear();
+    for (const s of sessions) if (s) read.set(s.id, s);
     return sessions.filter((s) => s?.pending_question);
   }
 
@@ -58,6 +66,11 @@ export default async function render(root, ctx) {
         session.flow ? `${session.flow} · ` : "",
         h("a", { href: `${appHash}/sessions/${encodeURIComponent(session.id)}` }, session.id)),
       h("p", { class: "prompt" }, q.question),
+      typeof session.state?.agent === "string" && session.flow === "chat"
+        ? h("p", {}, h("a", {
+          href: `${appHash}/agents/${encodeURIComponent(session.state.agent)}?session=${encodeURIComponent(session.id)}`,
+        }, "Open the chat"))
+        : null,
       h("p", { class: "muted" }, `node ${q.node_id} · run ${q.run_id} · waiting since `, timeAgo(session.updated_at)),
       h("div", { class: "choices" },
         h("button", { type: "button", class: "primary", onclick: () => answer(session, q, "approve", card) }, "Approve"),

@@ -193,25 +193,42 @@ export default async function render(root, ctx) {
   const waiting = h("div", {});
   actionsBox.replaceChildren(waiting, other);
 
-  // The actions runs wait for (their pending question on this artifact), and launch_workflow.
+  // The buttons: those the artifact's state offers (`buttons: [{label, action, payload?}]`,
+  // the packs' convention) and the actions its sessions' runs wait for.
   async function renderActions(artifact) {
-    const buttons = [];
+    const offered = new Map(); // action → {label, payload}
+    for (const b of Array.isArray(artifact?.state?.buttons) ? artifact.state.buttons : []) {
+      if (b && typeof b.action === "string") {
+        offered.set(b.action, { label: typeof b.label === "string" ? b.label : b.action, payload: b.payload });
+      }
+    }
     const sessions = await Promise.all(
       (artifact?.session_ids ?? []).map((s) =>
         ctx.api.get(`${appPath}/sessions/${encodeURIComponent(s)}`).catch(() => null)),
     );
+    const awaited = new Set();
+    const notes = [];
     for (const session of sessions) {
       const q = session?.pending_question;
       if (!q || q.kind !== "action" || q.artifact_id !== id) continue;
       for (const name of q.choices ?? []) {
-        buttons.push(h("button", { type: "button", class: "primary", onclick: () => act(name) }, name));
+        awaited.add(name);
+        if (!offered.has(name)) offered.set(name, { label: name });
       }
-      if (!q.choices?.length) buttons.push(h("p", { class: "muted" }, q.question));
+      if (!q.choices?.length) notes.push(h("p", { class: "muted" }, q.question));
     }
+    const buttons = [...offered].map(([action, { label, payload }]) => h("button", {
+      type: "button",
+      class: awaited.has(action) ? "primary" : null,
+      "data-action": action,
+      onclick: () => act(action, payload),
+    }, label));
     waiting.replaceChildren(
-      buttons.length
-        ? h("div", { class: "choices" }, ...buttons)
-        : h("p", { class: "muted" }, "No run is waiting for an action on this artifact."),
+      buttons.length ? h("div", { class: "choices" }, ...buttons) : "",
+      ...notes,
+      h("p", { class: "muted" }, awaited.size
+        ? `A run waits for: ${[...awaited].join(", ")}.`
+        : "No run is waiting for an action on this artifact."),
     );
   }
 
@@ -231,7 +248,6 @@ export default async function render(root, ctx) {
   const onEvent = () => reload();
   let stop = () => {};
   if (ctx.socket) {
-    await ctx.socket.connect().catch(() => {}); // one subscription, not a second at connect
     stop = ctx.socket.subscribe({ app_id: app, artifact_id: id }, onEvent);
   } else {
     const controller = new AbortController();

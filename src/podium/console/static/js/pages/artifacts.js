@@ -36,7 +36,7 @@ export default async function render(root, ctx) {
   root.replaceChildren(
     h("h1", {}, "Artifacts"),
     filters,
-    h("div", { class: "table-wrap" }, h(
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Artifacts (scrolls)" }, h(
       "table",
       { class: "data", "aria-label": "Artifacts" },
       h(

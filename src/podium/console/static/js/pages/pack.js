@@ -54,9 +54,7 @@ async function leadsView(container, ctx, leadsPath) {
         const made = await ctx.api.post(`${leadsPath}/leads`, lead);
         toast(`Lead ${made.name} submitted`, "ok");
         event.target.reset();
-        body.replaceChildren();
-        cursor = null;
-        await load();
+        await reload();
       } catch (err) {
         toast(err.message ?? String(err), "error");
       }
@@ -66,18 +64,40 @@ async function leadsView(container, ctx, leadsPath) {
   ...field("lead-budget", "Budget", budget), ...field("lead-message", "Message", messageBox),
   h("button", { type: "submit" }, "Submit lead"));
 
-  container.append(
-    h("h2", {}, "Leads"),
-    filters,
-    h("div", { class: "table-wrap" }, h("table", { class: "data", id: "leads", "aria-label": "Leads" },
-      h("thead", {}, h("tr", {}, ...["Name", "E-mail", "Company", "Service", "Budget", "Status", "Score", "Tier", "Received"]
-        .map((c) => h("th", { scope: "col" }, c)))),
-      body)),
-    status,
-    more,
-    h("h2", {}, "Submit a lead"),
-    submit,
-  );
+  container.append(h("div", { class: "grid2" },
+    h("section", { class: "card", "aria-labelledby": "leads-h" },
+      h("h2", { id: "leads-h" }, "Leads"),
+      filters,
+      h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Leads (scrolls)" }, h("table", { class: "data", id: "leads", "aria-label": "Leads" },
+        h("thead", {}, h("tr", {}, ...["Name", "Company", "Service", "Budget", "Status", "Score", "Tier", "Received", "Action"]
+          .map((c) => h("th", { scope: "col" }, c)))),
+        body)),
+      status,
+      more),
+    h("section", { class: "card", "aria-labelledby": "lead-new-h" },
+      h("h2", { id: "lead-new-h" }, "Submit a lead"),
+      submit),
+  ));
+
+  async function analyze(lead, button) {
+    button.disabled = true;
+    try {
+      const done = await ctx.api.post(`${leadsPath}/leads/${encodeURIComponent(lead.id)}/analyze?wait=10`, {});
+      toast(done.lead.status === "analyzed"
+        ? `${lead.name}: score ${done.lead.score} (${done.lead.tier})`
+        : `${lead.name} is being analyzed`, "ok");
+      await reload();
+    } catch (err) {
+      toast(err.message ?? String(err), "error");
+      button.disabled = false;
+    }
+  }
+
+  async function reload() {
+    body.replaceChildren();
+    cursor = null;
+    await load();
+  }
 
   let cursor = null;
   async function load() {
@@ -93,11 +113,18 @@ async function leadsView(container, ctx, leadsPath) {
       return;
     }
     for (const lead of page.items) {
+      const button = h("button", { type: "button", "aria-label": `Analyze ${lead.name}` }, "Analyze");
+      button.addEventListener("click", () => analyze(lead, button));
+      const tier = { hot: "s-failed", warm: "s-waiting", cold: "s-running" }[lead.tier] ?? "";
       body.append(h("tr", { "data-lead": lead.id },
-        h("td", {}, lead.name), h("td", {}, lead.email), h("td", {}, lead.company ?? ""),
+        h("td", {}, lead.name, h("br"), h("span", { class: "muted" }, lead.email)),
+        h("td", {}, lead.company ?? ""),
         h("td", {}, lead.service), h("td", {}, lead.budget == null ? "" : String(lead.budget)),
-        h("td", {}, lead.status), h("td", {}, lead.score == null ? "—" : String(lead.score)),
-        h("td", {}, lead.tier ?? "—"), h("td", {}, timeAgo(lead.created_at))));
+        h("td", {}, h("span", { class: `badge s-${lead.status === "analyzed" ? "succeeded" : "running"}` }, lead.status)),
+        h("td", {}, lead.score == null ? "—" : String(lead.score)),
+        h("td", {}, lead.tier ? h("span", { class: `badge ${tier}` }, lead.tier) : "—"),
+        h("td", {}, timeAgo(lead.created_at)),
+        h("td", {}, lead.status === "new" ? button : "")));
     }
     cursor = page.next_cursor;
     more.hidden = !cursor;
@@ -105,6 +132,32 @@ async function leadsView(container, ctx, leadsPath) {
   }
   more.addEventListener("click", load);
   await load();
+}
+
+// Where each event handler is in the app's log, and what it retries or gave up on (the
+// route is for app admins: others see the handlers' names only).
+async function handlerState(container, ctx, packPath) {
+  let state;
+  try {
+    state = await ctx.api.get(`${packPath}/handlers`);
+  } catch (err) {
+    if (err.status === 403) return;
+    container.append(errorBox(err));
+    return;
+  }
+  if (!state.handlers.length) return;
+  container.append(
+    h("h2", {}, "Handlers in this app's event log"),
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Handler state (scrolls)" }, h("table", { class: "data", "aria-label": "Handler state" },
+      h("thead", {}, h("tr", {}, ...["Handler", "Events", "Done up to seq"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, ...state.handlers.map((x) => h("tr", {},
+        h("td", {}, x.name), h("td", {}, x.event_types.join(", ")),
+        h("td", {}, x.last_seq == null ? "—" : String(x.last_seq))))))),
+    state.failures.length
+      ? h("ul", { "aria-label": "Handler failures" }, ...state.failures.map((f) => h("li", {},
+        `${f.handler} on ${f.event_type} (seq ${f.event_seq}): ${f.status} after ${f.attempts} attempt(s) — ${f.error}`)))
+      : h("p", { class: "muted" }, "No handler is retrying or failed."),
+  );
 }
 
 function summary(container, pack, appHash) {
@@ -119,9 +172,10 @@ function summary(container, pack, appHash) {
     h("h2", {}, "Event handlers"),
     list(pack.handlers.map((x) => `${x.name}: ${x.event_types.join(", ")}`)),
     h("h2", {}, "Routes"),
-    h("p", {}, pack.routes
-      ? `Its routes live under /api/v1/apps/{app}/packs/${pack.name}/ (see /docs).`
-      : "It ships no routes."),
+    pack.routes
+      ? h("p", {}, "It has routes of its own, listed under “pack: ", pack.name, "” in the ",
+        h("a", { href: "/docs" }, "API docs"), ".")
+      : h("p", {}, "It ships no routes."),
   );
 }
 
@@ -149,4 +203,5 @@ export default async function render(root, ctx) {
   root.append(container);
   if (name === "leads" && pack.enabled) await leadsView(container, ctx, `${appPath}/packs/leads`);
   else summary(container, pack, appHash);
+  if (pack.enabled) await handlerState(container, ctx, `${appPath}/packs/${encodeURIComponent(name)}`);
 }

@@ -1,6 +1,12 @@
 // The installed packs and whether this app enabled each (app admins enable and disable).
 import { h, errorBox, toast } from "../ui.js";
 
+// A cell whose words are not broken (the shell's tables wrap anywhere).
+const whole = (td) => {
+  td.style.overflowWrap = "normal";
+  return td;
+};
+
 export default async function render(root, ctx) {
   const app = ctx.appId ?? ctx.params.app;
   const appPath = `/apps/${encodeURIComponent(app)}`;
@@ -10,16 +16,16 @@ export default async function render(root, ctx) {
   root.replaceChildren(
     h("h1", {}, "Packs"),
     h("p", {}, "Packs ship flows, agents, event handlers and routes. Enabling one registers them in this app."),
-    h("div", { class: "table-wrap" }, h("table", { class: "data", id: "packs", "aria-label": "Packs" },
-      h("thead", {}, h("tr", {}, ...["Pack", "Description", "Flows", "Agents", "Enabled", ""]
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Packs (scrolls)" }, h("table", { class: "data", id: "packs", "aria-label": "Packs" },
+      h("thead", {}, h("tr", {}, ...["Pack", "Description", "Flows", "Agents", "Enabled", "Action"]
         .map((c) => h("th", { scope: "col" }, c)))),
       body)),
     status,
   );
 
   function row(pack) {
-    const enabledCell = h("td", {}, h("span", { class: `badge ${pack.enabled ? "s-succeeded" : ""}` },
-      pack.enabled ? "enabled" : "disabled"));
+    const enabledCell = whole(h("td", {}, h("span", { class: `badge ${pack.enabled ? "s-succeeded" : ""}` },
+      pack.enabled ? "enabled" : "disabled")));
     const button = h("button", {
       type: "button",
       "aria-label": `${pack.enabled ? "Disable" : "Enable"} ${pack.name}`,
@@ -44,12 +50,12 @@ export default async function render(root, ctx) {
     }, pack.enabled ? "Disable" : "Enable");
     if (!pack.enabled) button.classList.add("primary");
     const tr = h("tr", { "data-pack": pack.name },
-      h("td", {}, h("a", { href: `${appHash}/packs/${encodeURIComponent(pack.name)}` }, pack.name)),
+      whole(h("td", {}, h("a", { href: `${appHash}/packs/${encodeURIComponent(pack.name)}` }, pack.name))),
       h("td", {}, pack.description),
       h("td", {}, pack.flows.join(", ") || "—"),
       h("td", {}, pack.agents.join(", ") || "—"),
       enabledCell,
-      h("td", {}, button));
+      whole(h("td", {}, button)));
     return tr;
   }
 

@@ -1,7 +1,13 @@
 // The log of every tool call, oldest first, filtered by agent, tool, status and session.
-import { h, errorBox, timeAgo } from "../ui.js";
+import { h, errorBox, shortId, timeAgo } from "../ui.js";
 
 const PAGE = 100;
+// A cell whose words are not broken (the shell's tables wrap anywhere).
+const whole = (td) => {
+  td.style.overflowWrap = "normal";
+  return td;
+};
+
 const FILTERS = [
   ["agent", "Agent"],
   ["tool", "Tool"],
@@ -53,7 +59,7 @@ export default async function render(root, ctx) {
   root.replaceChildren(
     h("h1", {}, "Tool calls"),
     form,
-    h("div", { class: "table-wrap" }, h("table", { class: "data", id: "tool-calls", "aria-label": "Tool calls" },
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Tool calls (scrolls)" }, h("table", { class: "data", id: "tool-calls", "aria-label": "Tool calls" },
       h("thead", {}, h("tr", {}, ...["When", "Agent", "Tool", "Status", "Arguments", "Result or error", "Duration", "Session"]
         .map((c) => h("th", { scope: "col" }, c)))),
       body)),
@@ -79,15 +85,15 @@ export default async function render(root, ctx) {
     for (const call of page.items) {
       if (q.session_id && call.session_id !== q.session_id) continue;
       body.append(h("tr", { class: `tool-call tool-${call.status}`, "data-tool": call.tool },
-        h("td", {}, timeAgo(call.created_at)),
-        h("td", {}, call.agent ?? ""),
-        h("td", {}, call.tool),
-        h("td", {}, h("span", { class: `badge s-${{ ok: "succeeded", error: "failed", skipped: "cancelled" }[call.status]}` }, call.status)),
+        whole(h("td", {}, timeAgo(call.created_at))),
+        whole(h("td", {}, call.agent ?? "")),
+        whole(h("td", {}, call.tool)),
+        whole(h("td", {}, h("span", { class: `badge s-${{ ok: "succeeded", error: "failed", skipped: "cancelled" }[call.status]}` }, call.status))),
         h("td", {}, h("code", {}, brief(call.arguments))),
         h("td", {}, h("code", {}, call.error ?? brief(call.result))),
-        h("td", {}, `${Math.round(call.duration_ms)} ms`),
+        whole(h("td", {}, `${Math.round(call.duration_ms)} ms`)),
         h("td", {}, call.session_id
-          ? h("a", { href: `#/apps/${encodeURIComponent(app)}/sessions/${encodeURIComponent(call.session_id)}` }, call.session_id)
+          ? h("a", { href: `#/apps/${encodeURIComponent(app)}/sessions/${encodeURIComponent(call.session_id)}`, title: call.session_id }, shortId(call.session_id))
           : "")));
     }
     cursor = page.next_cursor;
