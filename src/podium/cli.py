@@ -454,8 +454,7 @@ def serve(host: str, port: int, workers: int | None, db: str | None, dev: bool) 
         token = asyncio.run(setup_token(settings))
         if token is not None:
             err.print(
-                f"first run: open {base}/console/#/setup?token={token} to create the "
-                "administrator",
+                f"first run: open {base}/console/#/setup?token={token} to create the administrator",
                 markup=False,
             )
     options: dict[str, Any] = {

@@ -69,8 +69,9 @@ def test_an_allowed_module_the_server_cannot_import_names_pythonpath(
             owner.post(f"/api/v1/apps/{app}/flows", example("chain")), 422, "flow_invalid"
         )
         assert "cannot import 'example_nodes:normalize'" in error["message"]
-        assert "the server imports the modules of python nodes from its PYTHONPATH" in (
-            error["message"]
+        assert (
+            "the server imports the modules of python nodes from its PYTHONPATH"
+            in (error["message"])
         )
         assert "PYTHONPATH=examples/flows" in error["details"]["problems"][0]
 
