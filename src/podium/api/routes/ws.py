@@ -63,6 +63,19 @@ CLOSE_WITHDRAWN = 4003  # forbidden from now on: the credential or the membershi
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
 AUTH_TIMEOUT_SECONDS = 10.0
+# The message types (besides ping, auth and unsubscribe) that name the app they act on.
+APP_MESSAGES = frozenset(
+    {
+        "subscribe",
+        "workflow.subscribe",
+        "execution.start",
+        "execution.subscribe",
+        "session.input",
+        "artifact.action",
+        "agent.status",
+        "chat.send",
+    }
+)
 
 
 def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
@@ -232,6 +245,8 @@ class Connection:
                 raise InvalidInput(f"no subscription {subscription_id!r} on this connection")
             task.cancel()
             return "unsubscribed", {"subscription_id": subscription_id}
+        if kind not in APP_MESSAGES and kind not in self.pack_types:
+            raise self.unknown_type(kind)  # before asking for an app_id it would not need
         app_id = _text(data, "app_id")
         if kind == "subscribe":
             await tenancy.require(self.principal, app_id, "viewer")
@@ -362,8 +377,11 @@ class Connection:
             }
         if kind in self.pack_types:
             return await self.dispatch_to_pack(kind, app_id, data)
+        raise self.unknown_type(kind)
+
+    def unknown_type(self, kind: str) -> InvalidInput:
         packs = "".join(f", {name}" for name in sorted(self.pack_types))
-        raise InvalidInput(
+        return InvalidInput(
             f"unknown message type {kind!r}; use ping, subscribe, unsubscribe, "
             "execution.start, execution.subscribe, session.input, artifact.action, chat.send, "
             f"workflow.subscribe, agent.status{packs}"
