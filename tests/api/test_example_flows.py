@@ -4,6 +4,9 @@ example_nodes; when it may not, the message names the setting and PYTHONPATH."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,8 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from tests.api.conftest import Actor, api_settings, login
+from tests.api.live import ROOT, LiveServer, create_admin, server_env
+from tests.api.live import login as live_login
 from tests.api.test_auth import assert_error
 
 from podium.assembly import create_app
@@ -87,3 +92,54 @@ def test_every_example_flow_registers_with_the_documented_settings(
         for name in names:
             response = owner.post(f"/api/v1/apps/{app}/flows", example(name))
             assert response.status_code == 201, response.text
+
+
+@pytest.mark.slow
+def test_the_examples_readme_registers_them_over_http_as_documented(tmp_path: Path) -> None:
+    """examples/flows/README.md's "Over HTTP": the server started with the documented
+    settings, then its curl commands, as written (from the repository root)."""
+    text = (EXAMPLES / "README.md").read_text()
+    section = text.split("## Over HTTP", 1)[1]
+    blocks = re.findall(r"^```sh\n(.*?)^```$", section, re.S | re.M)
+    assert len(blocks) == 2, blocks
+    settings = dict(re.findall(r"(PYTHONPATH|PODIUM_API_PYTHON_MODULES)=(\S+)", blocks[0]))
+    assert settings == {
+        "PYTHONPATH": "examples/flows",
+        "PODIUM_API_PYTHON_MODULES": "example_nodes",
+    }
+    assert blocks[0].strip().endswith("make serve")
+    paths = [str(ROOT / settings["PYTHONPATH"]), *os.environ.get("PYTHONPATH", "").split(":")]
+    env = server_env(
+        PYTHONPATH=":".join(p for p in paths if p),
+        PODIUM_API_PYTHON_MODULES=settings["PODIUM_API_PYTHON_MODULES"],
+    )
+    create_admin(tmp_path / "podium.db", env)
+    server = LiveServer(tmp_path / "podium.db", env).start()
+    try:
+        token = live_login(server)
+        app = server.call("POST", "/apps", {"name": "examples"}, token)["id"]
+        shell = {**env, "TOKEN": token, "APP": app}
+        commands = blocks[1].replace("http://127.0.0.1:8000", server.origin)
+        done = subprocess.run(
+            ["bash", "-c", commands],
+            cwd=ROOT,
+            env=shell,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        answers, rest, decoder = [], done.stdout.strip(), json.JSONDecoder()
+        while rest:  # the curls' answers, one after the other
+            answer, end = decoder.raw_decode(rest)
+            answers.append(answer)
+            rest = rest[end:].strip()
+        assert [a.get("name") for a in answers] == ["chain", "loop"], done.stdout + done.stderr
+        session = server.call(
+            "POST", f"/apps/{app}/sessions", {"flow": "loop", "input": {"topic": "x"}}, token
+        )
+        run = server.call(
+            "GET", f"/apps/{app}/runs/{session['run_id']}/wait?timeout=20", None, token
+        )
+        assert run["status"] == "succeeded", run
+    finally:
+        server.stop()
