@@ -78,11 +78,15 @@ APP_MESSAGES = frozenset(
 )
 
 
-def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
-    """No Origin (not a browser) is allowed; a browser's must be listed (or `*` listed)."""
+def origin_allowed(origin: str | None, allowed: list[str], host: str | None = None) -> bool:
+    """No Origin (not a browser) is allowed; a browser's must be listed (or `*` listed), or
+    be the server's own (`host`, the Host header): a page the server served, the console."""
     if origin is None:
         return True
-    return "*" in allowed or origin.rstrip("/") in allowed
+    origin = origin.rstrip("/")
+    if host and origin.lower() in (f"http://{host}".lower(), f"https://{host}".lower()):
+        return True
+    return "*" in allowed or origin in allowed
 
 
 class Connection:
@@ -636,7 +640,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     # A front end allowed to call the API from its origin (CORS) may open the socket too.
     origins = [*services.settings.allowed_origins, *services.settings.cors_origins]
-    if not origin_allowed(websocket.headers.get("origin"), origins):
+    headers = websocket.headers
+    if not origin_allowed(headers.get("origin"), origins, headers.get("host")):
         await websocket.close(code=CLOSE_ORIGIN, reason="origin not allowed")
         return
     await websocket.accept()
