@@ -22,8 +22,10 @@ LANGGRAPH_VENV := $(CURDIR)/.bench/langgraph-venv
 LANGGRAPH_BIN  := $(LANGGRAPH_VENV)/bin/langgraph
 LINT_PATHS  ?= src tests benchmarks
 DEMO_DB     ?= .podium-demo.db
+HOST        ?= 127.0.0.1
+PORT        ?= 8000
 
-.PHONY: help venv install browser-deps test test-postgres lint bench bench-knowledge demo demo-flow serve clean
+.PHONY: help venv install browser-deps test test-postgres lint bench bench-knowledge demo demo-flow serve dev clean
 
 help: ## Show this list
 	@echo "Podium make targets:"
@@ -31,6 +33,7 @@ help: ## Show this list
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: PYTEST_ARGS='-k name -x'  BENCH_ARGS=--quick  PODIUM_TEST_DATABASE_URL=postgresql://...  PYTHON=python3"
+	@echo "           PORT=8000 HOST=127.0.0.1 (make serve; make dev takes PORT, always on 127.0.0.1)"
 
 # --- environment --------------------------------------------------------------------------
 
@@ -104,8 +107,11 @@ demo: $(STAMP) ## The shipped packs on an embedded server, watched live (podium 
 demo-flow: $(STAMP) ## Run the example flow examples/flows/chain.json
 	$(BIN)/podium run examples/flows/chain.json --input '{"text": "Hello   Durable World"}' --db $(DEMO_DB)
 
-serve: $(STAMP) ## Run the HTTP API on http://127.0.0.1:8000 (./podium.db, OpenAPI at /docs)
-	$(BIN)/podium serve
+serve: $(STAMP) ## Serve the API and the console (./podium.db) on HOST:PORT, default 127.0.0.1:8000
+	$(BIN)/podium serve --host $(HOST) --port $(PORT)
+
+dev: $(STAMP) ## Local dev server on 127.0.0.1:PORT: makes admin and a demo app, prints a login link
+	$(BIN)/podium serve --dev --port $(PORT)
 
 clean: ## Remove .venv, caches, build output and the demo database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench tests/browser/node_modules

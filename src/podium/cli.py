@@ -419,38 +419,60 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     type=click.IntRange(min=0),
     help="In-process worker slots (default: PODIUM_WORKERS; 0 for an API-only process).",
 )
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Local development (loopback only): make the administrator `admin` and the app "
+    "`demo` (example flows, packs enabled) if missing, and print a console login link.",
+)
 @db_option
-def serve(host: str, port: int, workers: int | None, db: str | None) -> None:
-    """Migrate the database and serve the HTTP API (OpenAPI at /docs)."""
+def serve(host: str, port: int, workers: int | None, db: str | None, dev: bool) -> None:
+    """Migrate the database and serve the HTTP API (OpenAPI at /docs) and the console
+    (/console/)."""
     import uvicorn
 
+    from podium import cli_dev
     from podium.api.accesslog import uvicorn_log_config
     from podium.assembly import create_app
 
     settings = load_settings()
     settings = settings.model_copy(update={"database_url": database_url(db, settings)})
+    examples = None
+    if dev:
+        cli_dev.check_loopback(host)
+        examples = cli_dev.examples_folder()
+        cli_dev.use_examples(examples)
+        modules = [*settings.api_python_modules, cli_dev.EXAMPLE_MODULE]
+        settings = settings.model_copy(update={"api_python_modules": modules})
     base = browser_url(host, port)
     err.print(
         f"podium {__version__}: serving {base} (API docs at {base}/docs, console at "
         f"{base}/console/) over {display_url(settings.database_url)}",
         markup=False,
     )
-    token = asyncio.run(setup_token(settings))
-    if token is not None:
-        err.print(
-            f"first run: open {base}/console/#/setup?token={token} to create the administrator",
-            markup=False,
-        )
-    uvicorn.run(
-        create_app(settings, workers=workers),
-        host=host,
-        port=port,
-        log_level="info",
-        log_config=uvicorn_log_config(),  # no ?token= or ?api_key= in the logs
+    if not dev:
+        token = asyncio.run(setup_token(settings))
+        if token is not None:
+            err.print(
+                f"first run: open {base}/console/#/setup?token={token} to create the administrator",
+                markup=False,
+            )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "log_config": uvicorn_log_config(),  # no ?token= or ?api_key= in the logs
         # Podium bounds WebSocket messages itself (close 1009 with a reason), so the server's
         # own limit only has to be above PODIUM_WS_MAX_MESSAGE_BYTES.
-        ws_max_size=max(settings.ws_max_message_bytes * 4, 1 << 20),
-    )
+        "ws_max_size": max(settings.ws_max_message_bytes * 4, 1 << 20),
+    }
+    if not dev:
+        uvicorn.run(create_app(settings, workers=workers), **options)
+        return
+    config = uvicorn.Config(create_app(settings, workers=workers), **options)
+    status = cli_dev.serve_dev(config, examples, base, lambda line: err.print(line, markup=False))
+    if status:
+        raise click.exceptions.Exit(status)
 
 
 def browser_url(host: str, port: int) -> str:

@@ -61,6 +61,7 @@ class LiveServer:
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     starts: int = 0
+    args: tuple[str, ...] = ()  # more options of `podium serve` (e.g. "--dev")
 
     @property
     def origin(self) -> str:
@@ -75,7 +76,7 @@ class LiveServer:
         self.starts += 1
         self.log = self.db.parent / f"server-{self.port}-{self.starts}.log"
         command = [str(BIN / "podium"), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["--db", self.database_url or str(self.db)]
+        command += ["--db", self.database_url or str(self.db), *self.args]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT
@@ -108,6 +109,17 @@ class LiveServer:
             process.wait()
             message = f"podium serve did not stop on {sig!r}:\n{self.output()}"
             raise AssertionError(message) from None
+
+    def wait_for_output(self, text: str, timeout: float = 30.0) -> str:
+        """The output once it holds `text` (fails after `timeout` seconds, or if the server
+        exits first)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            exited = self.process is None or self.process.poll() is not None
+            if exited or time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} in the output of podium serve:\n{self.output()}")
+            time.sleep(0.1)
+        return self.output()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""

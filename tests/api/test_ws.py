@@ -109,15 +109,25 @@ def test_an_origin_not_allowed_is_refused_4003(admin: Actor) -> None:
         assert ws.receive_json()["type"] == "connection.ready"
 
 
-def test_the_servers_own_origin_is_allowed(admin: Actor) -> None:
-    """The console's page is served by the API itself: its Origin names the server's Host."""
-    own = {"origin": "http://console.test:8123", "host": "console.test:8123"}
-    with connect(admin, **own) as ws:
-        assert ws.receive_json()["type"] == "connection.ready"
-    other = {"origin": "http://console.test:8124", "host": "console.test:8123"}
-    with pytest.raises(WebSocketDisconnect) as refused, connect(admin, **other) as ws:
-        ws.receive_json()
-    assert refused.value.code == 4003
+def test_the_server_s_own_origin_is_allowed(admin: Actor) -> None:
+    """The console, served by the server itself on any port: its page's origin is the Host
+    the socket is opened on; another port or host is still refused."""
+    for host, origin, allowed in (
+        ("127.0.0.1:8000", "http://127.0.0.1:8000", True),
+        ("podium.example:443", "https://podium.example:443", True),
+        ("127.0.0.1:8000", "http://127.0.0.1:9000", False),
+        ("127.0.0.1:8000", "http://evil.example:8000", False),
+    ):
+        if allowed:
+            with connect(admin, origin=origin, host=host) as ws:
+                assert ws.receive_json()["type"] == "connection.ready", (host, origin)
+            continue
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            connect(admin, origin=origin, host=host) as ws,
+        ):
+            ws.receive_json()
+        assert refused.value.code == 4003, (host, origin)
 
 
 # --- commands -------------------------------------------------------------------------

@@ -40,6 +40,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/auth/logout"): {"refresh_token": BAD},
     ("POST", "/auth/password"): {"current_password": BAD, "new_password": PASSWORD},
     ("POST", "/auth/signup"): {"email": "eve@example.com", "username": BAD, "password": PASSWORD},
+    ("POST", "/setup"): {
+        "setup_token": BAD,
+        "email": "eve@example.com",
+        "username": "eve",
+        "password": PASSWORD,
+    },
     ("POST", "/users"): {"email": "eve@example.com", "username": BAD, "password": PASSWORD},
     ("POST", "/apps"): {"name": BAD},
     ("PATCH", "/apps/{app_id}"): {"description": BAD},

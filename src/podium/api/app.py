@@ -4,6 +4,7 @@ lifetime and mounts every router under `/api/v1`."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -120,7 +121,12 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     )
     errors.install(app)
     # The JSON check inside the size bound: a body is read whole only when under the limit.
-    app.add_middleware(JSONBodyMiddleware, limits=JSONLimits.from_settings(settings))
+    # POST /apps/{app_id}/flows also reads YAML (turned into JSON there).
+    app.add_middleware(
+        JSONBodyMiddleware,
+        limits=JSONLimits.from_settings(settings),
+        yaml_paths=[re.compile(rf"{PREFIX}/apps/[^/]+/flows")],
+    )
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

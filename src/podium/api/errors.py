@@ -62,6 +62,7 @@ HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "invalid_input",
     429: "rate_limited",
     502: "bad_gateway",

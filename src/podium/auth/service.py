@@ -197,6 +197,17 @@ class AuthService:
             raise Unauthorized("wrong email, username or password")
         return await self._issue(user, new_id("fam"))
 
+    async def issue_tokens(self, user: UserRecord) -> TokenPair:
+        """A new login of `user` without a password: for the server's own use only (the
+        login link of `podium serve --dev`, on loopback)."""
+        return await self._issue(user, new_id("fam"))
+
+    async def find_user(self, identifier: str) -> UserRecord | None:
+        """The user whose email or username (in any case) is `identifier`, or None."""
+        name = normalize_identifier(identifier)
+        record: UserRecord | None = await self.store.run_read(lambda: accounts.find_user(name))
+        return record
+
     async def refresh(self, refresh_token: str) -> TokenPair:
         claims = self.tokens.decode(refresh_token, "refresh")
         user_id, family = await self.store.run_script(

@@ -84,6 +84,15 @@ def decode_step_cursor(cursor: str | None) -> int | None:
     return number
 
 
+IMPORT_PROBLEM = ": cannot import "
+PYTHONPATH_HINT = (
+    " (the server imports the modules of python nodes from its PYTHONPATH: start it with the "
+    "module's folder there, e.g. PYTHONPATH=examples/flows "
+    "PODIUM_API_PYTHON_MODULES=example_nodes podium serve, or podium serve --dev, which "
+    "loads examples/flows/example_nodes.py)"
+)
+
+
 class SessionService:
     """App-scoped flows, sessions and runs."""
 
@@ -108,7 +117,19 @@ class SessionService:
     async def register_flow(self, app_id: str, definition: Any) -> FlowRecord:
         flow = parse_flow(definition, source="request body")
         self._check_python_nodes(flow)
-        return await self.podium.register_flow(flow, app_id=app_id)
+        try:
+            return await self.podium.register_flow(flow, app_id=app_id)
+        except FlowInvalid as exc:
+            if not any(IMPORT_PROBLEM in problem for problem in exc.problems):
+                raise
+            # An allowed module the server cannot import: say where the server looks.
+            raise FlowInvalid(
+                exc.flow_name,
+                [
+                    problem + PYTHONPATH_HINT if IMPORT_PROBLEM in problem else problem
+                    for problem in exc.problems
+                ],
+            ) from None
 
     def _check_python_nodes(self, flow: Flow) -> None:
         allowed = self.podium.settings.api_python_modules
@@ -120,7 +141,10 @@ class SessionService:
             if not any(module == prefix or module.startswith(prefix + ".") for prefix in allowed):
                 problems.append(
                     f"node {node.id!r}: module {module!r} is not allowed for flows registered "
-                    "through the API; list it in PODIUM_API_PYTHON_MODULES on the server"
+                    "through the API; list it in PODIUM_API_PYTHON_MODULES on the server (and "
+                    "put its folder on the server's PYTHONPATH; for the examples: "
+                    "PYTHONPATH=examples/flows PODIUM_API_PYTHON_MODULES=example_nodes, or "
+                    "podium serve --dev)"
                 )
         if problems:
             raise FlowInvalid(flow.name, problems)

@@ -23,7 +23,10 @@ async def register_flow(
         description="a flow: {name, nodes, edges, state?, limits?} (see GET /node-types)"
     ),
 ) -> FlowPublic:
-    """Validate and store a flow; the same definition again keeps its version."""
+    """Validate and store a flow; the same definition again keeps its version. The body is
+    JSON (`Content-Type: application/json`) or YAML (`Content-Type: application/yaml` or
+    `text/yaml`, without aliases; validated exactly as JSON; bad YAML is 422 with its line and
+    column)."""
     record = await services.sessions.register_flow(access.app_id, definition)
     return FlowPublic.of(record, shipped=False)
 

@@ -63,15 +63,28 @@ CLOSE_WITHDRAWN = 4003  # forbidden from now on: the credential or the membershi
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
 AUTH_TIMEOUT_SECONDS = 10.0
+# The message types (besides ping, auth and unsubscribe) that name the app they act on.
+APP_MESSAGES = frozenset(
+    {
+        "subscribe",
+        "workflow.subscribe",
+        "execution.start",
+        "execution.subscribe",
+        "session.input",
+        "artifact.action",
+        "agent.status",
+        "chat.send",
+    }
+)
 
 
 def origin_allowed(origin: str | None, allowed: list[str], host: str | None = None) -> bool:
-    """No Origin (not a browser) is allowed; a browser's must be listed (or `*` listed), or be
-    the server's own (the console's page: its Origin names the Host it was served from)."""
+    """No Origin (not a browser) is allowed; a browser's must be listed (or `*` listed), or
+    be the server's own (`host`, the Host header): a page the server served, the console."""
     if origin is None:
         return True
     origin = origin.rstrip("/")
-    if host and origin.split("://", 1)[-1] == host:
+    if host and origin.lower() in (f"http://{host}".lower(), f"https://{host}".lower()):
         return True
     return "*" in allowed or origin in allowed
 
@@ -236,6 +249,8 @@ class Connection:
                 raise InvalidInput(f"no subscription {subscription_id!r} on this connection")
             task.cancel()
             return "unsubscribed", {"subscription_id": subscription_id}
+        if kind not in APP_MESSAGES and kind not in self.pack_types:
+            raise self.unknown_type(kind)  # before asking for an app_id it would not need
         app_id = _text(data, "app_id")
         if kind == "subscribe":
             await tenancy.require(self.principal, app_id, "viewer")
@@ -366,8 +381,11 @@ class Connection:
             }
         if kind in self.pack_types:
             return await self.dispatch_to_pack(kind, app_id, data)
+        raise self.unknown_type(kind)
+
+    def unknown_type(self, kind: str) -> InvalidInput:
         packs = "".join(f", {name}" for name in sorted(self.pack_types))
-        raise InvalidInput(
+        return InvalidInput(
             f"unknown message type {kind!r}; use ping, subscribe, unsubscribe, "
             "execution.start, execution.subscribe, session.input, artifact.action, chat.send, "
             f"workflow.subscribe, agent.status{packs}"
@@ -622,8 +640,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     # A front end allowed to call the API from its origin (CORS) may open the socket too.
     origins = [*services.settings.allowed_origins, *services.settings.cors_origins]
-    origin, host = websocket.headers.get("origin"), websocket.headers.get("host")
-    if not origin_allowed(origin, origins, host):
+    headers = websocket.headers
+    if not origin_allowed(headers.get("origin"), origins, headers.get("host")):
         await websocket.close(code=CLOSE_ORIGIN, reason="origin not allowed")
         return
     await websocket.accept()
