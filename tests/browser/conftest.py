@@ -291,8 +291,10 @@ def require_axe(path: Path = AXE) -> None:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Per module, not per session: sync Playwright keeps an event loop running in this thread
+    # while it is started, and the tests after tests/browser call asyncio.run().
     require_chromium()
     from playwright.sync_api import sync_playwright
 
