@@ -52,6 +52,7 @@ LAYERS: dict[str, int] = {
     "cli": 4,
     "cli_display": 4,
     "cli_knowledge": 4,
+    "cli_dev": 4,
     "demo": 4,
     "console": 4,
     "__main__": 4,
