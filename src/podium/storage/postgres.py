@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -60,7 +61,8 @@ class PostgresStore(Store):
         self._closing = False
         # Tells this store's own notifications from the other processes'.
         self._origin = f"{os.getpid()}:{id(self):x}"
-        self._notifying: set[asyncio.Task[None]] = set()
+        self._outbox: deque[tuple[str, str]] = deque()
+        self._sender: asyncio.Task[None] | None = None
         self._reconnect: asyncio.Task[None] | None = None
 
     async def open(self, *, migrate: bool = True) -> None:
@@ -110,7 +112,7 @@ class PostgresStore(Store):
             return
 
     def _notify(self, channel: str, message: dict[str, Any]) -> None:
-        """NOTIFY in the background (the commit is done; a lost notification only delays a
+        """NOTIFY in the background, after the commit (a lost notification only delays a
         wake-up until the next poll)."""
         if not self.settings.notify or self._pool is None:
             return
@@ -118,18 +120,18 @@ class PostgresStore(Store):
         if len(payload.encode()) > MAX_PAYLOAD:
             log.warning("not sent to other processes (%d bytes): %s", len(payload), channel)
             return
-        task = asyncio.get_running_loop().create_task(self._send(channel, payload))
-        self._notifying.add(task)
-        task.add_done_callback(self._notifying.discard)
+        # One sender, in order: the other processes get the tokens as they were published.
+        self._outbox.append((channel, payload))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send())
 
-    async def _send(self, channel: str, payload: str) -> None:
-        pool = self._pool
-        if pool is None:
-            return
-        try:
-            await pool.execute("SELECT pg_notify($1, $2)", channel, payload)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("NOTIFY %s failed: %s", channel, exc)
+    async def _send(self) -> None:
+        while self._outbox and self._pool is not None:
+            channel, payload = self._outbox.popleft()
+            try:
+                await self._pool.execute("SELECT pg_notify($1, $2)", channel, payload)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("NOTIFY %s failed: %s", channel, exc)
 
     def _published(self, events: list[Event]) -> None:
         super()._published(events)
@@ -149,8 +151,8 @@ class PostgresStore(Store):
         self._closing = True
         if self._reconnect is not None:
             self._reconnect.cancel()
-        if self._notifying:
-            await asyncio.gather(*self._notifying, return_exceptions=True)
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
         if self._listening is not None:
             connection, self._listening = self._listening, None
             await connection.close()
