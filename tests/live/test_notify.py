@@ -17,6 +17,7 @@ from conftest import fast_settings
 from podium.engine.flow import Flow
 from podium.engine.runtime import Podium
 from podium.events.envelope import Event
+from podium.storage.store import open_store
 
 FLOW = Flow.model_validate({"name": "f", "nodes": [{"id": "a", "type": "output"}], "edges": []})
 PROMPT = 5.0  # seconds: far below the 30 s poll
@@ -87,3 +88,41 @@ async def test_an_idle_worker_claims_a_run_queued_by_another_store(database_url:
         run = await api.wait(handle.run_id, timeout=PROMPT)
         assert run.status == "succeeded", run.status
         assert time.monotonic() - started < PROMPT
+
+
+async def test_a_dropped_listening_connection_reconnects_and_wakes_subscribers(
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgres"):  # SQLite has no listening connection
+        assert not hasattr(open_store(database_url), "_listening")
+        return
+    import asyncpg
+
+    from podium.storage.urls import asyncpg_dsn
+
+    settings = fast_settings(poll_seconds=30.0)
+    silent = fast_settings(poll_seconds=30.0, notify=False)
+    async with (
+        Podium.open(database_url, settings=settings, migrate=False, workers=0) as reader,
+        # It notifies nothing: only the reconnection's wake-up (or the 30 s poll) can tell
+        # the reader about its commit, as with a notification lost while it was down.
+        Podium.open(database_url, settings=silent, migrate=False, workers=0) as writer,
+    ):
+        app_id = await writer.default_app()
+        flow = await writer.register_flow(FLOW)
+        subscription = reader.bus.subscribe(app_id)
+        first = asyncio.create_task(anext(subscription))
+        await asyncio.sleep(0.3)
+        await writer.store.start_session(app_id, flow.id, {})
+        await asyncio.sleep(0.3)
+        assert not first.done()
+        listening = reader.store._listening  # type: ignore[attr-defined]
+        admin = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", listening.get_server_pid())
+        finally:
+            await admin.close()
+        event = await asyncio.wait_for(first, PROMPT)
+        assert event.seq == 1
+        assert reader.store._listening is not listening  # type: ignore[attr-defined]
+        await subscription.aclose()
