@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0
     workers: int = 4
     poll_seconds: float = 0.5
+    # PostgreSQL: wake other processes with LISTEN/NOTIFY (commits, queued runs, live events);
+    # off, they only poll every `poll_seconds`.
+    notify: bool = True
     max_steps: int = 1000
     run_timeout_seconds: float = 3600.0
     call_timeout_seconds: float = 300.0

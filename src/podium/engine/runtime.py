@@ -73,6 +73,7 @@ class Podium:
         # Every waiter of a run has its own flag, so that concurrent waits do not end each other's.
         self._run_waiters: dict[str, set[asyncio.Event]] = {}
         store.add_listener(self._on_events)
+        store.add_remote_listener(self._on_notified)
         self._app_id: str | None = None
 
     @classmethod
@@ -230,6 +231,12 @@ class Podium:
                 flags.discard(flag)
                 if not flags:
                     del self._run_waiters[run_id]
+
+    def _on_notified(self, channel: str, _payload: dict[str, Any]) -> None:
+        if channel == "events":  # another process committed: waiters read their run again
+            for flags in self._run_waiters.values():
+                for flag in flags:
+                    flag.set()
 
     def _on_events(self, events: list[Event]) -> None:
         if not self._run_waiters:

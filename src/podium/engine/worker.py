@@ -111,6 +111,11 @@ class Worker:
         self._busy = 0
         self._stopping = False
         store.add_listener(self._on_events)
+        store.add_remote_listener(self._on_notified)
+
+    def _on_notified(self, channel: str, _payload: dict[str, object]) -> None:
+        if channel == "runs":  # another process queued a run
+            self.wake()
 
     def _on_events(self, events: list[Event]) -> None:
         if any(event.type == "run.queued" for event in events):
@@ -132,6 +137,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             self.store.remove_listener(self._on_events)
+            self.store.remove_remote_listener(self._on_notified)
 
     def stop(self) -> None:
         self._stopping = True

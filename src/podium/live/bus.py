@@ -2,8 +2,11 @@
 
 A subscription replays the log after the given `seq`, then waits for commits and reads again,
 always from the log, so it sees every persisted event once, in order, with no gap — whether
-the event was written by this process or another one (those are found by polling). Live-only
-events (`node.started`, `message.delta`) are delivered to subscribers in this process only.
+the event was written by this process or another one. Another process's commits wake the
+subscribers at once where the store relays notifications (PostgreSQL LISTEN/NOTIFY), and by
+polling every `poll_seconds` in any case. Live-only events (`node.started`, `message.delta`)
+are delivered to this process's subscribers, and relayed to the other processes' buses the
+same way (on SQLite, which one process owns, they stay in this process).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from podium.events.envelope import Event
 from podium.events.waiting import wait_for_event
@@ -49,9 +53,33 @@ class EventBus:
         self._subscribers: set[_Subscriber] = set()
         self._last_seq: dict[str, int] = {}
         store.add_listener(self._committed)
+        store.add_remote_listener(self._notified)
 
     def close(self) -> None:
         self.store.remove_listener(self._committed)
+        self.store.remove_remote_listener(self._notified)
+
+    def _notified(self, channel: str, payload: dict[str, Any]) -> None:
+        """Another process committed events (`events`) or published a live one (`live`)."""
+        if channel == "events":
+            app_id = payload.get("app_id")
+            seq = int(payload.get("last_seq") or 0)
+            if app_id is not None and seq > self._last_seq.get(app_id, 0):
+                self._last_seq[app_id] = seq
+            for subscriber in self._subscribers:
+                if app_id is None or subscriber.app_id == app_id:
+                    subscriber.wake.set()
+        elif channel == "live":
+            data = payload["event"]
+            event = Event(
+                type=data["type"],
+                app_id=data["app_id"],
+                session_id=data.get("session_id"),
+                run_id=data.get("run_id"),
+                data=data.get("data") or {},
+                ts=data.get("ts"),
+            )
+            self._deliver_live(int(payload.get("after") or 0), event)
 
     def _committed(self, events: list[Event]) -> None:
         for event in events:
@@ -64,6 +92,10 @@ class EventBus:
     def publish_live(self, event: Event) -> None:
         """Deliver a live-only event (never persisted) to current subscribers."""
         after = self._last_seq.get(event.app_id, 0)
+        self._deliver_live(after, event)
+        self.store.publish_live(after, event)
+
+    def _deliver_live(self, after: int, event: Event) -> None:
         for subscriber in self._subscribers:
             if subscriber.wants(event):
                 subscriber.live.append((after, event))

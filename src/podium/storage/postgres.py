@@ -1,8 +1,22 @@
-"""PostgreSQL backend: each transaction script runs in one asyncpg transaction."""
+"""PostgreSQL backend: each transaction script runs in one asyncpg transaction.
+
+Several processes may share the database, so this backend tells them what changed with
+LISTEN/NOTIFY (unless `PODIUM_NOTIFY=off`): after a commit that wrote events it notifies
+`podium_events` with `{app_id, last_seq}` per app, and `podium_runs` when a run was queued;
+live-only events go on `podium_live` as `{after, event}`. Each store listens on one dedicated
+connection and hands the other processes' notifications to its remote listeners; when that
+connection drops it reconnects and sends `events` with `app_id` None, so every subscriber
+reads the log again and nothing is lost. Notifications are only wake-ups: the log stays the
+source of truth, and the subscribers' poll every `poll_seconds` remains as the safety net.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import os
+from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -10,10 +24,17 @@ from typing import Any
 import asyncpg
 
 from podium.errors import Conflict
+from podium.events.envelope import Event
 from podium.storage.migrate import upgrade
 from podium.storage.script import Json, Script, Statement
 from podium.storage.store import Store
 from podium.storage.urls import asyncpg_dsn
+
+log = logging.getLogger(__name__)
+
+CHANNELS = {"podium_events": "events", "podium_runs": "runs", "podium_live": "live"}
+# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
+MAX_PAYLOAD = 7900
 
 
 @lru_cache(maxsize=512)
@@ -33,14 +54,108 @@ def _argument(value: Any) -> Any:
 class PostgresStore(Store):
     dialect = "postgresql"
 
-    _pool: asyncpg.Pool | None = None
+    def __init__(self, url: str, settings: Any = None) -> None:
+        super().__init__(url, settings)
+        self._pool: asyncpg.Pool | None = None
+        self._listening: Any = None  # the dedicated LISTEN connection
+        self._closing = False
+        # Tells this store's own notifications from the other processes'.
+        self._origin = f"{os.getpid()}:{id(self):x}"
+        self._outbox: deque[tuple[str, str]] = deque()
+        self._sender: asyncio.Task[None] | None = None
+        self._reconnect: asyncio.Task[None] | None = None
 
     async def open(self, *, migrate: bool = True) -> None:
         if migrate:
             await asyncio.to_thread(upgrade, self.url, "head", self.migrations)
         self._pool = await asyncpg.create_pool(asyncpg_dsn(self.url), min_size=1, max_size=10)
+        self._closing = False
+        if self.settings.notify:
+            await self._listen()
+
+    async def _listen(self) -> None:
+        connection = await asyncpg.connect(asyncpg_dsn(self.url))
+        for channel in CHANNELS:
+            await connection.add_listener(channel, self._notified)
+        connection.add_termination_listener(self._lost)
+        self._listening = connection
+
+    def _notified(self, _connection: Any, _pid: int, channel: str, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            log.warning("ignored a malformed notification on %s", channel)
+            return
+        if message.pop("origin", None) == self._origin:
+            return
+        self._remote(CHANNELS[channel], message)
+
+    def _lost(self, _connection: Any) -> None:
+        if self._closing:
+            return
+        self._listening = None
+        log.warning("the LISTEN connection was lost; reconnecting")
+        self._reconnect = asyncio.get_running_loop().create_task(self._relisten())
+
+    async def _relisten(self) -> None:
+        delay = 0.1
+        while not self._closing:
+            try:
+                await self._listen()
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            # Notifications sent while it was down are lost: everyone reads again.
+            self._remote("events", {"app_id": None, "last_seq": 0})
+            self._remote("runs", {})
+            return
+
+    def _notify(self, channel: str, message: dict[str, Any]) -> None:
+        """NOTIFY in the background, after the commit (a lost notification only delays a
+        wake-up until the next poll)."""
+        if not self.settings.notify or self._pool is None:
+            return
+        payload = json.dumps({**message, "origin": self._origin}, default=str)
+        if len(payload.encode()) > MAX_PAYLOAD:
+            log.warning("not sent to other processes (%d bytes): %s", len(payload), channel)
+            return
+        # One sender, in order: the other processes get the tokens as they were published.
+        self._outbox.append((channel, payload))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        while self._outbox and self._pool is not None:
+            channel, payload = self._outbox.popleft()
+            try:
+                await self._pool.execute("SELECT pg_notify($1, $2)", channel, payload)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("NOTIFY %s failed: %s", channel, exc)
+
+    def _published(self, events: list[Event]) -> None:
+        super()._published(events)
+        last: dict[str, int] = {}
+        for event in events:
+            if event.seq is not None:
+                last[event.app_id] = max(last.get(event.app_id, 0), event.seq)
+        for app_id, seq in last.items():
+            self._notify("podium_events", {"app_id": app_id, "last_seq": seq})
+        if any(event.type == "run.queued" for event in events):
+            self._notify("podium_runs", {})
+
+    def publish_live(self, after: int, event: Event) -> None:
+        self._notify("podium_live", {"after": after, "event": event.to_json()})
 
     async def close(self) -> None:
+        self._closing = True
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
+        if self._listening is not None:
+            connection, self._listening = self._listening, None
+            await connection.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

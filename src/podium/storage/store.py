@@ -33,6 +33,8 @@ from podium.storage.script import Script
 from podium.storage.urls import dialect
 
 Listener = Callable[[list[Event]], None]
+# `(channel, payload)` of a notification from another process (PostgreSQL LISTEN/NOTIFY).
+RemoteListener = Callable[[str, dict[str, Any]], None]
 
 
 class Store(ABC):
@@ -45,6 +47,7 @@ class Store(ABC):
         self.settings = settings or get_settings()
         self._listeners: list[Listener] = []
         self._step_listeners: list[Callable[[list[StepRecord]], None]] = []
+        self._remote_listeners: list[RemoteListener] = []
         # Runs executing in this process (kept by the workers): a hint for the backend.
         self.active_runs = 0
         # Packs' migrations (name, versions directory), upgraded after the core's on open.
@@ -84,6 +87,25 @@ class Store(ABC):
 
     def remove_listener(self, listener: Listener) -> None:
         self._listeners.remove(listener)
+
+    def add_remote_listener(self, listener: RemoteListener) -> None:
+        """Call `listener(channel, payload)` for each notification from another process:
+        `events` `{app_id, last_seq}` after its commits (`app_id` None: anything may have
+        changed, after the listening connection came back), `runs` when it queued a run,
+        `live` `{after, event}` for its live-only events. Only backends shared by several
+        processes send them (PostgreSQL)."""
+        self._remote_listeners.append(listener)
+
+    def remove_remote_listener(self, listener: RemoteListener) -> None:
+        self._remote_listeners.remove(listener)
+
+    def _remote(self, channel: str, payload: dict[str, Any]) -> None:
+        for listener in list(self._remote_listeners):
+            listener(channel, payload)
+
+    def publish_live(self, after: int, event: Event) -> None:
+        """Send a live-only event to the other processes (a no-op where there are none)."""
+        return None
 
     def add_step_listener(self, listener: Callable[[list[StepRecord]], None]) -> None:
         """Call `listener(steps)` after every commit of ended steps (metrics use it)."""
