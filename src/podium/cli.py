@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -390,7 +391,7 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
                 markup=False,
             )
             try:
-                await slots.run(until_idle=until_idle)
+                await drained_on_sigterm(slots, settings.drain_seconds, until_idle=until_idle)
                 if until_idle and handlers.needed:
                     # The handlers catch up with the log too (retries not yet due wait).
                     await handlers.run_once()
@@ -409,6 +410,30 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
                 f"worker: processed {plural(total, 'run')}" + (f" ({summary})" if summary else ""),
                 markup=False,
             )
+
+
+async def drained_on_sigterm(slots: Any, grace: float, *, until_idle: bool = False) -> None:
+    """Run the worker slots; on SIGTERM claim no more runs, let the executing steps finish
+    (for at most `grace` seconds, PODIUM_DRAIN_SECONDS) and hand back the runs, then return.
+    Runs whose steps outlast the grace are cancelled and handed back too (those steps run
+    again elsewhere, as after a crash)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(slots.run(until_idle=until_idle))
+
+    def on_sigterm() -> None:
+        err.print(f"worker: draining (at most {grace:g} s)", markup=False)
+        slots.drain()
+        loop.call_later(grace, task.cancel)
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not task.cancelled() or (current is not None and current.cancelling()):
+            raise  # Ctrl-C, not the end of the grace period
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 @main.command()

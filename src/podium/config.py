@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0
     workers: int = 4
     poll_seconds: float = 0.5
+    # On SIGTERM a worker claims nothing more and lets the executing steps finish for at most
+    # this long; then it hands back (releases) the runs whose steps did not finish.
+    drain_seconds: float = 30.0
     max_steps: int = 1000
     run_timeout_seconds: float = 3600.0
     call_timeout_seconds: float = 300.0
