@@ -107,6 +107,9 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
             try:
                 yield
             finally:
+                drain = getattr(app.state, "drain_seconds", None)
+                if drain is not None:  # set by `podium serve`: SIGTERM drains (docs/deploy.md)
+                    await podium.drain_workers(drain)
                 await handler_runner.stop()
                 await memory_service.close()
                 await close_connections()
