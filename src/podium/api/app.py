@@ -90,7 +90,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
                 tenancy=Tenancy(podium.store, auth_service),
                 sessions=session_service,
                 agents=agent_service,
-                limiter=RateLimiter(settings.rate_limit),
+                limiter=RateLimiter(settings.rate_limit, store=podium.store),
                 metrics=metrics,
                 sockets=OpenSockets(),
                 memory=memory_service,
