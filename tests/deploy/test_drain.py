@@ -161,3 +161,40 @@ async def test_a_step_outlasting_the_grace_period_is_handed_back_when_it_ends(
     assert lines(tmp_path / "calls") == Counter(
         {"before": 1, "stuck.first": 1, "stuck.second": 1, "after": 1}
     )
+
+
+async def test_the_served_app_drains_its_worker_slots_on_shutdown(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`podium serve`'s app (uvicorn's shutdown on SIGTERM ends its lifespan): the executing
+    step finishes and is committed, the run is handed back, the next step does not start."""
+    from podium.cli import served_app
+    from support.nodes import counted
+
+    settings = Settings(
+        database_url=database_url,
+        secret_key="test-secret-key-that-is-long-enough-for-hs256",
+        poll_seconds=0.05,
+        lease_seconds=LEASE,
+        workers=1,
+        drain_seconds=20,
+    )
+    flow = (
+        FlowBuilder("served_drain", reducers={"visited": "append"})
+        .python("before", counted)
+        .python("slow", drain_nodes.counted_slow)
+        .python("after", counted)
+        .chain("before", "slow", "after")
+        .build()
+    )
+    run_id = await queue_run(database_url, settings, flow, files(tmp_path))
+    app = served_app(settings, workers=1)
+    assert app.state.drain_seconds == 20
+    async with asyncio.timeout(30):
+        async with app.router.lifespan_context(app):
+            while not (tmp_path / "marker").exists():  # `slow` executes (for 1 s)
+                await asyncio.sleep(0.02)
+    assert lines(tmp_path / "executions") == Counter({"before": 1, "slow": 1})
+    run = await handed_back_then_finished(database_url, settings, run_id)
+    assert run.status == "succeeded", run.error
+    assert lines(tmp_path / "executions") == Counter({"before": 1, "slow": 1, "after": 1})
