@@ -27,7 +27,8 @@ TABLES = (
     "workflow_graphs, agent_messages, memory, session_artifacts, artifact_versions, artifacts, "
     "agent_activity, tool_calls, mcp_servers, integrations, providers, agents, "
     "events, interrupts, calls, steps, runs, sessions, flows, api_keys, invitations, memberships, "
-    "refresh_tokens, pack_handler_failures, pack_handler_cursors, pack_enablements, users, apps"
+    "refresh_tokens, pack_handler_failures, pack_handler_cursors, pack_enablements, users, apps, "
+    "rate_limits"
 )
 
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -390,7 +391,7 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
                 markup=False,
             )
             try:
-                await slots.run(until_idle=until_idle)
+                await drained_on_sigterm(slots, settings.drain_seconds, until_idle=until_idle)
                 if until_idle and handlers.needed:
                     # The handlers catch up with the log too (retries not yet due wait).
                     await handlers.run_once()
@@ -411,6 +412,30 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
             )
 
 
+async def drained_on_sigterm(slots: Any, grace: float, *, until_idle: bool = False) -> None:
+    """Run the worker slots; on SIGTERM claim no more runs, let the executing steps finish
+    (for at most `grace` seconds, PODIUM_DRAIN_SECONDS) and hand back the runs, then return.
+    Runs whose steps outlast the grace are cancelled and handed back too (those steps run
+    again elsewhere, as after a crash)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(slots.run(until_idle=until_idle))
+
+    def on_sigterm() -> None:
+        err.print(f"worker: draining (at most {grace:g} s)", markup=False)
+        slots.drain()
+        loop.call_later(grace, task.cancel)
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not task.cancelled() or (current is not None and current.cancelling()):
+            raise  # Ctrl-C, not the end of the grace period
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
@@ -425,18 +450,36 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     help="Local development (loopback only): make the administrator `admin` and the app "
     "`demo` (example flows, packs enabled) if missing, and print a console login link.",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="API processes sharing the port (PostgreSQL only); each has its worker slots.",
+)
 @db_option
-def serve(host: str, port: int, workers: int | None, db: str | None, dev: bool) -> None:
+def serve(
+    host: str, port: int, workers: int | None, db: str | None, dev: bool, processes: int
+) -> None:
     """Migrate the database and serve the HTTP API (OpenAPI at /docs) and the console
-    (/console/)."""
+    (/console/). SIGTERM drains: no new connection or run, WebSockets closed with 1012
+    (reconnect), executing steps finish within PODIUM_DRAIN_SECONDS, runs handed back."""
     import uvicorn
 
     from podium import cli_dev
     from podium.api.accesslog import uvicorn_log_config
-    from podium.assembly import create_app
 
     settings = load_settings()
     settings = settings.model_copy(update={"database_url": database_url(db, settings)})
+    if processes > 1:
+        if dev:
+            raise InvalidInput("--processes and --dev do not go together: --dev is one process")
+        if dialect(settings.database_url) == "sqlite":
+            raise InvalidInput(
+                "--processes needs PostgreSQL: on SQLite the processes would queue on the "
+                "database's single write lock, and live updates (WebSockets, SSE) and rate "
+                "limits would stay within each process; run one process, or use PostgreSQL"
+            )
     examples = None
     if dev:
         cli_dev.check_loopback(host)
@@ -465,14 +508,36 @@ def serve(host: str, port: int, workers: int | None, db: str | None, dev: bool) 
         # Podium bounds WebSocket messages itself (close 1009 with a reason), so the server's
         # own limit only has to be above PODIUM_WS_MAX_MESSAGE_BYTES.
         "ws_max_size": max(settings.ws_max_message_bytes * 4, 1 << 20),
+        # On SIGTERM open connections (SSE streams too) get this long to end.
+        "timeout_graceful_shutdown": settings.drain_seconds,
     }
-    if not dev:
-        uvicorn.run(create_app(settings, workers=workers), **options)
+    if processes > 1:
+        # uvicorn's own workers: each process makes the app from the environment (the
+        # secret and everything else are shared through the database).
+        os.environ["PODIUM_DATABASE_URL"] = settings.database_url
+        if workers is not None:
+            os.environ["PODIUM_WORKERS"] = str(workers)
+        options.update(workers=processes, factory=True)
+        uvicorn.run("podium.cli:served_app", **options)
         return
-    config = uvicorn.Config(create_app(settings, workers=workers), **options)
+    if not dev:
+        uvicorn.run(served_app(settings, workers=workers), **options)
+        return
+    config = uvicorn.Config(served_app(settings, workers=workers), **options)
     status = cli_dev.serve_dev(config, examples, base, lambda line: err.print(line, markup=False))
     if status:
         raise click.exceptions.Exit(status)
+
+
+def served_app(settings: Settings | None = None, *, workers: int | None = None) -> Any:
+    """The app `podium serve` runs (each of its processes, with --processes): as
+    `podium.assembly.create_app`, and on shutdown (SIGTERM) its worker slots drain."""
+    from podium.assembly import create_app
+
+    settings = settings or load_settings()
+    app = create_app(settings, workers=workers)
+    app.state.drain_seconds = settings.drain_seconds
+    return app
 
 
 def browser_url(host: str, port: int) -> str:

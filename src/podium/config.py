@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # PostgreSQL: wake other processes with LISTEN/NOTIFY (commits, queued runs, live events);
     # off, they only poll every `poll_seconds`.
     notify: bool = True
+    # On SIGTERM a worker claims nothing more and lets the executing steps finish for at most
+    # this long; then it hands back (releases) the runs whose steps did not finish.
+    drain_seconds: float = 30.0
     max_steps: int = 1000
     run_timeout_seconds: float = 3600.0
     call_timeout_seconds: float = 300.0

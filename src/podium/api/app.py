@@ -90,7 +90,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
                 tenancy=Tenancy(podium.store, auth_service),
                 sessions=session_service,
                 agents=agent_service,
-                limiter=RateLimiter(settings.rate_limit),
+                limiter=RateLimiter(settings.rate_limit, store=podium.store),
                 metrics=metrics,
                 sockets=OpenSockets(),
                 memory=memory_service,
@@ -107,6 +107,9 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
             try:
                 yield
             finally:
+                drain = getattr(app.state, "drain_seconds", None)
+                if drain is not None:  # set by `podium serve`: SIGTERM drains (docs/deploy.md)
+                    await podium.drain_workers(drain)
                 await handler_runner.stop()
                 await memory_service.close()
                 await close_connections()

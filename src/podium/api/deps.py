@@ -58,7 +58,7 @@ class Services:
     def __post_init__(self) -> None:
         settings = self.settings
         self.login_limiter = LoginLimiter(
-            settings.login_rate_limit, settings.login_address_rate_limit
+            settings.login_rate_limit, settings.login_address_rate_limit, self.podium.store
         )
         self.invitations = Invitations(self.tenancy, settings)
 
@@ -80,7 +80,7 @@ async def get_principal(
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     principal = await services.tenancy.authenticate(bearer.credentials if bearer else None, api_key)
-    services.limiter.hit(principal.rate_key)
+    await services.limiter.hit(principal.rate_key)
     return principal
 
 

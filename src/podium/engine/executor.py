@@ -56,6 +56,11 @@ class NodeOutcome:
     emitted: int = 0  # events emitted by the step so far, counting those written before
 
 
+class Drained(Exception):
+    """The worker is draining: the steps that were executing are committed and the run is
+    handed back (released) before the next one starts."""
+
+
 class RunExecution:
     """Executes one claimed run until it ends, waits for an answer, pauses, or loses its
     lease."""
@@ -85,6 +90,8 @@ class RunExecution:
         self._clock_start = time.monotonic()
         # Learnt from the commits: the run was asked to pause, so no new node starts.
         self._pause_requested = False
+        # Set by a draining worker: no step starts any more (see `Drained`).
+        self.draining = False
         # Steps waiting out a retry back-off: node → when its next attempt may start.
         self.backoff: dict[str, float] = {}
         self.failed_attempts = failed_attempts(self.calls)
@@ -154,7 +161,9 @@ class RunExecution:
         while True:
             self._end_due_backoffs()
             names_running = set(running.values()) | self.backoff.keys()
-            if self._pause_requested:
+            if self.draining and not running:
+                raise Drained  # what executed is committed; the rest runs elsewhere
+            if self._pause_requested or self.draining:
                 # The nodes still executing finish and are committed; none starts meanwhile.
                 if not running:
                     paused = await self._commit([], [], "paused", None, [])

@@ -119,6 +119,14 @@ class Podium:
         """Whether this process's worker slots are running (False with none, or stopped)."""
         return self._worker_task is not None and not self._worker_task.done()
 
+    async def drain_workers(self, grace: float) -> None:
+        """Claim no more runs; let the executing steps finish (for at most `grace` seconds)
+        and hand their runs back. `stop_workers` then cancels what is left (handed back too)."""
+        if self._worker_task is None or self._worker_task.done():
+            return
+        self.worker.drain()
+        await asyncio.wait({self._worker_task}, timeout=grace)
+
     async def stop_workers(self) -> None:
         if self._worker_task is not None:
             self._worker_task.cancel()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.config import Settings
-from podium.engine.executor import RunExecution
+from podium.engine.executor import Drained, RunExecution
 from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
 from podium.engine.registry import Registry, RuntimeServices, engine_registry
@@ -110,6 +110,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._busy = 0
         self._stopping = False
+        self._executions: set[RunExecution] = set()
         store.add_listener(self._on_events)
         store.add_remote_listener(self._on_notified)
 
@@ -142,6 +143,14 @@ class Worker:
     def stop(self) -> None:
         self._stopping = True
         self.wake()
+
+    def drain(self) -> None:
+        """Claim no run any more, and hand back each executing run once the steps it is
+        executing are committed (`run` returns when all are); cancelling `run` after a grace
+        period releases the runs whose steps did not finish."""
+        for execution in self._executions:
+            execution.draining = True
+        self.stop()
 
     async def _sweep(self) -> None:
         while True:
@@ -181,9 +190,11 @@ class Worker:
         execution = RunExecution(
             self.store, claim, graph, self.settings, cache, self.publish_live, self.services
         )
+        execution.draining = self._stopping
         task = asyncio.create_task(execution.execute())
         heartbeat = asyncio.create_task(self._heartbeat(claim, task))
         self.store.active_runs += 1
+        self._executions.add(execution)
         try:
             status = await task
             if execution.retry_at is not None:  # claim it again as soon as it is due
@@ -205,7 +216,13 @@ class Worker:
         except (LeaseLost, RunCancelled) as exc:
             log.info("run %s stopped on this worker: %s", run.id, exc)
             return None
+        except Drained:
+            # Handed back at once: another worker (or this one after a restart) goes on.
+            await self.store.release_run(run.id, run.fence)
+            log.info("run %s handed back: this worker is draining", run.id)
+            return None
         finally:
+            self._executions.discard(execution)
             self.store.active_runs -= 1
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

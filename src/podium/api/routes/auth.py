@@ -31,7 +31,7 @@ async def login(body: LoginRequest, request: Request, services: ServicesDep) -> 
     """An access token (15 minutes) and a refresh token (7 days) for an email or username.
     Attempts are limited per identifier and per client address (429 with Retry-After)."""
     identifier = normalize_identifier(body.identifier)
-    services.login_limiter.hit(identifier, client_address(request))
+    await services.login_limiter.hit(identifier, client_address(request))
     return TokenResponse.of(await services.auth.login(identifier, body.password))
 
 
@@ -54,8 +54,8 @@ async def signup(body: SignupRequest, request: Request, services: ServicesDep) -
     """Create an account and log in (only when `PODIUM_ALLOW_SIGNUP=true`)."""
     if not services.settings.allow_signup:
         raise Forbidden("sign-up is closed on this server; ask an administrator for an account")
-    services.limiter.hit("signup")
-    services.login_limiter.hit(None, client_address(request))
+    await services.limiter.hit("signup")
+    await services.login_limiter.hit(None, client_address(request))
     await services.auth.create_user(body.email, body.username, body.password)
     return TokenResponse.of(await services.auth.login(body.username, body.password))
 

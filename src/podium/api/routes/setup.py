@@ -46,7 +46,7 @@ async def create_first_admin(
     limited like logins (429 with Retry-After)."""
     # Per client address only: a global count would let a stranger lock the owner out, and
     # the token (256 bits) is not guessed by trying.
-    services.login_limiter.hit(None, client_address(request))
+    await services.login_limiter.hit(None, client_address(request))
     pair = await services.auth.create_first_admin(
         body.setup_token, body.email, body.username, body.password
     )
