@@ -75,8 +75,16 @@ class PostgresStore(Store):
 
     async def _listen(self) -> None:
         connection = await asyncpg.connect(asyncpg_dsn(self.url))
-        for channel in CHANNELS:
-            await connection.add_listener(channel, self._notified)
+        try:
+            for channel in CHANNELS:
+                await connection.add_listener(channel, self._notified)
+        except BaseException:
+            # Failed or cancelled half-way (a close() during a reconnect): never leak it.
+            connection.terminate()
+            raise
+        if self._closing:
+            connection.terminate()
+            return
         connection.add_termination_listener(self._lost)
         self._listening = connection
 
@@ -151,6 +159,8 @@ class PostgresStore(Store):
         self._closing = True
         if self._reconnect is not None:
             self._reconnect.cancel()
+            await asyncio.gather(self._reconnect, return_exceptions=True)
+            self._reconnect = None
         if self._sender is not None:
             await asyncio.gather(self._sender, return_exceptions=True)
         if self._listening is not None:
