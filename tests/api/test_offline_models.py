@@ -118,6 +118,9 @@ def test_many_rounds_on_the_echo_model_keep_every_message_and_event_small(app: A
             "input_data": {"message": message},
         }
     )
+    # The longest run of this file (hundreds of turns): a busy 2-core CI machine may need
+    # more than the usual wait.
+    app.get(f"/runs/{started['run_id']}/wait", params={"timeout": 90})
     done = app.finished(started["run_id"])
     discussion = done["output"]["collaboration"]
     assert discussion["ended_by"] == "round_limit" and discussion["turn"] == rounds * 3
@@ -154,6 +157,9 @@ def test_long_answers_are_clipped_in_notifications_and_in_the_digest(app: App) -
             "input_data": {"message": "Build the shop"},
         }
     )
+    # The longest run of this file (hundreds of turns): a busy 2-core CI machine may need
+    # more than the usual wait.
+    app.get(f"/runs/{started['run_id']}/wait", params={"timeout": 90})
     done = app.finished(started["run_id"])
     discussion = done["output"]["collaboration"]
     assert discussion["ended_by"] == "round_limit" and discussion["turn"] == 16

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 CHANNELS = {"podium_events": "events", "podium_runs": "runs", "podium_live": "live"}
 # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 MAX_PAYLOAD = 7900
+# Notifications sent in one statement, and how long close() waits for the unsent ones.
+NOTIFY_BATCH = 500
+CLOSE_SEND_SECONDS = 2.0
 
 
 @lru_cache(maxsize=512)
@@ -134,12 +137,18 @@ class PostgresStore(Store):
             self._sender = asyncio.get_running_loop().create_task(self._send())
 
     async def _send(self) -> None:
+        # What queued up while the previous batch was sent goes in one statement, in order:
+        # a run streaming tokens would otherwise leave a queue of round trips behind it.
         while self._outbox and self._pool is not None:
-            channel, payload = self._outbox.popleft()
+            batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), NOTIFY_BATCH))]
             try:
-                await self._pool.execute("SELECT pg_notify($1, $2)", channel, payload)
+                await self._pool.execute(
+                    "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)",
+                    [channel for channel, _ in batch],
+                    [payload for _, payload in batch],
+                )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("NOTIFY %s failed: %s", channel, exc)
+                log.warning("NOTIFY of %d messages failed: %s", len(batch), exc)
 
     def _published(self, events: list[Event]) -> None:
         super()._published(events)
@@ -162,7 +171,14 @@ class PostgresStore(Store):
             await asyncio.gather(self._reconnect, return_exceptions=True)
             self._reconnect = None
         if self._sender is not None:
-            await asyncio.gather(self._sender, return_exceptions=True)
+            # Best effort: what is still unsent after a short wait only delays the other
+            # processes until their next poll.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._sender), CLOSE_SEND_SECONDS)
+            except TimeoutError:
+                self._outbox.clear()
+                self._sender.cancel()
+                await asyncio.gather(self._sender, return_exceptions=True)
         if self._listening is not None:
             connection, self._listening = self._listening, None
             await connection.close()
