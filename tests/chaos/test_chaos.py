@@ -591,6 +591,7 @@ def drive(cluster: Cluster, app_id: str, number: int, deadline: float) -> dict[s
                 continue
             body = {"interrupt_id": interrupt, "answer": "yes"}
             for tries in itertools.count():
+                assert time.monotonic() < deadline, f"no API process took the answer {body}"
                 try:
                     status, answer = cluster.once(
                         "POST", f"{base}/sessions/{session['id']}/input", body
@@ -614,7 +615,8 @@ def find_session(cluster: Cluster, app_id: str, client: str) -> dict[str, Any] |
         page = cluster.call("GET", f"/apps/{app_id}/sessions{query}")
         for session in page["items"]:
             if (session["metadata"] or {}).get("client") == client:
-                return dict(session)
+                # A listed session leaves its run out: read it whole.
+                return dict(cluster.call("GET", f"/apps/{app_id}/sessions/{session['id']}"))
         cursor = page["next_cursor"]
         if not cursor:
             return None
@@ -666,6 +668,7 @@ def test_chaos_on_postgresql(database_url: str, tmp_path: Path) -> None:
     workers = [WorkerProcess(f"worker-{i}", url, env, tmp_path) for i in range(WORKERS)]
     clients: list[StreamClient] = []
     chaos: Chaos | None = None
+    cluster: Cluster | None = None
     pool = ThreadPoolExecutor(max_workers=DRIVERS)
     try:
         create_admin(url, env)
@@ -827,6 +830,8 @@ def test_chaos_on_postgresql(database_url: str, tmp_path: Path) -> None:
             + ", ".join(f"{c.name} {len(c.connections) - 1}" for c in clients)
         )
     finally:
+        if cluster is not None:  # the drivers still running give up at once
+            cluster.down.update(s.port for s in servers)
         if chaos is not None:
             chaos.done.set()
             chaos.join(timeout=30)
