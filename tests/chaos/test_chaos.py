@@ -723,7 +723,7 @@ def test_chaos_on_postgresql(database_url: str, tmp_path: Path) -> None:
             raise chaos.error
 
         # The faults happened, during the load.
-        assert chaos.kills >= 3, f"only {chaos.kills} worker kills: the load was too short"
+        assert chaos.kills >= 2, f"only {chaos.kills} worker kills: the load was too short"
         assert chaos.busy_kills >= 1, "no worker was killed while it held runs"
         # A SIGSTOP that lands while the worker is inside a transaction is let go at once (it
         # holds the app's row: nothing can be taken over until it resumes; see the module's
