@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -227,9 +228,17 @@ class Store(ABC):
         return bool(events)
 
     async def requeue_expired(self) -> int:
-        events = await self.run_script(lambda: tx.requeue_expired(time.time()))
-        self._published(events)
-        return len(events)
+        """Queue again (or pause) the runs whose lease ran out, each in a transaction of its
+        own (`tx.requeue_expired`); the number of events written."""
+        now = time.time()
+        expired = await self.run_script(lambda: tx.expired_leases(now))
+        written = 0
+        for row, status in expired:
+            run = (row["id"], row["app_id"], row["session_id"], status)
+            events = await self.run_script(partial(tx.requeue_expired, *run, now))
+            self._published(events)
+            written += len(events)
+        return written
 
     async def record_call(
         self, run_id: str, fence: int, node_id: str, iteration: int, key: str, result: Any

@@ -622,9 +622,9 @@ def release_run(run_id: str, fence: int, now: float, reason: str) -> Script:
     )
 
 
-def requeue_expired(now: float) -> Script:
-    """Queue again every running run whose lease ran out (its worker died or stalled); one
-    that was asked to pause is paused instead."""
+def expired_leases(now: float) -> Script:
+    """The runs whose lease ran out (their worker died or stalled): `(row, status)` with the
+    row's id, app_id and session_id, status `running` or `pausing`."""
     rows = yield all_rows(
         "SELECT id, app_id, session_id FROM runs WHERE status = 'running' AND lease_until < ?", now
     )
@@ -632,39 +632,38 @@ def requeue_expired(now: float) -> Script:
     pausing = yield all_rows(
         "SELECT id, app_id, session_id FROM runs WHERE status = 'pausing' AND lease_until < ?", now
     )
-    events: list[Event] = []
-    for row in pausing:
+    return [(row, "pausing") for row in pausing] + [(row, "running") for row in rows]
+
+
+def requeue_expired(run_id: str, app_id: str, session_id: str, status: str, now: float) -> Script:
+    """Queue again one run whose lease ran out; one that was asked to pause is paused instead.
+    Returns the events (none when its worker renewed the lease or ended the run meanwhile).
+
+    One run per transaction: it locks the run's row and then its app's (which orders the
+    app's events), the order every other writer takes. A transaction requeueing several runs
+    held one app's row while it waited for the next run's, and deadlocked with another
+    sweeper or with a step commit of that run (found by tests/chaos on PostgreSQL)."""
+    if status == "pausing":
         changed = yield execute(
             "UPDATE runs SET status = 'paused', worker_id = NULL, lease_until = NULL "
             "WHERE id = ? AND status = 'pausing' AND lease_until < ?",
-            row["id"],
+            run_id,
             now,
         )
-        if changed:
-            events += yield from pause_events(row["app_id"], row["session_id"], row["id"], now)
-    for row in rows:
-        changed = yield execute(
-            "UPDATE runs SET status = 'queued', worker_id = NULL, lease_until = NULL, "
-            "queued_at = ? WHERE id = ? AND status = 'running' AND lease_until < ?",
-            now,
-            row["id"],
-            now,
-        )
-        if changed:
-            events += yield from append_events(
-                row["app_id"],
-                [
-                    Event(
-                        names.RUN_QUEUED,
-                        row["app_id"],
-                        row["session_id"],
-                        row["id"],
-                        {"reason": "lease_expired"},
-                    )
-                ],
-                now,
-            )
-    return events
+        if not changed:
+            return []
+        return (yield from pause_events(app_id, session_id, run_id, now))
+    changed = yield execute(
+        "UPDATE runs SET status = 'queued', worker_id = NULL, lease_until = NULL, "
+        "queued_at = ? WHERE id = ? AND status = 'running' AND lease_until < ?",
+        now,
+        run_id,
+        now,
+    )
+    if not changed:
+        return []
+    queued = Event(names.RUN_QUEUED, app_id, session_id, run_id, {"reason": "lease_expired"})
+    return (yield from append_events(app_id, [queued], now))
 
 
 # --- reads ----------------------------------------------------------------------------
