@@ -93,9 +93,9 @@ $(LANGGRAPH_BIN):
 	$(PYTHON) -m venv $(LANGGRAPH_VENV)
 	$(LANGGRAPH_VENV)/bin/python -m pip --disable-pip-version-check install "langgraph-cli[inmem]>=0.4"
 
+# W5 and H2's multi-process layouts run on a throwaway PostgreSQL cluster (scripts/with-postgres).
 bench: $(BENCH_STAMP) $(LANGGRAPH_BIN) ## Engine and API benchmarks vs LangGraph, knowledge vs tantivy (BENCH_ARGS=--quick)
-	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS) $(ENGINE_ARGS)
-	$(BIN)/python benchmarks/api.py --langgraph-bin $(LANGGRAPH_BIN) $(BENCH_ARGS) $(API_ARGS)
+	scripts/with-postgres sh -c '$(BIN)/python benchmarks/engine.py --pg "$$PODIUM_TEST_DATABASE_URL" $(BENCH_ARGS) $(ENGINE_ARGS) && $(BIN)/python benchmarks/api.py --pg "$$PODIUM_TEST_DATABASE_URL" --langgraph-bin $(LANGGRAPH_BIN) $(BENCH_ARGS) $(API_ARGS)'
 	$(MAKE) --no-print-directory bench-knowledge
 
 bench-knowledge: $(BENCH_STAMP) ## Knowledge store vs tantivy on SQLite and a throwaway PostgreSQL (KNOWLEDGE_ARGS)

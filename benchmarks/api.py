@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/api.py                  # both servers, full size
     .venv/bin/python benchmarks/api.py --quick          # small counts: a smoke test
     .venv/bin/python benchmarks/api.py --no-langgraph   # Podium only (langgraph fields null)
+    scripts/with-postgres sh -c 'python benchmarks/api.py --pg "$PODIUM_TEST_DATABASE_URL"'
 
 Each server runs as a subprocess on 127.0.0.1 (a free port), one after the other, never both
 at once: Podium is ``podium serve --workers N --db <fresh SQLite file>`` (every step committed
@@ -27,6 +28,12 @@ with). Every workload uses a chain of 10 trivial nodes (Podium: ``template`` nod
 Prints one JSON object per metric on stdout::
 
     {"workload", "metric", "podium", "langgraph", "ratio", "target", "met", "n"}
+
+With ``--pg URL`` H2 also runs on PostgreSQL with several processes, on a fresh database per
+layout (``--layout P[+W]``: ``podium serve --processes P``, and with ``+W`` that many ``podium
+worker`` processes running the steps while the API processes have ``--workers 0``); one more
+H2 line per layout (``"layout"``). Every H2 line has the CPU per run of the server's processes,
+of PostgreSQL (``db_cpu``) and of this client, measured apart (psutil).
 
 ``ratio`` is podium / langgraph (for latencies and memory below 1 is better for Podium).
 Targets: H1 and H3 p50 < 30 ms, H4 < 20 ms, H2 >= 10x LangGraph, RSS flat (growth with every
@@ -68,7 +75,11 @@ from benchmarks.api_peers import (  # noqa: E402
     start_langgraph,
     start_podium,
 )
+from benchmarks.pg import FreshPostgres, PostgresCpu  # noqa: E402
 
+# H2 on PostgreSQL (--pg): API processes, + `podium worker` processes (see `Layout`).
+DEFAULT_LAYOUTS = ("1", "2", "3", "1+1", "1+2", "2+2")
+QUICK_LAYOUTS = ("2", "1+1")
 RSS_FLAT = 0.05  # "flat": growth with every H3 session waiting <= 5 % of the idle RSS
 
 
@@ -110,6 +121,7 @@ class Figures:
     metrics: dict[str, float | None] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     rss_series: list[tuple[int, float]] = field(default_factory=list)
+    cpu: dict[str, float | None] = field(default_factory=dict)  # H2's, per run
 
 
 class Progress:
@@ -147,23 +159,43 @@ async def h1_sequential(peer: Peer, runs: int, figures: Figures) -> None:
     figures.counts["H1"] = runs
 
 
-async def h2_concurrent(peer: Peer, clients: int, per_client: int, figures: Figures) -> None:
-    log(f"  {peer.name} H2: {clients} clients x {per_client} runs")
-    async with peer.client(connections=clients) as http:
-        sessions: list[str] = []
+def _cpu(before: float | None, after: float | None, runs: int) -> float | None:
+    return None if before is None or after is None else ms(after - before) / runs
 
-        async def one_client() -> None:
-            for _ in range(per_client):
-                sessions.append(await peer.run_chain(http))
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        seconds = time.perf_counter() - started
-        await peer.check(http, sessions[-1], answered=False)
-    runs = clients * per_client
-    log(f"  {peer.name} H2: {runs} runs in {seconds:.2f}s")
-    figures.metrics["runs_per_s"] = runs / seconds
-    figures.counts["H2"] = runs
+async def h2_concurrent(
+    peer: Peer, clients: int, per_client: int, figures: Figures, repeat: int = 1
+) -> None:
+    """H2 `repeat` times; the best throughput is kept, with the CPU it took per run: the
+    server's processes, the database server's (PostgreSQL) and this client's."""
+    for attempt in range(repeat):
+        log(f"  {peer.name} H2: {clients} clients x {per_client} runs")
+        async with peer.client(connections=clients) as http:
+            sessions: list[str] = []
+
+            async def one_client(sessions: list[str]) -> None:
+                for _ in range(per_client):
+                    sessions.append(await peer.run_chain(http))
+
+            server, db, client = peer.server.cpu_seconds(), peer.db_cpu(), time.process_time()
+            started = time.perf_counter()
+            await asyncio.gather(*(one_client(sessions) for _ in range(clients)))
+            seconds = time.perf_counter() - started
+            cpu = {
+                "server_cpu_ms_per_run": _cpu(server, peer.server.cpu_seconds(), len(sessions)),
+                "db_cpu_ms_per_run": _cpu(db, peer.db_cpu(), len(sessions)),
+                "client_cpu_ms_per_run": _cpu(client, time.process_time(), len(sessions)),
+            }
+            await peer.check(http, sessions[-1], answered=False)
+        runs = clients * per_client
+        shown = ", ".join(f"{k.split('_')[0]} {v:.2f}" for k, v in cpu.items() if v is not None)
+        log(f"  {peer.name} H2: {runs} runs in {seconds:.2f}s; CPU ms per run: {shown}")
+        if runs / seconds > (figures.metrics.get("runs_per_s") or 0.0):
+            figures.metrics["runs_per_s"] = runs / seconds
+            figures.cpu = cpu
+        if attempt + 1 < repeat:
+            await asyncio.sleep(1.0)
+    figures.counts["H2"] = clients * per_client
 
 
 async def h3_pause_answer(peer: Peer, sessions: int, figures: Figures) -> None:
@@ -215,13 +247,13 @@ async def h4_first_event(peer: Peer, runs: int, figures: Figures) -> None:
     figures.counts["H4"] = runs
 
 
-async def measure(peer: Peer, sizes: Sizes) -> Figures:
+async def measure(peer: Peer, sizes: Sizes, repeat: int = 1) -> Figures:
     figures = Figures()
     await peer.setup()
     await warm_up(peer, sizes.warmup)
     await h3_pause_answer(peer, sizes.h3_sessions, figures)  # first: RSS from a quiet server
     await h1_sequential(peer, sizes.h1_runs, figures)
-    await h2_concurrent(peer, sizes.h2_clients, sizes.h2_runs_per_client, figures)
+    await h2_concurrent(peer, sizes.h2_clients, sizes.h2_runs_per_client, figures, repeat)
     await h4_first_event(peer, sizes.h4_runs, figures)
     await asyncio.sleep(1.0)
     figures.metrics["rss_end_mib"] = peer.server.rss_mib()
@@ -231,12 +263,12 @@ async def measure(peer: Peer, sizes: Sizes) -> Figures:
     return figures
 
 
-def run_podium(workdir: Path, sizes: Sizes, workers: int) -> Figures:
+def run_podium(workdir: Path, sizes: Sizes, workers: int, repeat: int = 1) -> Figures:
     password = secrets.token_urlsafe(16)
     log(f"podium: starting `podium serve --workers {workers}` on a fresh SQLite file")
     server = start_podium(workdir, workers, password)
     try:
-        return asyncio.run(measure(PodiumPeer(server, password), sizes))
+        return asyncio.run(measure(PodiumPeer(server, password), sizes, repeat))
     except Exception:  # not on Ctrl-C / SIGTERM
         log(f"podium server log (last lines):\n{server.log_tail()}")
         raise
@@ -244,11 +276,80 @@ def run_podium(workdir: Path, sizes: Sizes, workers: int) -> Figures:
         server.stop()
 
 
-def run_langgraph(workdir: Path, sizes: Sizes, binary: str, jobs: int | None) -> Figures:
+@dataclass(frozen=True)
+class Layout:
+    """Podium's processes on PostgreSQL: `processes` API processes (`serve --processes`),
+    and `worker_processes` `podium worker` processes running the steps (then the API
+    processes have no slots of their own); written `P` or `P+W` (`2`, `1+2`)."""
+
+    processes: int
+    worker_processes: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Layout:
+        api, _, workers = text.partition("+")
+        layout = cls(int(api), int(workers or 0))
+        if layout.processes < 1 or layout.worker_processes < 0:
+            raise ValueError(f"bad layout {text!r}")
+        return layout
+
+    def describe(self, workers: int) -> str:
+        api = f"serve --processes {self.processes}"
+        if self.worker_processes:
+            return f"{api} --workers 0 + {self.worker_processes} x podium worker ({workers} slots)"
+        return f"{api} ({workers} slots each)"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.processes}+{self.worker_processes}"
+            if self.worker_processes
+            else str(self.processes)
+        )
+
+
+async def measure_h2(peer: Peer, sizes: Sizes, repeat: int) -> Figures:
+    figures = Figures()
+    await peer.setup()
+    await warm_up(peer, sizes.warmup)
+    await h2_concurrent(peer, sizes.h2_clients, sizes.h2_runs_per_client, figures, repeat)
+    log(f"{peer.name}: H2 {figures.metrics['runs_per_s']:,.1f} runs/s (load {load_average():.2f})")
+    return figures
+
+
+def run_podium_postgres(
+    url: str, layout: Layout, sizes: Sizes, workers: int, repeat: int = 1
+) -> Figures:
+    """H2 (after the warm-up) on a fresh PostgreSQL database with several processes."""
+    password = secrets.token_urlsafe(16)
+    log(f"podium: {layout.describe(workers)} on a fresh PostgreSQL database")
+    db_cpu = PostgresCpu(url)
+    with tempfile.TemporaryDirectory(prefix="podium_api_pg_") as tmp, FreshPostgres(url) as pg:
+        server = start_podium(
+            Path(tmp),
+            workers,
+            password,
+            database_url=pg.url,
+            processes=layout.processes,
+            worker_processes=layout.worker_processes,
+        )
+        try:
+            peer = PodiumPeer(server, password, db_cpu=db_cpu.seconds)
+            return asyncio.run(measure_h2(peer, sizes, repeat))
+        except Exception:  # not on Ctrl-C / SIGTERM
+            for one in (server, *server.others):
+                log(f"{one.name} log (last lines):\n{one.log_tail()}")
+            raise
+        finally:
+            server.stop()
+
+
+def run_langgraph(
+    workdir: Path, sizes: Sizes, binary: str, jobs: int | None, repeat: int = 1
+) -> Figures:
     log("langgraph: starting `langgraph dev` (in-memory runtime)")
     server = start_langgraph(workdir, binary, jobs)
     try:
-        return asyncio.run(measure(LangGraphPeer(server), sizes))
+        return asyncio.run(measure(LangGraphPeer(server), sizes, repeat))
     except Exception:  # not on Ctrl-C / SIGTERM
         log(f"langgraph server log (last lines):\n{server.log_tail()}")
         raise
@@ -304,12 +405,49 @@ def rows(podium: Figures, langgraph: Figures | None, judge: bool = True) -> list
             "met": met(mine, theirs) if target and judge else None,
             "n": podium.counts.get("sessions" if metric == "rss_end_mib" else workload),
         }
+        if metric == "runs_per_s":
+            row["layout"] = "sqlite, serve (1 process)"
+            row.update(_cpu_fields(podium, langgraph))
         if metric == "rss_waiting_mib":
             row["podium_series"] = [[n, round(v, 1)] for n, v in podium.rss_series]
             row["langgraph_series"] = (
                 [[n, round(v, 1)] for n, v in langgraph.rss_series] if langgraph else None
             )
         out.append(row)
+    return out
+
+
+def _cpu_fields(podium: Figures, langgraph: Figures | None) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for side, figures in (("podium", podium), ("langgraph", langgraph)):
+        for key in ("server_cpu_ms_per_run", "db_cpu_ms_per_run", "client_cpu_ms_per_run"):
+            value = figures.cpu.get(key) if figures else None
+            out[f"{side}_{key}"] = None if value is None else round(value, 2)
+    return out
+
+
+def layout_rows(
+    measured: list[tuple[str, Figures]], langgraph: Figures | None, judge: bool = True
+) -> list[dict[str, Any]]:
+    """H2 on PostgreSQL with several processes, one line per layout."""
+    out = []
+    theirs = langgraph.metrics.get("runs_per_s") if langgraph else None
+    for label, figures in measured:
+        mine = figures.metrics["runs_per_s"]
+        out.append(
+            {
+                "workload": "H2",
+                "metric": "runs_per_s",
+                "podium": round(mine, 2),
+                "langgraph": None if theirs is None else round(theirs, 2),
+                "ratio": None if not theirs else float(f"{mine / theirs:.3g}"),
+                "target": ">= 10x langgraph",
+                "met": _times(10.0)(mine, theirs) if judge else None,
+                "n": figures.counts.get("H2"),
+                "layout": f"postgresql, {label}",
+                **_cpu_fields(figures, langgraph),
+            }
+        )
     return out
 
 
@@ -331,8 +469,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the `langgraph` command to run (e.g. another virtualenv's; default: .venv's)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the databases and server logs here")
+    parser.add_argument(
+        "--pg",
+        metavar="URL",
+        help="also H2 on PostgreSQL with several processes (a fresh database per layout)",
+    )
+    parser.add_argument(
+        "--layout",
+        action="append",
+        metavar="P[+W]",
+        help="with --pg: P API processes (`serve --processes P`), + W `podium worker` "
+        f"processes (the API ones then have no slots); repeatable (default: "
+        f"{' '.join(DEFAULT_LAYOUTS)}; --quick: {' '.join(QUICK_LAYOUTS)})",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run H2 N times per server, report the best"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    try:
+        layouts = [
+            Layout.parse(text)
+            for text in args.layout or (QUICK_LAYOUTS if args.quick else DEFAULT_LAYOUTS)
+        ]
+    except ValueError as exc:
+        parser.error(str(exc))
     # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop the servers.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
@@ -343,7 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="podium_api_bench_") as tmp:
         workdir = args.workdir or Path(tmp)
         started = time.perf_counter()
-        podium = run_podium(workdir, sizes, args.workers)
+        podium = run_podium(workdir, sizes, args.workers, args.repeat)
+        measured: list[tuple[str, Figures]] = []
+        for layout in layouts if args.pg else []:
+            figures = run_podium_postgres(args.pg, layout, sizes, args.workers, args.repeat)
+            measured.append((layout.describe(args.workers), figures))
         langgraph = None
         binary, missing = (
             (None, "--no-langgraph") if args.no_langgraph else find_langgraph(args.langgraph_bin)
@@ -351,9 +516,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if binary is None:
             log(f"langgraph: skipped ({missing}); its fields are null")
         else:
-            langgraph = run_langgraph(workdir, sizes, binary, args.langgraph_jobs)
+            langgraph = run_langgraph(workdir, sizes, binary, args.langgraph_jobs, args.repeat)
         log(f"done in {time.perf_counter() - started:.1f}s")
     for row in rows(podium, langgraph, judge=not args.quick):
+        print(json.dumps(row), flush=True)
+    for row in layout_rows(measured, langgraph, judge=not args.quick):
         print(json.dumps(row), flush=True)
     return 0
 

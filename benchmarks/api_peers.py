@@ -22,7 +22,7 @@ import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,17 +58,34 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    # Processes started beside the server (`podium worker`), measured and stopped with it.
+    others: list[Server] = field(default_factory=list)
 
     def tree(self) -> list[Any]:
         try:
             import psutil
         except ImportError:
             return []
-        try:
-            root = psutil.Process(self.process.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return []
+        procs = []
+        for process in (self.process, *(other.process for other in self.others)):
+            try:
+                root = psutil.Process(process.pid)
+                procs += [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+        return procs
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU used so far by the server's processes (None without psutil)."""
+        procs = self.tree()
+        if not procs:
+            return None
+        total = 0.0
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
 
     def rss_mib(self) -> float | None:
         """Resident set of the server and its children, MiB (None without psutil)."""
@@ -101,11 +118,28 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not answer {path} in {seconds:.0f}s")
 
+    def wait_log(self, text: str, seconds: float = 120.0) -> None:
+        """Until `text` is in the process's output (a process that serves no HTTP)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            with contextlib.suppress(OSError):
+                if text in self.log_path.read_text(errors="replace"):
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not say {text!r} in {seconds:.0f}s")
+
     async def _get(self, path: str) -> int:
         async with Client(HOST, self.port, timeout=2.0) as http:
             return (await http.request("GET", path)).status
 
     def stop(self) -> None:
+        for other in self.others:
+            other.stop()
+        self.others = []
         children = self.tree()[1:]
         if self.process.poll() is None:
             self.process.terminate()
@@ -148,27 +182,42 @@ def spawn(name: str, cmd: list[str], cwd: Path, env: dict[str, str], port: int) 
     return Server(name, process, port, log_path)
 
 
-def start_podium(workdir: Path, workers: int, password: str) -> Server:
+def start_podium(
+    workdir: Path,
+    workers: int,
+    password: str,
+    *,
+    database_url: str | None = None,
+    processes: int = 1,
+    worker_processes: int = 0,
+) -> Server:
+    """`podium serve` on a fresh SQLite file in `workdir`, or on `database_url` (a fresh
+    PostgreSQL database) with `processes` API processes; with `worker_processes`, that many
+    `podium worker --concurrency <workers>` processes run the steps and the API processes
+    have no worker slots of their own (`--workers 0`)."""
     podium = venv_binary("podium")
     if podium is None:
         raise RuntimeError("no `podium` command: run `make venv` first")
-    home = workdir / "podium"
+    tag = "podium" if database_url is None else f"podium-pg-{processes}p-{worker_processes}w"
+    home = workdir / tag
     home.mkdir(parents=True, exist_ok=True)
-    db = home / "podium.db"
+    db = database_url or str(home / "podium.db")
+    slots = workers * (worker_processes or processes)
     env = {
         **os.environ,
         "PODIUM_SECRET_KEY": secrets.token_hex(32),
         "PODIUM_RATE_LIMIT": "100000/minute",
         "PODIUM_ACCESS_TOKEN_MINUTES": "240",
         # One app runs every workload: it may use every slot (the default per-app cap of half
-        # the slots is a multi-tenant policy, not an engine cost).
+        # the slots is a multi-tenant policy, not an engine cost). The cap holds across
+        # processes, so it is every process's slots.
         "PODIUM_APP_MAX_CONCURRENT_RUNS": os.environ.get(
-            "PODIUM_APP_MAX_CONCURRENT_RUNS", str(workers)
+            "PODIUM_APP_MAX_CONCURRENT_RUNS", str(slots)
         ),
     }
     admin = [podium, "users", "create-admin", "--email", "a@example.com", "--username", "admin"]
     done = subprocess.run(
-        [*admin, "--password", password, "--db", str(db)],
+        [*admin, "--password", password, "--db", db],
         env=env,
         capture_output=True,
         text=True,
@@ -178,9 +227,21 @@ def start_podium(workdir: Path, workers: int, password: str) -> Server:
     if done.returncode != 0:
         raise RuntimeError(f"podium users create-admin failed:\n{done.stdout}{done.stderr}")
     port = free_port()
-    cmd = [podium, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
-    server = spawn("podium", [*cmd, "--db", str(db)], home, env, port)
-    server.wait_ready("/api/v1/health")
+    serve_slots = 0 if worker_processes else workers
+    cmd = [podium, "serve", "--host", HOST, "--port", str(port), "--workers", str(serve_slots)]
+    if processes > 1:
+        cmd += ["--processes", str(processes)]
+    server = spawn("podium", [*cmd, "--db", db], home, env, port)
+    try:
+        for i in range(worker_processes):
+            cmd = [podium, "worker", "--concurrency", str(workers), "--db", db]
+            server.others.append(spawn(f"worker{i}", cmd, home, env, 0))
+        server.wait_ready("/api/v1/health")
+        for other in server.others:
+            other.wait_log("processing runs")
+    except BaseException:
+        server.stop()
+        raise
     return server
 
 
@@ -272,6 +333,8 @@ class Peer(ABC):
     name: str
     server: Server
     headers: dict[str, str]
+    # CPU seconds of the database server so far (PostgreSQL), None when not measured.
+    db_cpu: Callable[[], float | None] = staticmethod(lambda: None)
 
     def client(self, connections: int = 1) -> Client:
         return Client(HOST, self.server.port, headers=self.headers, connections=connections)
@@ -314,8 +377,12 @@ def check_values(values: Any, answered: bool, where: str) -> None:
 class PodiumPeer(Peer):
     name = "podium"
 
-    def __init__(self, server: Server, password: str) -> None:
+    def __init__(
+        self, server: Server, password: str, db_cpu: Callable[[], float | None] | None = None
+    ) -> None:
         self.server = server
+        if db_cpu is not None:
+            self.db_cpu = db_cpu
         self.password = password
         self.headers = {}
         self.app = ""

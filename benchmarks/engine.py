@@ -3,6 +3,7 @@
     python benchmarks/engine.py              # every workload, full size
     python benchmarks/engine.py --quick      # small counts: a smoke test
     python benchmarks/engine.py --workload W1 --workload W4
+    scripts/with-postgres sh -c 'python benchmarks/engine.py --pg "$PODIUM_TEST_DATABASE_URL"'
 
 Workloads (trivial nodes that append their name to a list in state, every step durable on
 a SQLite file):
@@ -14,7 +15,12 @@ a SQLite file):
 * W3  500 sessions that each pause at a human question, then all answered: two lines,
   ``pauses_per_s`` and ``resumes_per_s``;
 * W4  100 chain runs started at once (Podium: ``--workers`` in-process worker slots, 16 by
-  default; LangGraph: ``asyncio.gather`` of ``ainvoke`` over one ``AsyncSqliteSaver``).
+  default; LangGraph: ``asyncio.gather`` of ``ainvoke`` over one ``AsyncSqliteSaver``);
+* W5  Podium only, on PostgreSQL (``--pg URL``; skipped without it): 400 chain runs started
+  at once and executed by 1, 2 and 4 ``podium worker`` processes (``--workers`` slots each),
+  one line per number of processes and metric (``runs_per_s``, ``node_steps_per_s``), with
+  the CPU per run of the workers, of PostgreSQL and of this process
+  (``benchmarks/scaleout.py``).
 
 W1 and W2 run one worker slot and start the next run once the previous one ended, like
 LangGraph's sequential ``invoke``. W3 starts all sessions at once and ``--workers`` slots
@@ -67,7 +73,7 @@ from benchmarks import podium_workloads as pw  # noqa: E402
 
 from podium.config import Settings  # noqa: E402
 
-WORKLOADS = ("W1", "W1-full", "W2", "W3", "W4")
+WORKLOADS = ("W1", "W1-full", "W2", "W3", "W4", "W5")
 
 
 @dataclass(frozen=True)
@@ -79,10 +85,12 @@ class Sizes:
     w3_sessions: int = 500
     w4_runs: int = 100
     w4_nodes: int = 10
+    w5_runs: int = 400
+    w5_processes: tuple[int, ...] = (1, 2, 4)
 
 
 FULL = Sizes()
-QUICK = Sizes(w1_runs=20, w2_runs=20, w3_sessions=50, w4_runs=20)
+QUICK = Sizes(w1_runs=20, w2_runs=20, w3_sessions=50, w4_runs=20, w5_runs=40, w5_processes=(1, 2))
 
 
 @dataclass
@@ -251,6 +259,62 @@ def rows(
     return out
 
 
+def w5_rows(
+    pg_url: str, workdir: Path, sizes: Sizes, settings: Settings, workers: int, repeat: int
+) -> list[dict[str, Any]]:
+    """W5 on PostgreSQL: one line per number of `podium worker` processes and metric."""
+    from benchmarks import scaleout
+
+    out = []
+    for processes in sizes.w5_processes:
+        best: scaleout.ScaleResult | None = None
+        for _ in range(repeat):
+            result = scaleout.w5_worker_processes(
+                pg_url, workdir, settings, processes, sizes.w5_runs, sizes.w4_nodes, workers
+            )
+            cpu = ", ".join(
+                f"{name} {value:.2f}"
+                for name, value in (
+                    ("workers", result.worker_cpu_ms_per_run),
+                    ("postgresql", result.db_cpu_ms_per_run),
+                    ("client", result.client_cpu_ms_per_run),
+                )
+                if value is not None
+            )
+            log(
+                f"podium    W5 x{processes:<5} runs_per_s={result.runs_per_s:,.0f} "
+                f"node_steps_per_s={result.node_steps_per_s:,.0f} CPU ms/run: {cpu} "
+                f"({result.seconds:.2f}s)"
+            )
+            if best is None or result.runs_per_s > best.runs_per_s:
+                best = result
+        assert best is not None
+        for metric, value in (
+            ("runs_per_s", best.runs_per_s),
+            ("node_steps_per_s", best.node_steps_per_s),
+        ):
+            out.append(
+                {
+                    "workload": "W5",
+                    "metric": metric,
+                    "worker_processes": processes,
+                    "slots_per_process": workers,
+                    "podium": round(value, 1),
+                    "langgraph": None,
+                    "ratio": None,
+                    "worker_cpu_ms_per_run": _round(best.worker_cpu_ms_per_run),
+                    "db_cpu_ms_per_run": _round(best.db_cpu_ms_per_run),
+                    "client_cpu_ms_per_run": _round(best.client_cpu_ms_per_run),
+                    "runs": best.runs,
+                }
+            )
+    return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small counts (a smoke test)")
@@ -276,9 +340,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-langgraph", action="store_true", help="Podium only (langgraph columns null)"
     )
+    parser.add_argument(
+        "--pg",
+        metavar="URL",
+        help="PostgreSQL server for W5 (a fresh database per measurement; without it W5 is "
+        "skipped)",
+    )
     args = parser.parse_args(argv)
 
     names = [n for n in WORKLOADS if not args.workload or n in args.workload]
+    w5 = "W5" in names
+    names = [n for n in names if n != "W5"]
+    if w5 and not args.pg:
+        log("W5 skipped: it needs PostgreSQL (--pg URL; `make bench` starts one)")
     sizes = QUICK if args.quick else FULL
     settings = Settings()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -293,11 +367,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         podium = podium_figures(
             names, workdir, sizes, settings, args.workers, args.repeat, args.w3_sequential
         )
+        scale = (
+            w5_rows(args.pg, workdir, sizes, settings, args.workers, args.repeat)
+            if w5 and args.pg
+            else []
+        )
         langgraph = (
             {} if args.no_langgraph else langgraph_figures(names, workdir, sizes, args.repeat)
         )
         log(f"done in {time.perf_counter() - started:.1f}s")
     for row in rows(names, podium, langgraph):
+        print(json.dumps(row), flush=True)
+    for row in scale:
         print(json.dumps(row), flush=True)
     return 0
 

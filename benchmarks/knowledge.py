@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -50,6 +49,7 @@ if str(ROOT / "src") not in sys.path:  # a checkout without `pip install -e .`
 
 from benchmarks import knowledge_corpus as corpus  # noqa: E402
 from benchmarks import knowledge_peer as peer  # noqa: E402
+from benchmarks.pg import FreshPostgres  # noqa: E402
 
 from podium.config import Settings  # noqa: E402
 
@@ -169,47 +169,6 @@ def run_podium(
 
 def sqlite_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-
-
-class FreshPostgres:
-    """A database of its own on the server of `url`, dropped afterwards."""
-
-    def __init__(self, url: str) -> None:
-        from podium.storage.urls import asyncpg_dsn
-
-        self.admin_dsn = asyncpg_dsn(url)
-        self.name = f"podium_kbench_{secrets.token_hex(4)}"
-        base, _, _ = url.partition("?")
-        self.url = base.rsplit("/", 1)[0] + "/" + self.name
-
-    async def _execute(self, statement: str) -> None:
-        import asyncpg
-
-        connection = await asyncpg.connect(self.admin_dsn)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    def __enter__(self) -> FreshPostgres:
-        asyncio.run(self._execute(f'CREATE DATABASE "{self.name}"'))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run(self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-
-    def size(self) -> int:
-        async def measure() -> int:
-            import asyncpg
-
-            connection = await asyncpg.connect(self.admin_dsn)
-            try:
-                value = await connection.fetchval("SELECT pg_database_size($1)", self.name)
-                return int(value)
-            finally:
-                await connection.close()
-
-        return asyncio.run(measure())
 
 
 # --------------------------------------------------------------------------- report
@@ -345,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"  slowest: {slowest(figures, queries)}")
             results.append(("sqlite", figures))
         if args.pg:
-            with FreshPostgres(args.pg) as pg:
+            with FreshPostgres(args.pg, prefix="podium_kbench") as pg:
                 figures = run_podium(pg.url, settings, documents, queries, args.batch, args.k)
                 figures.bytes = pg.size()
             log(describe("podium postgres", figures, sizes))
