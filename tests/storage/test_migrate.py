@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tests.conftest import POSTGRES_URL
 
 from podium.config import Settings
 from podium.errors import InvalidInput
@@ -57,3 +58,57 @@ def test_database_urls() -> None:
         dialect("mysql://u@h/db")
     with pytest.raises(InvalidInput, match="names no file"):
         sqlite_path("sqlite://")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PODIUM_TEST_DATABASE_URL (PostgreSQL)")
+def test_processes_starting_at_once_on_a_new_postgresql_database_migrate_one_after_another() -> (
+    None
+):
+    """An API process and its workers started together on an empty database: without the
+    migration lock two of them created the same tables at once and one failed ("duplicate key
+    value violates unique constraint pg_type_typname_nsp_index")."""
+    import asyncio
+    import subprocess
+    import sys
+    import uuid
+
+    import asyncpg
+
+    assert POSTGRES_URL is not None
+    name = f"podium_migrate_{uuid.uuid4().hex[:8]}"
+    fresh = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(asyncpg_dsn(POSTGRES_URL))
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        # Processes, not threads: Alembic's `context` is one per process.
+        script = "import sys; from podium.storage.migrate import upgrade; upgrade(sys.argv[1])"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, fresh],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for process in processes:
+            output, _ = process.communicate(timeout=120)
+            assert process.returncode == 0, output
+
+        async def version() -> str:
+            connection = await asyncpg.connect(asyncpg_dsn(fresh))
+            try:
+                return str(await connection.fetchval("SELECT version_num FROM alembic_version"))
+            finally:
+                await connection.close()
+
+        assert asyncio.run(version()) == head_revision()
+    finally:
+        asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))

@@ -3,6 +3,7 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -19,6 +20,11 @@ def _run(connection: Connection) -> None:
         version_table=version_table,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several processes starting at once on a new database (an API and its workers)
+            # migrate one after the other: the next one finds the tables there. The lock is
+            # the transaction's, released at its commit.
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('podium.migrate'))"))
         context.run_migrations()
 
 
