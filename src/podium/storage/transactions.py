@@ -11,6 +11,7 @@ from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id, step_id
 from podium.storage.event_bounds import run_url, within_cap
+from podium.storage.event_refs import hydrate, reference
 from podium.storage.records import (
     ACTIVE_RUN_STATUSES,
     FlowRecord,
@@ -133,8 +134,14 @@ def step_record(row: Row) -> StepRecord:
     )
 
 
-def append_events(app_id: str, events: list[Event], now: float) -> Script:
-    """Give `events` the app's next seqs and write them; returns them with seq, id, ts."""
+def append_events(
+    app_id: str, events: list[Event], now: float, steps: list[StepRecord] | None = None
+) -> Script:
+    """Give `events` the app's next seqs and write them; returns them with seq, id, ts.
+
+    `steps`, written in the same transaction: a `node.completed` event that its step gives
+    back whole is stored as a reference to it (`podium.storage.event_refs`); the events
+    returned keep their whole data."""
     if not events:
         return events
     row = yield one(
@@ -146,21 +153,15 @@ def append_events(app_id: str, events: list[Event], now: float) -> Script:
         raise NotFound(f"app {app_id!r} does not exist")
     seq = row["last_seq"] - len(events)
     app_num = row["num"]
+    by_number = {step.number: step for step in steps} if steps else None
     rows = []
     for event in events:
         seq += 1
         event.seq, event.ts, event.app_id = seq, now, app_id
-        rows.append(
-            (
-                app_num,
-                seq,
-                event.type,
-                event.session_id,
-                event.run_id,
-                now,
-                Json(event.data),
-            )
-        )
+        session_id, data = event.session_id, event.data
+        if by_number is not None and (ref := reference(event, by_number)) is not None:
+            session_id, data = None, ref  # the run row has the session
+        rows.append((app_num, seq, event.type, session_id, event.run_id, now, Json(data)))
     yield many(
         "INSERT INTO events (app_num, seq, type, session_id, run_id, ts, data) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -534,7 +535,7 @@ def commit_step(commit: StepCommit, now: float) -> Script:
                 for i in c.interrupts
             ],
         )
-    written_events = yield from append_events(c.app_id, events, now)
+    written_events = yield from append_events(c.app_id, events, now, c.steps)
     return StepCommitted(written_events, written, stored == "pausing")
 
 
@@ -734,8 +735,12 @@ def read_events(
     sql = "SELECT * FROM events WHERE app_num = (SELECT num FROM apps WHERE id = ?) AND seq > ?"
     args: list[Any] = [app_id, after]
     if session_id is not None:
-        sql += " AND session_id = ?"
-        args.append(session_id)
+        # A `node.completed` stored as a reference to its step has no session id: its run has.
+        sql += (
+            " AND (session_id = ? OR (session_id IS NULL AND type = ? AND run_id IN "
+            "(SELECT id FROM runs WHERE session_id = ?)))"
+        )
+        args += [session_id, names.NODE_COMPLETED, session_id]
     if run_id is not None:
         sql += " AND run_id = ?"
         args.append(run_id)
@@ -747,7 +752,9 @@ def read_events(
         )
         args.append(artifact_id)
     rows = yield all_rows(sql + " ORDER BY seq LIMIT ?", *args, limit)
-    return [event_record(row, app_id) for row in rows]
+    events = [event_record(row, app_id) for row in rows]
+    yield from hydrate(events)
+    return events
 
 
 def event_record(row: Row, app_id: str) -> Event:
