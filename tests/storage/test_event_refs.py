@@ -21,7 +21,7 @@ APPEND = {"visited": "append"}
 
 def _raw_rows(app_id: str) -> Script:
     rows = yield all_rows(
-        "SELECT seq, type, session_id, run_id, data FROM events "
+        "SELECT seq, type, session_id, run_id, data, step FROM events "
         "WHERE app_num = (SELECT num FROM apps WHERE id = ?) ORDER BY seq",
         app_id,
     )
@@ -95,10 +95,12 @@ async def test_node_completed_is_stored_as_a_reference_and_read_back_whole(
     assert [e.to_json() for e in read] == [published[e.seq] for e in read if e.seq is not None]
 
     for row in await raw_rows(podium, run.app_id):
-        if row["type"] == names.NODE_COMPLETED:
-            assert row["data"] == {"step": published[row["seq"]]["data"]["step"]}
-            assert row["session_id"] is None and row["run_id"] is not None
+        if row["type"] == names.NODE_COMPLETED:  # the step's number, nothing else
+            assert row["step"] == published[row["seq"]]["data"]["step"]
+            assert row["data"] == {} and row["session_id"] is None
+            assert row["run_id"] is not None
         else:
+            assert row["step"] is None
             assert row["data"] == published[row["seq"]]["data"]
 
 
@@ -139,6 +141,7 @@ async def test_an_output_left_out_over_the_cap_is_stored_whole(database_url: str
         rows = [r for r in await raw_rows(podium, run.app_id) if r["type"] == "node.completed"]
         assert len(rows) == 1 and rows[0]["data"]["output_omitted"] is True
         assert rows[0]["session_id"] == run.session_id  # stored as it is, no reference
+        assert rows[0]["step"] is None
         step = (await podium.store.get_steps(run.id))[0]
         assert step.output == {"text": "x" * 5000}
 
@@ -158,6 +161,7 @@ async def test_events_stored_whole_before_references_read_as_they_are(podium: Po
     [written] = await podium.store.append_events(run.app_id, [old])
     [row] = [r for r in await raw_rows(podium, run.app_id) if r["seq"] == written.seq]
     assert row["session_id"] == run.session_id and row["data"]["node_id"] == "a"
+    assert row["step"] is None
     for events in (
         await podium.store.read_events(run.app_id, after=written.seq - 1),
         await podium.store.read_events(run.app_id, session_id=run.session_id),

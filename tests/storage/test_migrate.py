@@ -59,13 +59,17 @@ def test_database_urls() -> None:
         sqlite_path("sqlite://")
 
 
-def test_0011_indexes_only_sessions_with_a_user_and_keeps_every_row(tmp_path: Path) -> None:
+def test_0011_keeps_every_row_and_indexes_only_sessions_with_a_user(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
     upgrade(sqlite_url(path), "0010")
     connection = sqlite3.connect(path)
     with connection:
         connection.execute(
-            "INSERT INTO apps (id, name, last_seq, created_at) VALUES ('app_1', 'a', 0, 0)"
+            "INSERT INTO apps (id, name, last_seq, created_at) VALUES ('app_1', 'a', 1, 0)"
+        )
+        connection.execute(  # an event as every Podium before 0011 wrote it
+            "INSERT INTO events (app_num, seq, type, session_id, run_id, ts, data) "
+            "VALUES (1, 1, 'node.completed', 'ses_1', 'run_1', 0, '{\"node_id\":\"a\"}')"
         )
         for session_id, user_id in (("ses_1", "usr_1"), ("ses_2", None)):
             connection.execute(
@@ -87,6 +91,9 @@ def test_0011_indexes_only_sessions_with_a_user_and_keeps_every_row(tmp_path: Pa
     assert "ix_sessions_user" in plan
     assert connection.execute(query, ("app_1", "usr_1")).fetchall() == [("ses_1",)]
     assert connection.execute("SELECT count(*) FROM sessions").fetchone() == (2,)
+    assert connection.execute("SELECT session_id, data, step FROM events").fetchall() == [
+        ("ses_1", '{"node_id":"a"}', None)
+    ]
     connection.close()
 
 

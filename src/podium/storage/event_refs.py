@@ -1,29 +1,41 @@
 """`node.completed` rows that point at their step instead of repeating it.
 
 A `node.completed` event carries the node id, the step number, the iteration (or `cached`)
-and the node's output: everything but the step number is in the step row written in the same
-transaction (`steps`, keyed by run and number). So the log stores such an event as a
-reference, `{"step": n}` with no session id (the run row has it), and every read puts the
-event back together from the step and run rows (`hydrate`): clients, the event log API,
-SSE, WebSocket and pack handlers see the same event as before. The executor's own `Event`
-objects, published live after the commit, are never changed.
+and the node's output: all of it is in the step row written in the same transaction
+(`steps`, keyed by run and number). So the log stores such an event as a reference: the
+step's number in `events.step`, `{}` as data and no session id (the run row has it), and
+every read of the log (`EVENTS_READ`) joins the step and run rows and puts the event back
+together (`hydrate`): clients, the event log API, SSE, WebSocket and pack handlers see the
+same event as before. The executor's own `Event` objects, published live after the commit,
+are never changed.
 
 An event is stored as a reference only when its step gives back exactly its data
 (`reference`); anything else, such as an output left out over PODIUM_MAX_EVENT_BYTES (a
 marker in the event, the whole output in the step), is stored whole, as every event written
-before this existed was. A stored event with a `node_id` is whole; `{"step": n}` without one
-is a reference.
+before references existed (migration 0011) was: those have no `step` and read as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from podium.events import names
 from podium.events.envelope import Event
 from podium.storage.records import StepRecord
-from podium.storage.script import Row, Script, all_rows, loads
+from podium.storage.script import Json, Row, loads
+
+# The data of a reference row (the column is NOT NULL).
+REFERENCE = Json({})
+
+# Reads events with what a reference needs: `WHERE`, `ORDER BY` and `LIMIT` follow; the
+# event's columns are `e.`. A whole row has no step, so it joins nothing.
+EVENTS_READ = (
+    "SELECT e.seq, e.type, e.session_id, e.run_id, e.ts, e.data, e.step, "
+    "s.node_id AS ref_node_id, s.iteration AS ref_iteration, s.status AS ref_status, "
+    "s.output AS ref_output, r.session_id AS ref_session_id "
+    "FROM events e LEFT JOIN steps s ON s.run_id = e.run_id AND s.n = e.step "
+    "LEFT JOIN runs r ON r.id = s.run_id"
+)
 
 
 def completed_data(
@@ -39,9 +51,9 @@ def completed_data(
     return data
 
 
-def reference(event: Event, steps: dict[int, StepRecord]) -> dict[str, Any] | None:
-    """The data to store for `event` when a step of `steps` (by number) reproduces it whole;
-    None when it must be stored as it is."""
+def reference(event: Event, steps: dict[int, StepRecord]) -> int | None:
+    """The number of the step of `steps` that reproduces `event` whole (store a reference
+    to it); None when the event must be stored as it is."""
     if event.type != names.NODE_COMPLETED or event.run_id is None:
         return None
     number = event.data.get("step")
@@ -53,44 +65,17 @@ def reference(event: Event, steps: dict[int, StepRecord]) -> dict[str, Any] | No
     rebuilt = completed_data(step.node_id, step.number, step.iteration, step.status, step.output)
     if rebuilt != event.data:
         return None
-    return {"step": step.number}
+    return step.number
 
 
-def is_reference(event: Event) -> bool:
-    return (
-        event.type == names.NODE_COMPLETED
-        and event.run_id is not None
-        and "node_id" not in event.data
-        and isinstance(event.data.get("step"), int)
-    )
-
-
-def hydrate(events: Iterable[Event]) -> Script:
-    """Put every stored reference among `events` back together (in place); returns None."""
-    wanted: dict[str, dict[int, list[Event]]] = {}
-    for event in events:
-        if is_reference(event):
-            assert event.run_id is not None
-            wanted.setdefault(event.run_id, {}).setdefault(event.data["step"], []).append(event)
-    for run_id, by_number in wanted.items():
-        numbers = sorted(by_number)
-        marks = ", ".join("?" for _ in numbers)
-        rows = yield all_rows(
-            "SELECT s.n, s.node_id, s.iteration, s.status, s.output, r.session_id "
-            "FROM steps s JOIN runs r ON r.id = s.run_id "
-            f"WHERE s.run_id = ? AND s.n IN ({marks})",
-            run_id,
-            *numbers,
-        )
-        for row in rows:
-            for event in by_number.get(row["n"], ()):
-                _fill(event, row)
-    return None
-
-
-def _fill(event: Event, row: Row) -> None:
+def hydrate(event: Event, row: Row) -> None:
+    """Put a reference read by `EVENTS_READ` back together (in place)."""
     event.data = completed_data(
-        row["node_id"], row["n"], row["iteration"], row["status"], loads(row["output"])
+        row["ref_node_id"],
+        row["step"],
+        row["ref_iteration"],
+        row["ref_status"],
+        loads(row["ref_output"]),
     )
     if event.session_id is None:
-        event.session_id = row["session_id"]
+        event.session_id = row["ref_session_id"]

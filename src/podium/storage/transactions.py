@@ -11,7 +11,7 @@ from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id, step_id
 from podium.storage.event_bounds import run_url, within_cap
-from podium.storage.event_refs import hydrate, reference
+from podium.storage.event_refs import EVENTS_READ, REFERENCE, hydrate, reference
 from podium.storage.records import (
     ACTIVE_RUN_STATUSES,
     FlowRecord,
@@ -158,13 +158,16 @@ def append_events(
     for event in events:
         seq += 1
         event.seq, event.ts, event.app_id = seq, now, app_id
-        session_id, data = event.session_id, event.data
-        if by_number is not None and (ref := reference(event, by_number)) is not None:
-            session_id, data = None, ref  # the run row has the session
-        rows.append((app_num, seq, event.type, session_id, event.run_id, now, Json(data)))
+        step = reference(event, by_number) if by_number is not None else None
+        if step is None:
+            data: Any = Json(event.data)
+            session_id = event.session_id
+        else:  # a reference: the step and run rows hold the rest
+            data, session_id = REFERENCE, None
+        rows.append((app_num, seq, event.type, session_id, event.run_id, now, data, step))
     yield many(
-        "INSERT INTO events (app_num, seq, type, session_id, run_id, ts, data) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (app_num, seq, type, session_id, run_id, ts, data, step) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     return events
@@ -731,29 +734,34 @@ def read_events(
     dialect: str = "sqlite",
 ) -> Script:
     """Persisted events of one app with seq > `after`, oldest first; `artifact_id` keeps
-    those whose `data.artifact_id` is that artifact."""
-    sql = "SELECT * FROM events WHERE app_num = (SELECT num FROM apps WHERE id = ?) AND seq > ?"
+    those whose `data.artifact_id` is that artifact. A `node.completed` stored as a reference
+    to its step is read back whole from the step and run rows (`event_refs`)."""
+    sql = f"{EVENTS_READ} WHERE e.app_num = (SELECT num FROM apps WHERE id = ?) AND e.seq > ?"
     args: list[Any] = [app_id, after]
     if session_id is not None:
-        # A `node.completed` stored as a reference to its step has no session id: its run has.
+        # A reference has no session id: its run has.
         sql += (
-            " AND (session_id = ? OR (session_id IS NULL AND type = ? AND run_id IN "
-            "(SELECT id FROM runs WHERE session_id = ?)))"
+            " AND (e.session_id = ? OR (e.session_id IS NULL AND e.step IS NOT NULL AND "
+            "e.run_id IN (SELECT id FROM runs WHERE session_id = ?)))"
         )
-        args += [session_id, names.NODE_COMPLETED, session_id]
+        args += [session_id, session_id]
     if run_id is not None:
-        sql += " AND run_id = ?"
+        sql += " AND e.run_id = ?"
         args.append(run_id)
     if artifact_id is not None:
         sql += (
-            " AND data->>'artifact_id' = ?"
+            " AND e.data->>'artifact_id' = ?"
             if dialect == "postgresql"
-            else " AND json_extract(data, '$.artifact_id') = ?"
+            else " AND json_extract(e.data, '$.artifact_id') = ?"
         )
         args.append(artifact_id)
-    rows = yield all_rows(sql + " ORDER BY seq LIMIT ?", *args, limit)
-    events = [event_record(row, app_id) for row in rows]
-    yield from hydrate(events)
+    rows = yield all_rows(sql + " ORDER BY e.seq LIMIT ?", *args, limit)
+    events = []
+    for row in rows:
+        event = event_record(row, app_id)
+        if row["step"] is not None:
+            hydrate(event, row)
+        events.append(event)
     return events
 
 
