@@ -112,3 +112,58 @@ def test_processes_starting_at_once_on_a_new_postgresql_database_migrate_one_aft
         assert asyncio.run(version()) == head_revision()
     finally:
         asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def test_0011_keeps_every_row_and_indexes_only_sessions_with_a_user(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    upgrade(sqlite_url(path), "0010")
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            "INSERT INTO apps (id, name, last_seq, created_at) VALUES ('app_1', 'a', 1, 0)"
+        )
+        connection.execute(  # an event as every Podium before 0011 wrote it
+            "INSERT INTO events (app_num, seq, type, session_id, run_id, ts, data) "
+            "VALUES (1, 1, 'node.completed', 'ses_1', 'run_1', 0, '{\"node_id\":\"a\"}')"
+        )
+        for session_id, user_id in (("ses_1", "usr_1"), ("ses_2", None)):
+            connection.execute(
+                "INSERT INTO sessions (id, app_id, user_id, status, state, created_at, "
+                "updated_at) VALUES (?, 'app_1', ?, 'active', '{}', 0, 0)",
+                (session_id, user_id),
+            )
+    connection.close()
+    upgrade(sqlite_url(path))
+    connection = sqlite3.connect(path)
+    (sql,) = connection.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'ix_sessions_user'"
+    ).fetchone()
+    assert "WHERE user_id IS NOT NULL" in sql
+    query = "SELECT id FROM sessions WHERE app_id = ? AND user_id = ?"
+    plan = " ".join(
+        str(row) for row in connection.execute(f"EXPLAIN QUERY PLAN {query}", ("a", "u"))
+    )
+    assert "ix_sessions_user" in plan
+    assert connection.execute(query, ("app_1", "usr_1")).fetchall() == [("ses_1",)]
+    assert connection.execute("SELECT count(*) FROM sessions").fetchone() == (2,)
+    assert connection.execute("SELECT session_id, data, step FROM events").fetchall() == [
+        ("ses_1", '{"node_id":"a"}', None)
+    ]
+    connection.close()
+
+
+def test_a_new_sqlite_file_has_small_pages_and_an_existing_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    upgrade(sqlite_url(tmp_path / "new.db"))
+    connection = sqlite3.connect(tmp_path / "new.db")
+    assert connection.execute("PRAGMA page_size").fetchone() == (2048,)
+    connection.close()
+    connection = sqlite3.connect(tmp_path / "old.db")
+    connection.execute("PRAGMA page_size = 4096")
+    connection.execute("CREATE TABLE older (x INTEGER)")  # written by an older Podium
+    connection.close()
+    upgrade(sqlite_url(tmp_path / "old.db"))
+    connection = sqlite3.connect(tmp_path / "old.db")
+    assert connection.execute("PRAGMA page_size").fetchone() == (4096,)
+    connection.close()

@@ -11,6 +11,7 @@ from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id, step_id
 from podium.storage.event_bounds import run_url, within_cap
+from podium.storage.event_refs import EVENTS_READ, REFERENCE, hydrate, reference
 from podium.storage.records import (
     ACTIVE_RUN_STATUSES,
     FlowRecord,
@@ -133,8 +134,14 @@ def step_record(row: Row) -> StepRecord:
     )
 
 
-def append_events(app_id: str, events: list[Event], now: float) -> Script:
-    """Give `events` the app's next seqs and write them; returns them with seq, id, ts."""
+def append_events(
+    app_id: str, events: list[Event], now: float, steps: list[StepRecord] | None = None
+) -> Script:
+    """Give `events` the app's next seqs and write them; returns them with seq, id, ts.
+
+    `steps`, written in the same transaction: a `node.completed` event that its step gives
+    back whole is stored as a reference to it (`podium.storage.event_refs`); the events
+    returned keep their whole data."""
     if not events:
         return events
     row = yield one(
@@ -146,24 +153,21 @@ def append_events(app_id: str, events: list[Event], now: float) -> Script:
         raise NotFound(f"app {app_id!r} does not exist")
     seq = row["last_seq"] - len(events)
     app_num = row["num"]
+    by_number = {step.number: step for step in steps} if steps else None
     rows = []
     for event in events:
         seq += 1
         event.seq, event.ts, event.app_id = seq, now, app_id
-        rows.append(
-            (
-                app_num,
-                seq,
-                event.type,
-                event.session_id,
-                event.run_id,
-                now,
-                Json(event.data),
-            )
-        )
+        step = reference(event, by_number) if by_number is not None else None
+        if step is None:
+            data: Any = Json(event.data)
+            session_id = event.session_id
+        else:  # a reference: the step and run rows hold the rest
+            data, session_id = REFERENCE, None
+        rows.append((app_num, seq, event.type, session_id, event.run_id, now, data, step))
     yield many(
-        "INSERT INTO events (app_num, seq, type, session_id, run_id, ts, data) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (app_num, seq, type, session_id, run_id, ts, data, step) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     return events
@@ -534,7 +538,7 @@ def commit_step(commit: StepCommit, now: float) -> Script:
                 for i in c.interrupts
             ],
         )
-    written_events = yield from append_events(c.app_id, events, now)
+    written_events = yield from append_events(c.app_id, events, now, c.steps)
     return StepCommitted(written_events, written, stored == "pausing")
 
 
@@ -729,24 +733,35 @@ def read_events(
     dialect: str = "sqlite",
 ) -> Script:
     """Persisted events of one app with seq > `after`, oldest first; `artifact_id` keeps
-    those whose `data.artifact_id` is that artifact."""
-    sql = "SELECT * FROM events WHERE app_num = (SELECT num FROM apps WHERE id = ?) AND seq > ?"
+    those whose `data.artifact_id` is that artifact. A `node.completed` stored as a reference
+    to its step is read back whole from the step and run rows (`event_refs`)."""
+    sql = f"{EVENTS_READ} WHERE e.app_num = (SELECT num FROM apps WHERE id = ?) AND e.seq > ?"
     args: list[Any] = [app_id, after]
     if session_id is not None:
-        sql += " AND session_id = ?"
-        args.append(session_id)
+        # A reference has no session id: its run has.
+        sql += (
+            " AND (e.session_id = ? OR (e.session_id IS NULL AND e.step IS NOT NULL AND "
+            "e.run_id IN (SELECT id FROM runs WHERE session_id = ?)))"
+        )
+        args += [session_id, session_id]
     if run_id is not None:
-        sql += " AND run_id = ?"
+        sql += " AND e.run_id = ?"
         args.append(run_id)
     if artifact_id is not None:
         sql += (
-            " AND data->>'artifact_id' = ?"
+            " AND e.data->>'artifact_id' = ?"
             if dialect == "postgresql"
-            else " AND json_extract(data, '$.artifact_id') = ?"
+            else " AND json_extract(e.data, '$.artifact_id') = ?"
         )
         args.append(artifact_id)
-    rows = yield all_rows(sql + " ORDER BY seq LIMIT ?", *args, limit)
-    return [event_record(row, app_id) for row in rows]
+    rows = yield all_rows(sql + " ORDER BY e.seq LIMIT ?", *args, limit)
+    events = []
+    for row in rows:
+        event = event_record(row, app_id)
+        if row["step"] is not None:
+            hydrate(event, row)
+        events.append(event)
+    return events
 
 
 def event_record(row: Row, app_id: str) -> Event:
