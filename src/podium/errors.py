@@ -154,6 +154,14 @@ class LeaseLost(PodiumError):
     code = "lease_lost"
 
 
+class StoreUnavailable(PodiumError):
+    """The database connection was lost in the middle of a call (a restart, a network cut, or
+    PostgreSQL ending a session that sat idle inside a transaction). Nothing of the call was
+    committed; trying again later is safe."""
+
+    code = "store_unavailable"
+
+
 class RunCancelled(PodiumError):
     code = "run_cancelled"
 

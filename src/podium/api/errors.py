@@ -26,6 +26,7 @@ from podium.errors import (
     PreconditionFailed,
     PrerequisiteNotMet,
     RateLimited,
+    StoreUnavailable,
     Unauthorized,
     UnsupportedMediaType,
     UpstreamFailed,
@@ -53,6 +54,7 @@ STATUS = {
     Forbidden: 403,
     RateLimited: 429,
     UpstreamFailed: 502,
+    StoreUnavailable: 503,
 }
 HTTP_CODES = {
     400: "bad_request",
@@ -66,6 +68,7 @@ HTTP_CODES = {
     422: "invalid_input",
     429: "rate_limited",
     502: "bad_gateway",
+    503: "unavailable",
 }
 
 

@@ -21,7 +21,7 @@ from podium.engine.graph import Graph
 from podium.engine.node_types import NodeResult
 from podium.engine.reducers import merge_into_state
 from podium.engine.registry import RuntimeServices, engine_registry
-from podium.errors import LeaseLost, RunCancelled
+from podium.errors import LeaseLost, RunCancelled, StoreUnavailable
 from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id, step_id
@@ -270,8 +270,8 @@ class RunExecution:
                 outcome.suspend, outcome.events = suspend, ctx.events
                 outcome.emitted = ctx.emitted
                 return outcome
-            except (LeaseLost, RunCancelled):
-                raise
+            except (LeaseLost, RunCancelled, StoreUnavailable):
+                raise  # not the node's failure: the run stops on this worker
             except TimeoutError:
                 outcome.error = (
                     f"node {node_id!r} took longer than its timeout of {node.timeout_seconds:g}s"

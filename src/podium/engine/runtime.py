@@ -240,11 +240,19 @@ class Podium:
                 if not flags:
                     del self._run_waiters[run_id]
 
-    def _on_notified(self, channel: str, _payload: dict[str, Any]) -> None:
-        if channel == "events":  # another process committed: waiters read their run again
-            for flags in self._run_waiters.values():
-                for flag in flags:
+    def _on_notified(self, channel: str, payload: dict[str, Any]) -> None:
+        if channel != "events":
+            return
+        ended = payload.get("ended")
+        if isinstance(ended, list):  # another process ended these runs: their waiters read
+            for run_id in ended:
+                for flag in self._run_waiters.get(run_id, ()):
                     flag.set()
+            return
+        # No list (a reconnect, or too many runs in one commit): every waiter reads its run.
+        for flags in self._run_waiters.values():
+            for flag in flags:
+                flag.set()
 
     def _on_events(self, events: list[Event]) -> None:
         if not self._run_waiters:

@@ -26,7 +26,7 @@ from podium.engine.executor import Drained, RunExecution
 from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
 from podium.engine.registry import Registry, RuntimeServices, engine_registry
-from podium.errors import LeaseLost, NotFound, PodiumError, RunCancelled
+from podium.errors import LeaseLost, NotFound, PodiumError, RunCancelled, StoreUnavailable
 from podium.events.envelope import Event
 from podium.events.waiting import wait_for_event
 from podium.ids import new_id
@@ -163,9 +163,14 @@ class Worker:
     async def _slot(self, until_idle: bool) -> None:
         while not self._stopping:
             wake = self._wake
-            claim = await self.store.claim_next_run(
-                self.worker_id, self.settings.lease_seconds, app_cap=self.app_cap
-            )
+            try:
+                claim = await self.store.claim_next_run(
+                    self.worker_id, self.settings.lease_seconds, app_cap=self.app_cap
+                )
+            except StoreUnavailable as exc:  # nothing was claimed: try again after a poll
+                log.warning("claiming a run failed: %s", exc)
+                await asyncio.sleep(self.settings.poll_seconds)
+                continue
             if claim is not None:
                 self._busy += 1
                 try:
@@ -216,6 +221,11 @@ class Worker:
         except (LeaseLost, RunCancelled) as exc:
             log.info("run %s stopped on this worker: %s", run.id, exc)
             return None
+        except StoreUnavailable as exc:
+            # What it had not committed is lost; the run keeps its lease until it expires,
+            # then the sweeper queues it again and a worker goes on from the last commit.
+            log.warning("run %s stopped on this worker: %s", run.id, exc)
+            return None
         except Drained:
             # Handed back at once: another worker (or this one after a restart) goes on.
             await self.store.release_run(run.id, run.fence)
@@ -239,6 +249,8 @@ class Worker:
             except (LeaseLost, RunCancelled):
                 task.cancel()
                 return
+            except StoreUnavailable as exc:  # the next beat tries again, within the lease
+                log.warning("renewing the lease of run %s failed: %s", claim.run.id, exc)
 
     async def _fail_unrunnable(self, claim: Claim, error: str) -> str:
         from podium.engine.scheduler import Progress

@@ -66,6 +66,16 @@ def claim_next_run(
     if row is None:
         return None
     run = run_record(row)
+    # The reads first: appending `run.started` locks the app's row until the commit.
+    session = yield one("SELECT state FROM sessions WHERE id = ?", run.session_id)
+    calls = yield all_rows(
+        "SELECT node_id, iteration, key, result FROM calls WHERE run_id = ?", run.id
+    )
+    more = yield one(
+        "SELECT 1 AS more FROM runs WHERE status = 'queued' AND "
+        "(available_at IS NULL OR available_at <= ?) LIMIT 1",
+        now,
+    )
     events = yield from append_events(
         run.app_id,
         [Event(names.RUN_STARTED, run.app_id, run.session_id, run.id, {"attempt": run.fence})],
@@ -79,15 +89,6 @@ def claim_next_run(
         )
         if held["n"] > app_cap:
             raise ClaimRaced(run.app_id)
-    session = yield one("SELECT state FROM sessions WHERE id = ?", run.session_id)
-    calls = yield all_rows(
-        "SELECT node_id, iteration, key, result FROM calls WHERE run_id = ?", run.id
-    )
-    more = yield one(
-        "SELECT 1 AS more FROM runs WHERE status = 'queued' AND "
-        "(available_at IS NULL OR available_at <= ?) LIMIT 1",
-        now,
-    )
     claim = Claim(
         run=run,
         state_json=session["state"],

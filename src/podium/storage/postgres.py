@@ -23,7 +23,8 @@ from typing import Any
 
 import asyncpg
 
-from podium.errors import Conflict
+from podium.errors import Conflict, StoreUnavailable
+from podium.events import names
 from podium.events.envelope import Event
 from podium.storage.migrate import upgrade
 from podium.storage.script import Json, Script, Statement
@@ -38,6 +39,16 @@ MAX_PAYLOAD = 7900
 # Notifications sent in one statement, and how long close() waits for the unsent ones.
 NOTIFY_BATCH = 500
 CLOSE_SEND_SECONDS = 2.0
+# An events notification names the runs of its commit that reached an outcome, up to this.
+MAX_ENDED = 100
+OUTCOMES = frozenset(names.RUN_ENDED.values())
+# What says the connection went away under a call (its transaction was rolled back).
+CONNECTION_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
 
 
 @lru_cache(maxsize=512)
@@ -52,6 +63,19 @@ def numbered(sql: str) -> str:
 
 def _argument(value: Any) -> Any:
     return value.dumps() if isinstance(value, Json) else value
+
+
+def idle_timeout(lease_seconds: float) -> float:
+    """Seconds a pool connection may sit idle inside a transaction: half the lease, at least
+    one second (a script never waits between its statements for anything but PostgreSQL)."""
+    return max(1.0, lease_seconds / 2)
+
+
+async def _keep_session(_connection: Any) -> None:
+    """The pool's reset on release. asyncpg rolls back an open transaction and drops the
+    listeners before calling it; its default reset then sends `RESET ALL`, `UNLISTEN *` and
+    the like, one more round trip per store call. Pool connections never change session
+    state (no SET, no LISTEN, only transaction-scoped advisory locks), so nothing is left."""
 
 
 class PostgresStore(Store):
@@ -71,7 +95,19 @@ class PostgresStore(Store):
     async def open(self, *, migrate: bool = True) -> None:
         if migrate:
             await asyncio.to_thread(upgrade, self.url, "head", self.migrations)
-        self._pool = await asyncpg.create_pool(asyncpg_dsn(self.url), min_size=1, max_size=10)
+        lease = float(getattr(self.settings, "lease_seconds", 30.0))
+        self._pool = await asyncpg.create_pool(
+            asyncpg_dsn(self.url),
+            min_size=1,
+            max_size=10,
+            reset=_keep_session,
+            # A process frozen inside a transaction (SIGSTOP, a stalled VM) would hold its
+            # app's row and every writer of the app would wait for it: the server ends such
+            # a session before the run's lease runs out, so that another worker takes over.
+            server_settings={
+                "idle_in_transaction_session_timeout": str(int(idle_timeout(lease) * 1000))
+            },
+        )
         self._closing = False
         if self.settings.notify:
             await self._listen()
@@ -153,11 +189,20 @@ class PostgresStore(Store):
     def _published(self, events: list[Event]) -> None:
         super()._published(events)
         last: dict[str, int] = {}
+        ended: dict[str, list[str]] = {}
         for event in events:
             if event.seq is not None:
                 last[event.app_id] = max(last.get(event.app_id, 0), event.seq)
+                if event.type in OUTCOMES and event.run_id is not None:
+                    ended.setdefault(event.app_id, []).append(event.run_id)
         for app_id, seq in last.items():
-            self._notify("podium_events", {"app_id": app_id, "last_seq": seq})
+            message: dict[str, Any] = {"app_id": app_id, "last_seq": seq}
+            runs = ended.get(app_id, [])
+            if len(runs) <= MAX_ENDED:
+                # The runs that reached an outcome: only their waiters read their run again.
+                # Without the list (too many) every waiter of the app reads its run.
+                message["ended"] = runs
+            self._notify("podium_events", message)
         if any(event.type == "run.queued" for event in events):
             self._notify("podium_runs", {})
 
@@ -193,6 +238,12 @@ class PostgresStore(Store):
                 return await drive(connection, make_script())
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise Conflict(f"the change conflicts with stored data: {exc}") from None
+        except (*CONNECTION_LOST, asyncpg.InterfaceError) as exc:
+            if isinstance(exc, asyncpg.InterfaceError) and "closed" not in str(exc):
+                raise  # a misuse of the connection, not a lost one
+            raise StoreUnavailable(
+                f"the database connection was lost; nothing was committed: {exc}"
+            ) from None
 
 
 async def drive(connection: Any, script: Script) -> Any:
@@ -207,6 +258,8 @@ async def drive(connection: Any, script: Script) -> Any:
 
 
 async def _execute(connection: Any, statement: Statement) -> Any:
+    if statement.mode == "dialect":
+        return PostgresStore.dialect
     sql = numbered(statement.sql)
     if statement.mode == "many":
         rows = [[_argument(value) for value in row] for row in statement.args]

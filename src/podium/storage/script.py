@@ -39,7 +39,7 @@ class Json:
 class Statement:
     sql: str
     args: Sequence[Any]
-    mode: Literal["execute", "one", "all", "many"]
+    mode: Literal["execute", "one", "all", "many", "dialect"]
 
 
 Script: TypeAlias = Generator[Statement, Any, Any]
@@ -63,6 +63,12 @@ def all_rows(sql: str, *args: Any) -> Statement:
 def many(sql: str, rows: Sequence[Sequence[Any]]) -> Statement:
     """Run one statement for each parameter row."""
     return Statement(sql, rows, "many")
+
+
+def dialect() -> Statement:
+    """Ask which backend runs the script: the script receives `sqlite` or `postgresql` (no
+    round trip), for the few statements written differently on each."""
+    return Statement("", (), "dialect")
 
 
 def dumps(value: Any) -> str:

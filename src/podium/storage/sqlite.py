@@ -226,5 +226,7 @@ def _execute(connection: sqlite3.Connection, statement: Statement) -> Any:
         return rows[0] if rows else None
     if statement.mode == "all":
         return connection.execute(statement.sql, statement.args).fetchall()
+    if statement.mode == "dialect":
+        return "sqlite"
     connection.executemany(statement.sql, statement.args)
     return None

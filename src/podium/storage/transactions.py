@@ -22,7 +22,17 @@ from podium.storage.records import (
     StepCommitted,
     StepRecord,
 )
-from podium.storage.script import Json, Row, Script, all_rows, execute, loads, many, one
+from podium.storage.script import (
+    Json,
+    Row,
+    Script,
+    all_rows,
+    dialect,
+    execute,
+    loads,
+    many,
+    one,
+)
 
 RUN_COLUMNS = (
     "id, app_id, session_id, flow_id, status, input, options, progress, output, error, fence, "
@@ -134,6 +144,17 @@ def step_record(row: Row) -> StepRecord:
     )
 
 
+# PostgreSQL's append: the app's next seqs and the insert in one round trip.
+APPEND_POSTGRES = (
+    "WITH a AS (UPDATE apps SET last_seq = last_seq + ?::bigint WHERE id = ? "
+    "RETURNING last_seq, num), w AS (INSERT INTO events (app_num, seq, type, session_id, "
+    "run_id, ts, data, step) SELECT a.num, a.last_seq - ?::bigint + t.i, t.type, t.session_id, "
+    "t.run_id, ?::float8, t.data::jsonb, t.step FROM a, unnest(?::text[], ?::text[], "
+    "?::text[], ?::text[], ?::int[]) WITH ORDINALITY AS t(type, session_id, run_id, data, "
+    "step, i) RETURNING seq) SELECT MAX(seq) AS last_seq FROM w"
+)
+
+
 def append_events(
     app_id: str, events: list[Event], now: float, steps: list[StepRecord] | None = None
 ) -> Script:
@@ -144,6 +165,40 @@ def append_events(
     returned keep their whole data."""
     if not events:
         return events
+    by_number = {step.number: step for step in steps} if steps else None
+    rows = []
+    for event in events:
+        event.ts, event.app_id = now, app_id
+        step = reference(event, by_number) if by_number is not None else None
+        if step is None:
+            data: Any = Json(event.data)
+            session_id = event.session_id
+        else:  # a reference: the step and run rows hold the rest
+            data, session_id = REFERENCE, None
+        rows.append((event.type, session_id, event.run_id, data, step))
+    if (yield dialect()) == "postgresql":
+        # One statement: the app's row (which orders its log) is locked from here to the
+        # commit, so the seq is taken last and in the same round trip as the insert; every
+        # other writer of the app waits for this transaction only as long as the commit.
+        row = yield one(
+            APPEND_POSTGRES,
+            len(events),
+            app_id,
+            len(events),
+            now,
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [r[3].dumps() for r in rows],
+            [r[4] for r in rows],
+        )
+        if row is None or row["last_seq"] is None:
+            raise NotFound(f"app {app_id!r} does not exist")
+        seq = row["last_seq"] - len(events)
+        for event in events:
+            seq += 1
+            event.seq = seq
+        return events
     row = yield one(
         "UPDATE apps SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq, num",
         len(events),
@@ -153,22 +208,15 @@ def append_events(
         raise NotFound(f"app {app_id!r} does not exist")
     seq = row["last_seq"] - len(events)
     app_num = row["num"]
-    by_number = {step.number: step for step in steps} if steps else None
-    rows = []
-    for event in events:
+    values = []
+    for event, (kind, session_id, run_id, data, step) in zip(events, rows, strict=True):
         seq += 1
-        event.seq, event.ts, event.app_id = seq, now, app_id
-        step = reference(event, by_number) if by_number is not None else None
-        if step is None:
-            data: Any = Json(event.data)
-            session_id = event.session_id
-        else:  # a reference: the step and run rows hold the rest
-            data, session_id = REFERENCE, None
-        rows.append((app_num, seq, event.type, session_id, event.run_id, now, data, step))
+        event.seq = seq
+        values.append((app_num, seq, kind, session_id, run_id, now, data, step))
     yield many(
         "INSERT INTO events (app_num, seq, type, session_id, run_id, ts, data, step) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
+        values,
     )
     return events
 
