@@ -42,9 +42,7 @@ async def test_a_transaction_left_idle_past_half_the_lease_is_ended_and_its_lock
         app_id = await store.ensure_app("frozen")
         loop = asyncio.get_running_loop()
         # The stalled transaction runs on a loop of its own (its sleep blocks that loop).
-        stalled = loop.run_in_executor(
-            None, lambda: asyncio.run(_stall(database_url, app_id, 3.0))
-        )
+        stalled = loop.run_in_executor(None, lambda: asyncio.run(_stall(database_url, app_id, 3.0)))
         await asyncio.sleep(0.5)  # it holds the app's row now
         started = time.monotonic()
         # Another process writing to the app waits only until PostgreSQL ends the session.
