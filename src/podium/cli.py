@@ -369,7 +369,10 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
 
     async def work() -> None:
         nonlocal opened
-        store = await open_database(url, settings, migrate=True)
+        # Worker slots wake on queued runs only: no client or `/wait` is served here.
+        store = await open_database(
+            url, settings, migrate=True, remote_channels=frozenset({"runs"})
+        )
         opened = True
         try:
             store.add_listener(count)

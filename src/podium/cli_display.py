@@ -225,11 +225,14 @@ class DatabaseUnavailable(PodiumError):
     code = "database_unavailable"
 
 
-async def open_database(url: str, settings: Settings, *, migrate: bool) -> Store:
+async def open_database(
+    url: str, settings: Settings, *, migrate: bool, remote_channels: frozenset[str] | None = None
+) -> Store:
     """The store at `url`, migrated (with the installed packs' tables); a server that does
-    not answer is one clear error."""
+    not answer is one clear error. `remote_channels`: see `Store.remote_channels`."""
     store = open_store(url, settings)
     store.migrations = default_registry(settings).migrations
+    store.remote_channels = remote_channels
     try:
         await store.open(migrate=migrate)
     except OSError as exc:  # refused, unknown host, timed out

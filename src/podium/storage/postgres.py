@@ -99,7 +99,7 @@ class PostgresStore(Store):
         self._pool = await asyncpg.create_pool(
             asyncpg_dsn(self.url),
             min_size=1,
-            max_size=10,
+            max_size=int(getattr(self.settings, "pg_pool_size", 10)),
             reset=_keep_session,
             # A process frozen inside a transaction (SIGSTOP, a stalled VM) would hold its
             # app's row and every writer of the app would wait for it: the server ends such
@@ -115,8 +115,10 @@ class PostgresStore(Store):
     async def _listen(self) -> None:
         connection = await asyncpg.connect(asyncpg_dsn(self.url))
         try:
-            for channel in CHANNELS:
-                await connection.add_listener(channel, self._notified)
+            wanted = self.remote_channels
+            for channel, kind in CHANNELS.items():
+                if wanted is None or kind in wanted:
+                    await connection.add_listener(channel, self._notified)
         except BaseException:
             # Failed or cancelled half-way (a close() during a reconnect): never leak it.
             connection.terminate()

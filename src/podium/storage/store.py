@@ -89,6 +89,11 @@ class Store(ABC):
     def remove_listener(self, listener: Listener) -> None:
         self._listeners.remove(listener)
 
+    # The notifications this process asks for (None: every kind). A process that serves no
+    # client and waits for no run (`podium worker`) takes `runs` only: on PostgreSQL each
+    # notification it does not need costs it, and the server, a wake-up per commit.
+    remote_channels: frozenset[str] | None = None
+
     def add_remote_listener(self, listener: RemoteListener) -> None:
         """Call `listener(channel, payload)` for each notification from another process:
         `events` `{app_id, last_seq}` after its commits (`app_id` None: anything may have
