@@ -13,6 +13,7 @@ source of truth, and the subscribers' poll every `poll_seconds` remains as the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -39,6 +40,8 @@ MAX_PAYLOAD = 7900
 # Notifications sent in one statement, and how long close() waits for the unsent ones.
 NOTIFY_BATCH = 500
 CLOSE_SEND_SECONDS = 2.0
+# How long a write waits for the live-only events published before it to be sent.
+LIVE_FLUSH_SECONDS = 1.0
 # An events notification names the runs of its commit that reached an outcome, up to this.
 MAX_ENDED = 100
 OUTCOMES = frozenset(names.RUN_ENDED.values())
@@ -90,6 +93,10 @@ class PostgresStore(Store):
         self._origin = f"{os.getpid()}:{id(self):x}"
         self._outbox: deque[tuple[str, str]] = deque()
         self._sender: asyncio.Task[None] | None = None
+        # Notifications queued and sent so far (in order), the count when a live-only one was
+        # last queued, and an event set (and replaced) after each batch sent.
+        self._queued = self._sent = self._live_mark = 0
+        self._batch_sent = asyncio.Event()
         self._reconnect: asyncio.Task[None] | None = None
 
     async def open(self, *, migrate: bool = True) -> None:
@@ -171,6 +178,9 @@ class PostgresStore(Store):
             return
         # One sender, in order: the other processes get the tokens as they were published.
         self._outbox.append((channel, payload))
+        self._queued += 1
+        if channel == "podium_live":
+            self._live_mark = self._queued
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._send())
 
@@ -187,6 +197,22 @@ class PostgresStore(Store):
                 )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("NOTIFY of %d messages failed: %s", len(batch), exc)
+            self._sent += len(batch)
+            self._batch_sent.set()
+            self._batch_sent = asyncio.Event()
+
+    async def _live_sent(self) -> None:
+        """Wait (briefly) until the live-only events published so far are sent. A commit
+        made visible before the tokens that preceded it were sent could be read by another
+        process first: a client would see the message complete and miss its last tokens."""
+        mark = self._live_mark
+        deadline = asyncio.get_running_loop().time() + LIVE_FLUSH_SECONDS
+        while self._sent < mark and self._sender is not None and not self._sender.done():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._batch_sent.wait(), left)
 
     def _published(self, events: list[Event]) -> None:
         super()._published(events)
@@ -224,6 +250,7 @@ class PostgresStore(Store):
                 await asyncio.wait_for(asyncio.shield(self._sender), CLOSE_SEND_SECONDS)
             except TimeoutError:
                 self._outbox.clear()
+                self._sent = self._queued
                 self._sender.cancel()
                 await asyncio.gather(self._sender, return_exceptions=True)
         if self._listening is not None:
@@ -235,6 +262,8 @@ class PostgresStore(Store):
 
     async def run_script(self, make_script: Callable[[], Script]) -> Any:
         assert self._pool is not None, "call open() first"
+        if self._sent < self._live_mark:
+            await self._live_sent()
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 return await drive(connection, make_script())
