@@ -114,7 +114,9 @@ def test_a_since_older_than_the_log_is_410_log_truncated(owner: Actor, base: str
         run = owner.get(f"{base}/runs/{created['run_id']}/wait{WAIT}").json()
         assert run["status"] == "succeeded"
     last = owner.get(f"{base}/events", params={"limit": 1000}).json()["next_since"]
-    assert put(owner, f"{base}/retention", {"events": {"days": 0, "keep_last": 3}}).status_code == 200
+    # The server keeps events 30 days: the app says 0 days, and keeps only its last 3.
+    keep_three = {"events": {"days": 0, "keep_last": 3}}
+    assert put(owner, f"{base}/retention", keep_three).status_code == 200
     services = owner.client.app.state.services  # type: ignore[attr-defined]
     app_id = base.rsplit("/", 1)[1]
     report = owner.client.portal.call(lambda: services.retention.prune(app_id=app_id))  # type: ignore[union-attr]
