@@ -598,7 +598,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert result.exit_code == 0
     # The shipped leads pack (installed through its entry point) has tables of its own.
     assert result.stdout == (
-        f"database sqlite:///{db} is at revision 0011 (and the tables of packs leads, storyflow)\n"
+        f"database sqlite:///{db} is at revision 0014 (and the tables of packs leads, storyflow)\n"
     )
     assert all_runs(db) == []
 
@@ -615,7 +615,7 @@ def test_packs_list_and_db_upgrade_with_the_example_pack(
     monkeypatch.setenv("PODIUM_PACKS", str(ROOT / "examples" / "guestbook"))
     upgraded = podium("db", "upgrade", "--db", db)
     assert upgraded.stdout == (
-        f"database sqlite:///{db} is at revision 0011 "
+        f"database sqlite:///{db} is at revision 0014 "
         "(and the tables of packs leads, storyflow, guestbook)\n"
     )
     with sqlite3.connect(db) as connection:
@@ -819,3 +819,50 @@ def test_resume_takes_over_a_run_whose_process_died(
     assert resumed.exit_code == 0, resumed.output
     assert f"run {run.id} is held by worker " in resumed.stderr
     assert printed_json(resumed.stdout, "state") == {"marker": str(marker), "napped": True}
+
+
+# --- podium db prune, podium db stats ------------------------------------------------------
+
+
+def test_db_prune_dry_run_changes_nothing_and_says_what_the_prune_deletes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "p.db"
+    flow = ROOT / "src" / "podium" / "flows" / "hello.json"
+
+    async def fill(runtime: Podium) -> list[str]:
+        parsed, _ = read_flow_file(flow)
+        await runtime.register_flow(parsed, base_path=flow.parent)
+        runs = [await runtime.run(parsed.name, {"name": name}) for name in ("Ada", "Grace")]
+        return [run.id for run in runs]
+
+    run_ids = run_api(db, fill, workers=1)
+    monkeypatch.setenv("PODIUM_RETENTION", '{"runs": {"days": 0}, "events": {"days": 0}}')
+
+    def dump() -> list[str]:
+        with sqlite3.connect(db) as connection:
+            return list(connection.iterdump())
+
+    before = dump()
+    dry = podium("db", "prune", "--dry-run", "--json", "--db", db)
+    assert dry.exit_code == 0, dry.output
+    assert dump() == before  # not a row changed
+    report = json.loads(dry.stdout)
+    assert report["dry_run"] is True
+    assert report["totals"]["runs"] == 2 and report["totals"]["events"] > 0
+
+    pruned = podium("db", "prune", "--json", "--db", db)
+    assert pruned.exit_code == 0, pruned.output
+    assert json.loads(pruned.stdout) == {**report, "dry_run": False}
+    assert all_runs(db) == []
+    rows = "\n".join(dump())
+    assert not any(run_id in rows for run_id in run_ids)  # no step, call or event of them
+
+    stats = podium("db", "stats", "--json", "--db", db)
+    sizes = json.loads(stats.stdout)
+    assert sizes["backend"] == "sqlite" and sizes["tables"]["runs"]["rows"] == 0
+    [app] = sizes["apps"].values()
+    assert app["events"] == 0 and app["oldest_seq"] == app["last_seq"] + 1
+    vacuumed = podium("db", "vacuum", "--db", db)
+    assert vacuumed.stdout == f"database sqlite:///{db} vacuumed\n"
+    assert json.loads(podium("db", "stats", "--json", "--db", db).stdout)["free_bytes"] == 0

@@ -35,6 +35,7 @@ from podium.cli_display import (
     one_line,
     open_database,
     plural,
+    print_json,
     print_run,
     print_table,
     resume_hint,
@@ -667,6 +668,72 @@ def db_upgrade(db: str | None) -> None:
     packs = [p.name for p in default_registry(settings).packs if p.migrations is not None]
     tables = f" (and the tables of packs {', '.join(packs)})" if packs else ""
     out.print(f"database {display_url(url)} is at revision {head_revision()}{tables}", markup=False)
+
+
+@database.command("prune")
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+@click.option("--app", "app_id", metavar="APP_ID", help="Only this app (app_…).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@db_option
+def db_prune(dry_run: bool, app_id: str | None, as_json: bool, db: str | None) -> None:
+    """Delete what the retention policies let go (docs/retention.md), as the sweeper does."""
+    from podium.engine.retention import KINDS, Retention
+
+    settings = load_settings()
+
+    async def prune(podium: Podium) -> Any:
+        return await Retention(podium.store, settings).prune(dry_run=dry_run, app_id=app_id)
+
+    report = with_podium(database_url(db, settings), settings, prune)
+    if as_json:
+        print_json(out, report.to_json())
+        return
+    rows = [[app, *(str(counts[kind]) for kind in KINDS)] for app, counts in report.apps.items()]
+    rows.append(["total", *(str(report.totals[kind]) for kind in KINDS)])
+    title = "would delete (dry run: nothing was deleted)" if dry_run else "deleted"
+    print_table(out, ["app", *KINDS], rows, title=title)
+
+
+@database.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the sizes as JSON.")
+@db_option
+def db_stats(as_json: bool, db: str | None) -> None:
+    """Rows and bytes per table, rows per app: what retention would shrink."""
+    from podium.engine.retention import database_stats
+
+    settings = load_settings()
+    url = database_url(db, settings)
+    stats = with_podium(url, settings, lambda podium: database_stats(podium.store))
+    if as_json:
+        print_json(out, stats)
+        return
+    free = stats["free_bytes"]
+    spare = f", {free} free (VACUUM gives it back)" if free else ""
+    out.print(f"database {display_url(url)}: {stats['bytes']} bytes{spare}", markup=False)
+    tables = [
+        [name, str(t["rows"]), "-" if t["bytes"] is None else str(t["bytes"])]
+        for name, t in stats["tables"].items()
+    ]
+    print_table(out, ["table", "rows", "bytes"], tables)
+    counted = ["sessions", "runs", "steps", "events", "tool_calls", "artifact_versions"]
+    apps = [
+        [app, a["name"], f"{a['oldest_seq']}-{a['last_seq']}", *(str(a[k]) for k in counted)]
+        for app, a in stats["apps"].items()
+    ]
+    print_table(out, ["app", "name", "log seqs", *counted], apps)
+
+
+@database.command("vacuum")
+@click.option("--full", is_flag=True, help="PostgreSQL: VACUUM FULL (rewrites, locks tables).")
+@db_option
+def db_vacuum(full: bool, db: str | None) -> None:
+    """Give the space of pruned rows back (SQLite: VACUUM shrinks the file)."""
+    from podium.storage.sizes import vacuum
+
+    settings = load_settings()
+    url = database_url(db, settings)
+    asyncio.run(vacuum(url, full=full))
+    out.print(f"database {display_url(url)} vacuumed", markup=False)
 
 
 # --- podium packs ----------------------------------------------------------------------------

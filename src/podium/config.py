@@ -145,6 +145,20 @@ class Settings(BaseSettings):
     # A token that lets a scraper read /metrics and /api/v1/status (else platform admins only).
     metrics_token: str | None = None
 
+    # --- retention (docs/retention.md) ---
+    # What the server keeps of finished work, per kind (runs, steps, events, tool_calls,
+    # artifact_versions): a JSON object such as
+    # {"events": {"days": 30}, "runs": {"days": 90, "keep_last": 1000}}. A kind left out is
+    # kept whole; an app's own policy (PUT /apps/{app}/retention) wins field by field.
+    retention: dict[str, dict[str, float | None]] = {}
+    # Caps on an app's own policy: at most this many days, at most this many rows.
+    retention_max_days: float = Field(default=3650.0, gt=0)
+    retention_max_keep_last: int = Field(default=10_000_000, ge=0)
+    # The sweeper prunes this often (0: never; `podium db prune` still does), deleting at
+    # most `retention_batch` rows (or runs) per transaction.
+    retention_sweep_seconds: float = Field(default=3600.0, ge=0)
+    retention_batch: int = Field(default=500, ge=1)
+
     # --- the knowledge store (docs/knowledge.md) ---
     # Documents are cut into chunks of at most this many characters, each repeating this
     # many of the one before (a batch may ask for others, within the store's bounds).
@@ -204,6 +218,22 @@ class Settings(BaseSettings):
             value = value.split(",")
         if isinstance(value, list):
             return [str(v).strip().rstrip("/") for v in value if str(v).strip()]
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_rules(
+        cls, value: dict[str, dict[str, float | None]]
+    ) -> dict[str, dict[str, float | None]]:
+        kinds = ("runs", "steps", "events", "tool_calls", "artifact_versions")
+        for kind, rule in value.items():
+            if kind not in kinds:
+                raise ValueError(f"names kind {kind!r}; the kinds are {', '.join(kinds)}")
+            for key, number in rule.items():
+                if key not in ("days", "keep_last"):
+                    raise ValueError(f"{kind}: {key!r} is not a field (days, keep_last)")
+                if number is not None and number < 0:
+                    raise ValueError(f"{kind}.{key} is {number}; give a number >= 0 or null")
         return value
 
     @field_validator("secret_key")

@@ -186,3 +186,11 @@ class RateLimited(PodiumError):
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
         super().__init__(message, details={"retry_after": retry_after})
         self.retry_after = retry_after
+
+
+class LogTruncated(PodiumError):
+    """A read of the event log after a `since` older than the oldest event kept: the events
+    between were pruned by the retention policy (answered 410 with `details.oldest_seq`;
+    docs/retention.md)."""
+
+    code = "log_truncated"

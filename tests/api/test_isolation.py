@@ -618,6 +618,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("PATCH", f"{WORKFLOW}/state"): Probe(lambda t: {"action": "pause"}),
     ("GET", f"{WORKFLOW}/visualization"): Probe(),
     ("GET", f"{APPS}/packs"): Probe(),
+    ("GET", f"{APPS}/retention"): Probe(),
+    ("PUT", f"{APPS}/retention"): Probe(lambda t: {"events": {"days": 1}}),
     # A pack's name is what every app may enable, not A's object: only A's app is an attack.
     ("PUT", f"{APPS}/packs/{{name}}"): Probe(app_only=True),
     ("GET", f"{APPS}/packs/{{name}}/handlers"): Probe(app_only=True),

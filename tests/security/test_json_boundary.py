@@ -78,6 +78,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/apps/{app_id}/mcp-servers/{name}/stdio"): {"server": BAD},
     ("PUT", "/apps/{app_id}/workflow-graphs/{name}"): {"name": "evil", "workflows": [BAD]},
     ("PUT", "/apps/{app_id}/memory/{scope}/{scope_id}/{key}"): {"value": {"x": BAD}},
+    ("PUT", "/apps/{app_id}/retention"): {"events": {"days": BAD}},
     ("POST", "/apps/{app_id}/runs/{run_id}/messages"): {
         "to": "b",
         "type": "request",
@@ -208,6 +209,7 @@ class App:
             "/apps/{app}/members",
             "/apps/{app}/mcp-servers",
             "/apps/{app}/knowledge",
+            "/apps/{app}/retention",
         ):
             status, body = self.tenant.request("GET", path)
             assert status == 200, f"GET {path} -> {status} {body}"

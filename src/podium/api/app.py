@@ -34,6 +34,7 @@ from podium.api.routes import (
     operations,
     packs,
     providers,
+    retention,
     runs,
     sessions,
     setup,
@@ -144,6 +145,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     app.include_router(knowledge_samples.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)
     app.include_router(packs.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(retention.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     mount_pack_routers(app, PREFIX, registry.packs)
     # Probes where orchestrators look for them, too.
     for path, endpoint in (

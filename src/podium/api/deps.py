@@ -17,6 +17,7 @@ from podium.auth.invitations import Invitations
 from podium.auth.service import AuthService
 from podium.auth.tenancy import Principal, Role, Tenancy
 from podium.config import Settings
+from podium.engine.retention import Retention
 from podium.engine.runtime import Podium
 from podium.errors import Forbidden, Unauthorized
 from podium.memory.service import MemoryService
@@ -54,6 +55,7 @@ class Services:
     # Made from the others here, so that api/app.py need not know them.
     login_limiter: LoginLimiter = field(init=False)
     invitations: Invitations = field(init=False)
+    retention: Retention = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -61,6 +63,7 @@ class Services:
             settings.login_rate_limit, settings.login_address_rate_limit, self.podium.store
         )
         self.invitations = Invitations(self.tenancy, settings)
+        self.retention = Retention(self.podium.store, settings)
 
 
 async def get_services(request: Request) -> Services:  # async: no thread-pool hop

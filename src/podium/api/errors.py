@@ -19,6 +19,7 @@ from podium.errors import (
     JSONValueInvalid,
     KnowledgeInvalid,
     LimitTooHigh,
+    LogTruncated,
     NotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -55,6 +56,7 @@ STATUS = {
     RateLimited: 429,
     UpstreamFailed: 502,
     StoreUnavailable: 503,
+    LogTruncated: 410,
 }
 HTTP_CODES = {
     400: "bad_request",
@@ -63,6 +65,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
@@ -88,7 +91,7 @@ class ErrorEnvelope(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": code.replace("_", " ")}
     for status, code in HTTP_CODES.items()
-    if status not in (405, 502)  # 502: declared by the routes that call a model provider
+    if status not in (405, 410, 502)  # declared by the routes that answer them (410: events)
 }
 
 

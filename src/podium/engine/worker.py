@@ -1,7 +1,9 @@
 """Workers: claim queued runs, hold their lease with a heartbeat, and execute them.
 
 `Worker` runs N concurrent slots in this process. A sweeper re-queues runs whose lease ran
-out (their worker died) at start-up and then every half lease.
+out (their worker died) at start-up and then every half lease, and every
+PODIUM_RETENTION_SWEEP_SECONDS prunes what the retention policies let go, in batches of
+short transactions (`podium.engine.retention`).
 
 Slots are shared fairly across apps: a claim skips an app that already holds its cap of slots
 (`PODIUM_APP_MAX_CONCURRENT_RUNS`, counted over every process on the database) and prefers
@@ -26,6 +28,7 @@ from podium.engine.executor import Drained, RunExecution
 from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
 from podium.engine.registry import Registry, RuntimeServices, engine_registry
+from podium.engine.retention import Retention
 from podium.errors import LeaseLost, NotFound, PodiumError, RunCancelled, StoreUnavailable
 from podium.events.envelope import Event
 from podium.events.waiting import wait_for_event
@@ -153,12 +156,22 @@ class Worker:
         self.stop()
 
     async def _sweep(self) -> None:
+        every = self.settings.retention_sweep_seconds
+        prune_at = time.monotonic() + every
         while True:
             await asyncio.sleep(max(self.settings.lease_seconds / 2, 0.05))
             try:
                 await self.store.requeue_expired()
             except Exception:  # pragma: no cover - logged, the sweeper keeps going
                 log.exception("re-queueing expired runs failed")
+            if every and time.monotonic() >= prune_at:
+                prune_at = time.monotonic() + every
+                try:
+                    report = await Retention(self.store, self.settings).prune()
+                    if any(report.totals.values()):
+                        log.info("retention pruned %s", report.totals)
+                except Exception:  # pragma: no cover - logged, the sweeper keeps going
+                    log.exception("pruning by the retention policies failed")
 
     async def _slot(self, until_idle: bool) -> None:
         while not self._stopping:

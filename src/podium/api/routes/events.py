@@ -21,6 +21,7 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
 
 from podium.api.deps import AppViewer, ServicesDep
+from podium.api.errors import ErrorEnvelope
 from podium.api.schemas import EventPage, EventPublic
 from podium.auth.streams import StreamGuard
 from podium.errors import InvalidInput
@@ -32,7 +33,10 @@ MAX_SEQ = 2**63 - 1  # a seq is a BIGINT: anything above it is no position in th
 
 @router.get(
     "",
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        410: {"model": ErrorEnvelope, "description": "events after `since` were pruned"},
+    },
 )
 async def events(
     request: Request,
@@ -56,6 +60,8 @@ async def events(
         if not 0 <= resumed <= MAX_SEQ:
             raise InvalidInput("Last-Event-ID is the seq (a number) of the last event")
         since = max(since, resumed)
+    # A `since` older than the oldest event kept would silently miss the pruned ones.
+    await services.retention.check_since(access.app_id, since)
     if "text/event-stream" in request.headers.get("accept", ""):
         stream = services.podium.subscribe(
             access.app_id, since, session_id=session_id, run_id=run_id, artifact_id=artifact_id

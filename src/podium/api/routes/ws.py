@@ -265,6 +265,7 @@ class Connection:
             since = data.get("since", 0)
             if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2**63:
                 raise InvalidInput("since is the last seq seen: a whole number ≥ 0")
+            await self.services.retention.check_since(app_id, since)  # log_truncated: events pruned
             self._next_subscription += 1
             subscription_id = f"sub_{self._next_subscription}"
             stream = self.services.podium.subscribe(
@@ -309,6 +310,7 @@ class Connection:
             if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2**63:
                 raise InvalidInput("since is the last seq seen: a whole number ≥ 0")
             await self.services.podium.store.get_run(run_id, app_id=app_id)  # 404: another app's
+            await self.services.retention.check_since(app_id, since)
             subscription_id = self.follow_execution(app_id, run_id, since)
             return "execution.subscribed", {"run_id": run_id, "subscription_id": subscription_id}
         if kind == "session.input":
