@@ -6,8 +6,14 @@ JSON-RPC errors of bad requests. On SQLite and PostgreSQL, with the offline mode
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -116,9 +122,7 @@ def test_discover_send_stream_and_answer_a_question(server: ThreadedServer) -> N
         events = await stream(agent_url(server, t, "chat"), t.key, text_message("hello there"))
         first = events[0]
         assert first.HasField("task") and first.task.status.state == pb.TASK_STATE_SUBMITTED
-        chunks = [
-            e.artifact_update for e in events if e.HasField("artifact_update")
-        ]
+        chunks = [e.artifact_update for e in events if e.HasField("artifact_update")]
         deltas = "".join(c.artifact.parts[0].text for c in chunks if not c.last_chunk)
         assert deltas.strip() == "hello there"
         assert chunks[-1].last_chunk and chunks[-1].artifact.parts[0].text == "hello there"
@@ -168,7 +172,9 @@ def test_send_without_streaming_and_cancel(server: ThreadedServer) -> None:
             "jsonrpc": "2.0",
             "id": 1,
             "method": "SendMessage",
-            "params": {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "go"}]}},
+            "params": {
+                "message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "go"}]}
+            },
         },
     )
     assert sent.status_code == 200, sent.text
@@ -181,7 +187,10 @@ def test_send_without_streaming_and_cancel(server: ThreadedServer) -> None:
     again = rpc(server, url, t.key, cancel).json()["error"]
     assert again["code"] == -32002 and "has ended" in again["message"]
     got = rpc(
-        server, url, t.key, {"jsonrpc": "2.0", "id": 3, "method": "GetTask", "params": {"id": task["id"]}}
+        server,
+        url,
+        t.key,
+        {"jsonrpc": "2.0", "id": 3, "method": "GetTask", "params": {"id": task["id"]}},
     ).json()["result"]
     assert got["status"]["state"] == "TASK_STATE_CANCELED"
 
@@ -211,7 +220,9 @@ def test_isolation(server: ThreadedServer) -> None:
             "jsonrpc": "2.0",
             "id": 1,
             "method": "SendMessage",
-            "params": {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
+            "params": {
+                "message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}
+            },
         },
     ).json()["result"]["task"]
     get = {"jsonrpc": "2.0", "id": 2, "method": "GetTask", "params": {"id": sent["id"]}}
@@ -258,7 +269,9 @@ def test_bad_requests_get_json_rpc_errors(server: ThreadedServer) -> None:
             "jsonrpc": "2.0",
             "id": 1,
             "method": "SendMessage",
-            "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": " "}]}},
+            "params": {
+                "message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": " "}]}
+            },
         }
     )
     assert no_text["code"] == -32602 and "text part" in no_text["message"]
@@ -289,5 +302,60 @@ def test_bad_requests_get_json_rpc_errors(server: ThreadedServer) -> None:
     assert push["code"] == -32003 and "not offered" in push["message"]
     listed = error({"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {}})
     assert listed["code"] == -32004 and "GetTask" in listed["message"]
-    old = rpc(server, url, t.key, {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "x"}}, **{"A2A-Version": "0.3"})
+    old = rpc(
+        server,
+        url,
+        t.key,
+        {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "x"}},
+        **{"A2A-Version": "0.3"},
+    )
     assert old.json()["error"]["code"] == -32009
+
+
+def test_a_task_survives_a_restart(database_url: str) -> None:
+    """The task id is the run's: a task asking a question is answered by a new server."""
+    request = text_message("book a trip")
+    with threaded_server(api_settings(database_url)) as first:
+        t = tenant(first, "dee")
+        url = agent_url(first, t, "asker")
+        events = asyncio.run(stream(url, t.key, request))
+        task_id, context_id = events[0].task.id, events[0].task.context_id
+        assert final_status(events).state == pb.TASK_STATE_INPUT_REQUIRED
+    with threaded_server(api_settings(database_url)) as second:
+        url = f"{second.url}/a2a/{t.app_id}/asker"
+        answer = text_message("Lisbon", task_id=task_id, context_id=context_id)
+        events = asyncio.run(stream(url, t.key, answer))
+        status = final_status(events)
+        assert (events[0].task.id, status.state) == (task_id, pb.TASK_STATE_COMPLETED)
+        assert status.message.parts[0].text == "Booked for you."
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "a2a.md"
+
+
+def doc_block(language: str) -> str:
+    blocks = re.findall(rf"^```{language}\n(.*?)^```$", DOC.read_text(), re.S | re.M)
+    assert len(blocks) == 1, f"docs/a2a.md has {len(blocks)} ```{language} blocks, not 1"
+    return str(blocks[0])
+
+
+def test_the_docs_example_runs_as_printed(server: ThreadedServer) -> None:
+    t = tenant(server, "eve")
+    with t.user.client() as client:
+        defined = client.post(f"/api/v1/apps/{t.app_id}/agents", json=json.loads(doc_block("json")))
+        assert defined.status_code == 201, defined.text
+    env = {
+        **os.environ,
+        "PODIUM_URL": server.url,
+        "PODIUM_APP": t.app_id,
+        "PODIUM_API_KEY": t.key,
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", doc_block("python")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == doc_block("text")

@@ -117,7 +117,9 @@ def agent_card(agent: AgentView, url: str) -> pb.AgentCard:
         name=definition.name,
         description=description,
         supported_interfaces=[
-            pb.AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version=PROTOCOL_VERSION)
+            pb.AgentInterface(
+                url=url, protocol_binding="JSONRPC", protocol_version=PROTOCOL_VERSION
+            )
         ],
         provider=pb.AgentProvider(organization="Podium", url=url.rsplit("/a2a/", 1)[0]),
         version=str(agent.version) if agent.version is not None else __version__,
@@ -162,7 +164,7 @@ def _text_of(message: pb.Message) -> str:
     text = "\n".join(texts)
     if not text.strip():
         raise InvalidParamsError(
-            "the message needs a text part with some text: parts [{\"text\": \"...\"}]"
+            'the message needs a text part with some text: parts [{"text": "..."}]'
         )
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidParamsError(
@@ -265,13 +267,19 @@ class PodiumA2AHandler(RequestHandler):
         artifacts = []
         if run.status == "succeeded":
             answer = str((run.output or {}).get("answer") or "")
-            status.message.CopyFrom(_agent_message(run.id, run.session_id, f"{run.id}.answer", answer))
+            status.message.CopyFrom(
+                _agent_message(run.id, run.session_id, f"{run.id}.answer", answer)
+            )
             artifacts.append(
-                pb.Artifact(artifact_id=ANSWER_ARTIFACT, name="answer", parts=[pb.Part(text=answer)])
+                pb.Artifact(
+                    artifact_id=ANSWER_ARTIFACT, name="answer", parts=[pb.Part(text=answer)]
+                )
             )
         elif run.status == "failed":
             error = run.error or "the run failed"
-            status.message.CopyFrom(_agent_message(run.id, run.session_id, f"{run.id}.error", error))
+            status.message.CopyFrom(
+                _agent_message(run.id, run.session_id, f"{run.id}.error", error)
+            )
         elif run.status == "interrupted":
             questions = await services.sessions.pending_questions(scope.app_id, run.id)
             if questions:
