@@ -359,3 +359,34 @@ def test_the_docs_example_runs_as_printed(server: ThreadedServer) -> None:
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == doc_block("text")
+
+
+def test_subscribe_and_a_disabled_agent(server: ThreadedServer) -> None:
+    t = tenant(server, "fay")
+    url = agent_url(server, t, "waiter")
+    events = asyncio.run(stream(url, t.key, text_message("go")))
+    task_id = events[0].task.id
+
+    async def subscribe() -> list[pb.StreamResponse]:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {t.key}"}) as http:
+            client = await ClientFactory(ClientConfig(httpx_client=http)).create_from_url(url)
+            return [e async for e in client.subscribe(pb.SubscribeToTaskRequest(id=task_id))]
+
+    # A task that waits for an answer: the task alone, as it stands.
+    (only,) = asyncio.run(subscribe())
+    assert only.task.id == task_id and only.task.status.state == pb.TASK_STATE_INPUT_REQUIRED
+    assert only.task.status.message.metadata["question_id"].startswith("int_")
+    missing = {"jsonrpc": "2.0", "id": 1, "method": "SubscribeToTask", "params": {"id": "run_x"}}
+    assert rpc(server, url, t.key, missing).json()["error"]["code"] == -32001
+
+    # A disabled agent keeps its card but takes no message: the words of the 409.
+    with t.user.client() as client:
+        assert client.post(f"/api/v1/apps/{t.app_id}/agents/waiter/disable").status_code == 200
+    send = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "SendMessage",
+        "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
+    }
+    error = rpc(server, url, t.key, send).json()["error"]
+    assert error["code"] == -32600 and "agent 'waiter' is disabled" in error["message"]
