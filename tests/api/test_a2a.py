@@ -390,3 +390,21 @@ def test_subscribe_and_a_disabled_agent(server: ThreadedServer) -> None:
     }
     error = rpc(server, url, t.key, send).json()["error"]
     assert error["code"] == -32600 and "agent 'waiter' is disabled" in error["message"]
+
+
+def test_the_json_boundary_and_the_body_type_hold(server: ThreadedServer) -> None:
+    """The A2A endpoint is outside /api/v1 but behind the same body checks."""
+    t = tenant(server, "gus")
+    path = f"/a2a/{t.app_id}/chat"
+    headers = {"Authorization": f"Bearer {t.key}", "A2A-Version": "1.0"}
+    with server.client(headers=headers) as client:
+        deep = client.post(
+            path, content="[" * 300 + "]" * 300, headers={"Content-Type": "application/json"}
+        )
+        assert deep.status_code == 422 and deep.json()["error"]["code"] == "json_invalid"
+        form = client.post(path, content="a=1", headers={"Content-Type": "text/plain"})
+        assert form.status_code == 415, form.text
+        broken = client.post(path, content="{", headers={"Content-Type": "application/json"})
+        assert broken.status_code == 422 and broken.json()["error"]["code"] == "json_invalid"
+        empty = client.post(path)  # no body at all: the protocol's parse error
+        assert empty.status_code == 200 and empty.json()["error"]["code"] == -32700
