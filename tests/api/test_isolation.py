@@ -129,6 +129,7 @@ class Tenant:
             "key_id": [self.key_id],
             "name": [self.flow_name],
             "service": ["hubspot"],
+            "agent": [self.agent_name],  # /a2a/{app_id}/{agent}
             "scope": ["session", "run", "app", "user"],
             "scope_id": [
                 self.waiting_session,
@@ -577,6 +578,19 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", f"{APPS}/chat/messages"): Probe(lambda t: {"message": "hello"}),
     ("POST", f"{APPS}/chat/stream"): Probe(lambda t: {"message": "hello"}),
     ("GET", f"{APPS}/chat/{{session_id}}/history"): Probe(),
+    # A2A (docs/a2a.md): the card, and the JSON-RPC endpoint sent a message.
+    ("GET", "/a2a/{app_id}/{agent}/.well-known/agent-card.json"): Probe(),
+    ("POST", "/a2a/{app_id}/{agent}"): Probe(
+        lambda t: {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "SendMessage",
+            "params": {
+                "message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "hello"}]},
+                "configuration": {"returnImmediately": True},
+            },
+        }
+    ),
     ("DELETE", f"{APPS}/chat/{{session_id}}/history"): Probe(),
     ("GET", f"{APPS}/providers"): Probe(),
     ("GET", f"{APPS}/providers/{{name}}"): Probe(),

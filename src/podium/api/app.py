@@ -19,6 +19,7 @@ from podium.api.jsonbody import JSONBodyMiddleware
 from podium.api.metrics import Metrics
 from podium.api.ratelimit import RateLimiter
 from podium.api.routes import (
+    a2a,
     agent_messages,
     agents,
     apps,
@@ -147,6 +148,8 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     app.include_router(packs.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(retention.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     mount_pack_routers(app, PREFIX, registry.packs)
+    # A2A where its clients look for an agent: /a2a/{app_id}/{agent} (docs/a2a.md).
+    app.include_router(a2a.router, responses=errors.ERROR_RESPONSES)
     # Probes where orchestrators look for them, too.
     for path, endpoint in (
         ("/health", operations.health),
