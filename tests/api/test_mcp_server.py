@@ -104,12 +104,16 @@ def bob(server: ThreadedServer) -> Tenant:
 
 
 @asynccontextmanager
-async def connect(url: str, key: str | None, **headers: str) -> AsyncIterator[Client]:
+async def connect(
+    url: str, key: str | None, mode: str = "auto", **headers: str
+) -> AsyncIterator[Client]:
+    """The SDK's client; `mode` "auto" speaks the 2026 protocol (server/discover) to this
+    server, "legacy" the 2025 handshake (initialize)."""
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
     async with (
         httpx2.AsyncClient(headers=headers, timeout=30.0) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
         yield client
 
@@ -131,10 +135,14 @@ def refusal(result: CallToolResult) -> str:
 # --- 1. a flow run to its end through the SDK's client ---------------------------------------
 
 
-async def test_an_mcp_client_runs_the_ask_flow_answering_its_question(alice: Tenant) -> None:
-    async with connect(alice.mcp_url(), alice.member_key) as client:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_an_mcp_client_runs_the_ask_flow_answering_its_question(
+    alice: Tenant, mode: str
+) -> None:
+    async with connect(alice.mcp_url(), alice.member_key, mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert {"flow_ask", "flow_hello", "agent_chat", "answer", "wait"} <= set(tools)
+        assert "flow_chat" not in tools  # chats are the agents' tools
         assert set(tools["flow_ask"].input_schema["properties"]) == {"input", "wait_seconds"}
         assert tools["flow_ask"].input_schema["additionalProperties"] is False
 
@@ -416,12 +424,16 @@ def test_rest_callers_get_the_envelope_and_mcp_is_rate_limited(database_url: str
             tools = client.post(url, json=listing)
             assert tools.status_code == 200, tools.text
             assert "flow_hello" in [t["name"] for t in tools.json()["result"]["tools"]]
+            # Stateless: no stream to GET, no session to DELETE.
+            assert client.get(url).status_code == 405
+            assert client.delete(url).status_code == 405
             stranger = client.post(url.replace(app_id, "app_nope"), json=listing)
             assert stranger.status_code == 404
             assert stranger.json()["error"]["message"] == "app 'app_nope' does not exist"
             mcp = {"Accept": "application/json, text/event-stream"}
             responses = [client.post(url, json=listing, headers=mcp) for _ in range(3)]
-        # The fifth request of the key in the minute (the stranger's counted too) is refused.
+        # The fifth request of the key in the minute (the stranger's counted too; the 405s
+        # never reached the endpoint) is refused.
         assert [r.status_code for r in responses] == [200, 200, 429]
         limited = responses[-1]
         assert limited.headers["Retry-After"]

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from mcp_types import CallToolResult, TextContent, Tool, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from podium.agents.service import CHAT_FLOW
 from podium.api.deps import AppAccess, Services
 from podium.api.schemas import Question
 from podium.auth.tenancy import RANK
@@ -163,8 +164,8 @@ class AppTools:
         start = ToolAnnotations(read_only_hint=False, destructive_hint=False)
         for record, shipped in await self.services.sessions.list_flows(self.app_id):
             name = FLOW_PREFIX + record.name
-            if not TOOL_NAME.match(name):
-                continue
+            if record.name == CHAT_FLOW or not TOOL_NAME.match(name):
+                continue  # chats are the agents' tools
             about = record.definition.get("description") or f"Runs the flow {record.name!r}."
             tools.append(
                 Tool(
