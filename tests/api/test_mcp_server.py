@@ -430,11 +430,15 @@ def test_rest_callers_get_the_envelope_and_mcp_is_rate_limited(database_url: str
             stranger = client.post(url.replace(app_id, "app_nope"), json=listing)
             assert stranger.status_code == 404
             assert stranger.json()["error"]["message"] == "app 'app_nope' does not exist"
+            long_id = client.post(url.replace(app_id, "app_" + "x" * 100), json=listing)
+            assert long_id.json()["error"]["message"] == (
+                "app does not exist (an app id has at most 80 characters)"
+            )
             mcp = {"Accept": "application/json, text/event-stream"}
             responses = [client.post(url, json=listing, headers=mcp) for _ in range(3)]
-        # The fifth request of the key in the minute (the stranger's counted too; the 405s
+        # The fifth request of the key in the minute (the strangers' counted too; the 405s
         # never reached the endpoint) is refused.
-        assert [r.status_code for r in responses] == [200, 200, 429]
+        assert [r.status_code for r in responses] == [200, 429, 429]
         limited = responses[-1]
         assert limited.headers["Retry-After"]
         error = limited.json()["error"]

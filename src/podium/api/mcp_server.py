@@ -167,8 +167,8 @@ class MCPEndpoint:
             bearer, api_key = None, api_key or bearer  # an API key sent as a bearer token
         principal = await services.tenancy.authenticate(bearer, api_key)
         await services.limiter.hit(principal.rate_key)
-        if len(app_id) > 80:
-            raise NotFound("app does not exist")
+        if len(app_id) > 80:  # as the REST routes' path check; not echoed back
+            raise NotFound("app does not exist (an app id has at most 80 characters)")
         role = await services.tenancy.require(principal, app_id, "viewer")
         return AppAccess(app_id, principal, role)
 
