@@ -139,10 +139,12 @@ def refusal(result: CallToolResult) -> str:
 async def test_an_mcp_client_runs_the_ask_flow_answering_its_question(
     alice: Tenant, mode: str
 ) -> None:
+    alice.rest("POST", "/flows", {**ASK_FLOW, "name": "team:ask"})  # ':' is no tool name
     async with connect(alice.mcp_url(), alice.member_key, mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert {"flow_ask", "flow_hello", "agent_chat", "answer", "wait"} <= set(tools)
         assert "flow_chat" not in tools  # chats are the agents' tools
+        assert not [name for name in tools if "team" in name]
         assert set(tools["flow_ask"].input_schema["properties"]) == {"input", "wait_seconds"}
         assert tools["flow_ask"].input_schema["additionalProperties"] is False
 
