@@ -665,6 +665,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", f"{KNOWLEDGE}/documents/{{key:path}}"): Probe(),
     ("DELETE", f"{KNOWLEDGE}/documents/{{key:path}}"): Probe(),
     ("GET", f"{KNOWLEDGE}/search"): Probe(params={"q": "lighthouse secret knowledge"}),
+    # The app as an MCP server (tests/api/test_mcp_server.py drives it with the SDK's client):
+    # a JSON-RPC request from a caller that is not an MCP client gets the REST envelope.
+    ("POST", f"{APPS}/mcp"): Probe(lambda t: {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
     # The shipped samples: a sample is every app's (loading it writes B's own namespace).
     ("GET", f"{APPS}/knowledge-samples"): Probe(),
     ("POST", f"{APPS}/knowledge-samples/{{name}}"): Probe(app_only=True),

@@ -390,3 +390,49 @@ def test_a_huge_or_deep_condition_is_refused_when_the_flow_is_validated(
     assert message in answer["error"]["message"]
     _, flows = mallory.request("GET", "/apps/{app}/flows")
     assert "conditional" not in [flow["name"] for flow in flows]
+
+
+def test_bad_json_in_mcp_tool_arguments_is_refused_before_the_sdk_reads_it(
+    live: LiveServer, make_tenant: Any
+) -> None:
+    """POST /apps/{app}/mcp is not in the OpenAPI (the SDK's ASGI app): its body passes the
+    same boundary. An MCP client (it accepts text/event-stream) reads the refusal as a
+    JSON-RPC error whose `data` is the envelope's error; any other caller the envelope."""
+    mallory = make_tenant("mallory")
+    mallory.call("POST", "/apps/{app}/flows", ask_flow())
+    url = f"/apps/{mallory.app_id}/mcp"
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "flow_ask", "arguments": {"input": {"name": BAD}}},
+    }
+    mcp_client = {"Accept": "application/json, text/event-stream"}
+    failures = []
+    for attack, (bad, problem) in ATTACKS.items():
+        text = json.dumps(call).replace(json.dumps(BAD), bad)
+        for headers in ({}, mcp_client):
+            request = urllib.request.Request(f"{live.url}{url}", data=text.encode(), method="POST")
+            for name, value in {
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {mallory.token}",
+                **headers,
+            }.items():
+                request.add_header(name, value)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as reply:
+                    status, answer = reply.status, json.loads(reply.read())
+            except urllib.error.HTTPError as error:
+                status, answer = error.code, json.loads(error.read())
+            error = answer["error"]
+            if headers:
+                ok = error["code"] == -32600 and error["data"]["code"] == "json_invalid"
+                message = error["data"]["message"]
+            else:
+                ok = error["code"] == "json_invalid"
+                message = error["message"]
+            if status != 422 or not ok or problem.split(" (PODIUM")[0] not in message:
+                failures.append(f"{attack} ({headers or 'REST'}): {status} {answer}")
+    assert not failures, "\n".join(failures)
+    assert mallory.call("GET", "/apps/{app}/sessions")["items"] == []  # nothing started
+    assert "Traceback" not in live.output()

@@ -9,7 +9,11 @@ import asyncio
 import time
 from typing import Any
 
+import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from tests.api.live import PASSWORD, LiveServer
 from tests.security.conftest import Tenant, security_env
 from tests.security.live_streams import OpenSocket, OpenStream
@@ -175,3 +179,26 @@ async def test_a_revocation_by_another_process_is_seen_on_the_next_message_or_ch
     assert (end.code, end.reason) == (4003, "the API key was revoked"), end
     assert end.seconds < RECHECK_SECONDS + PROMPTLY
     assert sessions_of(mallory) == []
+
+
+async def test_a_revoked_api_key_is_refused_at_the_next_mcp_request(make_tenant: Any) -> None:
+    """The MCP endpoint is stateless: every request is authenticated anew, so a client that
+    holds its session open loses it at its next call after the key is revoked."""
+    mallory: Tenant = make_tenant("mallory")
+    key = mallory.call("POST", "/apps/{app}/api-keys", {"name": "leaked", "role": "member"})
+    url = f"{mallory.server.url}/apps/{mallory.app_id}/mcp"
+    headers = {"Authorization": f"Bearer {key['key']}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30.0) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        first = await client.call_tool("flow_hello", {"input": {"name": "Mallory"}})
+        assert first.is_error is not True, first
+        status, _ = await in_thread(mallory, "DELETE", f"/apps/{{app}}/api-keys/{key['id']}")
+        assert status == 204
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("flow_hello", {"input": {"name": "again"}})
+        assert refused.value.message == (
+            "unauthorized: the API key is not valid (unknown or revoked)"
+        )
+    assert len(sessions_of(mallory)) == 1  # the call after the revocation started nothing

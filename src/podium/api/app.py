@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from podium.agents.messages import AgentMessageService
 from podium.agents.service import AgentService
@@ -16,6 +17,7 @@ from podium.api.bodylimit import BodyLimitMiddleware
 from podium.api.cors import install_cors
 from podium.api.deps import OpenSockets, Services
 from podium.api.jsonbody import JSONBodyMiddleware
+from podium.api.mcp_server import MCPEndpoint, MCPErrorMiddleware, mcp_path, mcp_path_pattern
 from podium.api.metrics import Metrics
 from podium.api.ratelimit import RateLimiter
 from podium.api.routes import (
@@ -69,9 +71,14 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     """The API over a `Podium` opened (migrated, with `workers` slots) while the app runs,
     made of `registry` (`podium.assembly.create_app` gives the default one)."""
 
+    mcp_endpoint = MCPEndpoint(settings.max_body_bytes)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with Podium.open(settings=settings, workers=workers, registry=registry) as podium:
+        async with (
+            Podium.open(settings=settings, workers=workers, registry=registry) as podium,
+            mcp_endpoint.manager.run(),
+        ):
             auth_service = AuthService(podium.store, settings)
             await auth_service.open()
             session_service = SessionService(podium)
@@ -137,6 +144,8 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
         max_bytes=settings.max_body_bytes,
         paths=[knowledge.batch_limit(PREFIX, settings)],
     )
+    # Outside the limits: their refusals on /mcp reach MCP clients as JSON-RPC errors.
+    app.add_middleware(MCPErrorMiddleware, path=mcp_path_pattern(PREFIX))
     install_cors(app, settings)  # added last: the outermost, before the limits
     routers = (auth, setup, users, apps, flows, sessions, runs, events, agents, chat, providers)
     for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):
@@ -150,6 +159,9 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     mount_pack_routers(app, PREFIX, registry.packs)
     # A2A where its clients look for an agent: /a2a/{app_id}/{agent} (docs/a2a.md).
     app.include_router(a2a.router, responses=errors.ERROR_RESPONSES)
+    # Each app as an MCP server (docs/mcp-server.md): the SDK's ASGI app behind our checks.
+    # POST only: stateless, with JSON answers, there is no stream to GET nor session to DELETE.
+    app.router.routes.append(Route(mcp_path(PREFIX), mcp_endpoint, methods=["POST"]))
     # Probes where orchestrators look for them, too.
     for path, endpoint in (
         ("/health", operations.health),

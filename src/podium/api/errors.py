@@ -108,6 +108,12 @@ def envelope(
 
 async def _podium_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PodiumError)
+    return error_response(exc)
+
+
+def error_response(exc: PodiumError) -> JSONResponse:
+    """The envelope of one of Podium's errors, with its status (and its headers: the
+    WWW-Authenticate of a 401, the Retry-After of a 429)."""
     status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
     headers = None
     if isinstance(exc, Unauthorized):
