@@ -53,6 +53,7 @@ LAYERS: dict[str, int] = {
     "cli_display": 4,
     "cli_knowledge": 4,
     "cli_dev": 4,
+    "cli_remote": 4,
     "client": 4,
     "demo": 4,
     "console": 4,
