@@ -1,83 +1,34 @@
 """`podium` against a live `podium serve` (SQLite, and PostgreSQL when configured): a login
-kept in a private config file, the server commands, the `ask` flow started remotely with its
-question answered at a terminal (a pseudo-terminal), and `events tail` going on across a
-restart of the server with every event once."""
+kept in a private config file, the server commands, and the `ask` flow started remotely with
+its question answered at a terminal (a pseudo-terminal)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import signal
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
-from click.testing import CliRunner, Result
-from tests.api.live import PASSWORD, ROOT, SECRET, LiveServer, server_env
-from tests.conftest import BACKENDS, _truncate
+from tests.api.live import PASSWORD, LiveServer
+from tests.cli_remote_live import ASK, PODIUM, environment, logged_in_config, podium, serve
+from tests.conftest import BACKENDS
 
-from podium.auth.service import setup_token_of
-from podium.cli import main
 from podium.client import Client
-
-ASK = ROOT / "examples" / "flows" / "ask.json"
-PODIUM = Path(sys.executable).parent / "podium"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    db = tmp_path_factory.mktemp("live") / "podium.db"
-    url: str | None = None
-    if request.param == "postgresql":
-        url = str(request.getfixturevalue("postgres_migrated"))
-        asyncio.run(_truncate(url))
-    server = LiveServer(db=db, env=server_env(), database_url=url).start()
-    try:
-        admin = {"email": "admin@example.com", "username": "admin", "password": PASSWORD}
-        server.call("POST", "/setup", {"setup_token": setup_token_of(SECRET), **admin})
-        yield server
-    finally:
-        if server.process is not None:
-            server.stop()
+    yield from serve(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def config(live: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A config file with the admin's login and an app `cli` holding the ask flow."""
-    path = tmp_path_factory.mktemp("config") / "podium" / "cli.json"
-    env = {"PODIUM_CLI_CONFIG": str(path), "PODIUM_PASSWORD": PASSWORD}
-    logged = podium(["--server", live.origin, "login", "-u", "admin"], env)
-    assert logged.exit_code == 0, logged.output
-    assert logged.output.strip() == f"logged in to {live.origin} as admin"
-    assert podium(["apps", "create", "cli"], env).exit_code == 0
-    pushed = podium(["flows", "push", str(ASK), "--app", "cli"], env)
-    assert re.fullmatch(r"flow 'ask' v1: flw_\w+\n", pushed.output), pushed.output
-    return path
-
-
-def podium(args: list[str], env: dict[str, str], input: str | None = None) -> Result:
-    """`podium ARGS` in this process (click's runner), talking to the live server."""
-    env = {"PODIUM_SERVER": "", "PODIUM_APP": "", **env}
-    return CliRunner().invoke(main, args, env=env, input=input)
-
-
-def styled(text: str) -> str:
-    """A pattern for `text` as rich shows it on a terminal (styles between the words)."""
-    return r"(?:\x1b\[[0-9;]*m)*".join(re.escape(character) for character in text)
-
-
-def environment(config: Path, **extra: str) -> dict[str, str]:
-    """The environment of a `podium` process that uses the stored login."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
-    return {**env, "PODIUM_CLI_CONFIG": str(config), "COLUMNS": "120", **extra}
+    return logged_in_config(live, tmp_path_factory)
 
 
 def test_the_login_is_kept_private_and_used_by_the_next_commands(
@@ -167,64 +118,3 @@ def test_the_ask_flow_is_answered_at_the_terminal(config: Path) -> None:
     finally:
         terminal.close()
     assert terminal.exitstatus == 0, terminal.before
-
-
-def test_events_tail_goes_on_across_a_restart_of_the_server(live: LiveServer, config: Path) -> None:
-    with Client(live.origin) as client:
-        client.login("admin", PASSWORD)
-        app_id = next(a.id for a in client.iter_apps() if a.name == "cli")
-        session = client.start_session(app_id, "ask")
-        with subprocess.Popen(
-            [str(PODIUM), "events", "tail", "--session", session.id, "--app", "cli"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=environment(config),
-            text=True,
-        ) as tail:
-            try:
-                assert tail.stdout is not None
-                lines = [tail.stdout.readline()]
-                while " run.interrupted " not in lines[-1]:
-                    lines.append(tail.stdout.readline())
-                    assert lines[-1], "".join(lines)
-                live.stop(signal.SIGKILL)
-                live.start()
-                question = client.get_session(app_id, session.id).pending_question
-                assert question is not None
-                client.answer(app_id, session.id, question.interrupt_id, "Ada")
-                while " run.succeeded " not in lines[-1]:
-                    lines.append(tail.stdout.readline())
-                    assert lines[-1], "".join(lines)
-            finally:
-                tail.send_signal(signal.SIGINT)
-                tail.wait(timeout=20)
-        printed = [int(line.split()[0]) for line in lines if not line.startswith("-")]
-        log = [e.seq for e in client.events(app_id, session_id=session.id).items]
-        assert printed == log  # every logged event once, in order, across the restart
-
-
-def test_artifacts_show_and_watch(live: LiveServer, config: Path) -> None:
-    with Client(live.origin) as client:
-        client.login("admin", PASSWORD)
-        app_id = next(a.id for a in client.iter_apps() if a.name == "cli")
-        session = client.start_session(app_id, "ask")
-        artifact = client.create_artifact(app_id, "Board", {"cards": 1}, session_id=session.id)
-        shown = podium(
-            ["artifacts", "show", artifact.id, "--app", "cli"], {"PODIUM_CLI_CONFIG": str(config)}
-        )
-        assert shown.output.startswith(f"artifact {artifact.id}: Board v1\n"), shown.output
-        watch = pexpect.spawn(
-            str(PODIUM),
-            ["artifacts", "watch", artifact.id, "--app", "cli"],
-            env=environment(config),
-            encoding="utf-8",
-            timeout=30,
-        )
-        try:
-            watch.expect("Board v1")
-            watch.expect(styled('"cards": 1'))
-            client.patch_artifact(app_id, artifact.id, {"cards": 2})
-            watch.expect("v2 ")
-            watch.expect(styled('"cards": 2'))
-        finally:
-            watch.close(force=True)
