@@ -5,18 +5,22 @@ its question answered at a terminal (a pseudo-terminal)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
-from tests.api.live import PASSWORD, LiveServer
+from tests.api.live import PASSWORD, ROOT, LiveServer
 from tests.cli_remote_live import ASK, PODIUM, environment, logged_in_config, podium, serve
 from tests.conftest import BACKENDS
 
 from podium.client import Client
+
+DOCUMENTED = "http://127.0.0.1:8000"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -118,3 +122,33 @@ def test_the_ask_flow_is_answered_at_the_terminal(config: Path) -> None:
     finally:
         terminal.close()
     assert terminal.exitstatus == 0, terminal.before
+
+
+def test_the_documented_session_runs_as_printed(live: LiveServer, tmp_path: Path) -> None:
+    """docs/client.md's command-line example, in bash against the live server, prints what
+    the page shows (`…` stands for anything)."""
+    page = (ROOT / "docs" / "client.md").read_text()
+    match = re.search(r"^```sh\n(.*?)^```\n\n```text\n(.*?)^```", page, re.S | re.M)
+    assert match, "docs/client.md has no sh block with its output"
+    script, expected = (part.replace(DOCUMENTED, live.origin) for part in match.groups())
+    env = environment(tmp_path / "cli.json", PODIUM_PASSWORD=PASSWORD)
+    env["PATH"] = f"{PODIUM.parent}{os.pathsep}{env['PATH']}"
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    at = 0
+    for wanted in expected.splitlines():
+        if wanted.strip() in ("", "…"):
+            continue
+        pattern = re.compile(".*".join(re.escape(part) for part in wanted.split("…")))
+        while at < len(lines) and not pattern.search(lines[at]):
+            at += 1
+        assert at < len(lines), f"no {wanted!r} in:\n{done.stdout}"
+        at += 1
