@@ -4,15 +4,16 @@ login that refreshes itself (the server's access tokens last 3 seconds here)."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
 import pytest
-from tests.api.live import PASSWORD, LiveServer, ask_flow
+from tests.api.live import PASSWORD, LiveServer, ask_flow, free_port
 from tests.client.conftest import ACCESS_TOKEN_SECONDS
 from tests.client.test_models import FAMILIES, family
 
-from podium.client import APIError, Client, WaitTimeout, models
+from podium.client import APIError, Client, StreamLost, WaitTimeout, models
 from podium.client.endpoints import all_endpoints
 
 FLOW_YAML = """\
@@ -258,3 +259,13 @@ def test_a_bad_server_url_is_refused_before_any_request() -> None:
         assert client.base_url == "http://127.0.0.1:1/api/v1"
         with pytest.raises(httpx.ConnectError):
             client.me()
+
+
+def test_a_stream_that_cannot_reconnect_says_so() -> None:
+    """A stream whose server is gone for longer than `reconnect_seconds` raises StreamLost
+    (here: nothing listens on the port at all)."""
+    with Client(f"http://127.0.0.1:{free_port()}", reconnect_seconds=0.5) as client:
+        started = time.monotonic()
+        with pytest.raises(StreamLost, match=re.escape("could not be reconnected in 0.5 s")):
+            next(iter(client.stream_events("app_x")))
+        assert time.monotonic() - started < 10
