@@ -54,6 +54,7 @@ LAYERS: dict[str, int] = {
     "cli_knowledge": 4,
     "cli_dev": 4,
     "cli_remote": 4,
+    "cli_remote_run": 4,
     "client": 4,
     "demo": 4,
     "console": 4,
