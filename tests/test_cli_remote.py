@@ -99,6 +99,12 @@ def test_a_config_that_others_can_read_is_refused(config: Path, tmp_path: Path) 
     assert "open to other users (mode 0644)" in result.output and "chmod 600" in result.output
     none = podium(["apps", "list"], {"PODIUM_CLI_CONFIG": str(tmp_path / "none.json")})
     assert none.exit_code == 2 and "no server: pass --server URL" in none.output
+    nowhere = {"PODIUM_CLI_CONFIG": str(tmp_path / "none.json")}
+    bad = podium(["--server", "127.0.0.1:8000", "apps", "list"], nowhere)
+    assert bad.exit_code == 2
+    assert bad.output == (
+        "error: --server: the server is an http:// or https:// URL, not '127.0.0.1:8000'\n"
+    )
     # Local commands do not need a server.
     local = podium(["flows", "validate", str(ASK)], {"PODIUM_CLI_CONFIG": str(leaky)})
     assert local.exit_code == 0, local.output

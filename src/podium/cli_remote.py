@@ -32,7 +32,7 @@ from podium.cli_display import (
     print_table,
 )
 from podium.cli_remote_run import RemoteRun
-from podium.client import APIError, Client, StreamLost
+from podium.client import APIError, Client, StreamLost, api_base
 from podium.client.models import EventPublic, TokenResponse
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -168,6 +168,10 @@ def remote() -> Remote:
             "http://127.0.0.1:8000 login) or set PODIUM_SERVER",
             EXIT_USAGE,
         )
+    try:
+        api_base(str(server))
+    except ValueError as exc:
+        fail(f"--server: {exc}", EXIT_USAGE)
     connection = Remote(str(server).rstrip("/"), path, config)
     context.call_on_close(connection.close)
     return connection

@@ -3,7 +3,7 @@
 See docs/client.md.
 """
 
-from podium.client._common import ChatEvent
+from podium.client._common import ChatEvent, api_base
 from podium.client.aio import AsyncClient
 from podium.client.errors import APIError, PodiumError, StreamLost, WaitTimeout
 from podium.client.sync import Client
@@ -16,4 +16,5 @@ __all__ = [
     "PodiumError",
     "StreamLost",
     "WaitTimeout",
+    "api_base",
 ]
