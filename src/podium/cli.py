@@ -22,6 +22,7 @@ import click
 import pydantic
 import sqlalchemy.exc
 
+from podium import cli_remote
 from podium.assembly import Podium, default_registry, read_flow_file
 from podium.cli_display import (
     EXIT_FAILED,
@@ -103,8 +104,17 @@ class PodiumGroup(click.Group):
 
 @click.group(cls=PodiumGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="podium")
-def main() -> None:
+@click.option(
+    "--server",
+    envvar="PODIUM_SERVER",
+    metavar="URL",
+    help="A running server for the server commands (login, apps, sessions, events, chat, "
+    "artifacts, flows push/list); default: PODIUM_SERVER, else the last login's.",
+)
+@click.pass_context
+def main(context: click.Context, server: str | None) -> None:
     """Podium runs AI agents and flows durably."""
+    context.meta["podium.server"] = server
 
 
 def db_option(command: Callable[..., T]) -> Callable[..., T]:
@@ -603,7 +613,7 @@ def users_create_admin(email: str, username: str, password: str, db: str | None)
 
 @main.group()
 def flows() -> None:
-    """Check flow files."""
+    """Check flow files; push them to a server and list its flows (podium --server URL)."""
 
 
 @flows.command("validate")
@@ -900,3 +910,8 @@ def demo(db: str | None, pause: float) -> None:
     url = database_url(db, settings) if db is not None else None
     tour = Tour(SHIPPED_PACKS, JOURNEYS)
     run_demo(settings, url, default_registry, create_app, tour, pause_seconds=pause)
+
+
+# --- commands against a running server (podium/cli_remote.py) ------------------------------
+
+cli_remote.register(main, flows)
