@@ -356,7 +356,10 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     from podium.packs.handlers import HandlerRunner
     from podium.packs.service import PackServices
 
+    from podium.logs import configure_logging
+
     settings = load_settings()
+    configure_logging(settings)  # PODIUM_LOG_FORMAT, PODIUM_LOG_LEVEL
     url = database_url(db, settings)
     ended: dict[str, int] = {}
     opened = False
@@ -503,8 +506,10 @@ def serve(
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "log_level": "info",
-        "log_config": uvicorn_log_config(),  # no ?token= or ?api_key= in the logs
+        "log_level": settings.log_level.lower(),
+        # PODIUM_LOG_FORMAT and _LEVEL for uvicorn's loggers and Podium's; no ?token= or
+        # ?api_key= in the logs.
+        "log_config": uvicorn_log_config(settings),
         # Podium bounds WebSocket messages itself (close 1009 with a reason), so the server's
         # own limit only has to be above PODIUM_WS_MAX_MESSAGE_BYTES.
         "ws_max_size": max(settings.ws_max_message_bytes * 4, 1 << 20),

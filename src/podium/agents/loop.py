@@ -28,7 +28,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from podium import jsonvalue
+from podium import jsonvalue, tracing
 from podium.agents.definition import AgentDefinition
 from podium.agents.services import AgentServices, agent_services
 from podium.agents.session_access import RunSessionAccess, session_artifact_ids
@@ -82,6 +82,34 @@ async def run_agent(
     a delegated agent's answer goes to the agent that delegated instead. `extra_tools` are
     offered on top of the agent's own (a collaboration's `handoff`, `send_message`, …).
     """
+    with tracing.agent_span(ctx.run_id, agent.name):
+        return await _run_agent(
+            ctx,
+            agent,
+            history,
+            task,
+            scope=scope,
+            model=model,
+            stream=stream,
+            services=services,
+            transcript=transcript,
+            extra_tools=extra_tools,
+        )
+
+
+async def _run_agent(
+    ctx: Context,
+    agent: AgentDefinition,
+    history: list[Message],
+    task: str | None,
+    *,
+    scope: str | None,
+    model: str | None,
+    stream: bool,
+    services: AgentServices | None,
+    transcript: bool,
+    extra_tools: dict[str, Tool] | None,
+) -> AgentResult:
     services = services or agent_services(ctx)
     scope = scope or agent.name
     model_ref = await services.model_ref(ctx.app_id, agent, model, ctx.flow_default_model)
@@ -105,6 +133,7 @@ async def run_agent(
     added: list[Message] = []
     tokens = 0
     call_timeout = config.timeout_seconds * (config.max_retries + 1) + CALL_SLACK_SECONDS
+    provider_name = model_ref.partition("/")[0]  # for traces (gen_ai.provider.name)
 
     await services.busy(ctx.app_id, agent.name, ctx.session_id, ctx.run_id, _activity(ctx, scope))
     try:
@@ -126,7 +155,21 @@ async def run_agent(
                         {"agent": agent.name, "node_id": ctx.node_id, "delta": text},
                     )
 
-                answer = await provider.complete(request, on_delta if stream else None)
+                with tracing.model_call_span(
+                    ctx.run_id,
+                    provider_name,
+                    request.model,
+                    temperature=request.temperature,
+                    max_tokens=request.max_tokens,
+                ) as span:
+                    answer = await provider.complete(request, on_delta if stream else None)
+                    tracing.record_model_response(
+                        span,
+                        model=answer.model,
+                        input_tokens=answer.usage.input_tokens,
+                        output_tokens=answer.usage.output_tokens,
+                        finish_reason=answer.finish_reason,
+                    )
                 return answer.to_json()
 
             recorded = await ctx.step(f"{scope}.llm{turn}", call_model, timeout=call_timeout)
@@ -337,24 +380,12 @@ async def recorded_tool_call(
     (what `search_knowledge` searches)."""
 
     async def execute() -> dict[str, Any]:
-        outcome = refusal
-        if outcome is None:
-            assert tool is not None
-            tool_ctx = ToolContext(
-                app_id=ctx.app_id,
-                session_id=ctx.session_id,
-                run_id=ctx.run_id,
-                node_id=ctx.node_id,
-                agent=agent,
-                call_key=key,
-                credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
-                artifact_ids=await session_artifact_ids(ctx),
-                session=RunSessionAccess(ctx, agent or ctx.node_id, key),
-                knowledge=knowledge,
-            )
-            outcome = await tool.execute(
-                arguments, tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
-            )
+        with tracing.tool_call_span(ctx.run_id, name, call_id) as span:
+            outcome = await run_tool()
+            if span is not None:
+                span.set_attribute("podium.tool.status", outcome.status)
+                if outcome.status == "error":
+                    tracing.set_error(span, outcome.error or "error")
         await services.log_tool_call(
             ToolCallRecord(
                 id=new_id("tcl"),
@@ -375,6 +406,27 @@ async def recorded_tool_call(
             )
         )
         return outcome.to_json()
+
+    async def run_tool() -> ToolOutcome:
+        outcome = refusal
+        if outcome is None:
+            assert tool is not None
+            tool_ctx = ToolContext(
+                app_id=ctx.app_id,
+                session_id=ctx.session_id,
+                run_id=ctx.run_id,
+                node_id=ctx.node_id,
+                agent=agent,
+                call_key=key,
+                credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
+                artifact_ids=await session_artifact_ids(ctx),
+                session=RunSessionAccess(ctx, agent or ctx.node_id, key),
+                knowledge=knowledge,
+            )
+            outcome = await tool.execute(
+                arguments, tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
+            )
+        return outcome
 
     limit = timeout or (tool.timeout_seconds if tool else None) or ctx.settings.tool_timeout_seconds
     outcome = ToolOutcome.from_json(
