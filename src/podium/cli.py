@@ -353,10 +353,10 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     A run is taken over when the lease of its worker expired. Stops with Ctrl-C, or with
     --until-idle once nothing is left to do (the handlers having caught up with the log).
     """
+    from podium import tracing
+    from podium.logs import configure_logging
     from podium.packs.handlers import HandlerRunner
     from podium.packs.service import PackServices
-
-    from podium.logs import configure_logging
 
     settings = load_settings()
     configure_logging(settings)  # PODIUM_LOG_FORMAT, PODIUM_LOG_LEVEL
@@ -402,6 +402,7 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
                 await handlers.stop()
         finally:
             await store.close()
+            tracing.flush()  # the spans still batched (nothing when tracing is off)
 
     try:
         asyncio.run(work())

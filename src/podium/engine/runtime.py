@@ -108,6 +108,8 @@ class Podium:
             await podium.stop_workers()
             podium.bus.close()
             await store.close()
+            if tracing.enabled():  # the spans still batched, before the process ends
+                await asyncio.to_thread(tracing.flush)
 
     def service(self, name: str) -> Any:
         """A service made once for this runtime (`agents`, `artifacts`), from the registry."""
