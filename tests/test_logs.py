@@ -57,14 +57,13 @@ LOOKER = {
 
 
 @pytest.fixture(autouse=True)
-def podium_logger_restored() -> Iterator[None]:
-    """`configure_logging` replaces the `podium` logger's handlers: put them back."""
-    logger = logging.getLogger("podium")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
+def root_logger_restored() -> Iterator[None]:
+    """`configure_logging` adds a handler to the root logger and sets its level."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
     yield
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
     tracing.shutdown()
 
 
@@ -220,3 +219,16 @@ def test_podium_serve_logs_json_and_exports_spans(tmp_path: Path) -> None:
     assert [s.attributes["podium.run_id"] for s in runs] == [answer["run_id"]]
     [call] = [s for s in receiver.spans if s.name == "chat echo"]
     assert call.attributes["gen_ai.provider.name"] == "offline"
+
+
+def test_serve_logs_through_uvicorn_in_the_settings_format() -> None:
+    from podium.api.accesslog import uvicorn_log_config
+
+    config = uvicorn_log_config(Settings(log_format="json", log_level="warning"))
+    assert config["root"] == {"handlers": ["podium"], "level": "WARNING"}
+    assert config["loggers"]["uvicorn.access"]["level"] == "WARNING"
+    for name in ("default", "access", "podium"):
+        assert config["handlers"][name]["formatter"] == "podium_json"
+    text = uvicorn_log_config(Settings())
+    assert text["handlers"]["access"]["formatter"] == "access"  # uvicorn's own, for people
+    assert text["handlers"]["podium"]["formatter"] == "podium_text"

@@ -5,7 +5,8 @@ The worker binds a run's app, session and run ids (and the step's node) to the t
 executes it, so every line written meanwhile, by Podium, node code or a tool, carries them;
 with tracing on, the trace and span ids too. The stdlib `logging` module does the rest:
 `configure_logging` is what `podium worker` applies, and `podium serve` hands the same
-configuration, uvicorn's loggers included, to uvicorn.
+configuration, uvicorn's loggers included, to uvicorn. The level applies to every logger of
+the process (a library's INFO lines show at INFO).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import logging.config
+import sys
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -118,9 +119,9 @@ def _is_json(value: Any) -> bool:
 
 
 def logging_config(settings: Settings, *, uvicorn: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A `logging.config.dictConfig` configuration: Podium's loggers (`podium.*`) on stderr
-    in the settings' format and level; with `uvicorn` (uvicorn's own configuration), its
-    loggers too, in JSON when the format is JSON."""
+    """A `logging.config.dictConfig` configuration, what `configure_logging` does: every
+    logger on stderr in the settings' format and level; with `uvicorn` (uvicorn's own
+    configuration, whose loggers keep their handlers), in JSON too when the format is JSON."""
     formatter = "podium_json" if settings.log_format == "json" else "podium_text"
     config: dict[str, Any] = {
         "version": 1,
@@ -132,19 +133,16 @@ def logging_config(settings: Settings, *, uvicorn: dict[str, Any] | None = None)
         },
         "handlers": {
             "podium": {
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stderr",
+                "()": StderrHandler,
                 "formatter": formatter,
                 "filters": ["podium_context"],
             }
         },
-        "loggers": {
-            "podium": {"handlers": ["podium"], "level": settings.log_level, "propagate": False}
-        },
+        "root": {"handlers": ["podium"], "level": settings.log_level},
     }
     if uvicorn is not None:
         for section in ("filters", "formatters", "handlers", "loggers"):
-            config[section] = {**uvicorn.get(section, {}), **config[section]}
+            config[section] = {**uvicorn.get(section, {}), **config.get(section, {})}
         for name in _UVICORN:
             if name in config["loggers"]:
                 config["loggers"][name]["level"] = settings.log_level
@@ -154,6 +152,31 @@ def logging_config(settings: Settings, *, uvicorn: dict[str, Any] | None = None)
     return config
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to `sys.stderr` as it is when a line is written, not as it was when logging
+    was configured (a stream swapped meanwhile, by a test runner say, may be closed)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(settings: Settings) -> None:
-    """Apply `logging_config(settings)` to this process."""
-    logging.config.dictConfig(logging_config(settings))
+    """Every logger of this process (Podium's, node code's, tools', libraries') writes to
+    stderr in the settings' format, from the settings' level up. A handler added before by
+    someone else stays; one added by an earlier call is replaced."""
+    handler = StderrHandler()
+    handler.setFormatter(JSONFormatter() if settings.log_format == "json" else TextFormatter())
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
