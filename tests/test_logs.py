@@ -106,7 +106,7 @@ async def test_json_lines_of_a_run_carry_its_ids(
     ids = {"app_id": run.app_id, "session_id": run.session_id, "run_id": run.id}
 
     [ended] = [line for line in lines if line["logger"] == "podium.worker"]
-    assert ended["message"] == f"run {run.id}: succeeded after 2 steps"
+    assert ended["message"] == f"run {run.id}: succeeded (steps: 2)"
     assert ended["level"] == "INFO"
     assert {key: ended[key] for key in ids} == ids
     assert ended["status"] == "succeeded" and ended["steps"] == 2
@@ -141,7 +141,7 @@ async def test_text_lines_show_the_ids_and_the_level_filters(
     text = await written(capsys, "podium.worker")
     [line] = [line for line in text.splitlines() if "podium.worker" in line]
     assert line.endswith(
-        f"INFO podium.worker: run {run.id}: succeeded after 2 steps "
+        f"INFO podium.worker: run {run.id}: succeeded (steps: 2) "
         f"[app_id={run.app_id} session_id={run.session_id} run_id={run.id}]"
     )
 

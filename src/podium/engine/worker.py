@@ -209,7 +209,7 @@ class Worker:
         try:
             status = await task
             log.info(
-                "run %s: %s after %d steps",
+                "run %s: %s (steps: %d)",
                 run.id,
                 status,
                 execution.steps_count,
