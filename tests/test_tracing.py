@@ -26,6 +26,8 @@ from podium import Podium, tracing
 from podium.config import Settings
 from podium.engine.flow import Flow
 from podium.errors import InvalidInput
+from podium.llm.base import Message, ModelRequest, traced_complete
+from podium.llm.offline import OfflineProvider
 from podium.storage.agents import save_agent
 from podium.storage.records import RunRecord
 from podium.tools.base import DEFAULT, tool
@@ -322,6 +324,8 @@ sys.modules["opentelemetry.exporter"] = None
 from podium import Podium
 from podium.config import Settings
 from podium.errors import InvalidInput
+from podium.llm.base import Message, ModelRequest, traced_complete
+from podium.llm.offline import OfflineProvider
 from podium.engine.flow import Flow
 
 FLOW = Flow.model_validate({{"name": "one", "nodes": [{{"id": "out", "type": "output",
@@ -359,3 +363,28 @@ def test_configure_refuses_without_the_exporter(monkeypatch: pytest.MonkeyPatch)
         tracing.configure(Settings(otel_enabled=True))
     assert not tracing.enabled()
     assert not tracing.configure(Settings())  # not asked: nothing to import
+
+
+async def test_a_model_call_outside_an_agent_has_its_chat_span(
+    exporter: InMemorySpanExporter,
+) -> None:
+    """`traced_complete`: what the packs' nodes (orchestrator, storyflow) call models with."""
+    request = ModelRequest(model="echo", messages=[Message("user", "hello out there")])
+    answer = await traced_complete(OfflineProvider(), request, run_id="run_x")
+    assert answer.text == "hello out there"
+    [span] = exporter.get_finished_spans()
+    assert span.name == "chat echo" and span.parent is None
+    assert dict(span.attributes or {}) == {
+        "podium.run_id": "run_x",
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "offline",
+        "gen_ai.system": "offline",
+        "gen_ai.request.model": "echo",
+        "gen_ai.usage.input_tokens": 3,
+        "gen_ai.usage.output_tokens": 3,
+        "gen_ai.response.finish_reasons": ("stop",),
+        "gen_ai.response.model": "echo",
+    }
+    tracing.shutdown()
+    assert (await traced_complete(OfflineProvider(), request, run_id="run_x")).text == answer.text
+    assert len(exporter.get_finished_spans()) == 1  # off: no span

@@ -36,7 +36,7 @@ from podium.engine.context import Suspend
 from podium.errors import InvalidInput, JSONValueInvalid, LimitExceeded
 from podium.events import names
 from podium.ids import new_id
-from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall
+from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall, traced_complete
 from podium.llm.offline import MAX_QUERY_CHARS, METADATA_REQUEST
 from podium.storage.agents import ToolCallRecord
 from podium.tools.base import Tool, ToolContext, ToolOutcome, ToolSet
@@ -133,7 +133,6 @@ async def _run_agent(
     added: list[Message] = []
     tokens = 0
     call_timeout = config.timeout_seconds * (config.max_retries + 1) + CALL_SLACK_SECONDS
-    provider_name = model_ref.partition("/")[0]  # for traces (gen_ai.provider.name)
 
     await services.busy(ctx.app_id, agent.name, ctx.session_id, ctx.run_id, _activity(ctx, scope))
     try:
@@ -155,21 +154,8 @@ async def _run_agent(
                         {"agent": agent.name, "node_id": ctx.node_id, "delta": text},
                     )
 
-                with tracing.model_call_span(
-                    ctx.run_id,
-                    provider_name,
-                    request.model,
-                    temperature=request.temperature,
-                    max_tokens=request.max_tokens,
-                ) as span:
-                    answer = await provider.complete(request, on_delta if stream else None)
-                    tracing.record_model_response(
-                        span,
-                        model=answer.model,
-                        input_tokens=answer.usage.input_tokens,
-                        output_tokens=answer.usage.output_tokens,
-                        finish_reason=answer.finish_reason,
-                    )
+                sink = on_delta if stream else None
+                answer = await traced_complete(provider, request, sink, run_id=ctx.run_id)
                 return answer.to_json()
 
             recorded = await ctx.step(f"{scope}.llm{turn}", call_model, timeout=call_timeout)
