@@ -232,3 +232,26 @@ def test_serve_logs_through_uvicorn_in_the_settings_format() -> None:
     text = uvicorn_log_config(Settings())
     assert text["handlers"]["access"]["formatter"] == "access"  # uvicorn's own, for people
     assert text["handlers"]["podium"]["formatter"] == "podium_text"
+
+
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_asking_for_traces_without_the_otel_extra_is_one_line(command: str, tmp_path: Path) -> None:
+    blocked = (
+        "import sys; sys.modules['opentelemetry.exporter'] = None; "
+        "from podium.cli import main; main()"
+    )
+    env = server_env(PODIUM_OTEL_ENDPOINT="http://127.0.0.1:9")
+    done = subprocess.run(
+        [str(BIN / "python"), "-c", blocked, command, "--db", str(tmp_path / "p.db")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "error: PODIUM_OTEL_ENDPOINT or PODIUM_OTEL_ENABLED asks for traces, but the "
+        "OpenTelemetry packages are not installed: pip install 'podium[otel]', or unset them"
+    )
+    assert "Traceback" not in done.stderr

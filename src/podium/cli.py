@@ -360,6 +360,7 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
 
     settings = load_settings()
     configure_logging(settings)  # PODIUM_LOG_FORMAT, PODIUM_LOG_LEVEL
+    tracing.configure(settings)  # here, so that a missing `otel` extra is one line
     url = database_url(db, settings)
     ended: dict[str, int] = {}
     opened = False
@@ -470,10 +471,11 @@ def serve(
     (reconnect), executing steps finish within PODIUM_DRAIN_SECONDS, runs handed back."""
     import uvicorn
 
-    from podium import cli_dev
+    from podium import cli_dev, tracing
     from podium.api.accesslog import uvicorn_log_config
 
     settings = load_settings()
+    tracing.configure(settings)  # here, so that a missing `otel` extra is one line
     settings = settings.model_copy(update={"database_url": database_url(db, settings)})
     if processes > 1:
         if dev:
