@@ -255,3 +255,16 @@ def test_asking_for_traces_without_the_otel_extra_is_one_line(command: str, tmp_
         "OpenTelemetry packages are not installed: pip install 'podium[otel]', or unset them"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_the_worker_command_leaves_the_logging_of_its_caller_as_it_was(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from podium.cli import main
+
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    db = str(tmp_path / "p.db")
+    result = CliRunner().invoke(main, ["worker", "--until-idle", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert (list(root.handlers), root.level) == before

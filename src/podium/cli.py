@@ -359,7 +359,7 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     from podium.packs.service import PackServices
 
     settings = load_settings()
-    configure_logging(settings)  # PODIUM_LOG_FORMAT, PODIUM_LOG_LEVEL
+    restore_logging = configure_logging(settings)  # PODIUM_LOG_FORMAT, PODIUM_LOG_LEVEL
     tracing.configure(settings)  # here, so that a missing `otel` extra is one line
     url = database_url(db, settings)
     ended: dict[str, int] = {}
@@ -408,6 +408,7 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     try:
         asyncio.run(work())
     finally:  # also after Ctrl-C: what was done
+        restore_logging()
         if opened:
             total = sum(ended.values())
             summary = ", ".join(f"{n} {status}" for status, n in sorted(ended.items()))

@@ -16,7 +16,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -168,15 +168,23 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings) -> Callable[[], None]:
     """Every logger of this process (Podium's, node code's, tools', libraries') writes to
     stderr in the settings' format, from the settings' level up. A handler added before by
-    someone else stays; one added by an earlier call is replaced."""
+    someone else stays; one added by an earlier call is replaced. Returns what puts the
+    root logger back as it was (for a command run inside another program, a test say)."""
     handler = StderrHandler()
     handler.setFormatter(JSONFormatter() if settings.log_format == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
     root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
     for old in [h for h in root.handlers if isinstance(h, StderrHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+
+    def restore() -> None:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+    return restore
