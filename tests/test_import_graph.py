@@ -28,6 +28,8 @@ LAYERS: dict[str, int] = {
     "jsonvalue": 0,
     "egress": 0,
     "secretbox": 0,
+    "tracing": 0,
+    "logs": 0,
     "version": 0,
     # infrastructure
     "storage": 1,

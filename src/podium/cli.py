@@ -364,10 +364,14 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
     A run is taken over when the lease of its worker expired. Stops with Ctrl-C, or with
     --until-idle once nothing is left to do (the handlers having caught up with the log).
     """
+    from podium import tracing
+    from podium.logs import configure_logging
     from podium.packs.handlers import HandlerRunner
     from podium.packs.service import PackServices
 
     settings = load_settings()
+    restore_logging = configure_logging(settings)  # PODIUM_LOG_FORMAT, PODIUM_LOG_LEVEL
+    tracing.configure(settings)  # here, so that a missing `otel` extra is one line
     url = database_url(db, settings)
     ended: dict[str, int] = {}
     opened = False
@@ -413,10 +417,12 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
                 await handlers.stop()
         finally:
             await store.close()
+            tracing.flush()  # the spans still batched (nothing when tracing is off)
 
     try:
         asyncio.run(work())
     finally:  # also after Ctrl-C: what was done
+        restore_logging()
         if opened:
             total = sum(ended.values())
             summary = ", ".join(f"{n} {status}" for status, n in sorted(ended.items()))
@@ -480,10 +486,11 @@ def serve(
     (reconnect), executing steps finish within PODIUM_DRAIN_SECONDS, runs handed back."""
     import uvicorn
 
-    from podium import cli_dev
+    from podium import cli_dev, tracing
     from podium.api.accesslog import uvicorn_log_config
 
     settings = load_settings()
+    tracing.configure(settings)  # here, so that a missing `otel` extra is one line
     settings = settings.model_copy(update={"database_url": database_url(db, settings)})
     if processes > 1:
         if dev:
@@ -517,8 +524,10 @@ def serve(
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "log_level": "info",
-        "log_config": uvicorn_log_config(),  # no ?token= or ?api_key= in the logs
+        "log_level": settings.log_level.lower(),
+        # PODIUM_LOG_FORMAT and _LEVEL for uvicorn's loggers and Podium's; no ?token= or
+        # ?api_key= in the logs.
+        "log_config": uvicorn_log_config(settings),
         # Podium bounds WebSocket messages itself (close 1009 with a reason), so the server's
         # own limit only has to be above PODIUM_WS_MAX_MESSAGE_BYTES.
         "ws_max_size": max(settings.ws_max_message_bytes * 4, 1 << 20),

@@ -1,8 +1,9 @@
 """Settings from `PODIUM_*` environment variables."""
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./podium.db"
@@ -202,6 +203,19 @@ class Settings(BaseSettings):
     # origin without credentials.
     cors_origins: Annotated[list[str], NoDecode] = []
 
+    # --- observability (docs/observability.md): operator settings, never a tenant's ---
+    # Log lines as `text` (for people) or `json` (one object a line, with the run, session
+    # and app ids of the run that wrote it), at this level and above.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # Traces over OTLP/HTTP (the `otel` extra): the collector's base URL, e.g.
+    # "http://collector:4318" (spans go to its /v1/traces). Unset and PODIUM_OTEL_ENABLED off:
+    # no tracing at all, whatever OTEL_* variables say.
+    otel_endpoint: str | None = None
+    # On without PODIUM_OTEL_ENDPOINT: the standard OTEL_EXPORTER_OTLP_* variables say where.
+    otel_enabled: bool = False
+    otel_service_name: str = "podium"
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _cors_list(cls, value: object) -> object:
@@ -234,6 +248,26 @@ class Settings(BaseSettings):
                     raise ValueError(f"{kind}: {key!r} is not a field (days, keep_last)")
                 if number is not None and number < 0:
                     raise ValueError(f"{kind}.{key} is {number}; give a number >= 0 or null")
+        return value
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            return value.upper() if info.field_name == "log_level" else value.lower()
+        return value
+
+    @field_validator("otel_endpoint")
+    @classmethod
+    def _collector_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "is not an http(s) URL of an OTLP/HTTP collector, e.g. http://collector:4318"
+            )
         return value
 
     @field_validator("secret_key")

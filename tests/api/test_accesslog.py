@@ -51,6 +51,6 @@ def test_the_filter_rewrites_the_args_of_access_and_websocket_lines() -> None:
 
 def test_serve_puts_the_filter_on_every_uvicorn_handler() -> None:
     config = uvicorn_log_config()
-    assert set(config["handlers"]) == {"default", "access"}
+    assert set(config["handlers"]) == {"default", "access", "podium"}
     for handler in config["handlers"].values():
-        assert handler["filters"] == ["redact_credentials"]
+        assert handler["filters"][-1] == "redact_credentials"

@@ -28,7 +28,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from podium import jsonvalue
+from podium import jsonvalue, tracing
 from podium.agents.definition import AgentDefinition
 from podium.agents.services import AgentServices, agent_services
 from podium.agents.session_access import RunSessionAccess, session_artifact_ids
@@ -36,7 +36,7 @@ from podium.engine.context import Suspend
 from podium.errors import InvalidInput, JSONValueInvalid, LimitExceeded
 from podium.events import names
 from podium.ids import new_id
-from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall
+from podium.llm.base import Message, ModelRequest, ModelResponse, ToolCall, traced_complete
 from podium.llm.offline import MAX_QUERY_CHARS, METADATA_REQUEST
 from podium.storage.agents import ToolCallRecord
 from podium.tools.base import Tool, ToolContext, ToolOutcome, ToolSet
@@ -82,6 +82,34 @@ async def run_agent(
     a delegated agent's answer goes to the agent that delegated instead. `extra_tools` are
     offered on top of the agent's own (a collaboration's `handoff`, `send_message`, …).
     """
+    with tracing.agent_span(ctx.run_id, agent.name):
+        return await _run_agent(
+            ctx,
+            agent,
+            history,
+            task,
+            scope=scope,
+            model=model,
+            stream=stream,
+            services=services,
+            transcript=transcript,
+            extra_tools=extra_tools,
+        )
+
+
+async def _run_agent(
+    ctx: Context,
+    agent: AgentDefinition,
+    history: list[Message],
+    task: str | None,
+    *,
+    scope: str | None,
+    model: str | None,
+    stream: bool,
+    services: AgentServices | None,
+    transcript: bool,
+    extra_tools: dict[str, Tool] | None,
+) -> AgentResult:
     services = services or agent_services(ctx)
     scope = scope or agent.name
     model_ref = await services.model_ref(ctx.app_id, agent, model, ctx.flow_default_model)
@@ -126,7 +154,8 @@ async def run_agent(
                         {"agent": agent.name, "node_id": ctx.node_id, "delta": text},
                     )
 
-                answer = await provider.complete(request, on_delta if stream else None)
+                sink = on_delta if stream else None
+                answer = await traced_complete(provider, request, sink, run_id=ctx.run_id)
                 return answer.to_json()
 
             recorded = await ctx.step(f"{scope}.llm{turn}", call_model, timeout=call_timeout)
@@ -337,24 +366,12 @@ async def recorded_tool_call(
     (what `search_knowledge` searches)."""
 
     async def execute() -> dict[str, Any]:
-        outcome = refusal
-        if outcome is None:
-            assert tool is not None
-            tool_ctx = ToolContext(
-                app_id=ctx.app_id,
-                session_id=ctx.session_id,
-                run_id=ctx.run_id,
-                node_id=ctx.node_id,
-                agent=agent,
-                call_key=key,
-                credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
-                artifact_ids=await session_artifact_ids(ctx),
-                session=RunSessionAccess(ctx, agent or ctx.node_id, key),
-                knowledge=knowledge,
-            )
-            outcome = await tool.execute(
-                arguments, tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
-            )
+        with tracing.tool_call_span(ctx.run_id, name, call_id) as span:
+            outcome = await run_tool()
+            if span is not None:
+                span.set_attribute("podium.tool.status", outcome.status)
+                if outcome.status == "error":
+                    tracing.set_error(span, outcome.error or "error")
         await services.log_tool_call(
             ToolCallRecord(
                 id=new_id("tcl"),
@@ -375,6 +392,27 @@ async def recorded_tool_call(
             )
         )
         return outcome.to_json()
+
+    async def run_tool() -> ToolOutcome:
+        outcome = refusal
+        if outcome is None:
+            assert tool is not None
+            tool_ctx = ToolContext(
+                app_id=ctx.app_id,
+                session_id=ctx.session_id,
+                run_id=ctx.run_id,
+                node_id=ctx.node_id,
+                agent=agent,
+                call_key=key,
+                credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
+                artifact_ids=await session_artifact_ids(ctx),
+                session=RunSessionAccess(ctx, agent or ctx.node_id, key),
+                knowledge=knowledge,
+            )
+            outcome = await tool.execute(
+                arguments, tool_ctx, default_timeout=ctx.settings.tool_timeout_seconds
+            )
+        return outcome
 
     limit = timeout or (tool.timeout_seconds if tool else None) or ctx.settings.tool_timeout_seconds
     outcome = ToolOutcome.from_json(

@@ -10,6 +10,9 @@ import logging
 import re
 from typing import Any
 
+from podium.config import Settings
+from podium.logs import logging_config
+
 CREDENTIAL_PARAMETERS = ("token", "api_key", "access_token", "refresh_token", "key")
 _CREDENTIAL = re.compile(
     r"(?P<name>(?:^|[?&;])(?:" + "|".join(CREDENTIAL_PARAMETERS) + r"))=[^&;\s\"']*",
@@ -36,12 +39,13 @@ class RedactCredentials(logging.Filter):
         return True
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration with `RedactCredentials` on every handler."""
+def uvicorn_log_config(settings: Settings | None = None) -> dict[str, Any]:
+    """uvicorn's own logging configuration with `RedactCredentials` on every handler, and
+    Podium's loggers in the settings' format and level (`podium.logs`)."""
     from uvicorn.config import LOGGING_CONFIG
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_credentials"] = {"()": RedactCredentials}
+    config = logging_config(settings or Settings(), uvicorn=copy.deepcopy(LOGGING_CONFIG))
+    config["filters"]["redact_credentials"] = {"()": RedactCredentials}
     for handler in config["handlers"].values():
         handler.setdefault("filters", []).append("redact_credentials")
     return config

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from podium import tracing
 from podium.config import Settings
 from podium.engine import scheduler
 from podium.engine.caps import run_limits
@@ -99,6 +100,7 @@ class RunExecution:
         self._retry: dict[str, Any] | None = None  # the latest retry, for run.queued
         self.retry_at: float | None = None  # set when the run was queued to wait out a retry
         self.steps_count = self.run.steps_count
+        self.resumed = self.run.progress is not None  # an earlier claim ran part of it
         options = self.run.options or {}
         # The editor protocol (docs/api.md): every node's `node.pending` before the first one
         # starts, and every node's output in `run.succeeded`.
@@ -142,6 +144,16 @@ class RunExecution:
 
     async def execute(self) -> str:
         """Run to the end or to a wait; returns the run's status as committed."""
+        run = self.run
+        with tracing.run_span(
+            run.app_id, run.session_id, run.id, self.graph.flow.name, resumed=self.resumed
+        ) as span:
+            status = await self._execute()
+            tracing.set_attribute(span, "podium.run.status", status)
+            tracing.set_attribute(span, "podium.run.steps", self.steps_count)
+            return status
+
+    async def _execute(self) -> str:
         running: dict[asyncio.Task[NodeOutcome], str] = {}
         if self.announce_pending:
             # A commit of its own, so that the statuses come before any node's (node.started
@@ -257,27 +269,38 @@ class RunExecution:
         for attempt in range(first, node.retry.max_attempts + 1):
             outcome.attempt = attempt
             ctx = Context(self, node_id, iteration, node.config, self.state_json)
-            try:
-                if node.timeout_seconds is None:
-                    result = await node_type.run(ctx, config)
-                else:
-                    async with asyncio.timeout(node.timeout_seconds):
+            # A span per attempt; it ends when the attempt does (a wait for an answer too).
+            with tracing.step_span(self.run.id, node_id, iteration, attempt) as span:
+                try:
+                    if node.timeout_seconds is None:
                         result = await node_type.run(ctx, config)
-                check_node_result(ctx, result)  # the JSON boundary and the state-size cap
-                outcome.result, outcome.events = result, ctx.events
-                return outcome
-            except Suspend as suspend:
-                outcome.suspend, outcome.events = suspend, ctx.events
-                outcome.emitted = ctx.emitted
-                return outcome
-            except (LeaseLost, RunCancelled, StoreUnavailable):
-                raise  # not the node's failure: the run stops on this worker
-            except TimeoutError:
-                outcome.error = (
-                    f"node {node_id!r} took longer than its timeout of {node.timeout_seconds:g}s"
-                )
-            except Exception as exc:
-                outcome.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    else:
+                        async with asyncio.timeout(node.timeout_seconds):
+                            result = await node_type.run(ctx, config)
+                    check_node_result(ctx, result)  # the JSON boundary and the state-size cap
+                    outcome.result, outcome.events = result, ctx.events
+                    if span is not None:
+                        span.set_attribute("podium.step.status", "succeeded")
+                    return outcome
+                except Suspend as suspend:
+                    outcome.suspend, outcome.events = suspend, ctx.events
+                    outcome.emitted = ctx.emitted
+                    if span is not None:
+                        span.set_attribute("podium.step.status", "interrupted")
+                    return outcome
+                except (LeaseLost, RunCancelled, StoreUnavailable):
+                    raise  # not the node's failure: the run stops on this worker
+                except TimeoutError:
+                    outcome.error = (
+                        f"node {node_id!r} took longer than its timeout of "
+                        f"{node.timeout_seconds:g}s"
+                    )
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    outcome.error = error
+                if span is not None:
+                    span.set_attribute("podium.step.status", "failed")
+                    tracing.set_error(span, outcome.error)
             if attempt < node.retry.max_attempts and node.retry.backoff_seconds:
                 delay = node.retry.backoff_seconds * 2 ** (attempt - 1)
                 if delay >= REQUEUE_BACKOFF_SECONDS:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from podium import jsonvalue
+from podium import jsonvalue, tracing
 from podium.config import Settings, get_settings
 from podium.engine.caps import Caps
 from podium.engine.flow import Flow
@@ -59,6 +59,8 @@ class Podium:
         self.services = RuntimeServices(self.registry, self)
         # The JSON boundary's caps for every value node code and services store.
         jsonvalue.configure(jsonvalue.JSONLimits.from_settings(settings))
+        # Traces over OTLP when the operator turned them on (else nothing, not even imports).
+        tracing.configure(settings)
         self.bus = EventBus(store, poll_seconds=settings.poll_seconds)
         self.graphs = GraphCache(store, self.registry)
         self.worker = Worker(
@@ -106,6 +108,8 @@ class Podium:
             await podium.stop_workers()
             podium.bus.close()
             await store.close()
+            if tracing.enabled():  # the spans still batched, before the process ends
+                await asyncio.to_thread(tracing.flush)
 
     def service(self, name: str) -> Any:
         """A service made once for this runtime (`agents`, `artifacts`), from the registry."""

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from podium import logs
 from podium.config import Settings
 from podium.engine.executor import Drained, RunExecution
 from podium.engine.flow import Flow
@@ -198,7 +199,17 @@ class Worker:
             await wait_for_event(wake, self.settings.poll_seconds)
 
     async def execute_claim(self, claim: Claim) -> str | None:
-        """Execute one claimed run while a heartbeat renews its lease."""
+        """Execute one claimed run while a heartbeat renews its lease; the lines logged
+        meanwhile carry its ids."""
+        run = claim.run
+        bound = logs.bind(app_id=run.app_id, session_id=run.session_id, run_id=run.id)
+        try:
+            status = await self._execute_claim(claim)
+        finally:
+            logs.unbind(bound)
+        return status
+
+    async def _execute_claim(self, claim: Claim) -> str | None:
         run = claim.run
         try:
             graph = await self.graphs.get(run.flow_id)
@@ -215,6 +226,13 @@ class Worker:
         self._executions.add(execution)
         try:
             status = await task
+            log.info(
+                "run %s: %s (steps: %d)",
+                run.id,
+                status,
+                execution.steps_count,
+                extra={"status": status, "steps": execution.steps_count},
+            )
             if execution.retry_at is not None:  # claim it again as soon as it is due
                 delay = max(execution.retry_at - time.time(), 0)
                 asyncio.get_running_loop().call_later(delay, self.wake)

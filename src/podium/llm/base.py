@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
+from podium import tracing
 from podium.errors import PodiumError
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -189,6 +190,30 @@ class Provider(Protocol):
     ) -> ModelResponse: ...
 
     async def health(self) -> Health: ...
+
+
+async def traced_complete(
+    provider: Provider, request: ModelRequest, on_delta: DeltaSink | None = None, *, run_id: str
+) -> ModelResponse:
+    """`provider.complete` inside a `chat` span of the run's trace, with the GenAI attributes
+    (`podium.tracing`); just the call when tracing is off."""
+    with tracing.model_call_span(
+        run_id,
+        provider.name,
+        request.model,
+        temperature=request.temperature,
+        max_tokens=request.max_tokens,
+    ) as span:
+        response = await provider.complete(request, on_delta)
+        tracing.record_model_response(
+            span,
+            # The model as the provider names it, without Podium's `provider/` in front.
+            model=(response.model or "").removeprefix(f"{provider.name}/") or None,
+            input_tokens=response.usage.input_tokens,
+            output_tokens=response.usage.output_tokens,
+            finish_reason=response.finish_reason,
+        )
+    return response
 
 
 @dataclass(slots=True, frozen=True)

@@ -21,7 +21,7 @@ from podium.agents.services import agent_services
 from podium.engine.context import Context
 from podium.errors import LeaseLost, RunCancelled
 from podium.events import names
-from podium.llm.base import Message, ModelRequest, ModelResponse
+from podium.llm.base import Message, ModelRequest, ModelResponse, traced_complete
 from podium.packs.orchestrator import events
 from podium.packs.orchestrator.planner import (
     PARSE_INSTRUCTIONS,
@@ -95,7 +95,7 @@ async def _parse_request(ctx: Context, request: str) -> tuple[list[dict[str, Any
     )
 
     async def call_model() -> dict[str, Any]:
-        return (await provider.complete(asked)).to_json()
+        return (await traced_complete(provider, asked, run_id=ctx.run_id)).to_json()
 
     timeout = config.timeout_seconds * (config.max_retries + 1) + 30
     answer = ModelResponse.from_json(

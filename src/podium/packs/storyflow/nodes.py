@@ -31,7 +31,7 @@ from podium.agents.services import AgentServices
 from podium.engine.node_types import NodeResult, NodeType
 from podium.engine.nodes.template import TemplateBudget
 from podium.errors import InvalidInput
-from podium.llm.base import Message, ModelRequest, ModelResponse
+from podium.llm.base import Message, ModelRequest, ModelResponse, traced_complete
 from podium.packs.storyflow import characters as chars
 from podium.packs.storyflow import prompts
 from podium.storage.agents import app_default_model
@@ -272,7 +272,7 @@ async def call_model(ctx: Context, name: str, config: ModelConfig, prompt: str) 
     )
 
     async def complete() -> dict[str, Any]:
-        answer = await provider.complete(request, None)
+        answer = await traced_complete(provider, request, run_id=ctx.run_id)
         return answer.to_json()
 
     timeout = (
