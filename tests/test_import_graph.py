@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "egress": 0,
     "secretbox": 0,
     "version": 0,
+    "effects": 0,
     # infrastructure
     "storage": 1,
     "events": 1,
