@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from podium.errors import InvalidInput
+from podium.errors import AnswerInvalid
 
 Effect = Literal["read", "idempotent", "side_effect"]
 EFFECTS: tuple[str, ...] = ("read", "idempotent", "side_effect")
@@ -89,9 +89,9 @@ def question(name: str, node_id: str, arguments: Any) -> str:
 
 def check_decision(answer: Any) -> dict[str, Any]:
     """The answer to an `in_doubt` interrupt (or a reconcile function's), or InvalidInput
-    saying what is wrong with it."""
+    saying what is wrong with it (422)."""
     if not isinstance(answer, dict) or answer.get("action") not in ("done", "retry", "fail"):
-        raise InvalidInput(
+        raise AnswerInvalid(
             f"an in_doubt question is answered with {ANSWERS}",
             details={"schema": ANSWER_SCHEMA},
         )
@@ -99,12 +99,12 @@ def check_decision(answer: Any) -> dict[str, Any]:
     allowed = {"done": {"action", "result"}, "retry": {"action"}, "fail": {"action", "reason"}}
     extra = sorted(set(answer) - allowed[action])
     if extra:
-        raise InvalidInput(
+        raise AnswerInvalid(
             f"the {action!r} answer to an in_doubt question takes no {', '.join(extra)}",
             details={"schema": ANSWER_SCHEMA},
         )
     if action == "fail" and not (isinstance(answer.get("reason"), str) and answer["reason"]):
-        raise InvalidInput(
+        raise AnswerInvalid(
             "the 'fail' answer to an in_doubt question needs a reason (a non-empty string)",
             details={"schema": ANSWER_SCHEMA},
         )

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine.test_durability import LEASE, kill, queue_run, start_child, wait_for_file
 
+from engine.test_durability import LEASE, kill, queue_run, start_child, wait_for_file
 from podium import FlowBuilder
 from podium.config import Settings
 from podium.effects import ANSWER_SCHEMA, check_decision
 from podium.engine.worker import Worker
-from podium.errors import InvalidInput
+from podium.errors import AnswerInvalid
 from podium.storage.records import InterruptRecord, RunRecord
 from podium.storage.store import Store, open_store
 from support import doubt_tools
@@ -194,7 +194,7 @@ def _calls(run_id: str) -> Any:
     ],
 )
 def test_bad_decisions_say_what_is_wrong(answer: Any, message: str) -> None:
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(AnswerInvalid) as refused:
         check_decision(answer)
     assert message in refused.value.message
     assert refused.value.details == {"schema": ANSWER_SCHEMA}
