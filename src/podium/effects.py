@@ -82,8 +82,9 @@ def question(name: str, node_id: str, arguments: Any) -> str:
     if len(shown) > MAX_QUESTION_ARGUMENTS:
         shown = shown[:MAX_QUESTION_ARGUMENTS] + "…"
     return (
-        f"in doubt: {name} was called by node {node_id!r} with {shown}, and its process died "
-        "before the result was recorded. Did it take effect? Answer " + ANSWERS
+        f"in doubt: {name} was called by node {node_id!r} with {shown}, and no result was "
+        "recorded (its process died, or the call failed, during it). Did it take effect? "
+        "Answer " + ANSWERS
     )
 
 

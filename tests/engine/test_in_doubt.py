@@ -91,6 +91,10 @@ async def test_a_side_effect_killed_in_the_call_waits_in_doubt_and_done_uses_the
     assert '"amount": 7' in question.question
     assert question.call_key == "__doubt__:1:payer.t1.0"
     assert len(executions(tmp_path / "executions")) == 1  # not called again
+    with pytest.raises(AnswerInvalid, match="needs a reason"):
+        await db.answer_interrupt(question.id, {"action": "fail"})  # the SDK's path, too
+    [still] = await db.get_interrupts(run_id, status="pending")
+    assert still.id == question.id
     await db.answer_interrupt(question.id, {"action": "done", "result": {"paid": 7, "by": "ops"}})
     run = await work(db, settings, run_id)
     assert run.status == "succeeded", run.error
