@@ -69,13 +69,13 @@ class ToolContext:
     node_id: str | None = None
     agent: str | None = None
     call_key: str | None = None  # the recorded call that runs the tool
-    # The same for every attempt of this call (after a crash, a retry): pass it on to a
-    # service that deduplicates by key (docs/side-effects.md).
-    idempotency_key: str | None = None
     credentials_lookup: CredentialsLookup | None = None
     artifact_ids: tuple[str, ...] = ()  # the artifacts attached to the session
     session: SessionAccess | None = None
     knowledge: AgentKnowledge | None = None
+    # The same for every attempt of this call (after a crash, a retry): pass it on to a
+    # service that deduplicates by key (docs/side-effects.md).
+    idempotency_key: str | None = None
 
     async def credentials(self, service: str) -> dict[str, Any] | None:
         """The app's (or the server's) settings for an integration, or None when it has none."""
