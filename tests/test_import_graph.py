@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "tracing": 0,
     "logs": 0,
     "version": 0,
+    "effects": 0,
     # infrastructure
     "storage": 1,
     "events": 1,

@@ -34,6 +34,11 @@ class JSONValueInvalid(InvalidInput):
     code = "json_invalid"
 
 
+class AnswerInvalid(InvalidInput):
+    """An answer its question's schema refuses, e.g. to an `in_doubt` question (answered 422
+    with the schema in `details.schema`)."""
+
+
 class LimitTooHigh(InvalidInput):
     """A flow, agent or request asking for more than a server cap allows (answered 422 with
     `details.setting` naming the cap and `details.cap` its value)."""

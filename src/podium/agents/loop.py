@@ -404,6 +404,7 @@ async def recorded_tool_call(
                 node_id=ctx.node_id,
                 agent=agent,
                 call_key=key,
+                idempotency_key=ctx.idempotency_key(key),
                 credentials_lookup=lambda service: services.credentials(ctx.app_id, service),
                 artifact_ids=await session_artifact_ids(ctx),
                 session=RunSessionAccess(ctx, agent or ctx.node_id, key),
@@ -415,9 +416,20 @@ async def recorded_tool_call(
         return outcome
 
     limit = timeout or (tool.timeout_seconds if tool else None) or ctx.settings.tool_timeout_seconds
-    outcome = ToolOutcome.from_json(
-        await ctx.step(key, execute, timeout=limit + CALL_SLACK_SECONDS)
-    )
+    if tool is not None and refusal is None and tool.effect == "side_effect":
+        # Never run again blindly after a crash inside it (docs/side-effects.md).
+        recorded = await ctx.side_effect(
+            key,
+            lambda _arguments, _key: execute(),
+            _arguments_json(arguments),
+            name=name,
+            reconcile=tool.reconcile,
+            settle=lambda result: ToolOutcome("ok", result=result).to_json(),
+            timeout=limit + CALL_SLACK_SECONDS,
+        )
+    else:
+        recorded = await ctx.step(key, execute, timeout=limit + CALL_SLACK_SECONDS)
+    outcome = ToolOutcome.from_json(recorded)
     event: dict[str, Any] = {"agent": agent, "tool": name} if agent else {"tool": name}
     if call_id is not None:
         event["call_id"] = call_id

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from podium.errors import (
     AgentInvalid,
+    AnswerInvalid,
     Conflict,
     FlowInvalid,
     Forbidden,
@@ -37,6 +38,7 @@ from podium.errors import (
 
 STATUS = {
     AgentInvalid: 422,  # before InvalidInput, which it is a kind of
+    AnswerInvalid: 422,
     JSONValueInvalid: 422,
     KnowledgeInvalid: 422,
     LimitTooHigh: 422,

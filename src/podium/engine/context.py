@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from podium import jsonvalue
+from podium import effects, jsonvalue
 from podium.engine.reducers import merge_into_state
 from podium.errors import JSONValueInvalid, LimitExceeded, StateNotJSON
 from podium.events.envelope import Event
@@ -167,10 +167,17 @@ class Context:
         recorded = self._execution.recorded_call(self.node_id, self.iteration, call_key)
         if recorded is not _MISSING:
             return recorded
+        result = await self._timed(call_key, timeout, fn, *args, **kwargs)
+        await self._record(call_key, result)
+        return result
+
+    async def _timed(
+        self, call_key: str, timeout: float | None, fn: Callable[..., Any], *args: Any, **kw: Any
+    ) -> Any:
         limit = timeout or self._execution.settings.call_timeout_seconds
         try:
             async with asyncio.timeout(limit):
-                result = fn(*args, **kwargs)
+                result = fn(*args, **kw)
                 if inspect.isawaitable(result):
                     result = await result
         except TimeoutError:
@@ -178,8 +185,80 @@ class Context:
                 f"call {call_key!r} in node {self.node_id!r} took longer than its timeout of "
                 f"{limit:g}s"
             ) from None
+        return result
+
+    async def _record(self, call_key: str, result: Any) -> None:
         check_json(f"the result of call {call_key!r} in node {self.node_id!r}", result)
         await self._execution.record_call(self.node_id, self.iteration, call_key, result)
+
+    def idempotency_key(self, call_key: str) -> str:
+        """The idempotency key of the recorded call `call_key` of this step: the same for
+        every attempt of it (docs/side-effects.md)."""
+        return effects.idempotency_key(self.run_id, self.node_id, self.iteration, call_key)
+
+    async def side_effect(
+        self,
+        key: str,
+        fn: Callable[[Any, str], Any | Awaitable[Any]],
+        arguments: Any,
+        *,
+        name: str | None = None,
+        reconcile: Callable[[Any, str], Any | Awaitable[Any]] | None = None,
+        settle: Callable[[Any], Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Run `fn(arguments, idempotency_key)` once, as a recorded call that is never run
+        again blindly: a "started" marker is committed first, and when the process died
+        after it and before the result, the step waits with an `in_doubt` interrupt (after
+        asking `reconcile(arguments, idempotency_key)`, which returns the same answer or None
+        when it cannot tell). The answer `done` records its `result` (through `settle`, when
+        given) as the call's; `retry` calls `fn` again with the same key; `fail` fails the
+        node with the reason (`SideEffectFailed`)."""
+        call_key = self._call_key(key)
+        recorded = self._execution.recorded_call(self.node_id, self.iteration, call_key)
+        if recorded is not _MISSING:
+            return recorded
+        ikey = self.idempotency_key(call_key)
+        what = name or key
+        attempt = 1
+        while (
+            self._execution.recorded_call(
+                self.node_id, self.iteration, effects.started_key(attempt, call_key)
+            )
+            is not _MISSING
+        ):
+            # Attempt `attempt` started and has no result: its process died in the call.
+            decided_key = effects.doubt_key(attempt, call_key)
+            decision = self._execution.recorded_call(self.node_id, self.iteration, decided_key)
+            if decision is _MISSING and reconcile is not None:
+                found = await self._timed(decided_key, timeout, reconcile, arguments, ikey)
+                if found is not None:
+                    decision = effects.check_decision(found)
+                    await self._record(decided_key, decision)
+            if decision is _MISSING:
+                raise Suspend(
+                    effects.question(what, self.node_id, arguments),
+                    None,
+                    effects.ANSWER_SCHEMA,
+                    decided_key,
+                    kind=effects.IN_DOUBT,
+                )
+            decision = effects.check_decision(decision)
+            if decision["action"] == "done":
+                result = decision.get("result")
+                result = settle(result) if settle is not None else result
+                await self._record(call_key, result)
+                return result
+            if decision["action"] == "fail":
+                raise effects.SideEffectFailed(
+                    f"{what} (call {call_key!r}) was left in doubt and answered fail: "
+                    f"{decision['reason']}"
+                )
+            attempt += 1  # retry
+        marker = {"name": what, "arguments": arguments, "idempotency_key": ikey}
+        await self._record(effects.started_key(attempt, call_key), marker)
+        result = await self._timed(call_key, timeout, fn, arguments, ikey)
+        await self._record(call_key, result)
         return result
 
     async def ask_user(

@@ -439,8 +439,10 @@ class RunExecution:
             )
             interrupts.append(interrupt)
             event_data |= {"interrupt_id": interrupt.id, "question": suspend.question}
+            if suspend.kind != "question":
+                event_data["kind"] = suspend.kind
             if suspend.artifact_id is not None:
-                event_data |= {"kind": suspend.kind, "artifact_id": suspend.artifact_id}
+                event_data["artifact_id"] = suspend.artifact_id
             if suspend.choices is not None:
                 event_data["choices"] = suspend.choices
             change = scheduler.Change()

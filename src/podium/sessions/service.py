@@ -15,7 +15,7 @@ from typing import Any
 
 import json_merge_patch
 
-from podium import jsonvalue
+from podium import effects, jsonvalue
 from podium.engine.flow import Flow
 from podium.engine.loader import parse_flow
 from podium.engine.reducers import merge_into_state
@@ -283,6 +283,8 @@ class SessionService:
             )
         jsonvalue.check_value(answer, "the answer")
         _check_answer(question, answer)
+        if question.kind == effects.IN_DOUBT:
+            effects.check_decision(answer)
         return await self.store.answer_interrupt(interrupt_id, answer, app_id=app_id)
 
     async def cancel_session(self, app_id: str, session_id: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from podium import effects
 from podium.errors import Conflict, NotFound
 from podium.events import names
 from podium.events.envelope import Event
@@ -104,11 +105,12 @@ def resume_run(run_id: str, now: float, app_id: str | None = None) -> Script:
 def answer_interrupt(
     interrupt_id: str, answer: Any, now: float, app_id: str | None = None
 ) -> Script:
-    """Accept the answer once (a second is a Conflict) and queue the run again."""
+    """Accept the answer once (a second is a Conflict) and queue the run again; an answer to
+    an `in_doubt` question must be a decision (`effects.check_decision`, AnswerInvalid)."""
     row = yield one(
         "UPDATE interrupts SET status = 'answered', answer = ?, answered_at = ? "
         "WHERE id = ? AND status = 'pending' RETURNING app_id, run_id, session_id, node_id, "
-        "iteration, call_key",
+        "iteration, call_key, kind",
         Json(answer),
         now,
         interrupt_id,
@@ -121,6 +123,8 @@ def answer_interrupt(
             f"question {interrupt_id} was already {existing['status']}; an answer is accepted once",
             details={"status": existing["status"]},
         )
+    if row["kind"] == effects.IN_DOUBT:
+        effects.check_decision(answer)  # refused: the transaction is rolled back
     run_id = row["run_id"]
     yield execute(
         "INSERT INTO calls (run_id, node_id, iteration, key, result, created_at) "

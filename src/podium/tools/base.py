@@ -40,6 +40,7 @@ from typing import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from podium import jsonvalue
+from podium.effects import Effect, check_effect
 from podium.errors import JSONValueInvalid
 from podium.llm.base import ToolSpec
 
@@ -72,6 +73,9 @@ class ToolContext:
     artifact_ids: tuple[str, ...] = ()  # the artifacts attached to the session
     session: SessionAccess | None = None
     knowledge: AgentKnowledge | None = None
+    # The same for every attempt of this call (after a crash, a retry): pass it on to a
+    # service that deduplicates by key (docs/side-effects.md).
+    idempotency_key: str | None = None
 
     async def credentials(self, service: str) -> dict[str, Any] | None:
         """The app's (or the server's) settings for an integration, or None when it has none."""
@@ -111,6 +115,10 @@ class ToolOutcome:
 
 
 Invoke = Callable[[dict[str, Any], ToolContext], Awaitable[Any]]
+# `reconcile(arguments, idempotency_key)`: asked when a `side_effect` call was left in doubt;
+# returns the answer to its in_doubt question (`{"action": "done", "result": …}`, `retry`,
+# `fail`) or None when it cannot tell (then a person is asked).
+Reconcile = Callable[[dict[str, Any], str], Any]
 
 
 @dataclass(slots=True)
@@ -127,6 +135,10 @@ class Tool:
     args_model: type[BaseModel] | None = None
     tags: tuple[str, ...] = ()
     origin: str | None = None  # `module:qualname` of a Python tool's function
+    # `read`, `idempotent` or `side_effect`; None (undeclared) behaves like `idempotent`
+    # without the promise: a call whose result was not recorded runs again.
+    effect: Effect | None = None
+    reconcile: Reconcile | None = None
 
     def spec(self) -> ToolSpec:
         return ToolSpec(self.name, self.description, self.parameters)
@@ -247,6 +259,8 @@ def tool(
     timeout: float | None = None,
     registry: ToolRegistry | None = DEFAULT,
     tags: Iterable[str] = (),
+    effect: Effect | None = None,
+    reconcile: Reconcile | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -260,8 +274,14 @@ def tool(
     timeout: float | None = None,
     registry: ToolRegistry | None = DEFAULT,
     tags: Iterable[str] = (),
+    effect: Effect | None = None,
+    reconcile: Reconcile | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
-    """Make a function a tool (and register it, in `DEFAULT` unless told otherwise)."""
+    """Make a function a tool (and register it, in `DEFAULT` unless told otherwise).
+
+    `effect` declares what a call does outside (docs/side-effects.md): `read`, `idempotent`
+    or `side_effect` (a call left in doubt by a crash is not run again blindly: the step
+    waits for a decision, asking `reconcile(arguments, idempotency_key)` first)."""
 
     def wrap(function: Callable[..., Any]) -> Tool:
         made = function_tool(
@@ -271,6 +291,8 @@ def tool(
             requires_approval=requires_approval,
             timeout=timeout,
             tags=tuple(tags),
+            effect=effect,
+            reconcile=reconcile,
         )
         if registry is not None:
             registry.add(made)
@@ -287,8 +309,15 @@ def function_tool(
     requires_approval: bool = False,
     timeout: float | None = None,
     tags: tuple[str, ...] = (),
+    effect: Effect | None = None,
+    reconcile: Reconcile | None = None,
 ) -> Tool:
     """A Tool from a function's signature and docstring (not registered)."""
+    check_effect(effect)
+    if reconcile is not None and effect != "side_effect":
+        raise ValueError(
+            f"tool {name or function.__name__}: reconcile is for effect='side_effect' only"
+        )
     summary, arg_docs = parse_docstring(inspect.getdoc(function) or "")
     hints = get_type_hints(function, include_extras=True)
     fields: dict[str, Any] = {}
@@ -334,6 +363,8 @@ def function_tool(
         args_model=model,
         tags=tags,
         origin=f"{function.__module__}:{function.__qualname__}",
+        effect=effect,
+        reconcile=reconcile,
     )
 
 
