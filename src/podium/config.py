@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     # this long; then it hands back (releases) the runs whose steps did not finish.
     drain_seconds: float = 30.0
     max_steps: int = 1000
+    # Schedules (docs/schedules.md): how often the workers look for due ones, at most this
+    # many per app, no two due times of one closer than this, an input of at most this size.
+    schedule_poll_seconds: float = 1.0
+    schedule_max_per_app: int = Field(default=50, ge=0)
+    schedule_min_interval_seconds: float = Field(default=60.0, ge=0)
+    schedule_max_input_bytes: int = Field(default=65_536, ge=2)
     run_timeout_seconds: float = 3600.0
     call_timeout_seconds: float = 300.0
     default_model: str = "offline/echo"

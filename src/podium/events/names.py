@@ -44,3 +44,8 @@ RUN_ENDED = {
     "interrupted": RUN_INTERRUPTED,
     "paused": RUN_PAUSED,
 }
+
+# A schedule's due time came: `{schedule_id, name, due_at, outcome, missed}`; the outcome is
+# `started`, `enqueued` (behind the previous run), `cancelled_previous`, `skipped` (the
+# previous run was still active) or `failed` (its flow is gone).
+SCHEDULE_FIRED = "schedule.fired"
