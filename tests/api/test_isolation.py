@@ -94,6 +94,7 @@ class Tenant:
     knowledge_key: str = ""  # a document of that namespace (its key holds a slash)
     character_id: str = ""  # a character of the storyflow pack
     component_id: str = ""  # a component of the app's own in the storyflow catalogue
+    schedule_id: str = ""
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -146,6 +147,7 @@ class Tenant:
             "namespace": [self.knowledge_namespace],
             "character_id": [self.character_id],
             "component_id": [self.component_id],
+            "schedule_id": [self.schedule_id],
             "number": ["1"],  # a step of each run (the question's, the chain's first)
             "invitation_id": [
                 self.incoming_invitation_id
@@ -166,6 +168,7 @@ class Tenant:
             self.waiting_run,
             self.interrupt_id,
             self.character_id,
+            self.schedule_id,
             self.done_session,
             self.done_run,
             self.key_id,
@@ -374,6 +377,17 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
     )
     assert component.status_code == 201, component.text
     tenant.component_id = component.json()["id"]
+    schedule = owner.post(
+        f"{tenant.base}/schedules",
+        {
+            "name": f"{tag}-schedule",
+            "flow": "chain",
+            "cron": "0 0 1 1 *",
+            "input": {"note": f"{tag}-secret-schedule-input"},
+        },
+    )
+    assert schedule.status_code == 201, schedule.text
+    tenant.schedule_id = schedule.json()["id"]
     chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
     assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
@@ -385,6 +399,8 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         f"{tag}-hubspot-token",
         "operator-mcp-env-secret",
         f"{tag}-secret-chat",
+        f"{tag}-schedule",
+        f"{tag}-secret-schedule-input",
         f"{tag}-secret-memory",
         f"{tag}-secret-artifact",
         f"{tag}-secret-message",
@@ -486,6 +502,7 @@ LEADS = f"{APPS}/packs/leads/leads"
 KNOWLEDGE = f"{APPS}/knowledge/{{namespace}}"
 CHARACTERS = f"{APPS}/packs/storyflow/characters"
 COMPONENTS = f"{APPS}/packs/storyflow/components"
+SCHEDULES = f"{APPS}/schedules"
 
 
 def storyflow_component(component_id: str | None = None) -> dict[str, Any]:
@@ -663,6 +680,17 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", f"{COMPONENTS}/{{component_id}}"): Probe(),
     ("PUT", f"{COMPONENTS}/{{component_id}}"): Probe(lambda t: storyflow_component()),
     ("DELETE", f"{COMPONENTS}/{{component_id}}"): Probe(),
+    # Schedules (docs/schedules.md). A schedule names a flow by name: B's own POST with A's
+    # flow name is refused (no flow of that name in B).
+    ("GET", SCHEDULES): Probe(),
+    ("POST", SCHEDULES): Probe(lambda t: {"name": "bobs", "flow": "chain", "cron": "@daily"}),
+    ("POST", f"{SCHEDULES}/preview"): Probe(lambda t: {"cron": "@daily"}, app_only=True),
+    ("GET", f"{SCHEDULES}/{{schedule_id}}"): Probe(),
+    ("PATCH", f"{SCHEDULES}/{{schedule_id}}"): Probe(lambda t: {"cron": "@hourly"}),
+    ("POST", f"{SCHEDULES}/{{schedule_id}}/pause"): Probe(),
+    ("POST", f"{SCHEDULES}/{{schedule_id}}/resume"): Probe(),
+    ("GET", f"{SCHEDULES}/{{schedule_id}}/preview"): Probe(),
+    ("DELETE", f"{SCHEDULES}/{{schedule_id}}"): Probe(),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -838,6 +866,12 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     ):
         request = Request("POST", path, path, body, {})
         assert_refused(bob.post(path, body), request, 404, a)
+
+    # A schedule of A's flow in B: no such flow in B (422, as any unknown flow), nothing of A.
+    scheduled = {"name": "bobs-a", "flow": a.flow_name, "cron": "@daily"}
+    response = bob.post(f"{b.base}/schedules", scheduled)
+    assert response.status_code == 422, response.text
+    assert_no_leak(response.text, json.dumps(scheduled), a, "schedules")
 
     # The GET routes that take no id show bob nothing of A either.
     for method, route in route_table(api.app):  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from podium.errors import Forbidden, Unauthorized
 from podium.memory.service import MemoryService
 from podium.packs.service import PackService
 from podium.sessions.artifacts import ArtifactService
+from podium.sessions.schedules import ScheduleService
 from podium.sessions.service import SessionService
 from podium.workflows.service import WorkflowService
 
@@ -54,6 +55,7 @@ class Services:
     # Made from the others here, so that api/app.py need not know them.
     login_limiter: LoginLimiter = field(init=False)
     invitations: Invitations = field(init=False)
+    schedules: ScheduleService = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -61,6 +63,7 @@ class Services:
             settings.login_rate_limit, settings.login_address_rate_limit, self.podium.store
         )
         self.invitations = Invitations(self.tenancy, settings)
+        self.schedules = ScheduleService(self.sessions)
 
 
 async def get_services(request: Request) -> Services:  # async: no thread-pool hop
