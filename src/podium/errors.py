@@ -98,6 +98,12 @@ class ScheduleInvalid(InvalidInput):
     code = "schedule_invalid"
 
 
+class WebhookInvalid(InvalidInput):
+    """A webhook whose URL or event types cannot be (answered 422, `details.field`)."""
+
+    code = "webhook_invalid"
+
+
 def shown_name(name: str, limit: int = 80) -> str:
     """`name` quoted for a message, cut to `limit` characters: a refused name may be huge."""
     return repr(name) if len(name) <= limit else repr(name[: limit - 3] + "...")

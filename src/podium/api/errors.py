@@ -30,6 +30,7 @@ from podium.errors import (
     Unauthorized,
     UnsupportedMediaType,
     UpstreamFailed,
+    WebhookInvalid,
     WorkflowGraphInvalid,
     WorkflowInvalid,
 )
@@ -42,6 +43,7 @@ STATUS = {
     NotAllowed: 422,
     WorkflowInvalid: 422,
     ScheduleInvalid: 422,
+    WebhookInvalid: 422,
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 400,

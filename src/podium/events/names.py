@@ -49,3 +49,6 @@ RUN_ENDED = {
 # `started`, `enqueued` (behind the previous run), `cancelled_previous`, `skipped` (the
 # previous run was still active) or `failed` (its flow is gone).
 SCHEDULE_FIRED = "schedule.fired"
+# A webhook was disabled after too many failed deliveries in a row:
+# `{webhook_id, failures, reason}`; PATCH it with `{"enabled": true}` to enable it again.
+WEBHOOK_DISABLED = "webhook.disabled"
