@@ -39,6 +39,7 @@ from podium.api.routes import (
     sessions,
     setup,
     users,
+    webhooks,
     workflow_graphs,
     workflows,
     ws,
@@ -142,6 +143,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(schedules.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(webhooks.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(knowledge.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(knowledge_samples.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)

@@ -24,6 +24,7 @@ from podium.packs.service import PackService
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.schedules import ScheduleService
 from podium.sessions.service import SessionService
+from podium.webhooks.service import WebhookService
 from podium.workflows.service import WorkflowService
 
 
@@ -56,6 +57,7 @@ class Services:
     login_limiter: LoginLimiter = field(init=False)
     invitations: Invitations = field(init=False)
     schedules: ScheduleService = field(init=False)
+    webhooks: WebhookService = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -64,6 +66,7 @@ class Services:
         )
         self.invitations = Invitations(self.tenancy, settings)
         self.schedules = ScheduleService(self.sessions)
+        self.webhooks = WebhookService(self.podium.store, settings)
 
 
 async def get_services(request: Request) -> Services:  # async: no thread-pool hop
