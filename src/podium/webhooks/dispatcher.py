@@ -25,7 +25,7 @@ from podium import egress
 from podium.auth.service import server_secret
 from podium.config import Settings
 from podium.events.envelope import Event
-from podium.secretbox import SecretBox
+from podium.secretbox import SecretBox, SecretUnreadable
 from podium.storage import webhooks as tx
 from podium.storage.script import dumps
 from podium.storage.store import Store
@@ -118,7 +118,16 @@ class WebhookDispatcher:
         if claimed is None:
             return None
         delivery, url, sealed = claimed
-        attempt = await self._send(delivery, url, (await self.box()).open(sealed), now)
+        try:
+            secret = (await self.box()).open(sealed)
+        except SecretUnreadable as exc:  # PODIUM_SECRET_KEY changed: nothing can be signed
+            attempt: dict[str, Any] = {
+                "attempt": delivery.attempts,
+                "at": now,
+                "error": exc.message,
+            }
+        else:
+            attempt = await self._send(delivery, url, secret, now)
         code = attempt.get("response_code")
         succeeded = code is not None and 200 <= code < 300
         retry_at = None

@@ -1,4 +1,5 @@
-"""docs/schedules.md runs as printed: its ```` ```sh ```` blocks run in order, in one bash,
+"""docs/schedules.md and docs/webhooks.md run as printed: each one's ```` ```sh ```` blocks
+run in order, in one bash,
 in an empty directory (with `examples/`), the `podium` command on the PATH, against a live
 `podium serve` where `$APP` is a tenant's app; each prints the ```` ```text ```` block
 that follows it (`…` stands for ids and times)."""
@@ -21,23 +22,26 @@ from tests.security.conftest import (  # noqa: F401  (fixtures)
     make_tenant,
 )
 
-DOCUMENT = ROOT / "docs" / "schedules.md"
+DOCUMENTS = {"schedules.md": 7, "webhooks.md": 3}  # and how many examples each has at least
 
 
-def test_the_document_has_examples_with_their_output() -> None:
-    blocks = runnable_blocks(DOCUMENT.read_text())
-    assert len(blocks) >= 7 and all(block.expected is not None for block in blocks)
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_the_document_has_examples_with_their_output(name: str) -> None:
+    blocks = runnable_blocks((ROOT / "docs" / name).read_text())
+    assert len(blocks) >= DOCUMENTS[name] and all(b.expected is not None for b in blocks)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)  # eight `podium` commands, each a new process
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
 def test_the_examples_print_what_the_document_shows(
+    name: str,
     make_tenant: Any,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     tenant: Tenant = make_tenant("docs")
     (tmp_path / "examples").symlink_to(ROOT / "examples")
-    blocks = runnable_blocks(DOCUMENT.read_text())
+    blocks = runnable_blocks((ROOT / "docs" / name).read_text())
     origin = tenant.server.origin
     script = "set -euo pipefail\n" + "".join(
         f"echo {MARKER}\n{block.code.replace(DOCUMENTED_ORIGIN, origin)}\n" for block in blocks
@@ -57,12 +61,12 @@ def test_the_examples_print_what_the_document_shows(
         timeout=240,
         check=False,
     )
-    assert done.returncode == 0, f"docs/schedules.md failed:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"docs/{name} failed:\n{done.stdout}\n{done.stderr}"
     printed = done.stdout.split(MARKER + "\n")[1:]
     assert len(printed) == len(blocks)
     for block, output in zip(blocks, printed, strict=True):
         assert block.expected is not None
         assert matches(block.expected, output), (
-            f"docs/schedules.md: this block\n{block.code}\nprinted\n{output}\n"
+            f"docs/{name}: this block\n{block.code}\nprinted\n{output}\n"
             f"but the document shows\n{block.expected}"
         )
