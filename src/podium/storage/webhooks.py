@@ -184,11 +184,28 @@ def list_deliveries(app_id: str, webhook_id: str, limit: int) -> Script:
 # --- the dispatcher ---------------------------------------------------------------------
 
 
-def enabled_webhooks() -> Script:
+def behind_webhooks() -> Script:
+    """The enabled webhooks whose app has events after their cursor (a read: a pass with
+    nothing new writes nothing)."""
     rows = yield all_rows(
-        "SELECT id, app_id, events, cursor_seq FROM webhooks WHERE enabled = ?", True
+        "SELECT w.id, w.app_id, w.events FROM webhooks w JOIN apps a ON a.id = w.app_id "
+        "WHERE w.enabled = ? AND a.last_seq > w.cursor_seq",
+        True,
     )
-    return [(r["id"], r["app_id"], loads(r["events"]), r["cursor_seq"]) for r in rows]
+    return [(r["id"], r["app_id"], loads(r["events"])) for r in rows]
+
+
+def any_due(now: float) -> Script:
+    """Whether a delivery is due (a read before a claim, which writes)."""
+    row = yield one(
+        "SELECT 1 AS due FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
+        "WHERE w.enabled = ? AND ((d.status = 'pending' AND d.next_attempt_at <= ?) OR "
+        "(d.status = 'delivering' AND d.lease_until <= ?)) LIMIT 1",
+        True,
+        now,
+        now,
+    )
+    return row is not None
 
 
 def enqueue_events(

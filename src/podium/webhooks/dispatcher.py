@@ -97,8 +97,8 @@ class WebhookDispatcher:
     async def enqueue(self, now: float) -> int:
         make = payload_of(self.settings.webhook_max_payload_bytes)
         queued = 0
-        webhooks = await self.store.run_read(tx.enabled_webhooks)
-        for webhook_id, app_id, types, _ in webhooks:
+        webhooks = await self.store.run_read(tx.behind_webhooks)
+        for webhook_id, app_id, types in webhooks:
             more = True
             while more:
                 added, more = await self.store.run_script(
@@ -111,6 +111,8 @@ class WebhookDispatcher:
 
     async def deliver_one(self, now: float) -> str | None:
         """Claim and send one due delivery; its status after, or None when none is due."""
+        if not await self.store.run_read(lambda: tx.any_due(now)):
+            return None
         lease = now + self.settings.webhook_timeout_seconds * 2 + 5
         claimed = await self.store.run_script(
             lambda: tx.claim_delivery(now, lease, self.store.dialect)
