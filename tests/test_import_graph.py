@@ -50,6 +50,7 @@ LAYERS: dict[str, int] = {
     "flows": 3,
     "packs": 3,
     "knowledge": 3,
+    "webhooks": 3,
     # transport
     "api": 4,
     "cli": 4,

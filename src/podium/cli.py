@@ -15,8 +15,10 @@ import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 import pydantic
@@ -889,6 +891,191 @@ def knowledge_search(namespace: str, query: str, k: int, app: str | None, db: st
         err.print(f"note: {result['note']}", markup=False)
     for line in ck.hit_lines(result):
         out.print(line, markup=False)
+
+
+# --- podium schedules -------------------------------------------------------------------------
+
+
+@main.group("schedules")
+def schedules_group() -> None:
+    """Schedules: cron expressions that start a flow (docs/schedules.md). Workers fire them
+    (`podium worker`, `podium serve`)."""
+
+
+def _schedule_service(podium: Podium) -> Any:
+    from podium.sessions.schedules import ScheduleService
+    from podium.sessions.service import SessionService
+
+    return ScheduleService(SessionService(podium))
+
+
+def _schedule_rows(records: list[Any]) -> list[list[str]]:
+    return [
+        [
+            r.id,
+            r.name,
+            r.flow,
+            r.cron,
+            r.timezone,
+            r.overlap,
+            "paused" if r.paused else format_time(r.next_fire_at) if r.next_fire_at else "-",
+            str(r.fires),
+        ]
+        for r in records
+    ]
+
+
+SCHEDULE_COLUMNS = ["id", "name", "flow", "cron", "timezone", "overlap", "next", "fires"]
+
+
+@schedules_group.command("list")
+@app_option
+@db_option
+def schedules_list(app: str | None, db: str | None) -> None:
+    """The app's schedules, by name."""
+    from podium import cli_knowledge as ck
+
+    settings = load_settings()
+
+    async def listed(podium: Podium) -> list[Any]:
+        app_id = await ck.resolve_app(podium, app)
+        records: list[Any] = await _schedule_service(podium).list_all(app_id)
+        return records
+
+    records = with_podium(database_url(db, settings), settings, listed)
+    if not records:
+        out.print("no schedules")
+        return
+    print_table(out, SCHEDULE_COLUMNS, _schedule_rows(records))
+
+
+@schedules_group.command("create")
+@click.argument("name")
+@click.option("--flow", required=True, help="A registered flow's name, or a flow file.")
+@click.option("--cron", "cron_text", required=True, help="Five fields, or @daily, @hourly…")
+@click.option("--timezone", default="UTC", show_default=True, help="An IANA time zone.")
+@click.option(
+    "--overlap",
+    type=click.Choice(["skip", "enqueue", "cancel_previous"]),
+    default="skip",
+    show_default=True,
+    help="When the previous run is still active.",
+)
+@click.option("--input", "input_text", metavar="JSON", default="{}", help="Each run's input.")
+@click.option("--paused", is_flag=True, help="Create it paused.")
+@app_option
+@db_option
+def schedules_create(
+    name: str,
+    flow: str,
+    cron_text: str,
+    timezone: str,
+    overlap: str,
+    input_text: str,
+    paused: bool,
+    app: str | None,
+    db: str | None,
+) -> None:
+    """Create the schedule NAME, and print it with its next due times."""
+    from podium import cli_knowledge as ck
+    from podium.sessions.schedules import ScheduleSpec
+
+    run_input = parse_input(input_text)
+    settings = load_settings()
+    path = flow_file(flow)
+    loaded = None
+    if path is not None:
+        loaded, problems = load_flow_file(path)
+        if loaded is None:
+            raise CommandError(f"{flow}: {problems[0]}")
+
+    async def create(podium: Podium) -> tuple[Any, list[float]]:
+        app_id = await ck.resolve_app(podium, app)
+        flow_name = flow
+        if loaded is not None and path is not None:
+            record = await podium.register_flow(
+                loaded, app_id=app_id, base_path=path.resolve().parent
+            )
+            flow_name = record.name
+        service = _schedule_service(podium)
+        spec = ScheduleSpec(name, flow_name, run_input, cron_text, timezone, overlap, paused)
+        created = await service.create(app_id, spec)
+        return created, await service.preview(app_id, created.id, 3)
+
+    created, times = with_podium(database_url(db, settings), settings, create)
+    out.print(f"created schedule {created.name} ({created.id})", markup=False)
+    zone = ZoneInfo(created.timezone)
+    for due in times:
+        out.print(f"  next: {datetime.fromtimestamp(due, zone).isoformat()}", markup=False)
+
+
+def _schedule_action(schedule_id: str, app: str | None, db: str | None, action: str) -> Any:
+    from podium import cli_knowledge as ck
+
+    settings = load_settings()
+
+    async def act(podium: Podium) -> Any:
+        app_id = await ck.resolve_app(podium, app)
+        service = _schedule_service(podium)
+        if action == "delete":
+            return await service.delete(app_id, schedule_id)
+        return await service.set_paused(app_id, schedule_id, action == "pause")
+
+    return with_podium(database_url(db, settings), settings, act)
+
+
+@schedules_group.command("pause")
+@click.argument("schedule_id", metavar="ID")
+@app_option
+@db_option
+def schedules_pause(schedule_id: str, app: str | None, db: str | None) -> None:
+    """Pause a schedule: it fires no more until resumed."""
+    record = _schedule_action(schedule_id, app, db, "pause")
+    out.print(f"paused schedule {record.name}", markup=False)
+
+
+@schedules_group.command("resume")
+@click.argument("schedule_id", metavar="ID")
+@app_option
+@db_option
+def schedules_resume(schedule_id: str, app: str | None, db: str | None) -> None:
+    """Resume a schedule: due again from now (the times passed while paused do not fire)."""
+    record = _schedule_action(schedule_id, app, db, "resume")
+    assert record.next_fire_at is not None
+    due = datetime.fromtimestamp(record.next_fire_at, ZoneInfo(record.timezone))
+    out.print(f"resumed schedule {record.name}; next: {due.isoformat()}", markup=False)
+
+
+@schedules_group.command("delete")
+@click.argument("schedule_id", metavar="ID")
+@app_option
+@db_option
+def schedules_delete(schedule_id: str, app: str | None, db: str | None) -> None:
+    """Delete a schedule (the runs it started stay)."""
+    _schedule_action(schedule_id, app, db, "delete")
+    out.print(f"deleted schedule {schedule_id}", markup=False)
+
+
+@schedules_group.command("preview")
+@click.argument("cron_text", metavar="CRON")
+@click.option("--timezone", default="UTC", show_default=True, help="An IANA time zone.")
+@click.option("--count", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("--after", metavar="ISO", help="From this time (ISO 8601; default: now).")
+def schedules_preview(cron_text: str, timezone: str, count: int, after: str | None) -> None:
+    """The next due times of CRON in the time zone (no database needed)."""
+    from podium.engine.schedules import time_zone
+    from podium.sessions.schedules import preview
+
+    zone = time_zone(timezone)
+    start = None
+    if after is not None:
+        try:
+            moment = datetime.fromisoformat(after)
+        except ValueError:
+            raise InvalidInput(f"--after {after!r} is not an ISO 8601 time") from None
+        start = (moment if moment.tzinfo else moment.replace(tzinfo=zone)).timestamp()
+    for due in preview(cron_text, timezone, count, start):
+        out.print(datetime.fromtimestamp(due, zone).isoformat(), markup=False)
 
 
 # --- podium demo --------------------------------------------------------------------------------

@@ -29,6 +29,23 @@ class Settings(BaseSettings):
     # this long; then it hands back (releases) the runs whose steps did not finish.
     drain_seconds: float = 30.0
     max_steps: int = 1000
+    # Schedules (docs/schedules.md): how often the workers look for due ones, at most this
+    # many per app, no two due times of one closer than this, an input of at most this size.
+    schedule_poll_seconds: float = 1.0
+    schedule_max_per_app: int = Field(default=50, ge=0)
+    schedule_min_interval_seconds: float = Field(default=60.0, ge=0)
+    schedule_max_input_bytes: int = Field(default=65_536, ge=2)
+    # Webhooks (docs/webhooks.md): at most this many per app; each delivery tried at most
+    # this many times, after a back-off of this × 2^(attempt − 1) seconds; a webhook disabled
+    # after this many failed attempts in a row; an answer awaited this long; an event's
+    # payload over this size sent without its data.
+    webhook_poll_seconds: float = 1.0
+    webhook_max_per_app: int = Field(default=10, ge=0)
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20)
+    webhook_backoff_seconds: float = Field(default=10.0, ge=0)
+    webhook_disable_after: int = Field(default=20, ge=1)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_payload_bytes: int = Field(default=65_536, ge=1024)
     run_timeout_seconds: float = 3600.0
     call_timeout_seconds: float = 300.0
     default_model: str = "offline/echo"

@@ -96,6 +96,19 @@ class WorkflowInvalid(InvalidInput):
     make a workflow (answered 422)."""
 
 
+class ScheduleInvalid(InvalidInput):
+    """A schedule whose cron expression, time zone, flow or input cannot be (answered 422,
+    `details.field` naming the field)."""
+
+    code = "schedule_invalid"
+
+
+class WebhookInvalid(InvalidInput):
+    """A webhook whose URL or event types cannot be (answered 422, `details.field`)."""
+
+    code = "webhook_invalid"
+
+
 def shown_name(name: str, limit: int = 80) -> str:
     """`name` quoted for a message, cut to `limit` characters: a refused name may be huge."""
     return repr(name) if len(name) <= limit else repr(name[: limit - 3] + "...")

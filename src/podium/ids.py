@@ -33,6 +33,9 @@ PREFIXES = frozenset(
         "tcl",
         "msg",
         "inv",
+        "sch",
+        "whk",
+        "dlv",
     }
 )
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"

@@ -94,6 +94,9 @@ class Tenant:
     knowledge_key: str = ""  # a document of that namespace (its key holds a slash)
     character_id: str = ""  # a character of the storyflow pack
     component_id: str = ""  # a component of the app's own in the storyflow catalogue
+    schedule_id: str = ""
+    webhook_id: str = ""
+    webhook_secret: str = ""
     data: list[str] = field(default_factory=list)  # emails, usernames, inputs, metadata
 
     @property
@@ -147,6 +150,8 @@ class Tenant:
             "namespace": [self.knowledge_namespace],
             "character_id": [self.character_id],
             "component_id": [self.component_id],
+            "schedule_id": [self.schedule_id],
+            "webhook_id": [self.webhook_id],
             "number": ["1"],  # a step of each run (the question's, the chain's first)
             "invitation_id": [
                 self.incoming_invitation_id
@@ -167,6 +172,9 @@ class Tenant:
             self.waiting_run,
             self.interrupt_id,
             self.character_id,
+            self.schedule_id,
+            self.webhook_id,
+            self.webhook_secret,
             self.done_session,
             self.done_run,
             self.key_id,
@@ -375,6 +383,24 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
     )
     assert component.status_code == 201, component.text
     tenant.component_id = component.json()["id"]
+    schedule = owner.post(
+        f"{tenant.base}/schedules",
+        {
+            "name": f"{tag}-schedule",
+            "flow": "chain",
+            "cron": "0 0 1 1 *",
+            "input": {"note": f"{tag}-secret-schedule-input"},
+        },
+    )
+    assert schedule.status_code == 201, schedule.text
+    tenant.schedule_id = schedule.json()["id"]
+    webhook = owner.post(
+        f"{tenant.base}/webhooks",
+        {"url": f"https://{tag}-secret-hooks.example.com/in", "events": ["run.failed"]},
+    )
+    assert webhook.status_code == 201, webhook.text
+    tenant.webhook_id = webhook.json()["id"]
+    tenant.webhook_secret = webhook.json()["secret"]
     chat = owner.post(f"{tenant.base}/chat/messages", {"message": f"{tag}-secret-chat"})
     assert chat.status_code == 200 and chat.json()["status"] == "succeeded", chat.text
     tenant.data = [
@@ -386,6 +412,9 @@ def populate(tenant: Tenant, member: Actor | None, extra_data: list[str], admin:
         f"{tag}-hubspot-token",
         "operator-mcp-env-secret",
         f"{tag}-secret-chat",
+        f"{tag}-schedule",
+        f"{tag}-secret-schedule-input",
+        f"{tag}-secret-hooks.example.com",
         f"{tag}-secret-memory",
         f"{tag}-secret-artifact",
         f"{tag}-secret-message",
@@ -487,6 +516,8 @@ LEADS = f"{APPS}/packs/leads/leads"
 KNOWLEDGE = f"{APPS}/knowledge/{{namespace}}"
 CHARACTERS = f"{APPS}/packs/storyflow/characters"
 COMPONENTS = f"{APPS}/packs/storyflow/components"
+SCHEDULES = f"{APPS}/schedules"
+WEBHOOKS = f"{APPS}/webhooks"
 
 
 def storyflow_component(component_id: str | None = None) -> dict[str, Any]:
@@ -682,6 +713,28 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", f"{COMPONENTS}/{{component_id}}"): Probe(),
     ("PUT", f"{COMPONENTS}/{{component_id}}"): Probe(lambda t: storyflow_component()),
     ("DELETE", f"{COMPONENTS}/{{component_id}}"): Probe(),
+    # Schedules (docs/schedules.md). A schedule names a flow by name: B's own POST with A's
+    # flow name is refused (no flow of that name in B).
+    ("GET", SCHEDULES): Probe(),
+    ("POST", SCHEDULES): Probe(lambda t: {"name": "bobs", "flow": "chain", "cron": "@daily"}),
+    ("POST", f"{SCHEDULES}/preview"): Probe(lambda t: {"cron": "@daily"}, app_only=True),
+    ("GET", f"{SCHEDULES}/{{schedule_id}}"): Probe(),
+    ("PATCH", f"{SCHEDULES}/{{schedule_id}}"): Probe(lambda t: {"cron": "@hourly"}),
+    ("POST", f"{SCHEDULES}/{{schedule_id}}/pause"): Probe(),
+    ("POST", f"{SCHEDULES}/{{schedule_id}}/resume"): Probe(),
+    ("GET", f"{SCHEDULES}/{{schedule_id}}/preview"): Probe(),
+    ("DELETE", f"{SCHEDULES}/{{schedule_id}}"): Probe(),
+    # Webhooks (docs/webhooks.md): the app's admins only.
+    ("GET", WEBHOOKS): Probe(),
+    ("POST", WEBHOOKS): Probe(
+        lambda t: {"url": "https://bob-hooks.example.com/x", "events": ["run.failed"]}
+    ),
+    ("GET", f"{WEBHOOKS}/{{webhook_id}}"): Probe(),
+    ("PATCH", f"{WEBHOOKS}/{{webhook_id}}"): Probe(
+        lambda t: {"url": "https://bob-hooks.example.com/stolen"}
+    ),
+    ("DELETE", f"{WEBHOOKS}/{{webhook_id}}"): Probe(),
+    ("GET", f"{WEBHOOKS}/{{webhook_id}}/deliveries"): Probe(),
 }
 # Routes without a path parameter: none of them may reach into an app by id. A new one must
 # be listed here on purpose (every GET among them is checked for leaks below).
@@ -858,6 +911,12 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
         request = Request("POST", path, path, body, {})
         assert_refused(bob.post(path, body), request, 404, a)
 
+    # A schedule of A's flow in B: no such flow in B (422, as any unknown flow), nothing of A.
+    scheduled = {"name": "bobs-a", "flow": a.flow_name, "cron": "@daily"}
+    response = bob.post(f"{b.base}/schedules", scheduled)
+    assert response.status_code == 422, response.text
+    assert_no_leak(response.text, json.dumps(scheduled), a, "schedules")
+
     # The GET routes that take no id show bob nothing of A either.
     for method, route in route_table(api.app):  # type: ignore[arg-type]
         if method == "GET" and not PARAM.search(route):
@@ -879,6 +938,10 @@ def test_another_apps_ids_are_404_on_every_route_and_leak_nothing(world: World) 
     integrations = {i["service"]: i["source"] for i in alice.get(f"{a.base}/integrations").json()}
     assert integrations["hubspot"] == "app"
     assert [m["name"] for m in alice.get(f"{a.base}/mcp-servers").json()] == [a.mcp_name]
+    hook = alice.get(f"{a.base}/webhooks/{a.webhook_id}").json()
+    assert hook["url"] == "https://alice-secret-hooks.example.com/in" and hook["enabled"], hook
+    schedule = alice.get(f"{a.base}/schedules/{a.schedule_id}").json()
+    assert (schedule["cron"], schedule["paused"]) == ("0 0 1 1 *", False), schedule
     entries = alice.get(f"{a.base}/packs/guestbook/entries").json()
     assert [e["id"] for e in entries] == [a.guestbook_entry]
     packs = {p["name"]: p["enabled"] for p in alice.get(f"{a.base}/packs").json()}

@@ -92,6 +92,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "input_data": {"message": BAD},
     },
     ("PATCH", "/apps/{app_id}/workflows/{run_id}/state"): {"action": BAD},
+    ("POST", "/apps/{app_id}/schedules"): {
+        "name": "evil",
+        "flow": "ask",
+        "cron": "@daily",
+        "input": {"x": BAD},
+    },
+    ("PATCH", "/apps/{app_id}/schedules/{schedule_id}"): {"input": {"x": BAD}},
+    ("POST", "/apps/{app_id}/schedules/preview"): {"cron": BAD},
+    ("POST", "/apps/{app_id}/webhooks"): {"url": BAD, "events": ["run.failed"]},
+    ("PATCH", "/apps/{app_id}/webhooks/{webhook_id}"): {"url": BAD},
     ("POST", "/apps/{app_id}/knowledge/{namespace}/documents"): {
         "documents": [{"key": "k", "text": "t", "metadata": {"x": BAD}}]
     },
@@ -183,6 +193,8 @@ class App:
             "namespace": "kb",
             "character_id": "chr_none",
             "component_id": "mine",
+            "schedule_id": "sch_none",
+            "webhook_id": "whk_none",
         }
         for name, value in names.items():
             text = text.replace("{" + name + "}", value)
@@ -210,6 +222,8 @@ class App:
             "/apps/{app}/mcp-servers",
             "/apps/{app}/knowledge",
             "/apps/{app}/retention",
+            "/apps/{app}/schedules",
+            "/apps/{app}/webhooks",
         ):
             status, body = self.tenant.request("GET", path)
             assert status == 200, f"GET {path} -> {status} {body}"

@@ -39,9 +39,11 @@ from podium.api.routes import (
     providers,
     retention,
     runs,
+    schedules,
     sessions,
     setup,
     users,
+    webhooks,
     workflow_graphs,
     workflows,
     ws,
@@ -151,6 +153,8 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(schedules.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(webhooks.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(knowledge.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(knowledge_samples.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)

@@ -23,7 +23,9 @@ from podium.errors import Forbidden, Unauthorized
 from podium.memory.service import MemoryService
 from podium.packs.service import PackService
 from podium.sessions.artifacts import ArtifactService
+from podium.sessions.schedules import ScheduleService
 from podium.sessions.service import SessionService
+from podium.webhooks.service import WebhookService
 from podium.workflows.service import WorkflowService
 
 
@@ -56,6 +58,8 @@ class Services:
     login_limiter: LoginLimiter = field(init=False)
     invitations: Invitations = field(init=False)
     retention: Retention = field(init=False)
+    schedules: ScheduleService = field(init=False)
+    webhooks: WebhookService = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -64,6 +68,8 @@ class Services:
         )
         self.invitations = Invitations(self.tenancy, settings)
         self.retention = Retention(self.podium.store, settings)
+        self.schedules = ScheduleService(self.sessions)
+        self.webhooks = WebhookService(self.podium.store, settings)
 
 
 async def get_services(request: Request) -> Services:  # async: no thread-pool hop

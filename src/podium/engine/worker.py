@@ -5,6 +5,11 @@ out (their worker died) at start-up and then every half lease, and every
 PODIUM_RETENTION_SWEEP_SECONDS prunes what the retention policies let go, in batches of
 short transactions (`podium.engine.retention`).
 
+The same loop fires the schedules that are due (`podium.engine.schedules`) every
+`PODIUM_SCHEDULE_POLL_SECONDS`, reading the time from the worker's `clock` (injectable, for
+tests); each due time fires once however many worker processes sweep. Another loop delivers
+webhooks from their outbox every `PODIUM_WEBHOOK_POLL_SECONDS` (`podium.webhooks`).
+
 Slots are shared fairly across apps: a claim skips an app that already holds its cap of slots
 (`PODIUM_APP_MAX_CONCURRENT_RUNS`, counted over every process on the database) and prefers
 the app holding the fewest. A run waiting out a long retry back-off, an answer or a resume is
@@ -25,6 +30,7 @@ from typing import Any
 
 from podium import logs
 from podium.config import Settings
+from podium.engine import schedules
 from podium.engine.executor import Drained, RunExecution
 from podium.engine.flow import Flow
 from podium.engine.graph import Graph, compile_flow
@@ -36,6 +42,7 @@ from podium.events.waiting import wait_for_event
 from podium.ids import new_id
 from podium.storage.records import Claim, RunRecord
 from podium.storage.store import Store
+from podium.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("podium.worker")
 
@@ -98,8 +105,12 @@ class Worker:
         graphs: GraphCache | None = None,
         publish_live: Callable[[Event], None] | None = None,
         services: RuntimeServices | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        # What time it is for schedules and webhook retries (tests drive their own clock).
+        self.clock = clock
+        self.webhooks = WebhookDispatcher(store, settings)
         self.settings = settings
         self.concurrency = concurrency if concurrency is not None else settings.workers
         # The services node code reaches; the engine's own node types only, when none given.
@@ -133,14 +144,19 @@ class Worker:
     async def run(self, *, until_idle: bool = False) -> None:
         """Process runs; with `until_idle`, return once nothing is left to claim."""
         await self.store.requeue_expired()
-        sweeper = asyncio.create_task(self._sweep())
+        sweepers = [
+            asyncio.create_task(self._sweep()),
+            asyncio.create_task(self._schedules()),
+            asyncio.create_task(self._webhooks()),
+        ]
         try:
             slots = [self._slot(until_idle) for _ in range(max(self.concurrency, 1))]
             await asyncio.gather(*slots)
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for sweeper in sweepers:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             self.store.remove_listener(self._on_events)
             self.store.remove_remote_listener(self._on_notified)
 
@@ -173,6 +189,31 @@ class Worker:
                         log.info("retention pruned %s", report.totals)
                 except Exception:  # pragma: no cover - logged, the sweeper keeps going
                     log.exception("pruning by the retention policies failed")
+
+    async def fire_schedules(self) -> list[str]:
+        """Fire the schedules due at `self.clock()`; the outcomes (`started`, `skipped`…)."""
+        return await schedules.fire_due(self.store, self.clock())
+
+    async def _schedules(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.settings.schedule_poll_seconds, 0.05))
+            try:
+                await self.fire_schedules()
+            except Exception:  # pragma: no cover - logged, the loop keeps going
+                log.exception("firing schedules failed")
+
+    async def deliver_webhooks(self) -> list[str]:
+        """Queue new events for the webhooks and send the deliveries due at `self.clock()`;
+        the statuses the deliveries sent ended in (`succeeded`, `pending`, `failed`)."""
+        return await self.webhooks.run_once(self.clock())
+
+    async def _webhooks(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.settings.webhook_poll_seconds, 0.05))
+            try:
+                await self.deliver_webhooks()
+            except Exception:  # pragma: no cover - logged, the loop keeps going
+                log.exception("delivering webhooks failed")
 
     async def _slot(self, until_idle: bool) -> None:
         while not self._stopping:

@@ -44,3 +44,11 @@ RUN_ENDED = {
     "interrupted": RUN_INTERRUPTED,
     "paused": RUN_PAUSED,
 }
+
+# A schedule's due time came: `{schedule_id, name, due_at, outcome, missed}`; the outcome is
+# `started`, `enqueued` (behind the previous run), `cancelled_previous`, `skipped` (the
+# previous run was still active) or `failed` (its flow is gone).
+SCHEDULE_FIRED = "schedule.fired"
+# A webhook was disabled after too many failed deliveries in a row:
+# `{webhook_id, failures, reason}`; PATCH it with `{"enabled": true}` to enable it again.
+WEBHOOK_DISABLED = "webhook.disabled"

@@ -5,7 +5,7 @@ kinds `runs`, `steps`, `events`, `tool_calls` and `artifact_versions` (docs/rete
 what it leaves out follows the server's PODIUM_RETENTION.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 """
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
