@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     run_timeout_cap_seconds: float = 86_400.0
     max_iterations_cap: int = 1_000
     max_turns_cap: int = 100
+    # The largest token cap an app, a session, a run or an agent's `limits.max_tokens` may set
+    # (docs/budgets.md).
+    max_budget_tokens: int = 1_000_000_000
     max_rounds_cap: int = 50
     max_fan_out: int = 64
     # The most passages an agent retrieves from its knowledge at once (`knowledge.k` of a

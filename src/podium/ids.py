@@ -33,6 +33,7 @@ PREFIXES = frozenset(
         "tcl",
         "msg",
         "inv",
+        "use",
     }
 )
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"

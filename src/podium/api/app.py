@@ -24,6 +24,7 @@ from podium.api.routes import (
     apps,
     artifacts,
     auth,
+    budgets,
     chat,
     events,
     flows,
@@ -140,6 +141,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     for module in (*routers, workflow_graphs, memory, agent_messages, artifacts, workflows, ws):
         app.include_router(module.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(budgets.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(knowledge.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(knowledge_samples.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)

@@ -255,9 +255,10 @@ class Question(BaseModel):
     schema_: dict[str, Any] | None = Field(alias="schema", serialization_alias="schema")
     node_id: str
     run_id: str
-    kind: Literal["question", "action"] = Field(
+    kind: Literal["question", "action", "budget"] = Field(
         default="question",
-        description="`action`: it waits for an action on `artifact_id` (send it there)",
+        description="`action`: it waits for an action on `artifact_id` (send it there); "
+        "`budget`: a token cap was reached, the answer is a decision (docs/budgets.md)",
     )
     artifact_id: str | None = None
 
