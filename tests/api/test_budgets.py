@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.api.conftest import Actor
+from pydantic import ValidationError
+from tests.api.conftest import Actor, api_settings
+
+from podium.config import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "budgets.md"
 WAIT = {"timeout": 20}
@@ -70,6 +73,14 @@ class App:
 
 
 @pytest.fixture
+def api_config(database_url: str) -> Settings:
+    # Per million tokens: a token in costs $1e-6, a token out $2e-6.
+    return api_settings(
+        database_url, model_prices={"offline/script": {"input": 1.0, "output": 2.0}}
+    )
+
+
+@pytest.fixture
 def app(admin: Actor) -> App:
     return App(admin, "budgets")
 
@@ -110,6 +121,10 @@ def test_the_docs_example_pauses_at_the_cap_and_a_raise_goes_on_without_repeatin
     by_model = app.usage("model")
     assert [(i["model"], i["calls"]) for i in by_model["items"]] == [("offline/script", 3)]
     assert by_model["total_tokens"] == by_agent["total_tokens"] > 23
+    (item,) = by_model["items"]
+    cost = (item["input_tokens"] * 1.0 + item["output_tokens"] * 2.0) / 1e6
+    assert item["estimated_cost"] == pytest.approx(cost)
+    assert by_model["estimated_cost"] == by_agent["estimated_cost"] == pytest.approx(cost)
     types = [e["type"] for e in app.events(session["run_id"])]
     assert types.count("budget.exceeded") == 1 and types[-1] == "run.succeeded"
     assert types.count("tool.called") == 2  # the two tool calls, not repeated either
@@ -275,3 +290,12 @@ def test_another_apps_member_sees_nothing(app: App, make_user: Any) -> None:
     assert mallory.put(f"/sessions/{session['id']}/budget", {"max_tokens": 1}).status_code == 404
     assert mallory.usage("agent")["items"] == []
     assert app.get("/budget").json()["max_tokens"] is None
+
+
+def test_a_bad_price_table_is_refused_at_start(database_url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        api_settings(database_url, model_prices={"openai/gpt-4o": {"input": -1, "output": 2}})
+    assert "model_prices.openai/gpt-4o.input" in str(refused.value)
+    assert "greater than or equal to 0" in str(refused.value)
+    with pytest.raises(ValidationError, match="extra"):
+        api_settings(database_url, model_prices={"openai/gpt-4o": {"in": 1, "output": 2}})

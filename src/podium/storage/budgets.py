@@ -114,27 +114,44 @@ def get_cap(app_id: str, scope: Scope, subject_id: str) -> Script:
     return None if row is None else int(row["max_tokens"])
 
 
-def usage_by(app_id: str, group_by: str, since: float | None) -> Script:
-    """The app's usage per agent or per model (`group_by`), most tokens first."""
+def usage_by(
+    app_id: str, group_by: str, since: float | None, prices: dict[str, tuple[float, float]]
+) -> Script:
+    """The app's usage per agent or per model (`group_by`), by name; `estimated_cost` from
+    `prices` (model → per million input and output tokens), None when a model has none."""
     column = GROUPS[group_by]  # a fixed column name, never the caller's text
     rows = yield all_rows(
-        f"SELECT {column} AS name, COUNT(*) AS calls, "
+        f"SELECT {column} AS name, model, COUNT(*) AS calls, "
         "COALESCE(SUM(input_tokens), 0) AS input_tokens, "
         "COALESCE(SUM(output_tokens), 0) AS output_tokens FROM llm_usage "
-        f"WHERE app_id = ? AND created_at >= ? GROUP BY {column} ORDER BY {column}",
+        f"WHERE app_id = ? AND created_at >= ? GROUP BY {column}, model ORDER BY {column}, model",
         app_id,
         since or 0.0,
     )
-    return [
-        {
-            group_by: row["name"],
-            "calls": int(row["calls"]),
-            "input_tokens": int(row["input_tokens"]),
-            "output_tokens": int(row["output_tokens"]),
-            "total_tokens": int(row["input_tokens"]) + int(row["output_tokens"]),
-        }
-        for row in rows
-    ]
+    groups: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        group = groups.setdefault(
+            row["name"],
+            {
+                group_by: row["name"],
+                "calls": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "total_tokens": 0,
+                "estimated_cost": 0.0,
+            },
+        )
+        tokens_in, tokens_out = int(row["input_tokens"]), int(row["output_tokens"])
+        group["calls"] += int(row["calls"])
+        group["input_tokens"] += tokens_in
+        group["output_tokens"] += tokens_out
+        group["total_tokens"] += tokens_in + tokens_out
+        price = prices.get(row["model"])
+        if price is None or group["estimated_cost"] is None:
+            group["estimated_cost"] = None
+        else:
+            group["estimated_cost"] += (tokens_in * price[0] + tokens_out * price[1]) / 1e6
+    return list(groups.values())
 
 
 def run_scope(run_id: str, app_id: str) -> Script:

@@ -38,6 +38,10 @@ class UsagePublic(BaseModel):
     items: list[dict[str, Any]]
     total_tokens: int
     calls: int
+    estimated_cost: float | None = Field(
+        description="from PODIUM_MODEL_PRICES (per million tokens); null when a model used "
+        "has no price"
+    )
 
 
 def _check_cap(services: ServicesDep, max_tokens: int | None) -> None:
@@ -108,13 +112,21 @@ async def get_usage(
     ] = None,
 ) -> UsagePublic:
     """The app's LLM token usage, per agent or per model: calls, input, output and total
-    tokens (a call the engine replayed is counted once: it ran once)."""
+    tokens, and the estimated cost (a call the engine replayed is counted once: it ran once)."""
     app_id = access.app_id
-    items = await services.podium.store.run_read(lambda: budgets.usage_by(app_id, group_by, since))
+    prices = {
+        model: (price.input, price.output)
+        for model, price in services.settings.model_prices.items()
+    }
+    items = await services.podium.store.run_read(
+        lambda: budgets.usage_by(app_id, group_by, since, prices)
+    )
+    costs = [item["estimated_cost"] for item in items]
     return UsagePublic(
         group_by=group_by,
         since=since,
         items=items,
         total_tokens=sum(item["total_tokens"] for item in items),
         calls=sum(item["calls"] for item in items),
+        estimated_cost=None if None in costs else round(sum(costs), 6),
     )
