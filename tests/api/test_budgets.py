@@ -258,6 +258,8 @@ def test_bad_caps_are_422(app: App) -> None:
     assert refused.status_code == 422, refused.text
     assert "limits.max_tokens" in refused.json()["error"]["message"]
     assert app.get("/usage", params={"group_by": "user"}).status_code == 422
+    assert app.get("/usage", params={"since": "inf"}).status_code == 422
+    assert app.get("/usage", params={"since": -1}).status_code == 422
 
 
 def test_another_apps_member_sees_nothing(app: App, make_user: Any) -> None:

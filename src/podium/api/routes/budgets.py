@@ -108,7 +108,8 @@ async def get_usage(
         Literal["agent", "model"], Query(description="`agent` or `model`")
     ] = "agent",
     since: Annotated[
-        float | None, Query(ge=0, description="only calls at or after this Unix time")
+        float | None,
+        Query(ge=0, allow_inf_nan=False, description="only calls at or after this Unix time"),
     ] = None,
 ) -> UsagePublic:
     """The app's LLM token usage, per agent or per model: calls, input, output and total
