@@ -237,6 +237,8 @@ def test_bad_caps_are_422(app: App) -> None:
     for body, fragment in [
         ({"max_tokens": 0}, "greater than or equal to 1"),
         ({"max_tokens": "lots"}, "valid integer"),
+        ({"max_tokens": True}, "valid integer"),
+        ({"max_tokens": "5"}, "valid integer"),
         ({"tokens": 5}, "tokens"),
         (
             {"max_tokens": 2_000_000_000},

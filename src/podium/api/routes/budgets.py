@@ -21,6 +21,7 @@ class BudgetPut(BaseModel):
 
     max_tokens: int | None = Field(
         ge=1,
+        strict=True,  # a whole number: not `true`, not "5"
         description="the token cap (at most PODIUM_MAX_BUDGET_TOKENS); null removes it",
     )
 
