@@ -28,7 +28,7 @@ TABLES = (
     "agent_activity, tool_calls, mcp_servers, integrations, providers, agents, "
     "events, interrupts, calls, steps, runs, sessions, flows, api_keys, invitations, memberships, "
     "refresh_tokens, pack_handler_failures, pack_handler_cursors, pack_enablements, users, apps, "
-    "rate_limits, schedules, webhook_deliveries, webhooks, retention_policies"
+    "rate_limits, schedules, webhook_deliveries, webhooks, retention_policies, llm_usage, budgets"
 )
 
 

@@ -598,7 +598,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert result.exit_code == 0
     # The shipped leads pack (installed through its entry point) has tables of its own.
     assert result.stdout == (
-        f"database sqlite:///{db} is at revision 0014 (and the tables of packs leads, storyflow)\n"
+        f"database sqlite:///{db} is at revision 0016 (and the tables of packs leads, storyflow)\n"
     )
     assert all_runs(db) == []
 
@@ -615,7 +615,7 @@ def test_packs_list_and_db_upgrade_with_the_example_pack(
     monkeypatch.setenv("PODIUM_PACKS", str(ROOT / "examples" / "guestbook"))
     upgraded = podium("db", "upgrade", "--db", db)
     assert upgraded.stdout == (
-        f"database sqlite:///{db} is at revision 0014 "
+        f"database sqlite:///{db} is at revision 0016 "
         "(and the tables of packs leads, storyflow, guestbook)\n"
     )
     with sqlite3.connect(db) as connection:

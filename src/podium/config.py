@@ -3,10 +3,19 @@
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./podium.db"
+
+
+class ModelPrice(BaseModel):
+    """A model's price per million input and per million output tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0, allow_inf_nan=False)
+    output: float = Field(ge=0, allow_inf_nan=False)
 
 
 class Settings(BaseSettings):
@@ -136,6 +145,12 @@ class Settings(BaseSettings):
     run_timeout_cap_seconds: float = 86_400.0
     max_iterations_cap: int = 1_000
     max_turns_cap: int = 100
+    # The largest token cap an app, a session, a run or an agent's `limits.max_tokens` may set
+    # (docs/budgets.md).
+    max_budget_tokens: int = 1_000_000_000
+    # Prices per million tokens, for the estimated cost of `GET /apps/{app}/usage`, as JSON:
+    # {"openai/gpt-4o-mini": {"input": 0.15, "output": 0.6}} (docs/budgets.md).
+    model_prices: dict[str, ModelPrice] = {}
     max_rounds_cap: int = 50
     max_fan_out: int = 64
     # The most passages an agent retrieves from its knowledge at once (`knowledge.k` of a

@@ -36,6 +36,7 @@ PREFIXES = frozenset(
         "sch",
         "whk",
         "dlv",
+        "use",
     }
 )
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"

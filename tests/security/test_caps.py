@@ -179,3 +179,26 @@ def test_a_run_with_many_steps_is_read_a_page_at_a_time(make_tenant: Any) -> Non
     status, body = mallory.request("GET", f"/apps/{{app}}/runs/{run_id}?cursor=bm90IGEgY3Vyc29y")
     assert status == 400
     assert "pass the steps_next_cursor" in body["error"]["message"]
+
+
+def test_token_budgets_over_the_cap_are_refused_and_another_apps_are_out_of_reach(
+    make_tenant: Any,
+) -> None:
+    mallory, victim = make_tenant("mallory"), make_tenant("victim")
+    message = "max_tokens 1000000000000 is over the server cap of 1000000000"
+    status, body = mallory.request("PUT", "/apps/{app}/budget", {"max_tokens": 10**12})
+    assert_refused(status, body, message, "PODIUM_MAX_BUDGET_TOKENS")
+    agent = {"name": "spender", "model": "offline/echo", "limits": {"max_tokens": 1e12}}
+    status, body = mallory.request("POST", "/apps/{app}/agents", agent)
+    assert_refused(status, body, f"limits.{message}", "PODIUM_MAX_BUDGET_TOKENS")
+    assert mallory.call("GET", "/apps/{app}/budget")["max_tokens"] is None
+    # The victim's budget and usage: 404, as for an app that does not exist; nothing set.
+    victim.call("PUT", "/apps/{app}/budget", {"max_tokens": 100})
+    for method, path, payload in [
+        ("GET", "/budget", None),
+        ("PUT", "/budget", {"max_tokens": 10**9}),
+        ("GET", "/usage?group_by=model", None),
+    ]:
+        status, body = mallory.request(method, f"/apps/{victim.app_id}{path}", payload)
+        assert status == 404 and body["error"]["code"] == "not_found", body
+    assert victim.call("GET", "/apps/{app}/budget")["max_tokens"] == 100

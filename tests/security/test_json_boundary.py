@@ -79,6 +79,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/apps/{app_id}/workflow-graphs/{name}"): {"name": "evil", "workflows": [BAD]},
     ("PUT", "/apps/{app_id}/memory/{scope}/{scope_id}/{key}"): {"value": {"x": BAD}},
     ("PUT", "/apps/{app_id}/retention"): {"events": {"days": BAD}},
+    ("PUT", "/apps/{app_id}/budget"): {"max_tokens": BAD},
+    ("PUT", "/apps/{app_id}/sessions/{session_id}/budget"): {"max_tokens": BAD},
     ("POST", "/apps/{app_id}/runs/{run_id}/messages"): {
         "to": "b",
         "type": "request",

@@ -34,6 +34,19 @@ class Capabilities(BaseModel):
     description: str = Field(default="", max_length=2000)
 
 
+class AgentLimits(BaseModel):
+    """What the runs the agent works in may spend (docs/budgets.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="the run's token cap, checked before each of this agent's LLM calls: "
+        "reached, the run waits for a decision (at most PODIUM_MAX_BUDGET_TOKENS)",
+    )
+
+
 class KnowledgeOption(BaseModel):
     """What an agent knows: the knowledge namespaces `search_knowledge` may search, how many
     passages a search gives by default, and whether the loop retrieves passages for the
@@ -99,6 +112,9 @@ class AgentDefinition(BaseModel):
     token_budget: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
     script: list[dict[str, Any]] | None = None
+    limits: AgentLimits | None = Field(
+        default=None, description='budgets: {"max_tokens": N}, the run\'s token cap'
+    )
     knowledge: KnowledgeOption | None = Field(
         default=None,
         description='the knowledge it searches: {"namespaces": [...], "k": 3, "prepend": false}',
@@ -191,5 +207,9 @@ def parse_definition(
         found = [over_cap("max_turns", agent.max_turns, "max_turns", caps)]
         if agent.knowledge is not None:
             found.append(over_cap("knowledge.k", agent.knowledge.k, "knowledge_k", caps))
+        if agent.limits is not None:
+            found.append(
+                over_cap("limits.max_tokens", agent.limits.max_tokens, "budget_tokens", caps)
+            )
         refuse([p for p in found if p], hint=f" in the {what}")
     return agent

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from podium import jsonvalue, tracing
+from podium.agents.budget import check_budget, record_usage
 from podium.agents.definition import AgentDefinition
 from podium.agents.services import AgentServices, agent_services
 from podium.agents.session_access import RunSessionAccess, session_artifact_ids
@@ -147,18 +148,23 @@ async def _run_agent(
                 options={"script": agent.script} if agent.script is not None else {},
             )
 
-            async def call_model(request: ModelRequest = request) -> dict[str, Any]:
+            key = f"{scope}.llm{turn}"
+
+            async def call_model(request: ModelRequest = request, key: str = key) -> dict[str, Any]:
                 def on_delta(text: str) -> None:
                     ctx.publish_live(
                         names.MESSAGE_DELTA,
                         {"agent": agent.name, "node_id": ctx.node_id, "delta": text},
                     )
 
+                # Only for a call not recorded yet: a replayed one is neither checked nor run.
+                await check_budget(ctx, agent, key)
                 sink = on_delta if stream else None
                 answer = await traced_complete(provider, request, sink, run_id=ctx.run_id)
+                await record_usage(ctx, agent, key, model_ref, answer)
                 return answer.to_json()
 
-            recorded = await ctx.step(f"{scope}.llm{turn}", call_model, timeout=call_timeout)
+            recorded = await ctx.step(key, call_model, timeout=call_timeout)
             response = ModelResponse.from_json(recorded)
             tokens += response.usage.total
             if agent.token_budget is not None and tokens > agent.token_budget:

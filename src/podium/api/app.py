@@ -27,6 +27,7 @@ from podium.api.routes import (
     apps,
     artifacts,
     auth,
+    budgets,
     chat,
     events,
     flows,
@@ -155,6 +156,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     app.include_router(invitations.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(schedules.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(webhooks.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
+    app.include_router(budgets.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(knowledge.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(knowledge_samples.router, prefix=PREFIX, responses=errors.ERROR_RESPONSES)
     app.include_router(operations.router, prefix=PREFIX)

@@ -255,11 +255,12 @@ class Question(BaseModel):
     schema_: dict[str, Any] | None = Field(alias="schema", serialization_alias="schema")
     node_id: str
     run_id: str
-    kind: Literal["question", "action", "in_doubt"] = Field(
+    kind: Literal["question", "action", "in_doubt", "budget"] = Field(
         default="question",
         description="`action`: it waits for an action on `artifact_id` (send it there); "
         "`in_doubt`: a side effect's process died inside the call, answer `done` with the "
-        "result, `retry` or `fail` with a reason (docs/side-effects.md)",
+        "result, `retry` or `fail` with a reason (docs/side-effects.md); "
+        "`budget`: a token cap was reached, the answer is a decision (docs/budgets.md)",
     )
     artifact_id: str | None = None
 

@@ -28,6 +28,7 @@ SETTINGS = {
     "max_fan_out": "PODIUM_MAX_FAN_OUT",
     "knowledge_k": "PODIUM_AGENT_KNOWLEDGE_K_CAP",
     "image_max_count": "PODIUM_IMAGE_MAX_COUNT",
+    "budget_tokens": "PODIUM_MAX_BUDGET_TOKENS",
 }
 
 
@@ -45,6 +46,7 @@ class Caps:
     # `k` of a `search_knowledge` call).
     knowledge_k: int = 20
     image_max_count: int = 4  # the images one `image` node may ask for
+    budget_tokens: int = 1_000_000_000  # the largest token cap (docs/budgets.md)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Caps:
@@ -57,6 +59,7 @@ class Caps:
             max_fan_out=settings.max_fan_out,
             knowledge_k=settings.agent_knowledge_k_cap,
             image_max_count=settings.image_max_count,
+            budget_tokens=settings.max_budget_tokens,
         )
 
 

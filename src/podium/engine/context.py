@@ -268,17 +268,19 @@ class Context:
         schema: dict[str, Any] | None = None,
         *,
         key: str = "ask_user",
+        kind: str = "question",
     ) -> Any:
         """Ask a person; the run waits (holding nothing) and this returns their answer.
 
         `key` names the question among the step's calls; give one of your own when questions
-        are asked from concurrent tasks, whose order is not fixed.
+        are asked from concurrent tasks, whose order is not fixed. `kind`: `question`, or
+        `budget` for a decision on a token cap (docs/budgets.md).
         """
         call_key = self._call_key(key)
         answer = self._execution.recorded_call(self.node_id, self.iteration, call_key)
         if answer is not _MISSING:
             return answer
-        raise Suspend(question, choices, schema, call_key)
+        raise Suspend(question, choices, schema, call_key, kind=kind)
 
     async def wait_for_action(
         self, artifact_id: str, names: list[str] | None = None, *, key: str | None = None

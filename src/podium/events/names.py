@@ -23,6 +23,8 @@ MESSAGE_DELTA = "message.delta"
 TOOL_CALLED = "tool.called"
 AGENT_STATUS = "agent.status"
 AGENT_MESSAGE = "agent.message"
+# A token cap was reached before an LLM call: the run waits for a decision (docs/budgets.md).
+BUDGET_EXCEEDED = "budget.exceeded"
 ARTIFACT_CREATED = "artifact.created"
 ARTIFACT_STATE_UPDATED = "artifact.state.updated"
 MEMORY_UPDATED = "memory.updated"

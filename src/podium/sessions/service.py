@@ -16,6 +16,7 @@ from typing import Any
 import json_merge_patch
 
 from podium import effects, jsonvalue
+from podium.engine.caps import Caps, over_cap, refuse
 from podium.engine.flow import Flow
 from podium.engine.loader import parse_flow
 from podium.engine.reducers import merge_into_state
@@ -26,6 +27,7 @@ from podium.flows import shipped_flows
 from podium.sessions.gates import Gates
 from podium.storage import queries
 from podium.storage.accounts import SHIPPED_APP
+from podium.storage.budgets import DECISION_SCHEMA, decision_problem
 from podium.storage.records import (
     FlowRecord,
     InterruptRecord,
@@ -285,6 +287,13 @@ class SessionService:
         _check_answer(question, answer)
         if question.kind == effects.IN_DOUBT:
             effects.check_decision(answer)
+        elif question.kind == "budget":
+            problem = decision_problem(answer)
+            if problem is not None:
+                raise InvalidInput(problem, details={"schema": DECISION_SCHEMA})
+            caps = Caps.from_settings(self.podium.settings)
+            over = over_cap("max_tokens", answer.get("max_tokens"), "budget_tokens", caps)
+            refuse([over] if over else [], hint=" in the decision")
         return await self.store.answer_interrupt(interrupt_id, answer, app_id=app_id)
 
     async def cancel_session(self, app_id: str, session_id: str) -> list[str]:
