@@ -70,6 +70,13 @@ BAD_POLICIES = [
     ({"events": {"days": -1}}, "invalid_input", "body.events.days: Input should be greater"),
     ({"runs": {"keep_last": -5}}, "invalid_input", "body.runs.keep_last: Input should be"),
     ({"events": {"days": "soon"}}, "invalid_input", "body.events.days: Input should be"),
+    # Found by schemathesis: `false` was taken as 0 (keep none).
+    (
+        {"artifact_versions": {"keep_last": False}},
+        "invalid_input",
+        "body.artifact_versions.keep_last: Value error, Input should be a valid number, not true",
+    ),
+    ({"events": {"days": True}}, "invalid_input", "body.events.days: Value error"),
     ({"logs": {"days": 1}}, "invalid_input", "body.logs: Extra inputs are not permitted"),
     ({"events": {"weeks": 1}}, "invalid_input", "body.events.weeks: Extra inputs"),
     ({"events": {"days": 91}}, "limit_too_high", "events.days is 91; this server keeps"),

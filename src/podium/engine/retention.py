@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from podium.config import Settings
 from podium.errors import LimitTooHigh, LogTruncated, NotFound
@@ -34,6 +34,13 @@ class RuleBody(BaseModel):
 
     days: float | None = Field(default=None, ge=0, description="keep what is younger")
     keep_last: int | None = Field(default=None, ge=0, description="keep the newest N")
+
+    @field_validator("days", "keep_last", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: object) -> object:
+        if isinstance(value, bool):  # pydantic takes `false` as 0: keep nothing
+            raise ValueError("Input should be a valid number, not true or false")
+        return value
 
 
 class RetentionPolicy(BaseModel):
