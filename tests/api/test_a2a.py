@@ -68,6 +68,10 @@ def server(database_url: str) -> Iterator[ThreadedServer]:
         yield running
 
 
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 def agent_url(server: ThreadedServer, t: Tenant, agent: str) -> str:
     return f"{server.url}/a2a/{t.app_id}/{agent}"
 
@@ -85,7 +89,7 @@ def text_message(text: str, *, task_id: str = "", context_id: str = "") -> pb.Se
 
 
 async def stream(url: str, key: str, request: pb.SendMessageRequest) -> list[pb.StreamResponse]:
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+    async with httpx.AsyncClient(headers=bearer(key), timeout=30) as http:
         client = await ClientFactory(ClientConfig(httpx_client=http)).create_from_url(url)
         return [event async for event in client.send_message(request)]
 
@@ -109,7 +113,7 @@ def test_discover_send_stream_and_answer_a_question(server: ThreadedServer) -> N
 
     async def scenario() -> None:
         # The card, found where A2A clients look, names the endpoint and the bearer scheme.
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {t.key}"}) as http:
+        async with httpx.AsyncClient(headers=bearer(t.key), timeout=30) as http:
             card = await A2ACardResolver(http, agent_url(server, t, "asker")).get_agent_card()
         assert card.name == "asker" and card.description == ASKER["description"]
         assert [(i.url, i.protocol_binding) for i in card.supported_interfaces] == [
@@ -144,7 +148,7 @@ def test_discover_send_stream_and_answer_a_question(server: ThreadedServer) -> N
         assert status.message.parts[0].text == "Booked for you."
 
         # GetTask reads the same task back from the store: the transcript and the answer.
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {t.key}"}) as http:
+        async with httpx.AsyncClient(headers=bearer(t.key), timeout=30) as http:
             client = await ClientFactory(ClientConfig(httpx_client=http)).create_from_url(
                 agent_url(server, t, "asker")
             )
@@ -368,7 +372,7 @@ def test_subscribe_and_a_disabled_agent(server: ThreadedServer) -> None:
     task_id = events[0].task.id
 
     async def subscribe() -> list[pb.StreamResponse]:
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {t.key}"}) as http:
+        async with httpx.AsyncClient(headers=bearer(t.key), timeout=30) as http:
             client = await ClientFactory(ClientConfig(httpx_client=http)).create_from_url(url)
             return [e async for e in client.subscribe(pb.SubscribeToTaskRequest(id=task_id))]
 
