@@ -29,6 +29,7 @@ def config(live: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return logged_in_config(live, tmp_path_factory)
 
 
+@pytest.mark.timeout(120)  # two server starts and a CLI process, on a busy CI box
 def test_events_tail_goes_on_across_a_restart_of_the_server(live: LiveServer, config: Path) -> None:
     with Client(live.origin) as client:
         client.login("admin", PASSWORD)
