@@ -199,3 +199,16 @@ def test_engine_and_storage_name_nothing_above_them() -> None:
         for line in why
     ]
     assert not offenders, offenders
+
+
+def test_the_server_loads_the_a2a_sdk_on_first_use() -> None:
+    """`a2a-sdk` brings protobuf and SQLAlchemy (~20 MiB); a server that is never asked for
+    A2A does not pay for it (benchmarks/README.md, RSS idle)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, podium.api.app; print(sorted(m for m in sys.modules if m == 'a2a'))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
