@@ -14,6 +14,9 @@ STAMP       := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 PIP         := $(BIN)/python -m pip --disable-pip-version-check
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist, a file per process at a time; 0 = one process). Most of the
+# suite waits on servers, subprocesses and leases, so more processes than cores pays.
+TEST_PROCESSES ?= 3
 BENCH_ARGS  ?=
 ENGINE_ARGS ?=
 API_ARGS    ?=
@@ -32,7 +35,7 @@ help: ## Show this list
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 	@echo
-	@echo "Variables: PYTEST_ARGS='-k name -x'  BENCH_ARGS=--quick  PODIUM_TEST_DATABASE_URL=postgresql://...  PYTHON=python3"
+	@echo "Variables: PYTEST_ARGS='-k name -x'  TEST_PROCESSES=3  BENCH_ARGS=--quick  PODIUM_TEST_DATABASE_URL=postgresql://...  PYTHON=python3"
 	@echo "           PORT=8000 HOST=127.0.0.1 (make serve; make dev takes PORT, always on 127.0.0.1)"
 
 # --- environment --------------------------------------------------------------------------
@@ -71,8 +74,8 @@ test: $(STAMP) $(BROWSER_STAMP) ## Run the tests (also on PostgreSQL when PODIUM
 	else \
 	  echo "make test: backend SQLite only (use 'make test-postgres' for PostgreSQL too)"; \
 	fi
-	@echo "+ $(BIN)/pytest $(PYTEST_ARGS)"
-	@$(BIN)/pytest $(PYTEST_ARGS) || { rc=$$?; echo "make test: pytest exited with $$rc"; exit $$rc; }
+	@echo "+ $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)"
+	@$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS) || { rc=$$?; echo "make test: pytest exited with $$rc"; exit $$rc; }
 
 test-postgres: $(STAMP) ## Run the tests on SQLite and a throwaway PostgreSQL cluster
 	scripts/with-postgres $(MAKE) --no-print-directory test

@@ -21,7 +21,39 @@ TESTS = Path(__file__).parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-POSTGRES_URL = os.environ.get("PODIUM_TEST_DATABASE_URL")
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist (`make test` runs `-n`), each worker process gets a database of its
+    own in the suite's cluster, made empty when the worker starts: the fixtures truncate every
+    table between tests, and live servers, workers and benchmarks the tests start get the
+    URL through the environment. The URL is swapped in the environment before any test
+    module reads it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker or os.environ.get("PODIUM_TEST_DATABASE_BASE"):
+        return url
+    import asyncpg
+
+    from podium.storage.urls import asyncpg_dsn
+
+    url, _, query = url.partition("?")
+    base, _, name = url.rpartition("/")
+    own = f"{name}_{worker}"
+
+    async def recreate() -> None:
+        connection = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{own}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(recreate())
+    os.environ["PODIUM_TEST_DATABASE_BASE"] = url
+    os.environ["PODIUM_TEST_DATABASE_URL"] = f"{base}/{own}" + (f"?{query}" if query else "")
+    return os.environ["PODIUM_TEST_DATABASE_URL"]
+
+
+POSTGRES_URL = _worker_database(os.environ.get("PODIUM_TEST_DATABASE_URL"))
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 TABLES = (
     "workflow_graphs, agent_messages, memory, session_artifacts, artifact_versions, artifacts, "
