@@ -32,8 +32,9 @@ class Settings(BaseSettings):
     # off, they only poll every `poll_seconds`.
     notify: bool = True
     # PostgreSQL: connections per process. Every write of an app waits on its row (it orders
-    # the app's events), so more connections than cores across all processes only queue.
-    pg_pool_size: int = Field(default=10, ge=1, le=100)
+    # the app's events), so more connections than cores across all processes only queue:
+    # 3 was the fastest on 2 cores for 1-4 processes (benchmarks/README.md, W5 and H2).
+    pg_pool_size: int = Field(default=3, ge=1, le=100)
     # On SIGTERM a worker claims nothing more and lets the executing steps finish for at most
     # this long; then it hands back (releases) the runs whose steps did not finish.
     drain_seconds: float = 30.0

@@ -106,7 +106,7 @@ class PostgresStore(Store):
         self._pool = await asyncpg.create_pool(
             asyncpg_dsn(self.url),
             min_size=1,
-            max_size=int(getattr(self.settings, "pg_pool_size", 10)),
+            max_size=int(getattr(self.settings, "pg_pool_size", 3)),
             reset=_keep_session,
             # A process frozen inside a transaction (SIGSTOP, a stalled VM) would hold its
             # app's row and every writer of the app would wait for it: the server ends such
