@@ -32,8 +32,11 @@ Prints one JSON object per metric on stdout::
 With ``--pg URL`` H2 also runs on PostgreSQL with several processes, on a fresh database per
 layout (``--layout P[+W]``: ``podium serve --processes P``, and with ``+W`` that many ``podium
 worker`` processes running the steps while the API processes have ``--workers 0``); one more
-H2 line per layout (``"layout"``). Every H2 line has the CPU per run of the server's processes,
-of PostgreSQL (``db_cpu``) and of this client, measured apart (psutil).
+H2 line per layout (``"layout"``). H2 also runs on SQLite with one ``podium serve --workers 0``
+process and ``podium worker`` processes on the same file (``--sqlite-layout 1+W``, default
+``1+1``; the processes find each other's commits by watching the file). Every H2 line has the
+CPU per run of the server's processes, of PostgreSQL (``db_cpu``) and of this client, measured
+apart (psutil).
 
 ``ratio`` is podium / langgraph (for latencies and memory below 1 is better for Podium).
 Targets: H1 and H3 p50 < 30 ms, H4 < 20 ms, H2 >= 10x LangGraph, RSS flat (growth with every
@@ -80,6 +83,8 @@ from benchmarks.pg import FreshPostgres, PostgresCpu  # noqa: E402
 # H2 on PostgreSQL (--pg): API processes, + `podium worker` processes (see `Layout`).
 DEFAULT_LAYOUTS = ("1", "2", "3", "1+1", "1+2", "2+2")
 QUICK_LAYOUTS = ("2", "1+1")
+# H2 on SQLite with worker processes (one machine, one file): one API process + W workers.
+SQLITE_LAYOUTS = ("1+1",)
 RSS_FLAT = 0.05  # "flat": growth with every H3 session waiting <= 5 % of the idle RSS
 
 
@@ -278,7 +283,7 @@ def run_podium(workdir: Path, sizes: Sizes, workers: int, repeat: int = 1) -> Fi
 
 @dataclass(frozen=True)
 class Layout:
-    """Podium's processes on PostgreSQL: `processes` API processes (`serve --processes`),
+    """Podium's processes: `processes` API processes (`serve --processes`),
     and `worker_processes` `podium worker` processes running the steps (then the API
     processes have no slots of their own); written `P` or `P+W` (`2`, `1+2`)."""
 
@@ -320,27 +325,51 @@ def run_podium_postgres(
     url: str, layout: Layout, sizes: Sizes, workers: int, repeat: int = 1
 ) -> Figures:
     """H2 (after the warm-up) on a fresh PostgreSQL database with several processes."""
-    password = secrets.token_urlsafe(16)
     log(f"podium: {layout.describe(workers)} on a fresh PostgreSQL database")
     db_cpu = PostgresCpu(url)
     with tempfile.TemporaryDirectory(prefix="podium_api_pg_") as tmp, FreshPostgres(url) as pg:
-        server = start_podium(
-            Path(tmp),
-            workers,
-            password,
-            database_url=pg.url,
-            processes=layout.processes,
-            worker_processes=layout.worker_processes,
-        )
-        try:
-            peer = PodiumPeer(server, password, db_cpu=db_cpu.seconds)
-            return asyncio.run(measure_h2(peer, sizes, repeat))
-        except Exception:  # not on Ctrl-C / SIGTERM
-            for one in (server, *server.others):
-                log(f"{one.name} log (last lines):\n{one.log_tail()}")
-            raise
-        finally:
-            server.stop()
+        return _h2_layout(Path(tmp), pg.url, layout, sizes, workers, repeat, db_cpu.seconds)
+
+
+def run_podium_sqlite(
+    workdir: Path, layout: Layout, sizes: Sizes, workers: int, repeat: int = 1
+) -> Figures:
+    """H2 (after the warm-up) on a fresh SQLite file shared by an API process and
+    `podium worker` processes (they find each other's commits by watching the file)."""
+    log(f"podium: {layout.describe(workers)} on a fresh SQLite file")
+    home = workdir / f"sqlite-{layout}"
+    home.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{home / 'podium.db'}"
+    return _h2_layout(home, url, layout, sizes, workers, repeat, None)
+
+
+def _h2_layout(
+    home: Path,
+    url: str,
+    layout: Layout,
+    sizes: Sizes,
+    workers: int,
+    repeat: int,
+    db_cpu: Callable[[], float | None] | None,
+) -> Figures:
+    password = secrets.token_urlsafe(16)
+    server = start_podium(
+        home,
+        workers,
+        password,
+        database_url=url,
+        processes=layout.processes,
+        worker_processes=layout.worker_processes,
+    )
+    try:
+        peer = PodiumPeer(server, password, db_cpu=db_cpu)
+        return asyncio.run(measure_h2(peer, sizes, repeat))
+    except Exception:  # not on Ctrl-C / SIGTERM
+        for one in (server, *server.others):
+            log(f"{one.name} log (last lines):\n{one.log_tail()}")
+        raise
+    finally:
+        server.stop()
 
 
 def run_langgraph(
@@ -429,7 +458,7 @@ def _cpu_fields(podium: Figures, langgraph: Figures | None) -> dict[str, float |
 def layout_rows(
     measured: list[tuple[str, Figures]], langgraph: Figures | None, judge: bool = True
 ) -> list[dict[str, Any]]:
-    """H2 on PostgreSQL with several processes, one line per layout."""
+    """H2 with several processes, one line per layout (labelled with its database)."""
     out = []
     theirs = langgraph.metrics.get("runs_per_s") if langgraph else None
     for label, figures in measured:
@@ -444,7 +473,7 @@ def layout_rows(
                 "target": ">= 10x langgraph",
                 "met": _times(10.0)(mine, theirs) if judge else None,
                 "n": figures.counts.get("H2"),
-                "layout": f"postgresql, {label}",
+                "layout": label,
                 **_cpu_fields(figures, langgraph),
             }
         )
@@ -483,6 +512,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{' '.join(DEFAULT_LAYOUTS)}; --quick: {' '.join(QUICK_LAYOUTS)})",
     )
     parser.add_argument(
+        "--sqlite-layout",
+        action="append",
+        metavar="1+W",
+        help="H2 on SQLite with one API process (`serve --workers 0`) and W `podium worker` "
+        f"processes on the same file; repeatable (default: {' '.join(SQLITE_LAYOUTS)}; "
+        "`none` for none)",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="run H2 N times per server, report the best"
     )
     args = parser.parse_args(argv)
@@ -492,8 +529,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             Layout.parse(text)
             for text in args.layout or (QUICK_LAYOUTS if args.quick else DEFAULT_LAYOUTS)
         ]
+        wanted = args.sqlite_layout or list(SQLITE_LAYOUTS)
+        sqlite_layouts = [Layout.parse(text) for text in wanted if text != "none"]
     except ValueError as exc:
         parser.error(str(exc))
+    for layout in sqlite_layouts:
+        if layout.processes != 1 or layout.worker_processes < 1:
+            parser.error(f"--sqlite-layout {layout}: SQLite takes one API process + W >= 1 workers")
     # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop the servers.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
@@ -506,9 +548,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         podium = run_podium(workdir, sizes, args.workers, args.repeat)
         measured: list[tuple[str, Figures]] = []
+        for layout in sqlite_layouts:
+            figures = run_podium_sqlite(workdir, layout, sizes, args.workers, args.repeat)
+            measured.append((f"sqlite, {layout.describe(args.workers)}", figures))
         for layout in layouts if args.pg else []:
             figures = run_podium_postgres(args.pg, layout, sizes, args.workers, args.repeat)
-            measured.append((layout.describe(args.workers), figures))
+            measured.append((f"postgresql, {layout.describe(args.workers)}", figures))
         langgraph = None
         binary, missing = (
             (None, "--no-langgraph") if args.no_langgraph else find_langgraph(args.langgraph_bin)

@@ -192,13 +192,13 @@ def start_podium(
     worker_processes: int = 0,
 ) -> Server:
     """`podium serve` on a fresh SQLite file in `workdir`, or on `database_url` (a fresh
-    PostgreSQL database) with `processes` API processes; with `worker_processes`, that many
-    `podium worker --concurrency <workers>` processes run the steps and the API processes
-    have no worker slots of their own (`--workers 0`)."""
+    PostgreSQL database or SQLite file) with `processes` API processes; with
+    `worker_processes`, that many `podium worker --concurrency <workers>` processes run the
+    steps and the API processes have no worker slots of their own (`--workers 0`)."""
     podium = venv_binary("podium")
     if podium is None:
         raise RuntimeError("no `podium` command: run `make venv` first")
-    tag = "podium" if database_url is None else f"podium-pg-{processes}p-{worker_processes}w"
+    tag = "podium" if database_url is None else f"podium-{processes}p-{worker_processes}w"
     home = workdir / tag
     home.mkdir(parents=True, exist_ok=True)
     db = database_url or str(home / "podium.db")

@@ -499,9 +499,11 @@ def serve(
             raise InvalidInput("--processes and --dev do not go together: --dev is one process")
         if dialect(settings.database_url) == "sqlite":
             raise InvalidInput(
-                "--processes needs PostgreSQL: on SQLite the processes would queue on the "
-                "database's single write lock, and live updates (WebSockets, SSE) and rate "
-                "limits would stay within each process; run one process, or use PostgreSQL"
+                "--processes needs PostgreSQL: on SQLite the API processes would queue on the "
+                "database's single write lock, and rate limits and live-only events (tokens) "
+                "would stay within each process; run one API process (with `podium serve "
+                "--workers 0` and `podium worker` processes for the steps, docs/deploy.md), "
+                "or use PostgreSQL"
             )
     examples = None
     if dev:

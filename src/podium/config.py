@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     sqlite_synchronous: Literal["normal", "full", "off"] = "normal"
+    # SQLite: how often a process looks for other processes' commits on the same file (their
+    # events wake its streams, `/wait`s and idle worker slots); 0 turns the watch off.
+    sqlite_watch_seconds: float = Field(default=0.01, ge=0, le=60)
     lease_seconds: float = 30.0
     workers: int = 4
     poll_seconds: float = 0.5

@@ -1,9 +1,9 @@
-"""Several processes on one PostgreSQL database: LISTEN/NOTIFY wakes the others at once.
+"""Several processes on one database wake each other at once: LISTEN/NOTIFY on PostgreSQL,
+the store's watch of the file on SQLite (`PODIUM_SQLITE_WATCH_SECONDS`).
 
-Two runtimes on two stores stand for two processes (each store has its own LISTEN connection
-and tells its own notifications from the others'); on PostgreSQL their poll interval is 30 s,
-so only a notification can explain a wake-up within seconds. On SQLite, which one process owns,
-the same tests run with a short poll: there the other store's commits are found by polling.
+Two runtimes on two stores stand for two processes (each store tells its own commits from the
+others'); their poll interval is 30 s, so only a notification can explain a wake-up within
+seconds. Live-only events cross processes on PostgreSQL only.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ PROMPT = 5.0  # seconds: far below the 30 s poll
 
 
 def poll_for(database_url: str) -> float:
-    return 30.0 if database_url.startswith("postgres") else 0.1
+    return 30.0
 
 
 async def test_a_subscriber_sees_another_stores_commit_at_once(database_url: str) -> None:

@@ -1,9 +1,9 @@
 """Two processes on one database: a run executing in a `podium worker` process streams its
 tokens (`message.delta`, live only) to an SSE client of a `podium serve --workers 0` process.
 
-On PostgreSQL both poll every 30 s, so the run is claimed and its tokens and events arrive
-only through LISTEN/NOTIFY. On SQLite (one process owns the file; live-only events stay in the
-process that published them) the run is still found by polling and answers, without tokens.
+Both poll every 30 s, so the run is claimed and its events arrive only through LISTEN/NOTIFY on
+PostgreSQL, through the stores' watch of the file on SQLite. Live-only events stay in the
+process that published them on SQLite: there the run answers without tokens.
 """
 
 from __future__ import annotations
@@ -47,8 +47,7 @@ def test_tokens_of_a_worker_process_reach_an_sse_client_of_the_api(
     postgres = database_url.startswith("postgres")
     db = tmp_path / "podium.db"
     url = database_url if postgres else str(db)
-    poll = "30" if postgres else "0.2"
-    env = server_env(PODIUM_POLL_SECONDS=poll)
+    env = server_env(PODIUM_POLL_SECONDS="30")
     create_admin(url, env)
     server = LiveServer(db, env, database_url=url, args=("--workers", "0")).start()
     log = (tmp_path / "worker.log").open("wb")

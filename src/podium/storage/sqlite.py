@@ -11,11 +11,21 @@ thread has no job and at most one run executes in this process. Under concurrenc
 go to the writer thread, where they are grouped and overlap with node code. If another
 process holds the write lock, the loop-thread write gives way to the writer thread rather
 than block the event loop.
+
+Several processes may share one file (`podium serve --workers 0` and `podium worker`
+processes on one machine). SQLite cannot notify them, so each store watches: every
+`PODIUM_SQLITE_WATCH_SECONDS` it reads `PRAGMA data_version` (which changes when another
+connection commits) and, when it changed, the apps' last seqs. Events in the log that this
+process did not publish itself become the same notifications PostgreSQL's LISTEN/NOTIFY
+gives: `events` `{app_id, last_seq, ended}` and `runs` when one was queued. Live-only events
+(tokens, `node.started`) do not cross processes on SQLite.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -23,6 +33,8 @@ from collections.abc import Callable
 from typing import Any
 
 from podium.errors import Conflict
+from podium.events import names
+from podium.events.envelope import Event
 from podium.storage.migrate import upgrade
 from podium.storage.script import Json, Script, Statement
 from podium.storage.store import Store
@@ -32,6 +44,16 @@ sqlite3.register_adapter(Json, Json.dumps)
 
 GROUP_LIMIT = 64
 _STOP = object()
+# What another process's commit may have to wake here: a `/wait` (a run that ended or waits)
+# and idle worker slots (a queued run).
+_OUTCOMES = frozenset(names.RUN_ENDED.values())
+_WATCHED = tuple(sorted(_OUTCOMES | {"run.queued"}))
+_WATCH_SQL = (
+    "SELECT e.seq, e.type, e.run_id FROM events e WHERE e.app_num = ? AND e.seq > ? "
+    f"AND e.seq <= ? AND e.type IN ({', '.join('?' * len(_WATCHED))}) ORDER BY e.seq"
+)
+
+log = logging.getLogger(__name__)
 
 
 class SQLiteStore(Store):
@@ -41,6 +63,11 @@ class SQLiteStore(Store):
     _thread: threading.Thread | None = None
     _local: sqlite3.Connection | None = None  # the event-loop thread's connection
     _outstanding = 0  # jobs handed to the writer thread and not yet settled
+    _watcher: asyncio.Task[None] | None = None
+    # The watcher's view: each app's last seq it has accounted for, and the seqs above that
+    # this process published itself (not to be announced back to it).
+    _known: dict[str, int]
+    _own: dict[str, set[int]]
 
     async def open(self, *, migrate: bool = True) -> None:
         self.path = sqlite_path(self.url)
@@ -59,8 +86,77 @@ class SQLiteStore(Store):
         self._thread.start()
         await ready
         self._local = self.connect(busy_timeout_ms=0)
+        interval = float(getattr(self.settings, "sqlite_watch_seconds", 0.0))
+        if interval > 0:
+            self._own = {}
+            self._known = {
+                app_id: int(last)
+                for app_id, last in self._local.execute("SELECT id, last_seq FROM apps")
+            }
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(interval))
+
+    async def _watch(self, interval: float) -> None:
+        """Tell this process's listeners what other processes committed (see the module)."""
+        version = None
+        while True:
+            await asyncio.sleep(interval)
+            if self._local is None:
+                return
+            try:
+                current = self._local.execute("PRAGMA data_version").fetchone()[0]
+                if current != version:
+                    version = current
+                    self.check_others()
+            except sqlite3.Error as exc:  # a checkpoint or recovery in another process
+                log.debug("watching the database: %s", exc)
+                version = None
+
+    def check_others(self) -> None:
+        """One look at what other processes committed since the last (the watcher's tick)."""
+        if self._local is None:
+            return
+        wanted = self.remote_channels
+        queued = False
+        for app_num, app_id, last in self._local.execute("SELECT num, id, last_seq FROM apps"):
+            known = self._known.get(app_id, 0)
+            if last <= known:
+                continue
+            self._known[app_id] = last
+            own = self._own.pop(app_id, set())
+            mine = {seq for seq in own if seq <= last}
+            if len(own) > len(mine):
+                self._own[app_id] = own - mine
+            if len(mine) >= last - known:
+                continue  # all of them this process's own
+            ended: list[str] = []
+            for seq, kind, run_id in self._local.execute(
+                _WATCH_SQL, (app_num, known, last, *_WATCHED)
+            ):
+                if seq in mine:
+                    continue
+                if kind == "run.queued":
+                    queued = True
+                elif run_id is not None:
+                    ended.append(run_id)
+            if wanted is None or "events" in wanted:
+                self._remote("events", {"app_id": app_id, "last_seq": last, "ended": ended})
+        if queued and (wanted is None or "runs" in wanted):
+            self._remote("runs", {})
+
+    def _published(self, events: list[Event]) -> None:
+        super()._published(events)
+        if self._watcher is None:
+            return
+        for event in events:  # above what the watcher has seen: to be skipped when it does
+            if event.seq is not None and event.seq > self._known.get(event.app_id, 0):
+                self._own.setdefault(event.app_id, set()).add(event.seq)
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         if self._local is not None:  # closed first: the writer's close checkpoints the WAL
             self._local.close()
             self._local = None
