@@ -131,6 +131,11 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
         title="Podium",
         version=__version__,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry (spans and metrics on the global providers, exporters
+        # from FASTAPI_OTEL_* variables) stays off: Podium traces with its own provider when
+        # the operator turns it on (podium/tracing.py), and the check on every request was
+        # ~3 % of an API process's CPU (benchmarks/README.md, H2).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
         description="Durable AI agents and multi-agent flows: apps, flows, sessions, runs "
         "and live events.",
     )
