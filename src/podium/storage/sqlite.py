@@ -29,6 +29,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,9 @@ _WATCH_SQL = (
     "SELECT e.seq, e.type, e.run_id FROM events e WHERE e.app_num = ? AND e.seq > ? "
     f"AND e.seq <= ? AND e.type IN ({', '.join('?' * len(_WATCHED))}) ORDER BY e.seq"
 )
+
+# A look at the apps' seqs takes at most 1/WATCH_SHARE of the event loop's time.
+WATCH_SHARE = 20
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +100,24 @@ class SQLiteStore(Store):
             self._watcher = asyncio.get_running_loop().create_task(self._watch(interval))
 
     async def _watch(self, interval: float) -> None:
-        """Tell this process's listeners what other processes committed (see the module)."""
+        """Tell this process's listeners what other processes committed (see the module).
+
+        A look reads every app's last seq: with many apps it is spaced out so that it never
+        takes more than 1/WATCH_SHARE of the loop's time (a process's own commits change
+        `data_version` too, so a busy server looks at every tick)."""
         version = None
+        wait = interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(wait)
             if self._local is None:
                 return
             try:
                 current = self._local.execute("PRAGMA data_version").fetchone()[0]
                 if current != version:
                     version = current
+                    started = time.perf_counter()
                     self.check_others()
+                    wait = max(interval, (time.perf_counter() - started) * WATCH_SHARE)
             except sqlite3.Error as exc:  # a checkpoint or recovery in another process
                 log.debug("watching the database: %s", exc)
                 version = None
