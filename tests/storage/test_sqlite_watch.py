@@ -106,3 +106,25 @@ async def test_no_watch_when_turned_off(tmp_path: Path) -> None:
     async with Podium.open(url, settings=off, workers=0) as podium:
         assert isinstance(podium.store, SQLiteStore)
         assert podium.store._watcher is None
+
+
+async def test_a_listener_that_raises_does_not_end_the_watch(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    watching = fast_settings(poll_seconds=30.0)
+    async with (
+        Podium.open(url, settings=watching, workers=0) as here,
+        Podium.open(url, settings=watching, migrate=False, workers=0) as other,
+    ):
+        got = heard(here.store)
+
+        def broken(channel: str, payload: dict[str, Any]) -> None:
+            raise RuntimeError("a listener's bug")
+
+        here.store.add_remote_listener(broken)
+        for count in (1, 2):  # the second is heard only if the first did not end the watch
+            await other.start(FLOW, {})
+            for _ in range(500):
+                if len([c for c, _ in got if c == "runs"]) == count:
+                    break
+                await asyncio.sleep(0.01)
+            assert len([c for c, _ in got if c == "runs"]) == count, got

@@ -121,6 +121,8 @@ class SQLiteStore(Store):
             except sqlite3.Error as exc:  # a checkpoint or recovery in another process
                 log.debug("watching the database: %s", exc)
                 version = None
+            except Exception:  # a listener's bug must not end the watch
+                log.exception("watching the database")
 
     def check_others(self) -> None:
         """One look at what other processes committed since the last (the watcher's tick)."""

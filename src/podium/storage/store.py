@@ -7,6 +7,7 @@ asyncpg pool. Events written by a transaction are handed to the listeners after 
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from podium.storage.records import (
 )
 from podium.storage.script import Script
 from podium.storage.urls import dialect
+
+log = logging.getLogger(__name__)
 
 Listener = Callable[[list[Event]], None]
 # `(channel, payload)` of a notification from another process (PostgreSQL LISTEN/NOTIFY).
@@ -107,7 +110,10 @@ class Store(ABC):
 
     def _remote(self, channel: str, payload: dict[str, Any]) -> None:
         for listener in list(self._remote_listeners):
-            listener(channel, payload)
+            try:
+                listener(channel, payload)
+            except Exception:  # one listener's bug must not keep the others from hearing
+                log.exception("a listener of %s notifications failed", channel)
 
     def publish_live(self, after: int, event: Event) -> None:
         """Send a live-only event to the other processes (a no-op where there are none)."""
