@@ -71,7 +71,6 @@ STATES = {
     "cancelled": pb.TASK_STATE_CANCELED,
 }
 ENDED = frozenset({"succeeded", "failed", "cancelled"})
-RUN_STOPS = frozenset(names.RUN_ENDED.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,7 +403,7 @@ class PodiumA2AHandler(RequestHandler):
                         last_chunk=False,
                     )
                     chunks += 1
-                elif event.type in RUN_STOPS:
+                elif event.type in names.RUN_OUTCOMES:
                     current = await scope.services.sessions.get_run(scope.app_id, run.id)
                     for update in await self._last(scope, current):
                         yield update

@@ -24,7 +24,6 @@ CHAT_EVENTS = frozenset(
         *names.RUN_ENDED.values(),
     }
 )
-RUN_STOPS = frozenset(names.RUN_ENDED.values())
 
 
 async def start_chat_turn(
@@ -56,7 +55,7 @@ async def _turn_events(subscription: Subscription, run_id: str) -> AsyncIterator
             if event.run_id != run_id or event.type not in CHAT_EVENTS:
                 continue
             yield event
-            if event.type in RUN_STOPS:
+            if event.type in names.RUN_OUTCOMES:
                 return
     finally:
         await subscription.aclose()
@@ -77,7 +76,7 @@ async def sse_turn(
             if event.seq is not None:
                 message["id"] = str(event.seq)
             yield message
-            if event.type in RUN_STOPS:
+            if event.type in names.RUN_OUTCOMES:
                 status = event.type.removeprefix("run.")
     finally:
         aclose = getattr(events, "aclose", None)

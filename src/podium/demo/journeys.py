@@ -29,7 +29,6 @@ from podium.events import names
 
 INDENT = " " * 10
 WAIT_SECONDS = 30.0  # for one run to end or one event to come: generous on a loaded machine
-RUN_ENDS = frozenset(names.RUN_ENDED.values())
 IDEA = {"app_name": "ShopFlow", "idea": "a shop with payments, reviews and search"}
 LEAD = {
     "name": "Ada Lovelace",
@@ -60,7 +59,7 @@ async def run_ended(stream: EventStream, run_id: str, flow: str) -> dict[str, An
     """The run's outcome event, as it streams in; DemoFailed unless it succeeded."""
 
     def ends(event: dict[str, Any]) -> bool:
-        return event.get("run_id") == run_id and event["type"] in RUN_ENDS
+        return event.get("run_id") == run_id and event["type"] in names.RUN_OUTCOMES
 
     outcome = await stream.wait_for(ends, f"end of the {flow} run {run_id}", WAIT_SECONDS)
     if outcome["type"] != names.RUN_SUCCEEDED:

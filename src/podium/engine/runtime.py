@@ -31,7 +31,6 @@ from podium.storage.records import FlowRecord, InterruptRecord, RunRecord
 from podium.storage.store import Store, open_store
 
 WAITING_OR_ENDED = ("interrupted", "paused", "succeeded", "failed", "cancelled")
-RUN_OUTCOMES = frozenset(names.RUN_ENDED.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +261,7 @@ class Podium:
         if not self._run_waiters:
             return
         for event in events:  # only an outcome can end a wait: no read for every step
-            if event.type in RUN_OUTCOMES and event.run_id in self._run_waiters:
+            if event.type in names.RUN_OUTCOMES and event.run_id in self._run_waiters:
                 for flag in self._run_waiters[event.run_id]:
                     flag.set()
 

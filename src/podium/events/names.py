@@ -46,6 +46,7 @@ RUN_ENDED = {
     "interrupted": RUN_INTERRUPTED,
     "paused": RUN_PAUSED,
 }
+RUN_OUTCOMES = frozenset(RUN_ENDED.values())
 
 # A schedule's due time came: `{schedule_id, name, due_at, outcome, missed}`; the outcome is
 # `started`, `enqueued` (behind the previous run), `cancelled_previous`, `skipped` (the

@@ -44,7 +44,6 @@ CLOSE_SEND_SECONDS = 2.0
 LIVE_FLUSH_SECONDS = 1.0
 # An events notification names the runs of its commit that reached an outcome, up to this.
 MAX_ENDED = 100
-OUTCOMES = frozenset(names.RUN_ENDED.values())
 # What says the connection went away under a call (its transaction was rolled back).
 CONNECTION_LOST = (
     OSError,
@@ -221,7 +220,7 @@ class PostgresStore(Store):
         for event in events:
             if event.seq is not None:
                 last[event.app_id] = max(last.get(event.app_id, 0), event.seq)
-                if event.type in OUTCOMES and event.run_id is not None:
+                if event.type in names.RUN_OUTCOMES and event.run_id is not None:
                     ended.setdefault(event.app_id, []).append(event.run_id)
         for app_id, seq in last.items():
             message: dict[str, Any] = {"app_id": app_id, "last_seq": seq}

@@ -47,8 +47,7 @@ GROUP_LIMIT = 64
 _STOP = object()
 # What another process's commit may have to wake here: a `/wait` (a run that ended or waits)
 # and idle worker slots (a queued run).
-_OUTCOMES = frozenset(names.RUN_ENDED.values())
-_WATCHED = tuple(sorted(_OUTCOMES | {"run.queued"}))
+_WATCHED = tuple(sorted(names.RUN_OUTCOMES | {names.RUN_QUEUED}))
 _WATCH_SQL = (
     "SELECT e.seq, e.type, e.run_id FROM events e WHERE e.app_num = ? AND e.seq > ? "
     f"AND e.seq <= ? AND e.type IN ({', '.join('?' * len(_WATCHED))}) ORDER BY e.seq"
@@ -147,7 +146,7 @@ class SQLiteStore(Store):
             ):
                 if seq in mine:
                     continue
-                if kind == "run.queued":
+                if kind == names.RUN_QUEUED:
                     queued = True
                 elif run_id is not None:
                     ended.append(run_id)

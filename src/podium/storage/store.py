@@ -37,7 +37,8 @@ from podium.storage.urls import dialect
 log = logging.getLogger(__name__)
 
 Listener = Callable[[list[Event]], None]
-# `(channel, payload)` of a notification from another process (PostgreSQL LISTEN/NOTIFY).
+# `(channel, payload)` of a notification from another process (PostgreSQL LISTEN/NOTIFY,
+# SQLite's watch of the file).
 RemoteListener = Callable[[str, dict[str, Any]], None]
 
 
@@ -101,8 +102,8 @@ class Store(ABC):
         """Call `listener(channel, payload)` for each notification from another process:
         `events` `{app_id, last_seq}` after its commits (`app_id` None: anything may have
         changed, after the listening connection came back), `runs` when it queued a run,
-        `live` `{after, event}` for its live-only events. Only backends shared by several
-        processes send them (PostgreSQL)."""
+        `live` `{after, event}` for its live-only events. PostgreSQL sends all three
+        (LISTEN/NOTIFY); SQLite `events` and `runs` (its watch of the file, `sqlite.py`)."""
         self._remote_listeners.append(listener)
 
     def remove_remote_listener(self, listener: RemoteListener) -> None:

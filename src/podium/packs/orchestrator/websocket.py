@@ -21,8 +21,6 @@ from podium.events.envelope import Event
 from podium.packs.base import PackSocketRequest
 from podium.packs.orchestrator.service import DEFAULT_MAX_RESULTS, Orchestrator
 
-RUN_STOPS = frozenset(names.RUN_ENDED.values())
-
 
 def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
@@ -84,7 +82,7 @@ def _stream(
                     continue
                 if event.type.startswith("orchestrator."):
                     await request.send(event.type, event.to_json(), subscription_id=subscription_id)
-                elif event.run_id == run_id and event.type in RUN_STOPS:
+                elif event.run_id == run_id and event.type in names.RUN_OUTCOMES:
                     break
         finally:
             aclose = getattr(subscription, "aclose", None)
