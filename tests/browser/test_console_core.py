@@ -220,6 +220,10 @@ def test_an_expired_access_token_is_refreshed_once_and_the_page_loads(
     page: Page, server: Server, admin: User, login: Callable[[Page, User], None]
 ) -> None:
     login(page, admin)
+    # Let the apps page finish its requests first: a request sent after the forgery below
+    # would refresh (spending the refresh token on the server) while the reload throws the
+    # answer away, and the reloaded page's refresh would then be a reuse.
+    expect(page.get_by_role("heading", name="Apps")).to_be_visible()
     stored = json.loads(page.evaluate("localStorage.getItem('podium.auth')"))
     stored["access_token"] = "expired.or.forged"
     page.evaluate("(v) => localStorage.setItem('podium.auth', v)", json.dumps(stored))
@@ -473,6 +477,10 @@ def test_two_tabs_with_an_expired_token_refresh_once_and_stay_logged_in(
     page: Page, server: Server, admin: User, login: Callable[[Page, User], None]
 ) -> None:
     login(page, admin)
+    # Let the apps page finish its requests first: a request sent after the forgery below
+    # would refresh (spending the refresh token on the server) while the reload throws the
+    # answer away, and the reloaded page's refresh would then be a reuse.
+    expect(page.get_by_role("heading", name="Apps")).to_be_visible()
     stored = json.loads(page.evaluate("localStorage.getItem('podium.auth')"))
     stored["access_token"] = "expired.or.forged"
     page.evaluate("(v) => localStorage.setItem('podium.auth', v)", json.dumps(stored))
