@@ -15,7 +15,6 @@ import re
 import secrets
 import time
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from podium.auth.tokens import TokenCodec
 from podium.config import Settings
 from podium.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from podium.ids import new_id
+from podium.lru import LRU
 from podium.storage import accounts
 from podium.storage.accounts import UserRecord
 from podium.storage.store import Store
@@ -85,7 +85,7 @@ class AuthService:
         self.store = store
         self.settings = settings
         self.codec: TokenCodec | None = None
-        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._verified: LRU[str, dict[str, Any]] = LRU(VERIFIED_TOKENS)
         self.revocations = RevocationSignal()
         self.revoked_families = RevokedFamilies(
             settings.stream_recheck_seconds, self._family_revoked_in_database
@@ -268,10 +268,7 @@ class AuthService:
         user's or a logged-out login's tokens stop working at once."""
         claims = self._verified.get(token)
         if claims is not None and claims["exp"] > time.time():
-            self._verified.move_to_end(token)
             return claims
         claims = self.tokens.decode(token, "access")
-        self._verified[token] = claims
-        if len(self._verified) > VERIFIED_TOKENS:
-            self._verified.popitem(last=False)
+        self._verified.put(token, claims)
         return claims

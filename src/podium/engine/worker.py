@@ -40,6 +40,7 @@ from podium.errors import LeaseLost, NotFound, PodiumError, RunCancelled, StoreU
 from podium.events.envelope import Event
 from podium.events.waiting import wait_for_event
 from podium.ids import new_id
+from podium.lru import FLOW_CACHE_SIZE, LRU
 from podium.storage.records import Claim, RunRecord
 from podium.storage.store import Store
 from podium.webhooks.dispatcher import WebhookDispatcher
@@ -48,15 +49,16 @@ log = logging.getLogger("podium.worker")
 
 
 class GraphCache:
-    """Compiled flows by flow id (a flow version never changes once stored)."""
+    """Compiled flows by flow id (a flow version never changes once stored); the
+    FLOW_CACHE_SIZE most recently used."""
 
     def __init__(self, store: Store, registry: Registry | None = None) -> None:
         self.store = store
         self.registry = registry
-        self._graphs: dict[str, Graph] = {}
+        self._graphs: LRU[str, Graph] = LRU(FLOW_CACHE_SIZE)
 
     def put(self, flow_id: str, graph: Graph) -> None:
-        self._graphs[flow_id] = graph
+        self._graphs.put(flow_id, graph)
 
     async def get(self, flow_id: str) -> Graph:
         graph = self._graphs.get(flow_id)
@@ -66,7 +68,7 @@ class GraphCache:
             graph = compile_flow(
                 Flow.model_validate(record.definition), base, registry=self.registry
             )
-            self._graphs[flow_id] = graph
+            self._graphs.put(flow_id, graph)
         return graph
 
 

@@ -24,6 +24,7 @@ from podium.engine.runtime import Podium
 from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound
 from podium.events.envelope import Event
 from podium.flows import shipped_flows
+from podium.lru import FLOW_CACHE_SIZE, LRU
 from podium.sessions.gates import Gates
 from podium.storage import queries
 from podium.storage.accounts import SHIPPED_APP
@@ -102,7 +103,7 @@ class SessionService:
         self.podium = podium
         self.store = podium.store
         self.shipped_app_id = ""
-        self._flows: dict[str, FlowRecord] = {}  # flow records by id (immutable)
+        self._flows: LRU[str, FlowRecord] = LRU(FLOW_CACHE_SIZE)  # by id (immutable)
         self.gates = Gates(self.store)
 
     async def open(self) -> None:
@@ -172,11 +173,15 @@ class SessionService:
         raise NotFound(f"no flow named {name!r} in this app; register it with POST /flows")
 
     async def find_flow(self, app_id: str, name: str) -> FlowRecord:
-        record = await self.store.find_flow(app_id, name)
-        if record is None:
-            record = await self.store.find_flow(self.shipped_app_id, name)
-        if record is None:
+        """The newest version of the app's flow `name` (else the shipped one): the id is read,
+        the version itself comes from the cache when this process has seen it."""
+        flow_id = await self.store.find_flow_id(app_id, name)
+        if flow_id is None:
+            flow_id = await self.store.find_flow_id(self.shipped_app_id, name)
+        if flow_id is None:
             raise NotFound(f"no flow named {name!r} in this app; register it with POST /flows")
+        record = await self.flow_by_id(flow_id)
+        assert record is not None
         return record
 
     async def flow_by_id(self, flow_id: str | None) -> FlowRecord | None:
@@ -185,7 +190,7 @@ class SessionService:
         record = self._flows.get(flow_id)
         if record is None:
             record = await self.store.get_flow(flow_id)
-            self._flows[flow_id] = record
+            self._flows.put(flow_id, record)
         return record
 
     # --- sessions -------------------------------------------------------------------

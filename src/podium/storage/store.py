@@ -163,6 +163,11 @@ class Store(ABC):
         record: FlowRecord | None = await self.run_read(lambda: tx.find_flow(app_id, name))
         return record
 
+    async def find_flow_id(self, app_id: str, name: str) -> str | None:
+        """The id of the newest version of the app's flow `name` (its definition unread)."""
+        flow_id: str | None = await self.run_read(lambda: tx.find_flow_id(app_id, name))
+        return flow_id
+
     # --- sessions and runs ----------------------------------------------------------
 
     async def start_session(

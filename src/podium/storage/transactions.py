@@ -282,6 +282,16 @@ def find_flow(app_id: str, name: str) -> Script:
     return None if row is None else flow_record(row)
 
 
+def find_flow_id(app_id: str, name: str) -> Script:
+    """The id of the newest version of the app's flow called `name`, or None."""
+    row = yield one(
+        "SELECT id FROM flows WHERE app_id = ? AND name = ? ORDER BY version DESC LIMIT 1",
+        app_id,
+        name,
+    )
+    return None if row is None else row["id"]
+
+
 # --- sessions and runs ----------------------------------------------------------------
 
 
