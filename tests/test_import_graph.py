@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "config": 0,
     "ids": 0,
     "jsonvalue": 0,
+    "lru": 0,
     "egress": 0,
     "secretbox": 0,
     "tracing": 0,
