@@ -213,3 +213,27 @@ def test_the_server_loads_the_a2a_sdk_on_first_use() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_server_loads_the_mcp_sdk_on_first_use() -> None:
+    """The MCP SDK (server and client) costs ~0.4 s of every start; a server that is never
+    asked for MCP, and whose agents use no MCP server, does not load it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, podium.api.app; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_mcp_error_middleware_uses_json_rpcs_invalid_request_code() -> None:
+    from mcp_types import INVALID_REQUEST
+
+    from podium.api.mcp_server import INVALID_REQUEST as OURS
+
+    assert OURS == INVALID_REQUEST

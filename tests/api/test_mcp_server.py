@@ -448,3 +448,33 @@ def test_rest_callers_get_the_envelope_and_mcp_is_rate_limited(database_url: str
         assert error["message"].startswith(
             "rate_limited: too many requests: the limit is 4 per 1 minute (PODIUM_RATE_LIMIT)"
         )
+
+
+# --- the SDK starts on the first request ------------------------------------------------------
+
+
+def test_concurrent_first_requests_start_the_sdk_once_and_the_server_stops_cleanly(
+    tmp_path: Any,
+) -> None:
+    """A fresh server has not loaded the MCP SDK; several MCP clients arriving together all get
+    their answers (one session manager is started, under a lock), and the server then stops
+    (the manager's task ends with the lifespan)."""
+    url = sqlite_url(tmp_path / "podium.db")
+    upgrade(url)
+    with threaded_server(api_settings(url)) as fresh:
+        tenant = make_tenant(fresh, "first")
+
+        async def tools() -> set[str]:
+            async with connect(tenant.mcp_url(), tenant.member_key) as client:
+                return {tool.name for tool in (await client.list_tools()).tools}
+
+        async def together() -> list[set[str]]:
+            return await asyncio.gather(*(tools() for _ in range(5)))
+
+        answers = asyncio.run(together())
+        assert all({"flow_ask", "answer", "wait"} <= names for names in answers), answers
+        mcp_path = "/api/v1/apps/{app_id}/mcp"
+        routes = fresh.app.router.routes
+        endpoint = next(r.endpoint for r in routes if getattr(r, "path", "") == mcp_path)
+        assert endpoint._task is not None and not endpoint._task.done()
+    assert endpoint._task.done() and endpoint._task.exception() is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -63,11 +64,17 @@ from podium.packs.handlers import HandlerRunner
 from podium.packs.service import PackService
 from podium.sessions.artifacts import ArtifactService
 from podium.sessions.service import SessionService
-from podium.tools.mcp import close_connections
 from podium.version import __version__
 from podium.workflows.service import WorkflowService
 
 PREFIX = "/api/v1"
+
+
+async def _close_mcp_connections() -> None:
+    """Close the MCP client sessions agents opened; the SDK is loaded only when one was."""
+    module = sys.modules.get("podium.tools.mcp")
+    if module is not None:
+        await module.close_connections()
 
 
 def create_app(settings: Settings, *, workers: int | None = None, registry: Registry) -> FastAPI:
@@ -80,7 +87,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             Podium.open(settings=settings, workers=workers, registry=registry) as podium,
-            mcp_endpoint.manager.run(),
+            mcp_endpoint.run(),
         ):
             auth_service = AuthService(podium.store, settings)
             await auth_service.open()
@@ -124,7 +131,7 @@ def create_app(settings: Settings, *, workers: int | None = None, registry: Regi
                     await podium.drain_workers(drain)
                 await handler_runner.stop()
                 await memory_service.close()
-                await close_connections()
+                await _close_mcp_connections()
                 await close_providers()
 
     app = FastAPI(

@@ -11,47 +11,31 @@ and resources (`mcp_tools`, `mcp_resources`) see the caller in the request's sco
 A refusal before the SDK (413, 415, 422, 401, 404, 429) is the REST envelope turned into a
 JSON-RPC error by `MCPErrorMiddleware`, so an MCP client shows its message instead of a bare
 HTTP status.
+
+The SDK (`mcp_sdk`) is loaded on the first MCP request, not when the server starts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-from mcp.server import Server
-from mcp.server.context import ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.shared.exceptions import MCPError
-from mcp_types import (
-    INVALID_PARAMS,
-    INVALID_REQUEST,
-    CallToolRequestParams,
-    CallToolResult,
-    ListResourcesResult,
-    ListResourceTemplatesResult,
-    ListToolsResult,
-    PaginatedRequestParams,
-    ReadResourceRequestParams,
-    ReadResourceResult,
-)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium.api.deps import AppAccess, Services
 from podium.api.errors import error_response
-from podium.api.mcp_resources import AppResources
-from podium.api.mcp_tools import AppTools
 from podium.auth.tenancy import KEY_PREFIX
 from podium.errors import NotFound, PodiumError
-from podium.version import __version__
 
-SCOPE_KEY = "podium.mcp"  # where the endpoint leaves (services, access) for the handlers
-RESOURCE_NOT_FOUND = -32002  # the MCP specification's code for an unknown resource
-INSTRUCTIONS = (
-    "Podium: each flow of the app is a tool flow_<name>, each agent a tool agent_<name>. "
-    "A run that asks a question answers with pending_question and session_id: call answer "
-    "with them; call wait to follow a run that is still going."
-)
+if TYPE_CHECKING:
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+SCOPE_KEY = "podium.mcp"  # where the endpoint leaves (services, access) for the handlers (mcp_sdk)
+INVALID_REQUEST = -32600  # JSON-RPC's "Invalid Request" (the SDK's mcp_types.INVALID_REQUEST)
 
 
 def mcp_path(prefix: str) -> str:
@@ -62,93 +46,51 @@ def mcp_path_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(re.escape(prefix) + r"/apps/[^/]+/mcp")
 
 
-def _caller(ctx: ServerRequestContext[Any, Any]) -> tuple[Services, AppAccess]:
-    request = ctx.request
-    found = None if request is None else request.scope.get(SCOPE_KEY)
-    if found is None:  # only MCPEndpoint hands requests to the SDK
-        raise MCPError(INVALID_REQUEST, "no caller: this server is reached through /mcp")
-    services, access = found
-    return services, access
-
-
-async def _list_tools(
-    ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
-) -> ListToolsResult:
-    services, access = _caller(ctx)
-    return ListToolsResult(tools=await AppTools(services, access).list())
-
-
-async def _call_tool(
-    ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
-) -> CallToolResult:
-    services, access = _caller(ctx)
-    tools = AppTools(services, access)
-    if not tools.knows(params.name):
-        raise MCPError(
-            INVALID_PARAMS, f"no tool named {params.name[:200]!r}; tools/list names the tools"
-        )
-    return await tools.call(params.name, params.arguments)
-
-
-async def _list_resources(
-    ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
-) -> ListResourcesResult:
-    services, access = _caller(ctx)
-    cursor = params.cursor if params is not None else None
-    try:
-        return await AppResources(services, access).list(cursor)
-    except PodiumError as exc:
-        raise _protocol_error(exc) from None
-
-
-async def _list_templates(
-    ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None
-) -> ListResourceTemplatesResult:
-    services, access = _caller(ctx)
-    return AppResources(services, access).templates()
-
-
-async def _read_resource(
-    ctx: ServerRequestContext[Any, Any], params: ReadResourceRequestParams
-) -> ReadResourceResult:
-    services, access = _caller(ctx)
-    try:
-        return await AppResources(services, access).read(str(params.uri))
-    except PodiumError as exc:
-        raise _protocol_error(exc) from None
-
-
-def _protocol_error(exc: PodiumError) -> MCPError:
-    code = RESOURCE_NOT_FOUND if isinstance(exc, NotFound) else INVALID_PARAMS
-    data = {"code": exc.code, "message": exc.message, "details": exc.details or {}}
-    return MCPError(code, f"{exc.code}: {exc.message}", data)
-
-
-def build_server() -> Server[Any]:
-    """The SDK server whose handlers answer for the app of each request."""
-    return Server(
-        "podium",
-        version=__version__,
-        instructions=INSTRUCTIONS,
-        on_list_tools=_list_tools,
-        on_call_tool=_call_tool,
-        on_list_resources=_list_resources,
-        on_list_resource_templates=_list_templates,
-        on_read_resource=_read_resource,
-    )
-
-
 class MCPEndpoint:
     """The ASGI app at `/apps/{app_id}/mcp`: checks the caller, then hands the request to the
-    SDK's session manager (whose `run()` the API's lifespan holds open)."""
+    SDK's session manager. The SDK is loaded and its manager started on the first request
+    that passes the checks; `run()` (held open by the API's lifespan) stops it at the end."""
 
     def __init__(self, max_body_bytes: int) -> None:
-        self.manager = StreamableHTTPSessionManager(
-            app=build_server(),
-            json_response=True,
-            stateless=True,
-            max_request_body_size=max_body_bytes,
-        )
+        self.max_body_bytes = max_body_bytes
+        self._manager: StreamableHTTPSessionManager | None = None
+        self._starting = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            self._stop.set()
+            if self._task is not None:
+                await self._task
+
+    async def _started(self) -> StreamableHTTPSessionManager:
+        if self._manager is not None:
+            return self._manager
+        async with self._starting:
+            if self._manager is None:
+                from podium.api.mcp_sdk import session_manager
+
+                manager = session_manager(self.max_body_bytes)
+                ready = asyncio.Event()
+
+                async def hold() -> None:  # the manager's task group lives in this task
+                    async with manager.run():
+                        ready.set()
+                        await self._stop.wait()
+
+                self._task = asyncio.create_task(hold(), name="podium-mcp-sessions")
+                waiting = asyncio.create_task(ready.wait())
+                await asyncio.wait({waiting, self._task}, return_when=asyncio.FIRST_COMPLETED)
+                if not ready.is_set():
+                    waiting.cancel()
+                    self._task.result()  # the manager failed to start: raise why
+                self._manager = manager
+        assert self._manager is not None
+        return self._manager
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services: Services = scope["app"].state.services
@@ -158,8 +100,9 @@ class MCPEndpoint:
         except PodiumError as exc:
             await error_response(exc)(scope, receive, send)
             return
+        manager = await self._started()
         scope = {**scope, SCOPE_KEY: (services, access)}
-        await self.manager.handle_request(scope, receive, send)
+        await manager.handle_request(scope, receive, send)
 
     async def _access(self, services: Services, scope: Scope, app_id: str) -> AppAccess:
         bearer, api_key = _credentials(scope)
