@@ -700,6 +700,16 @@ def test_unreachable_database_server_is_one_line_without_the_password() -> None:
     assert result.stderr.count("\n") == 1
 
 
+def test_sqlalchemys_errors_count_as_database_errors_once_it_is_loaded() -> None:
+    """The CLI does not import SQLAlchemy to name its errors (~0.1 s of every command); once
+    the migrations have loaded it, its errors get the same one-line answer as sqlite3's."""
+    import sqlalchemy.exc
+
+    from podium.cli import _database_errors
+
+    assert set(_database_errors()) == {sqlite3.Error, sqlalchemy.exc.SQLAlchemyError}
+
+
 def test_version() -> None:
     result = podium("--version")
 

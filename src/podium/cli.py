@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 import click
 import pydantic
-import sqlalchemy.exc
 
 from podium import cli_remote
 from podium.assembly import Podium, default_registry, read_flow_file
@@ -80,6 +79,13 @@ def fail(message: str, exit_code: int = EXIT_FAILED) -> NoReturn:
     raise click.exceptions.Exit(exit_code)
 
 
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """sqlite3's errors, and SQLAlchemy's once something has loaded it (the migrations do):
+    importing it only to name its error would cost every command ~0.1 s."""
+    loaded = sys.modules.get("sqlalchemy.exc")
+    return (sqlite3.Error,) if loaded is None else (sqlite3.Error, loaded.SQLAlchemyError)
+
+
 class PodiumGroup(click.Group):
     """Turns every expected error into one `error: …` line and an exit code, not a traceback."""
 
@@ -90,7 +96,7 @@ class PodiumGroup(click.Group):
             fail(str(exc), exc.exit_code)
         except PodiumError as exc:
             fail(exc.message)
-        except (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
+        except _database_errors() as exc:
             detail = getattr(exc, "orig", None) or exc  # the driver's words, not the wrapper's
             fail(f"database {display_url(ctx.meta.get('podium.url', '?'))}: {detail}")
         except BrokenPipeError:
