@@ -85,9 +85,10 @@ class MCPEndpoint:
                 self._task = asyncio.create_task(hold(), name="podium-mcp-sessions")
                 waiting = asyncio.create_task(ready.wait())
                 await asyncio.wait({waiting, self._task}, return_when=asyncio.FIRST_COMPLETED)
-                if not ready.is_set():
+                if not ready.is_set():  # the manager failed to start: raise why
                     waiting.cancel()
-                    self._task.result()  # the manager failed to start: raise why
+                    failed, self._task = self._task, None
+                    failed.result()
                 self._manager = manager
         assert self._manager is not None
         return self._manager

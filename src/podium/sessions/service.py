@@ -180,13 +180,12 @@ class SessionService:
             flow_id = await self.store.find_flow_id(self.shipped_app_id, name)
         if flow_id is None:
             raise NotFound(f"no flow named {name!r} in this app; register it with POST /flows")
-        record = await self.flow_by_id(flow_id)
-        assert record is not None
-        return record
+        return await self._flow(flow_id)
 
     async def flow_by_id(self, flow_id: str | None) -> FlowRecord | None:
-        if flow_id is None:
-            return None
+        return None if flow_id is None else await self._flow(flow_id)
+
+    async def _flow(self, flow_id: str) -> FlowRecord:
         record = self._flows.get(flow_id)
         if record is None:
             record = await self.store.get_flow(flow_id)
