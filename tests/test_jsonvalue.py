@@ -175,3 +175,31 @@ def test_configure_sets_the_process_limits() -> None:
     finally:
         jsonvalue.configure(before)
     jsonvalue.check_value([[[[1]]]])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"it": ["ok", "a\x00"]}, "the input at $.it[1]: a string holds a NUL character"),
+        ({"it": [1, float("nan")]}, "the input at $.it[1]: nan is not a JSON number"),
+        ({"it": ["x" * 11]}, "the input at $.it[0]: a string of 11 characters is over"),
+        ({"it": [None, 1, ("t",)]}, None),  # a tuple encodes as a list
+        ({"it": [True, None, 3, "é"], "n": None, "s": "ü"}, None),
+        ({"it": [{"k": 1}], "f": False}, None),
+        ({"abcde": [1]}, "the input: a key of 5 characters is over the cap of 4"),
+    ],
+)
+def test_objects_of_scalars_and_lists_are_checked_like_any_value(
+    value: Any, message: str | None
+) -> None:
+    # The common shape of a node's output has a quicker check; the result is the same.
+    if message is None:
+        jsonvalue.check_value(value, "the input", SMALL)
+    else:
+        assert refusal(value, SMALL).message.startswith(message)
+
+
+def test_a_depth_of_one_refuses_a_list_in_an_object() -> None:
+    one_level = jsonvalue.JSONLimits(max_depth=1)
+    assert refusal({"a": []}, one_level).message == "the input at $.a: nested deeper than 1 levels"
+    jsonvalue.check_value({"a": 1}, "the input", one_level)

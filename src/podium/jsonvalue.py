@@ -70,6 +70,20 @@ def _refuse(
     raise JSONValueInvalid(f"{what}{where}: {problem}", details=details)
 
 
+# A container being walked: (value, depth, parent entry, key or index in the parent). The
+# path to a place is built from the parents only when refusing.
+_Entry = tuple[Any, int, "Any", "str | int | None"]
+
+
+def _parts(entry: _Entry | None, *last: str | int) -> list[str | int]:
+    parts: list[str | int] = list(last)
+    while entry is not None and entry[2] is not None:
+        parts.append(entry[3])  # type: ignore[arg-type]
+        entry = entry[2]
+    parts.reverse()
+    return parts
+
+
 def check_value(value: Any, what: str = "the value", limits: JSONLimits | None = None) -> None:
     """Refuse `value` unless it is JSON within the limits; the message names `what`, the
     place in the value and the setting of the cap it breaks.
@@ -78,51 +92,112 @@ def check_value(value: Any, what: str = "the value", limits: JSONLimits | None =
         JSONValueInvalid: with `details.path` (and `details.setting` for a cap).
     """
     limits = limits or _limits
-    # (value, depth, path) — the path is built only when refusing.
-    stack: list[tuple[Any, int, list[str | int]]] = [(value, 1, [])]
+    max_depth, max_string, max_key = limits.max_depth, limits.max_string_chars, limits.max_key_chars
+    if max_depth >= 2 and _plainly_fine(value, max_key, max_string):
+        return
+    stack: list[_Entry] = []
+    _visit(value, 1, None, None, what, limits, stack)
     while stack:
-        item, depth, parts = stack.pop()
-        kind = type(item)
-        if kind is str:
-            _check_string(item, what, parts, limits, key=False)
-        elif kind is dict:
-            if depth > limits.max_depth:
-                _too_deep(what, parts, limits)
+        entry = stack.pop()
+        item, depth = entry[0], entry[1]
+        if depth > max_depth:
+            _too_deep(what, _parts(entry), limits)
+        # The common kinds are checked here; anything else (a float, a subclass, a tuple, a
+        # value that is not JSON) by `_visit`.
+        if type(item) is dict:
             for key, child in item.items():
                 if type(key) is not str:
-                    _refuse(what, f"the key {key!r} is not a string", parts)
-                _check_string(key, what, parts, limits, key=True)
-                if type(child) in (dict, list):
-                    stack.append((child, depth + 1, [*parts, key]))
-                else:
-                    stack.append((child, depth, [*parts, key]))
-        elif kind is list:
-            if depth > limits.max_depth:
-                _too_deep(what, parts, limits)
-            for index, child in enumerate(item):
-                if type(child) in (dict, list):
-                    stack.append((child, depth + 1, [*parts, index]))
-                else:
-                    stack.append((child, depth, [*parts, index]))
-        elif kind is float:
-            if not math.isfinite(item):
-                _refuse(what, f"{item} is not a JSON number (NaN and Infinity are refused)", parts)
-        elif item is None or kind is bool or kind is int or isinstance(item, bool):
-            continue
-        elif isinstance(item, (str, int, float)):
-            # Subclasses (an IntEnum, a str Enum) encode as JSON: check them as their base.
-            stack.append((_base_scalar(item), depth, parts))
-        elif isinstance(item, dict):
-            stack.append((dict(item), depth, parts))
-        elif isinstance(item, (list, tuple)):
-            stack.append((list(item), depth, parts))
+                    _refuse(what, f"the key {key!r} is not a string", _parts(entry))
+                if len(key) > max_key or "\x00" in key or not key.isascii():
+                    _check_string(key, what, _parts(entry), limits, key=True)
+                kind = type(child)
+                if kind is str:
+                    if len(child) > max_string or "\x00" in child or not child.isascii():
+                        _check_string(child, what, _parts(entry, key), limits, key=False)
+                elif kind is dict or kind is list:
+                    stack.append((child, depth + 1, entry, key))
+                elif child is not None and kind is not int and kind is not bool:
+                    _visit(child, depth + 1, entry, key, what, limits, stack)
         else:
+            for index, child in enumerate(item):
+                kind = type(child)
+                if kind is str:
+                    if len(child) > max_string or "\x00" in child or not child.isascii():
+                        _check_string(child, what, _parts(entry, index), limits, key=False)
+                elif kind is dict or kind is list:
+                    stack.append((child, depth + 1, entry, index))
+                elif child is not None and kind is not int and kind is not bool:
+                    _visit(child, depth + 1, entry, index, what, limits, stack)
+
+
+def _plainly_fine(value: Any, max_key: int, max_string: int) -> bool:
+    """True for the most common value, which passes: an object whose values are short ASCII
+    strings, ints, booleans, nulls or lists of them (a node's output, say). False means
+    nothing: `check_value` walks the value."""
+    if type(value) is not dict:
+        return False
+    for key, child in value.items():
+        if type(key) is not str or len(key) > max_key or "\x00" in key or not key.isascii():
+            return False
+        kind = type(child)
+        if kind is str:
+            if len(child) > max_string or "\x00" in child or not child.isascii():
+                return False
+        elif kind is list:
+            for item in child:
+                kind = type(item)
+                if kind is str:
+                    if len(item) > max_string or "\x00" in item or not item.isascii():
+                        return False
+                elif item is not None and kind is not int and kind is not bool:
+                    return False
+        elif child is not None and kind is not int and kind is not bool:
+            return False
+    return True
+
+
+def _visit(
+    item: Any,
+    depth: int,
+    parent: _Entry | None,
+    key: str | int | None,
+    what: str,
+    limits: JSONLimits,
+    stack: list[_Entry],
+) -> None:
+    """Check a scalar, or queue a container (`depth` is the one it has as a container)."""
+    kind = type(item)
+    if kind is dict or kind is list:
+        stack.append((item, depth, parent, key))
+    elif kind is str:
+        _check_string(item, what, _parts(parent, *_key(key)), limits, key=False)
+    elif kind is float:
+        if not math.isfinite(item):
             _refuse(
                 what,
-                f"a value of type {kind.__name__} is not JSON; use a string, number, "
-                "boolean, null, list or object",
-                parts,
+                f"{item} is not a JSON number (NaN and Infinity are refused)",
+                _parts(parent, *_key(key)),
             )
+    elif item is None or kind is bool or kind is int or isinstance(item, bool):
+        return
+    elif isinstance(item, (str, int, float)):
+        # Subclasses (an IntEnum, a str Enum) encode as JSON: check them as their base.
+        _visit(_base_scalar(item), depth, parent, key, what, limits, stack)
+    elif isinstance(item, dict):
+        stack.append((dict(item), depth, parent, key))
+    elif isinstance(item, (list, tuple)):
+        stack.append((list(item), depth, parent, key))
+    else:
+        _refuse(
+            what,
+            f"a value of type {kind.__name__} is not JSON; use a string, number, "
+            "boolean, null, list or object",
+            _parts(parent, *_key(key)),
+        )
+
+
+def _key(key: str | int | None) -> tuple[str | int, ...]:
+    return () if key is None else (key,)
 
 
 def _base_scalar(item: str | int | float) -> str | int | float:

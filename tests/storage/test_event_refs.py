@@ -13,6 +13,8 @@ from conftest import fast_settings
 from podium import FlowBuilder, Podium
 from podium.events import names
 from podium.events.envelope import Event
+from podium.storage.event_refs import reference
+from podium.storage.records import StepRecord
 from podium.storage.script import Script, all_rows, loads
 from support import nodes
 
@@ -167,3 +169,44 @@ async def test_events_stored_whole_before_references_read_as_they_are(podium: Po
         await podium.store.read_events(run.app_id, session_id=run.session_id),
     ):
         assert events[-1].to_json() == written.to_json()
+
+
+def _step(status: str = "succeeded", iteration: int = 0, output: Any = None) -> StepRecord:
+    return StepRecord("stp", "run_1", "n", iteration, 1, status, output, None, 0.0, 0.0, number=3)
+
+
+def _completed(data: dict[str, Any], run_id: str = "run_1") -> Event:
+    return Event(names.NODE_COMPLETED, "app_1", "ses_1", run_id, data)
+
+
+@pytest.mark.parametrize(
+    ("step", "data", "expected"),
+    [
+        (_step(output={"a": 1}), {"node_id": "n", "step": 3, "output": {"a": 1}}, 3),
+        (_step(), {"node_id": "n", "step": 3, "output": {}}, 3),
+        (_step(iteration=2), {"node_id": "n", "step": 3, "iteration": 2, "output": {}}, 3),
+        (_step("cached"), {"node_id": "n", "step": 3, "cached": True, "output": {}}, 3),
+        # Anything the step would not give back exactly is stored whole.
+        (_step(output={"a": 1}), {"node_id": "n", "step": 3, "output": {"a": 2}}, None),
+        (_step(), {"node_id": "m", "step": 3, "output": {}}, None),
+        (_step(iteration=2), {"node_id": "n", "step": 3, "iteration": 1, "output": {}}, None),
+        (_step(iteration=2), {"node_id": "n", "step": 3, "output": {}}, None),
+        (_step(), {"node_id": "n", "step": 3, "iteration": 0, "output": {}}, None),
+        (_step(), {"node_id": "n", "step": 3, "cached": True, "output": {}}, None),
+        (_step("cached"), {"node_id": "n", "step": 3, "output": {}}, None),
+        (_step(), {"node_id": "n", "step": 3, "output": {}, "extra": 1}, None),
+        (_step(), {"node_id": "n", "step": 3}, None),
+        (_step(), {"node_id": "n", "step": 4, "output": {}}, None),
+        (_step("failed"), {"node_id": "n", "step": 3, "output": {}}, None),
+        (
+            _step(output={"a": 1}),
+            {"node_id": "n", "step": 3, "output_omitted": True, "output_bytes": 7, "read": "x"},
+            None,
+        ),
+    ],
+)
+def test_only_an_event_its_step_gives_back_whole_is_a_reference(
+    step: StepRecord, data: dict[str, Any], expected: int | None
+) -> None:
+    assert reference(_completed(data), {3: step}) == expected
+    assert reference(_completed(data, run_id="run_2"), {3: step}) is None

@@ -66,26 +66,29 @@ def check_json_object(what: str, value: dict[str, Any]) -> None:
     check_json(f"{what} output", value)
 
 
-def check_node_result(ctx: Context, result: NodeResult) -> None:
+def check_node_result(ctx: Context, result: NodeResult) -> str | None:
     """A node's output and run output pass the JSON boundary, and the state they make stays
-    under `PODIUM_MAX_STATE_BYTES`; otherwise the node fails with a message saying so."""
+    under `PODIUM_MAX_STATE_BYTES`; otherwise the node fails with a message saying so.
+    Returns the output's JSON text (None for no output), which the step row stores."""
     what = f"node {ctx.node_id!r}"
     check_json(f"{what} output", result.output)
     if result.run_output is not None:
         check_json(f"{what} run output", result.run_output)
     if result.output:
-        check_state_size(ctx, result.output)
+        return check_state_size(ctx, result.output)
+    return None
 
 
-def check_state_size(ctx: Context, output: dict[str, Any]) -> None:
-    """Refuse an output that makes the session state larger than `max_state_bytes`."""
+def check_state_size(ctx: Context, output: dict[str, Any]) -> str:
+    """Refuse an output that makes the session state larger than `max_state_bytes`; returns
+    the output's JSON text."""
     cap = ctx.settings.max_state_bytes
     output_json = dumps(output)
     # The state after the merge is at most the two together (replace and merge drop old
     # values, append adds the new ones), and a character is at most 4 bytes of UTF-8: most
     # outputs need neither the merge nor the encoding to know they fit.
     if 4 * (len(ctx._state_json) + len(output_json)) <= cap:
-        return
+        return output_json
     merged = merge_into_state(ctx.state, output, ctx._execution.reducers)
     size = len(dumps(merged).encode())
     if size > cap:
@@ -95,6 +98,7 @@ def check_state_size(ctx: Context, output: dict[str, Any]) -> None:
             "ask the operator to raise the cap",
             details={"setting": "PODIUM_MAX_STATE_BYTES", "cap": cap, "bytes": size},
         )
+    return output_json
 
 
 class Context:

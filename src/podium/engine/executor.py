@@ -26,7 +26,7 @@ from podium.errors import LeaseLost, RunCancelled, StoreUnavailable
 from podium.events import names
 from podium.events.envelope import Event
 from podium.ids import new_id, step_id
-from podium.storage.event_bounds import run_url, step_url, within_cap
+from podium.storage.event_bounds import OMITTABLE, run_url, step_url, within_cap
 from podium.storage.records import Claim, InterruptRecord, StepCommit, StepRecord
 from podium.storage.script import dumps
 from podium.storage.store import Store
@@ -53,6 +53,7 @@ class NodeOutcome:
     error: str | None = None
     suspend: Suspend | None = None
     retry_at: float | None = None  # the attempt failed; the next may start then
+    output_json: str | None = None  # the result's output as JSON text, made by its check
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     emitted: int = 0  # events emitted by the step so far, counting those written before
 
@@ -277,7 +278,8 @@ class RunExecution:
                     else:
                         async with asyncio.timeout(node.timeout_seconds):
                             result = await node_type.run(ctx, config)
-                    check_node_result(ctx, result)  # the JSON boundary and the state-size cap
+                    # The JSON boundary and the state-size cap.
+                    outcome.output_json = check_node_result(ctx, result)
                     outcome.result, outcome.events = result, ctx.events
                     if span is not None:
                         span.set_attribute("podium.step.status", "succeeded")
@@ -455,7 +457,12 @@ class RunExecution:
             event_data["error"] = outcome.error
         # A node's output is read whole from its step; an error or a question from the run.
         completed = kind == names.NODE_COMPLETED
-        events.append(self._event(kind, event_data, number if completed else None))
+        fits = completed and self._fits(node_id, outcome.output_json)
+        events.append(
+            Event(kind, self.run.app_id, self.run.session_id, self.run.id, event_data)
+            if fits
+            else self._event(kind, event_data, number if completed else None)
+        )
         events += [self._event(t, d) for t, d in outcome.events]
         events += [self._event(names.NODE_SKIPPED, {"node_id": n}) for n in change.skipped]
         steps.append(
@@ -471,9 +478,19 @@ class RunExecution:
                 started_at=outcome.started_at,
                 ended_at=time.time(),
                 number=number,
+                output_json=outcome.output_json if output else None,
             )
         )
         return limit_error
+
+    def _fits(self, node_id: str, output_json: str | None) -> bool:
+        """Whether a `node.completed` event with this output is surely within the event cap,
+        from the output's JSON text: its other keys are the node id, the step number and the
+        iteration (a character is at most 6 characters of JSON and 4 bytes of UTF-8)."""
+        cap = self.settings.max_event_bytes
+        if cap is None:
+            return True
+        return 4 * (len(output_json or "{}") + 6 * len(node_id) + 80) <= cap
 
     async def _complete_cached(self, node_id: str, running: set[str]) -> str | None:
         """A node upstream of a re-execution trigger takes its cached output instead of running."""
@@ -585,11 +602,11 @@ class RunExecution:
         a question that would make it larger is left out: the step's or the run's page has
         it)."""
         app_id, run_id = self.run.app_id, self.run.id
-        read = run_url(app_id, run_id) if step is None else step_url(app_id, run_id, step)
         cap = self.settings.max_event_bytes
-        return Event(
-            kind, self.run.app_id, self.run.session_id, self.run.id, within_cap(data, cap, read)
-        )
+        if cap is not None and not data.keys().isdisjoint(OMITTABLE):
+            read = run_url(app_id, run_id) if step is None else step_url(app_id, run_id, step)
+            data = within_cap(data, cap, read)
+        return Event(kind, app_id, self.run.session_id, run_id, data)
 
     def _live(self, kind: str, node_id: str) -> None:
         if self.publish_live is not None:

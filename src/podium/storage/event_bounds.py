@@ -46,7 +46,7 @@ def within_cap(
 ) -> dict[str, Any]:
     """`data`, or a copy in which the largest of its `omittable` values are replaced by
     markers (`<key>_omitted`, `<key>_bytes`, `read`) until it is at most `cap` bytes."""
-    if cap is None or not any(key in data for key in omittable):
+    if cap is None or data.keys().isdisjoint(omittable):
         return data  # nothing could be left out (most engine events: a node id, a status)
     text = dumps(data)
     # A character is at most 4 bytes of UTF-8: most data fits without encoding it.

@@ -77,6 +77,8 @@ class StepRecord:
     started_at: float
     ended_at: float
     number: int = 0  # the step's place in its run (1, 2, …); `id` is derived from it
+    # `output` as JSON text when the engine already made it (the step row stores it as is).
+    output_json: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

@@ -30,9 +30,10 @@ class Json:
     """A JSON parameter: stored as TEXT on SQLite, JSONB on PostgreSQL."""
 
     value: Any
+    text: str | None = None  # the value's JSON text, when the caller already made it
 
     def dumps(self) -> str:
-        return _ENCODER.encode(self.value)
+        return _ENCODER.encode(self.value) if self.text is None else self.text
 
 
 @dataclass(slots=True)

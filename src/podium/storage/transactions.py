@@ -169,7 +169,11 @@ def append_events(
     rows = []
     for event in events:
         event.ts, event.app_id = now, app_id
-        step = reference(event, by_number) if by_number is not None else None
+        step = (
+            reference(event, by_number)
+            if by_number is not None and event.type == names.NODE_COMPLETED
+            else None
+        )
         if step is None:
             data: Any = Json(event.data)
             session_id = event.session_id
@@ -398,19 +402,29 @@ def enqueue_run(
     return run_id, events
 
 
-def _fenced(run_id: str, fence: int, sets: str, *args: Any) -> Script:
+# `_fenced`'s statements by their SET clause (a handful of constant clauses).
+_FENCED: dict[str, tuple[str, str]] = {}
+
+
+def _fenced(run_id: str, fence: int, sets: str, *args: Any, keeps_status: bool = False) -> Script:
     """Update the run only while this worker still holds it (running, or asked to pause);
     returns its status as updated, raises LeaseLost otherwise.
 
+    `keeps_status`: `sets` does not change the status, so a running run (nearly always) is
+    updated by a statement without RETURNING, which SQLite makes with a temporary table.
+
     On PostgreSQL the update also locks the run row until the transaction ends.
     """
-    updated = yield one(
-        f"UPDATE runs SET {sets} WHERE id = ? AND fence = ? AND status IN ('running', 'pausing') "
-        "RETURNING status",
-        *args,
-        run_id,
-        fence,
-    )
+    statements = _FENCED.get(sets)
+    if statements is None:
+        where = f"UPDATE runs SET {sets} WHERE id = ? AND fence = ? AND status"
+        statements = _FENCED[sets] = (
+            f"{where} = 'running'",
+            f"{where} IN ('running', 'pausing') RETURNING status",
+        )
+    if keeps_status and (yield execute(statements[0], *args, run_id, fence)):
+        return "running"
+    updated = yield one(statements[1], *args, run_id, fence)
     if updated is not None:
         return updated["status"]
     row = yield one("SELECT status, fence FROM runs WHERE id = ?", run_id)
@@ -422,14 +436,14 @@ def _fenced(run_id: str, fence: int, sets: str, *args: Any) -> Script:
 
 
 def renew_lease(run_id: str, fence: int, lease_until: float) -> Script:
-    yield from _fenced(run_id, fence, "lease_until = ?", lease_until)
+    yield from _fenced(run_id, fence, "lease_until = ?", lease_until, keeps_status=True)
 
 
 def record_call(
     run_id: str, fence: int, node_id: str, iteration: int, key: str, result: Any, now: float
 ) -> Script:
     """Write a finished call's result before the step goes on (DESIGN §3.10)."""
-    yield from _fenced(run_id, fence, "fence = fence")
+    yield from _fenced(run_id, fence, "fence = fence", keeps_status=True)
     yield execute(
         "INSERT INTO calls (run_id, node_id, iteration, key, result, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -467,6 +481,7 @@ def commit_step(commit: StepCommit, now: float) -> Script:
             Json(c.progress),
             c.steps_count,
             c.elapsed,
+            keeps_status=True,
         )
         written = None
     elif status == "paused":
@@ -540,7 +555,7 @@ def commit_step(commit: StepCommit, now: float) -> Script:
                     s.iteration,
                     s.attempt,
                     s.status,
-                    Json(s.output) if s.output is not None else None,
+                    Json(s.output, s.output_json) if s.output is not None else None,
                     s.error,
                     s.started_at,
                     s.ended_at,
