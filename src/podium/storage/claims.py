@@ -80,6 +80,7 @@ def claim_next_run(
         run.app_id,
         [Event(names.RUN_STARTED, run.app_id, run.session_id, run.id, {"attempt": run.fence})],
         now,
+        dialect_name=dialect,
     )
     if postgres and app_cap is not None:
         # Two transactions may have counted the same slots; appending the event locked the

@@ -274,7 +274,7 @@ class Store(ABC):
             LeaseLost, RunCancelled: this worker no longer holds the run; nothing was written.
         """
         committed: StepCommitted = await self.run_script(
-            lambda: tx.commit_step(commit, time.time())
+            lambda: tx.commit_step(commit, time.time(), self.dialect)
         )
         self._published(committed.events)
         if commit.steps:

@@ -156,13 +156,18 @@ APPEND_POSTGRES = (
 
 
 def append_events(
-    app_id: str, events: list[Event], now: float, steps: list[StepRecord] | None = None
+    app_id: str,
+    events: list[Event],
+    now: float,
+    steps: list[StepRecord] | None = None,
+    dialect_name: str | None = None,
 ) -> Script:
     """Give `events` the app's next seqs and write them; returns them with seq, id, ts.
 
     `steps`, written in the same transaction: a `node.completed` event that its step gives
     back whole is stored as a reference to it (`podium.storage.event_refs`); the events
-    returned keep their whole data."""
+    returned keep their whole data. `dialect_name`: the backend, when the caller knows it
+    (else the script asks)."""
     if not events:
         return events
     by_number = {step.number: step for step in steps} if steps else None
@@ -180,7 +185,7 @@ def append_events(
         else:  # a reference: the step and run rows hold the rest
             data, session_id = REFERENCE, None
         rows.append((event.type, session_id, event.run_id, data, step))
-    if (yield dialect()) == "postgresql":
+    if (dialect_name or (yield dialect())) == "postgresql":
         # One statement: the app's row (which orders its log) is locked from here to the
         # commit, so the seq is taken last and in the same round trip as the insert; every
         # other writer of the app waits for this transaction only as long as the commit.
@@ -456,7 +461,7 @@ def record_call(
     )
 
 
-def commit_step(commit: StepCommit, now: float) -> Script:
+def commit_step(commit: StepCommit, now: float, dialect_name: str | None = None) -> Script:
     """The end of one or more steps (those that finished together) in one transaction: run
     progress, step rows, state, questions, events. Returns a `StepCommitted`.
 
@@ -611,7 +616,7 @@ def commit_step(commit: StepCommit, now: float) -> Script:
                 for i in c.interrupts
             ],
         )
-    written_events = yield from append_events(c.app_id, events, now, c.steps)
+    written_events = yield from append_events(c.app_id, events, now, c.steps, dialect_name)
     return StepCommitted(written_events, written, stored == "pausing")
 
 
