@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ NODES = [f"n{i}" for i in range(10)]
 CHAIN, ASK = "bench_chain", "bench_ask"
 ANSWER = "yes"
 WAIT_TRIES = 5  # `GET .../wait?timeout=30` calls before a run counts as stuck
+WAIT_SECONDS = 30  # Podium's `?wait=` and `?timeout=`
 
 
 def log(message: str) -> None:
@@ -411,7 +413,7 @@ class PodiumPeer(Peer):
         url = f"{self.app}/runs/{run_id}/wait"
         status = "?"
         for _ in range(WAIT_TRIES):
-            run: dict[str, Any] = await http.fetch("GET", url, params={"timeout": 30})
+            run: dict[str, Any] = await http.fetch("GET", url, params={"timeout": WAIT_SECONDS})
             status = run["status"]
             if status == want:
                 return run
@@ -422,10 +424,14 @@ class PodiumPeer(Peer):
         raise RuntimeError(f"run {run_id} still {status} after {WAIT_TRIES} waits")
 
     async def run_chain(self, http: Client) -> str:
-        started = await self._start(http, CHAIN)
-        assert started.run_id
-        await self._wait(http, started.run_id, "succeeded")
-        return started.id
+        # One request: the session comes back once its run has ended (`?wait=`).
+        body = {"flow": CHAIN, "input": {}}
+        session = await http.fetch(
+            "POST", f"{self.app}/sessions", json=body, params={"wait": WAIT_SECONDS}
+        )
+        if session["run_status"] != "succeeded":  # not within the wait: wait on
+            await self._wait(http, session["run_id"], "succeeded")
+        return str(session["id"])
 
     async def pause(self, http: Client) -> Paused:
         started = await self._start(http, ASK)
@@ -510,8 +516,9 @@ class LangGraphPeer(Peer):
         return thread_id
 
     async def run_chain(self, http: Client) -> str:
-        thread = await self._thread(http)
-        body = {"assistant_id": "chain", "input": {}}
+        # One request: the thread is created by its first run (`if_not_exists`).
+        thread = str(uuid.uuid4())
+        body = {"assistant_id": "chain", "input": {}, "if_not_exists": "create"}
         values = await http.fetch("POST", f"/threads/{thread}/runs/wait", json=body)
         check_values(values, False, f"langgraph thread {thread}")
         return thread

@@ -164,6 +164,41 @@ def test_a_waiting_session_shows_its_question(app: App) -> None:
     assert question["interrupt_id"].startswith("int_")
 
 
+def test_wait_answers_with_the_session_once_its_run_has_ended(app: App) -> None:
+    response = app.post("/sessions?wait=20", {"flow": "hello", "input": {"name": "Ada"}})
+    assert response.status_code == 201, response.text
+    session = response.json()
+    assert (session["status"], session["run_status"]) == ("completed", "succeeded")
+    assert session["state"]["greeting"] == "Hello, Ada!"
+    assert session["pending_question"] is None
+    assert app.session(session["id"]) == session
+
+
+def test_wait_answers_at_a_question_with_it(app: App) -> None:
+    response = app.post("/sessions?wait=20", {"flow": "approve", "input": {}})
+    assert response.status_code == 201, response.text
+    session = response.json()
+    assert (session["status"], session["run_status"]) == ("waiting", "interrupted")
+    assert session["pending_question"]["question"] == "Approve?"
+
+
+@pytest.mark.parametrize(
+    ("wait", "message"),
+    [
+        ("-1", "query.wait: Input should be greater than or equal to 0"),
+        ("301", "query.wait: Input should be less than or equal to 300"),
+        ("soon", "query.wait: Input should be a valid number"),
+    ],
+)
+def test_a_bad_wait_is_422_and_creates_no_session(app: App, wait: str, message: str) -> None:
+    before = app.get("/sessions").json()["items"]
+    response = app.post(f"/sessions?wait={wait}", {"flow": "hello", "input": {}})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input" and error["message"].startswith(message)
+    assert app.get("/sessions").json()["items"] == before
+
+
 def test_another_apps_session_is_404(app: App, make_user: Any) -> None:
     session = app.waiting_session()
     bob = make_user("bob")
@@ -484,6 +519,10 @@ def test_wait_returns_the_still_active_run_at_the_timeout(api_config: Settings) 
         assert response.json()["status"] == "queued"
         too_long = app.get(f"/runs/{created['run_id']}/wait", params={"timeout": 301})
         assert too_long.status_code == 422
+        # Creating a session with a wait answers at the timeout too, the run still queued.
+        waited = app.post("/sessions?wait=0.3", {"flow": "hello", "input": {}})
+        assert waited.status_code == 201
+        assert (waited.json()["status"], waited.json()["run_status"]) == ("active", "queued")
 
 
 def test_cancel_a_run(app: App) -> None:

@@ -87,9 +87,8 @@ def test_every_route_family(client: Client) -> None:
     assert client.cancel_run(app.id, again.run_id).status == "cancelled"
     forked = client.fork_run(app.id, session.run_id, steps[1].id, {"name": "Cy"})
     assert client.wait_for(app.id, forked.run_id, timeout=20).status == "succeeded"
-    shout = client.start_session(app.id, "shout", {"word": "hey"})
-    assert shout.run_id is not None
-    client.wait_for(app.id, shout.run_id, timeout=20)
+    shout = client.start_session(app.id, "shout", {"word": "hey"}, wait=20)  # one request
+    assert (shout.status, shout.run_status) == ("completed", "succeeded")
     third = client.start_session(app.id, "ask")
     assert client.cancel_session(app.id, third.id).status == "cancelled"
     assert client.complete_session(app.id, shout.id).status == "completed"

@@ -316,12 +316,24 @@ class Client:
         app_id: str,
         flow: str | dict[str, Any],
         input: dict[str, Any] | None = None,
+        *,
+        wait: float = 0.0,
         **options: Any,
     ) -> m.SessionPublic:
         """A session of a flow (its name, or a definition) with its first run queued;
-        `options`: `metadata`, `user_id` (API keys), `include_outputs`, `pending_statuses`."""
+        `options`: `metadata`, `user_id` (API keys), `include_outputs`, `pending_statuses`.
+
+        `wait` (seconds, at most 300): the session once that run has ended, waits for an
+        answer or is paused (`run_status` says which), in one request."""
         body = {"flow": flow, "input": input or {}, **options}
-        return self._call(ep.START_SESSION, {"app_id": app_id}, body=body)  # type: ignore[no-any-return]
+        params = {"wait": wait} if wait else None
+        return self._call(  # type: ignore[no-any-return]
+            ep.START_SESSION,
+            {"app_id": app_id},
+            body=body,
+            params=params,
+            timeout=self.timeout + wait,
+        )
 
     def list_sessions(
         self,

@@ -203,10 +203,14 @@ class SessionService:
         metadata: dict[str, Any] | None,
         user_id: str | None,
         options: dict[str, Any] | None = None,
+        wait: float = 0.0,
     ) -> SessionView:
         """Create a session of `flow` (a registered name, or a flow definition) and queue its
         first run; `PrerequisiteNotMet` when the flow is gated and `user_id` has not completed
-        what it requires (every way of starting a session comes through here)."""
+        what it requires (every way of starting a session comes through here).
+
+        `wait` > 0: the session as it is once that run has ended, waits for an answer or is
+        paused, or when `wait` seconds (at most MAX_WAIT_SECONDS) have passed."""
         jsonvalue.check_value(run_input, "the session's input")
         jsonvalue.check_value(metadata, "the session's metadata")
         if isinstance(flow, dict):
@@ -214,7 +218,7 @@ class SessionService:
         else:
             record = await self.find_flow(app_id, flow)
         await self.gates.check(app_id, user_id, record.name)
-        session_id, _ = await self.store.start_session(
+        session_id, run_id = await self.store.start_session(
             app_id,
             record.id,
             run_input,
@@ -222,6 +226,8 @@ class SessionService:
             user_id=user_id,
             options=options or None,
         )
+        if wait > 0:
+            await self.podium.wait(run_id, timeout=min(wait, MAX_WAIT_SECONDS))
         return await self.get_session(app_id, session_id)
 
     async def get_session(self, app_id: str, session_id: str) -> SessionView:

@@ -26,9 +26,21 @@ router = APIRouter(prefix="/apps/{app_id}/sessions", tags=["sessions"])
 
 @router.post("", status_code=201)
 async def create_session(
-    body: SessionCreate, access: AppMember, services: ServicesDep
+    body: SessionCreate,
+    access: AppMember,
+    services: ServicesDep,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=300,
+            description="seconds to wait for the first run to end, wait for an answer or "
+            "pause before answering (0: answer at once, with the run queued)",
+        ),
+    ] = 0.0,
 ) -> SessionPublic:
-    """Create a session of a flow and queue its first run."""
+    """Create a session of a flow and queue its first run; with `wait`, answer with the
+    session once that run has ended or waits (one request to run a flow to its end)."""
     user_id = access.principal.user_id
     if body.user_id is not None:
         if access.principal.kind == "user":
@@ -41,6 +53,7 @@ async def create_session(
         metadata=body.metadata,
         user_id=user_id,
         options=run_flags(body.include_outputs, body.pending_statuses),
+        wait=wait,
     )
     return SessionPublic.of(view)
 
