@@ -14,7 +14,9 @@ before the next starts); LangGraph is ``langgraph dev --no-browser --no-reload``
 with). Every workload uses a chain of 10 trivial nodes (Podium: ``template`` nodes writing
 ``"x"`` under their own name; LangGraph: functions doing the same):
 
-* H1  200 sequential "create a session (thread) and run it to the end": p50 / p95 ms;
+* H1  200 sequential "create a session (thread) and run it to the end", one request each
+  (Podium: ``POST /sessions?wait=30``; LangGraph: ``POST /threads/{new id}/runs/wait`` with
+  ``if_not_exists: "create"``): p50 / p95 ms;
 * H2  100 concurrent clients, each doing that 5 times: runs/s over the whole batch;
 * H3  200 sessions paused at a question (a ``human`` node / ``interrupt()`` before the chain),
   then answered one after the other: p50 / p95 ms from sending the answer until the run ended;

@@ -190,10 +190,16 @@ BINDINGS = {
     "path.component_id": "components",
 }
 # `wait` on a real run queued behind the waiting one holds for its whole `timeout` (30 s by
-# default, up to 300): correct, but too slow for a fuzzer.
+# default, up to 300): correct, but too slow for a fuzzer. So does creating a session with
+# `wait` when its run is queued behind another one of the app's.
 SHORT_WAIT = {
     "include-path": "/api/v1/apps/{app_id}/runs/{run_id}/wait",
     "parameters": {"query.timeout": 1},
+}
+SHORT_SESSION_WAIT = {
+    "include-path": "/api/v1/apps/{app_id}/sessions",
+    "include-method": "POST",
+    "parameters": {"query.wait": 1},
 }
 
 
@@ -212,7 +218,9 @@ def test_schemathesis_finds_no_failure_on_a_live_server(tmp_path: Path) -> None:
             *("namespaces", "documents", "threads", "characters", "components"),
         )
         dictionaries = {name: objects[name] for name in names}
-        config = write_config(tmp_path / "schemathesis.toml", dictionaries, BINDINGS, [SHORT_WAIT])
+        config = write_config(
+            tmp_path / "schemathesis.toml", dictionaries, BINDINGS, [SHORT_WAIT, SHORT_SESSION_WAIT]
+        )
         as_admin = {"Authorization": f"Bearer {token}"}
         as_key = {"X-API-Key": objects["key"]}
         doom = write_config(
