@@ -105,29 +105,23 @@ def check_value(value: Any, what: str = "the value", limits: JSONLimits | None =
         # The common kinds are checked here; anything else (a float, a subclass, a tuple, a
         # value that is not JSON) by `_visit`.
         if type(item) is dict:
-            for key, child in item.items():
+            for key in item:
                 if type(key) is not str:
                     _refuse(what, f"the key {key!r} is not a string", _parts(entry))
                 if len(key) > max_key or "\x00" in key or not key.isascii():
                     _check_string(key, what, _parts(entry), limits, key=True)
-                kind = type(child)
-                if kind is str:
-                    if len(child) > max_string or "\x00" in child or not child.isascii():
-                        _check_string(child, what, _parts(entry, key), limits, key=False)
-                elif kind is dict or kind is list:
-                    stack.append((child, depth + 1, entry, key))
-                elif child is not None and kind is not int and kind is not bool:
-                    _visit(child, depth + 1, entry, key, what, limits, stack)
+            children: Any = item.items()
         else:
-            for index, child in enumerate(item):
-                kind = type(child)
-                if kind is str:
-                    if len(child) > max_string or "\x00" in child or not child.isascii():
-                        _check_string(child, what, _parts(entry, index), limits, key=False)
-                elif kind is dict or kind is list:
-                    stack.append((child, depth + 1, entry, index))
-                elif child is not None and kind is not int and kind is not bool:
-                    _visit(child, depth + 1, entry, index, what, limits, stack)
+            children = enumerate(item)
+        for place, child in children:
+            kind = type(child)
+            if kind is str:
+                if len(child) > max_string or "\x00" in child or not child.isascii():
+                    _check_string(child, what, _parts(entry, place), limits, key=False)
+            elif kind is dict or kind is list:
+                stack.append((child, depth + 1, entry, place))
+            elif child is not None and kind is not int and kind is not bool:
+                _visit(child, depth + 1, entry, place, what, limits, stack)
 
 
 def _plainly_fine(value: Any, max_key: int, max_string: int) -> bool:

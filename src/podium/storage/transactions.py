@@ -174,11 +174,7 @@ def append_events(
     rows = []
     for event in events:
         event.ts, event.app_id = now, app_id
-        step = (
-            reference(event, by_number)
-            if by_number is not None and event.type == names.NODE_COMPLETED
-            else None
-        )
+        step = reference(event, by_number) if by_number is not None else None
         if step is None:
             data: Any = Json(event.data)
             session_id = event.session_id
