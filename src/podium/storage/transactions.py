@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import fields
 from typing import Any
 
 from podium.errors import Conflict, InvalidInput, LeaseLost, NotFound, RunCancelled
@@ -34,11 +35,8 @@ from podium.storage.script import (
     one,
 )
 
-RUN_COLUMNS = (
-    "id, app_id, session_id, flow_id, status, input, options, progress, output, error, fence, "
-    "worker_id, lease_until, steps_count, elapsed, created_at, queued_at, started_at, ended_at, "
-    "available_at"
-)
+# A run row's columns are RunRecord's fields in order: `run_record` reads a row by position.
+RUN_COLUMNS = ", ".join(field.name for field in fields(RunRecord))
 SESSION_STATUS = {
     "queued": "active",
     "running": "active",
@@ -57,27 +55,19 @@ PAUSE_KEEPS_QUEUED_AT = "CASE WHEN status = 'pausing' THEN queued_at ELSE ? END"
 
 
 def run_record(row: Row) -> RunRecord:
+    """A run from a row that selected RUN_COLUMNS (read by position: cheaper than by name)."""
+    run_id, app_id, session_id, flow_id, status, given, options, progress, output, *rest = row
     return RunRecord(
-        id=row["id"],
-        app_id=row["app_id"],
-        session_id=row["session_id"],
-        flow_id=row["flow_id"],
-        status=row["status"],
-        input=loads(row["input"]),
-        options=loads(row["options"]),
-        progress=loads(row["progress"]),
-        output=loads(row["output"]),
-        error=row["error"],
-        fence=row["fence"],
-        worker_id=row["worker_id"],
-        lease_until=row["lease_until"],
-        steps_count=row["steps_count"],
-        elapsed=row["elapsed"],
-        created_at=row["created_at"],
-        queued_at=row["queued_at"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        available_at=row["available_at"],
+        run_id,
+        app_id,
+        session_id,
+        flow_id,
+        status,
+        loads(given),
+        loads(options),
+        loads(progress),
+        loads(output),
+        *rest,
     )
 
 
