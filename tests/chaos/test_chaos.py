@@ -96,6 +96,9 @@ SLOTS = 4  # per worker
 LEASE = 3.0
 KILL_EVERY = 4.0
 LOAD_SECONDS = 150.0  # the load must be done by then
+# Sessions start spread over this long, so that the load lasts for several kills however
+# fast the machine runs them (all at once, a fast machine was done in ~10 s: one kill).
+SPREAD_SECONDS = 24.0
 NODES = ("start", "left", "right", "finish")  # the nodes making a recorded call
 
 FLOW: dict[str, Any] = {
@@ -568,10 +571,14 @@ class Chaos(threading.Thread):
             self.resumed_at = time.time()
 
 
-def drive(cluster: Cluster, app_id: str, number: int, deadline: float) -> dict[str, Any]:
-    """One session: start it, answer its question, wait for its run to end. A request cut
-    off by a killed API process is sent again to the other; a session start whose answer was
-    lost is looked up by its metadata first, so that it is not started twice."""
+def drive(
+    cluster: Cluster, app_id: str, number: int, start_at: float, deadline: float
+) -> dict[str, Any]:
+    """One session, from `start_at` on: start it, answer its question, wait for its run to
+    end. A request cut off by a killed API process is sent again to the other; a session
+    start whose answer was lost is looked up by its metadata first, so that it is not
+    started twice."""
+    time.sleep(max(start_at - time.monotonic(), 0.0))
     base = f"/apps/{app_id}"
     client = f"chaos-{number:03d}"
     session: dict[str, Any] | None = None
@@ -702,8 +709,12 @@ def test_chaos_on_postgresql(database_url: str, tmp_path: Path) -> None:
             assert time.monotonic() < up_by, "\n".join(w.output() for w in workers)
             time.sleep(0.1)
 
-        deadline = time.monotonic() + LOAD_SECONDS
-        futures = [pool.submit(drive, cluster, app_id, n, deadline) for n in range(SESSIONS)]
+        first = time.monotonic()
+        deadline = first + LOAD_SECONDS
+        futures = [
+            pool.submit(drive, cluster, app_id, n, first + n * SPREAD_SECONDS / SESSIONS, deadline)
+            for n in range(SESSIONS)
+        ]
         chaos = Chaos(
             url,
             app_id,
