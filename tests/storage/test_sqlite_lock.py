@@ -38,7 +38,7 @@ def other_process(store: SQLiteStore) -> sqlite3.Connection:
     return connection
 
 
-async def app_names(store: SQLiteStore) -> set[str]:
+def app_names(store: SQLiteStore) -> set[str]:
     connection = sqlite3.connect(store.path)
     try:
         return {name for (name,) in connection.execute("SELECT name FROM apps")}
@@ -56,7 +56,7 @@ async def test_a_write_waits_for_another_process_and_then_commits(store: SQLiteS
         await asyncio.wait_for(write, timeout=10)
     finally:
         other.close()
-    assert await app_names(store) == {"other", "mine"}
+    assert app_names(store) == {"other", "mine"}
 
 
 async def test_past_its_timeout_a_write_fails_as_locked_and_stores_nothing(
@@ -70,7 +70,7 @@ async def test_past_its_timeout_a_write_fails_as_locked_and_stores_nothing(
         other.execute("ROLLBACK")
     finally:
         other.close()
-    assert await app_names(store) == set()
+    assert app_names(store) == set()
     # The store writes again once the lock is free.
     await store.ensure_app("mine")
-    assert await app_names(store) == {"mine"}
+    assert app_names(store) == {"mine"}

@@ -207,7 +207,7 @@ class SQLiteStore(Store):
             finally:
                 connection.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not _locked(exc):
                 raise
         # Another process is in the middle of something (recovery, a checkpoint): the
         # writer thread's connection waits for it, the event loop does not.
@@ -275,6 +275,11 @@ class SQLiteStore(Store):
         _settle(group, outcomes)
 
 
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    """Whether the error is another connection holding a lock (worth trying again)."""
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def _begin_immediate(connection: sqlite3.Connection, timeout: float) -> None:
     """Take the write lock, waiting up to `timeout` seconds while another process holds it.
 
@@ -289,7 +294,7 @@ def _begin_immediate(connection: sqlite3.Connection, timeout: float) -> None:
             connection.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not _locked(exc):
                 raise
             now = time.monotonic()
             if deadline is None:
