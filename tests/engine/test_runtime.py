@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from tests.conftest import fast_settings
 
 from podium import FlowBuilder, Podium
+from podium.ids import new_id
+from podium.sessions.service import SessionService
+from podium.storage.records import RunRecord
 from support import nodes
 
 
@@ -36,3 +40,83 @@ async def test_a_wait_that_gives_up_does_not_deafen_another_wait_of_the_same_run
     assert impatient.status in ("queued", "running")
     run = await asyncio.wait_for(patient, timeout=20)
     assert run.status == "succeeded"
+
+
+def _chain() -> Any:
+    return FlowBuilder("quick").python("a", nodes.visit).output("out").chain("a", "out").build()
+
+
+async def test_a_run_watched_before_it_was_queued_is_not_missed_when_it_ends_first(
+    database_url: str,
+) -> None:
+    # The run ends before `until` is called: the notification came to the watch meanwhile.
+    settings = fast_settings(poll_seconds=60.0)
+    async with Podium.open(database_url, settings=settings, migrate=False, workers=2) as runtime:
+        app_id = await runtime.store.ensure_app("watch")
+        flow = await runtime.register_flow(_chain(), app_id=app_id)
+        run_id = new_id("run")
+        reads = 0
+
+        async def read() -> tuple[str, RunRecord]:
+            nonlocal reads
+            reads += 1
+            run = await runtime.store.get_run(run_id)
+            return run.status, run
+
+        with runtime.watching(run_id) as watch:
+            await runtime.store.start_session(app_id, flow.id, {}, run_id=run_id)
+            for _ in range(400):
+                if (await runtime.store.get_run(run_id)).status == "succeeded":
+                    break
+                await asyncio.sleep(0.025)
+            run = await asyncio.wait_for(watch.until(read, 30, queued=True), timeout=10)
+        assert (run.id, run.status, reads) == (run_id, "succeeded", 1)
+        assert run_id not in runtime._run_waiters  # the watch is gone with its block
+
+
+async def test_a_queued_watch_reads_once_at_its_timeout_when_nothing_came(
+    database_url: str,
+) -> None:
+    settings = fast_settings(poll_seconds=60.0)
+    async with Podium.open(database_url, settings=settings, migrate=False, workers=0) as runtime:
+        app_id = await runtime.store.ensure_app("watch")
+        flow = await runtime.register_flow(_chain(), app_id=app_id)
+        run_id = new_id("run")
+        with runtime.watching(run_id) as watch:
+            await runtime.store.start_session(app_id, flow.id, {}, run_id=run_id)
+
+            async def read() -> tuple[str, RunRecord]:
+                run = await runtime.store.get_run(run_id)
+                return run.status, run
+
+            run = await watch.until(read, 0.2, queued=True)
+        assert run.status == "queued"
+
+
+async def test_a_session_wait_follows_its_own_run_when_another_is_queued_on_the_session(
+    database_url: str,
+) -> None:
+    # The view's latest run is then the other one (still queued): the wait reads its own run
+    # and answers once that has ended, not at the timeout.
+    settings = fast_settings(poll_seconds=60.0)
+    async with Podium.open(database_url, settings=settings, migrate=False, workers=0) as runtime:
+        sessions = SessionService(runtime)
+        await sessions.open()
+        app_id = await runtime.store.ensure_app("watch")
+        await runtime.register_flow(_chain(), app_id=app_id)
+        waiting = asyncio.create_task(
+            sessions.create_session(app_id, "quick", {}, metadata=None, user_id=None, wait=30)
+        )
+        runs: list[RunRecord] = []
+        for _ in range(400):
+            runs = await runtime.store.list_runs(app_id=app_id)
+            if runs:
+                break
+            await asyncio.sleep(0.025)
+        first = runs[0]
+        second = await runtime.store.enqueue_run(first.session_id, {}, strategy="enqueue")
+        await runtime.store.cancel_run(first.id)
+        view = await asyncio.wait_for(waiting, timeout=10)
+        assert view.session.id == first.session_id
+        assert view.run is not None and (view.run.id, view.run.status) == (second, "queued")
+        assert (await runtime.store.get_run(first.id)).status == "cancelled"

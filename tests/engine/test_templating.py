@@ -62,6 +62,13 @@ def test_both_ways_render_the_same_text() -> None:
     assert render(looped, state) == "Adaab"
 
 
+def test_the_globals_are_there_and_a_state_key_of_the_same_name_wins() -> None:
+    # The globals are merged into the context once, not by Jinja on every render.
+    assert render("{% for i in range(3) %}{{ i }}{% endfor %}", {}) == "012"
+    assert render("{{ range }}", {"range": "mine"}) == "mine"
+    assert render("{{ state.range }}", {"range": "mine"}) == "mine"
+
+
 def test_only_the_keys_a_template_reads_are_sent_to_a_render_process() -> None:
     assert referenced_names("{% for i in items %}{{ i }}{{ other }}{% endfor %}") == {
         "items",

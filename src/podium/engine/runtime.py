@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from podium import jsonvalue, tracing
 from podium.config import Settings, get_settings
@@ -32,11 +32,50 @@ from podium.storage.store import Store, open_store
 
 WAITING_OR_ENDED = ("interrupted", "paused", "succeeded", "failed", "cancelled")
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class RunHandle:
     session_id: str
     run_id: str
+
+
+@dataclass(slots=True)
+class RunWatch:
+    """A run's end, watched (`Podium.watching`): `flag` is set by each notification that the
+    run may have ended or stopped to wait; `poll_seconds` bounds the wait for one anyway."""
+
+    flag: asyncio.Event
+    poll_seconds: float
+
+    async def until(
+        self,
+        read: Callable[[], Awaitable[tuple[str, T]]],
+        timeout: float | None,
+        *,
+        queued: bool = False,
+    ) -> T:
+        """`read()`'s value once the status it reads has ended, waits for an answer or is
+        paused, or when `timeout` passes. `queued`: the caller knows the run is queued (it
+        queued it inside `watching`), so the first look waits for a notification."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        look = not queued
+        seen: list[T] = []  # the last value read
+        while True:
+            if look:
+                self.flag.clear()
+                status, value = await read()
+                if status in WAITING_OR_ENDED:
+                    return value
+                seen[:] = [value]
+            look = True
+            wait = self.poll_seconds
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return seen[0] if seen else (await read())[1]
+            await wait_for_event(self.flag, wait)
 
 
 class Podium:
@@ -221,25 +260,26 @@ class Podium:
     async def wait(self, run_id: str, timeout: float | None = None) -> RunRecord:
         """The run once it has ended, waits for an answer or is paused (or when `timeout`
         passes)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        flag = asyncio.Event()
-        self._run_waiters.setdefault(run_id, set()).add(flag)
+
+        async def read() -> tuple[str, RunRecord]:
+            run = await self.store.get_run(run_id)
+            return run.status, run
+
+        with self.watching(run_id) as watch:
+            return await watch.until(read, timeout)
+
+    @contextlib.contextmanager
+    def watching(self, run_id: str) -> Iterator[RunWatch]:
+        """Be told when `run_id` may have ended or stopped to wait, from now on (before the
+        run is even queued: a caller that queues it inside the block misses nothing)."""
+        watch = RunWatch(asyncio.Event(), self.settings.poll_seconds)
+        self._run_waiters.setdefault(run_id, set()).add(watch.flag)
         try:
-            while True:
-                flag.clear()
-                run = await self.store.get_run(run_id)
-                if run.status in WAITING_OR_ENDED:
-                    return run
-                wait = self.settings.poll_seconds
-                if deadline is not None:
-                    wait = min(wait, deadline - time.monotonic())
-                    if wait <= 0:
-                        return run
-                await wait_for_event(flag, wait)
+            yield watch
         finally:
             flags = self._run_waiters.get(run_id)
             if flags is not None:
-                flags.discard(flag)
+                flags.discard(watch.flag)
                 if not flags:
                     del self._run_waiters[run_id]
 

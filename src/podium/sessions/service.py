@@ -20,10 +20,11 @@ from podium.engine.caps import Caps, over_cap, refuse
 from podium.engine.flow import Flow
 from podium.engine.loader import parse_flow
 from podium.engine.reducers import merge_into_state
-from podium.engine.runtime import Podium
+from podium.engine.runtime import WAITING_OR_ENDED, Podium
 from podium.errors import Conflict, FlowInvalid, InvalidInput, NotFound
 from podium.events.envelope import Event
 from podium.flows import shipped_flows
+from podium.ids import new_id
 from podium.lru import FLOW_CACHE_SIZE, LRU
 from podium.sessions.gates import Gates
 from podium.storage import queries
@@ -218,17 +219,32 @@ class SessionService:
         else:
             record = await self.find_flow(app_id, flow)
         await self.gates.check(app_id, user_id, record.name)
-        session_id, run_id = await self.store.start_session(
-            app_id,
-            record.id,
-            run_input,
-            metadata=metadata,
-            user_id=user_id,
-            options=options or None,
-        )
-        if wait > 0:
-            await self.podium.wait(run_id, timeout=min(wait, MAX_WAIT_SECONDS))
-        return await self.get_session(app_id, session_id)
+        run_id = new_id("run")
+        # Watched before it is queued: the first look at the run is the view it answers with.
+        with self.podium.watching(run_id) as watch:
+            session_id, _ = await self.store.start_session(
+                app_id,
+                record.id,
+                run_input,
+                metadata=metadata,
+                user_id=user_id,
+                options=options or None,
+                run_id=run_id,
+            )
+            if wait <= 0:
+                return await self.get_session(app_id, session_id)
+
+            async def read() -> tuple[str, SessionView]:
+                view = await self.get_session(app_id, session_id)
+                if view.run is not None and view.run.id == run_id:
+                    return view.run.status, view
+                # Another run was queued on the session since: ours is read apart.
+                run = await self.store.get_run(run_id)
+                if run.status in WAITING_OR_ENDED:
+                    view = await self.get_session(app_id, session_id)
+                return run.status, view
+
+            return await watch.until(read, min(wait, MAX_WAIT_SECONDS), queued=True)
 
     async def get_session(self, app_id: str, session_id: str) -> SessionView:
         session, run, questions = await self.store.run_read(

@@ -179,11 +179,13 @@ class Store(ABC):
         metadata: dict[str, Any] | None = None,
         user_id: str | None = None,
         options: dict[str, Any] | None = None,
+        run_id: str | None = None,
     ) -> tuple[str, str]:
-        """Create a session and queue its first run; returns `(session_id, run_id)`."""
+        """Create a session and queue its first run (`run_id`, or a new id); returns
+        `(session_id, run_id)`."""
         session_id, run_id, events = await self.run_script(
             lambda: tx.start_session(
-                app_id, flow_id, run_input, metadata, user_id, options, time.time()
+                app_id, flow_id, run_input, metadata, user_id, options, time.time(), run_id
             )
         )
         self._published(events)

@@ -297,8 +297,9 @@ def _insert_run(
     run_input: dict[str, Any],
     options: dict[str, Any] | None,
     now: float,
+    run_id: str | None = None,
 ) -> Script:
-    run_id = new_id("run")
+    run_id = run_id or new_id("run")
     yield execute(
         "INSERT INTO runs (id, app_id, session_id, flow_id, status, input, options, fence, "
         "steps_count, elapsed, created_at, queued_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, 0, 0, "
@@ -323,8 +324,10 @@ def start_session(
     user_id: str | None,
     options: dict[str, Any] | None,
     now: float,
+    run_id: str | None = None,
 ) -> Script:
-    """Create a session and queue its first run; returns `(session_id, run_id, events)`."""
+    """Create a session and queue its first run (`run_id`, or a new id); returns
+    `(session_id, run_id, events)`."""
     session_id = new_id("ses")
     yield execute(
         "INSERT INTO sessions (id, app_id, flow_id, user_id, status, state, metadata, created_at, "
@@ -337,7 +340,7 @@ def start_session(
         now,
         now,
     )
-    run_id = yield from _insert_run(app_id, session_id, flow_id, run_input, options, now)
+    run_id = yield from _insert_run(app_id, session_id, flow_id, run_input, options, now, run_id)
     events = yield from append_events(
         app_id,
         [
