@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 
 from podium import Podium, __version__
 from podium.assembly import default_registry
-from podium.cli import main
+from podium.cli import event_loop_factory, main
 from podium.engine.loader import read_flow_file
 from podium.events.envelope import Event
 from podium.storage.records import RunRecord
@@ -459,6 +459,18 @@ def test_worker_until_idle_processes_queued_runs(tmp_path: Path) -> None:
     statuses = {run.id: run.status for run in all_runs(db)}
     assert statuses == {first: "succeeded", second: "interrupted"}
     assert podium("worker", "--until-idle", "--db", db).stdout == "worker: processed 0 runs\n"
+
+
+def test_the_worker_runs_on_uvloop_when_it_is_installed() -> None:
+    import uvloop  # a dependency of Podium on Linux and macOS
+
+    factory = event_loop_factory()
+    assert factory is not None
+    loop = factory()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
 
 
 def test_worker_until_idle_takes_over_a_run_whose_lease_expired(tmp_path: Path) -> None:

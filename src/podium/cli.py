@@ -358,6 +358,16 @@ def runs_cancel(run_id: str, db: str | None) -> None:
 # --- podium worker ----------------------------------------------------------------------------
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (as `podium serve` runs under uvicorn's
+    `loop="auto"`), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 @main.command()
 @click.option("--until-idle", is_flag=True, help="Exit once no queued or abandoned run is left.")
 @click.option(
@@ -428,7 +438,8 @@ def worker(until_idle: bool, concurrency: int | None, db: str | None) -> None:
             tracing.flush()  # the spans still batched (nothing when tracing is off)
 
     try:
-        asyncio.run(work())
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(work())
     finally:  # also after Ctrl-C: what was done
         restore_logging()
         if opened:
