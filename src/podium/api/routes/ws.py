@@ -39,7 +39,6 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from limits import parse
-from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -47,6 +46,7 @@ from podium import jsonvalue
 from podium.api import execution
 from podium.api.chatstream import start_chat_turn
 from podium.api.deps import Services
+from podium.api.ratelimit import Counters
 from podium.api.workflow_schemas import WorkflowVisualization
 from podium.auth.streams import StreamGuard
 from podium.auth.tenancy import Principal
@@ -101,7 +101,7 @@ class Connection:
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
         self._send_lock = asyncio.Lock()
         self._limit = parse(self.settings.ws_rate_limit)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(Counters())
         self._next_subscription = 0
         # Relays that wait for the reply to the message that started them to be sent first.
         self._after_reply: list[asyncio.Event] = []
