@@ -318,6 +318,41 @@ async def test_the_run_timeout_fails_the_run(podium: Podium) -> None:
     assert run.error == "run exceeded its timeout of 0.2s; raise limits.timeout_seconds"
 
 
+async def test_the_run_timeout_passes_in_a_later_step_of_a_chain(podium: Podium) -> None:
+    # The run's deadline is one timer for the execution: it cuts the node running when it
+    # passes, whichever step that is, and the steps before it stay committed.
+    flow = (
+        FlowBuilder("slow_chain", timeout_seconds=0.6, reducers=APPEND)
+        .python("a", nodes.visit)
+        .node("b", "python", {"function": "support.nodes:slow_visit", "seconds": 0.2})
+        .node("c", "python", {"function": "support.nodes:slow_visit", "seconds": 5})
+        .chain("a", "b", "c")
+        .build()
+    )
+    run = await podium.run(flow)
+    assert (run.status, run.error) == (
+        "failed",
+        "run exceeded its timeout of 0.6s; raise limits.timeout_seconds",
+    )
+    steps = await steps_by_node(podium, run.id)
+    assert [steps[n][0].status for n in ("a", "b")] == ["succeeded", "succeeded"]
+    assert "c" not in steps
+
+
+async def test_a_node_that_swallows_the_timeout_still_fails_the_run(podium: Podium) -> None:
+    flow = (
+        FlowBuilder("stubborn", timeout_seconds=0.2)
+        .node("wait", "python", {"function": "support.nodes:stubborn_sleep", "seconds": 5})
+        .build()
+    )
+    run = await podium.run(flow)
+    assert (run.status, run.error) == (
+        "failed",
+        "run exceeded its timeout of 0.2s; raise limits.timeout_seconds",
+    )
+    assert await podium.store.get_steps(run.id) == []  # its output was not taken
+
+
 async def test_a_node_timeout_fails_the_node(podium: Podium) -> None:
     flow = (
         FlowBuilder("node_timeout")

@@ -25,6 +25,15 @@ async def slow_visit(ctx: Context) -> dict[str, Any]:
     return {"visited": [ctx.node_id]}
 
 
+async def stubborn_sleep(ctx: Context) -> dict[str, Any]:
+    """Sleeps, and carries on when cancelled (node code that swallows a cancellation)."""
+    try:
+        await asyncio.sleep(float(ctx.config.get("seconds", 5)))
+    except asyncio.CancelledError:
+        return {"visited": [f"{ctx.node_id} (cancelled)"]}
+    return {"visited": [ctx.node_id]}
+
+
 async def not_json(ctx: Context) -> dict[str, Any]:
     return {"when": datetime.datetime(2026, 1, 1)}
 
