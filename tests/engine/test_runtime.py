@@ -46,31 +46,42 @@ def _chain() -> Any:
     return FlowBuilder("quick").python("a", nodes.visit).output("out").chain("a", "out").build()
 
 
+async def _chain_flow_id(runtime: Podium) -> tuple[str, str]:
+    """`(app_id, flow_id)` of the chain, registered in a fresh app."""
+    app_id = await runtime.store.ensure_app("watch")
+    flow = await runtime.register_flow(_chain(), app_id=app_id)
+    return app_id, flow.id
+
+
+class RunReader:
+    """`RunWatch.until`'s read of one run, counting its reads."""
+
+    def __init__(self, runtime: Podium, run_id: str) -> None:
+        self.runtime, self.run_id, self.reads = runtime, run_id, 0
+
+    async def __call__(self) -> tuple[str, RunRecord]:
+        self.reads += 1
+        run = await self.runtime.store.get_run(self.run_id)
+        return run.status, run
+
+
 async def test_a_run_watched_before_it_was_queued_is_not_missed_when_it_ends_first(
     database_url: str,
 ) -> None:
     # The run ends before `until` is called: the notification came to the watch meanwhile.
     settings = fast_settings(poll_seconds=60.0)
     async with Podium.open(database_url, settings=settings, migrate=False, workers=2) as runtime:
-        app_id = await runtime.store.ensure_app("watch")
-        flow = await runtime.register_flow(_chain(), app_id=app_id)
+        app_id, flow_id = await _chain_flow_id(runtime)
         run_id = new_id("run")
-        reads = 0
-
-        async def read() -> tuple[str, RunRecord]:
-            nonlocal reads
-            reads += 1
-            run = await runtime.store.get_run(run_id)
-            return run.status, run
-
+        read = RunReader(runtime, run_id)
         with runtime.watching(run_id) as watch:
-            await runtime.store.start_session(app_id, flow.id, {}, run_id=run_id)
+            await runtime.store.start_session(app_id, flow_id, {}, run_id=run_id)
             for _ in range(400):
                 if (await runtime.store.get_run(run_id)).status == "succeeded":
                     break
                 await asyncio.sleep(0.025)
             run = await asyncio.wait_for(watch.until(read, 30, queued=True), timeout=10)
-        assert (run.id, run.status, reads) == (run_id, "succeeded", 1)
+        assert (run.id, run.status, read.reads) == (run_id, "succeeded", 1)
         assert run_id not in runtime._run_waiters  # the watch is gone with its block
 
 
@@ -79,17 +90,11 @@ async def test_a_queued_watch_reads_once_at_its_timeout_when_nothing_came(
 ) -> None:
     settings = fast_settings(poll_seconds=60.0)
     async with Podium.open(database_url, settings=settings, migrate=False, workers=0) as runtime:
-        app_id = await runtime.store.ensure_app("watch")
-        flow = await runtime.register_flow(_chain(), app_id=app_id)
+        app_id, flow_id = await _chain_flow_id(runtime)
         run_id = new_id("run")
         with runtime.watching(run_id) as watch:
-            await runtime.store.start_session(app_id, flow.id, {}, run_id=run_id)
-
-            async def read() -> tuple[str, RunRecord]:
-                run = await runtime.store.get_run(run_id)
-                return run.status, run
-
-            run = await watch.until(read, 0.2, queued=True)
+            await runtime.store.start_session(app_id, flow_id, {}, run_id=run_id)
+            run = await watch.until(RunReader(runtime, run_id), 0.2, queued=True)
         assert run.status == "queued"
 
 

@@ -60,21 +60,20 @@ class RunWatch:
         paused, or when `timeout` passes. `queued`: the caller knows the run is queued (it
         queued it inside `watching`), so the first look waits for a notification."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        look = not queued
-        seen: list[T] = []  # the last value read
+        last: tuple[T] | None = None  # the last value read
         while True:
-            if look:
+            if last is not None or not queued:
                 self.flag.clear()
                 status, value = await read()
                 if status in WAITING_OR_ENDED:
                     return value
-                seen[:] = [value]
-            look = True
+                last = (value,)
+            queued = False
             wait = self.poll_seconds
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
-                    return seen[0] if seen else (await read())[1]
+                    return last[0] if last is not None else (await read())[1]
             await wait_for_event(self.flag, wait)
 
 
